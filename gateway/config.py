@@ -1,0 +1,279 @@
+"""One frozen settings object, read from a TOML file with environment overrides.
+
+Without a file the gateway runs on embedded defaults: 127.0.0.1:8080, SQLite and blobs
+under ``var/``, and a demo sender (``demo``/``demo``) that is refused on any non-loopback
+address. Environment variables ``GATEWAY_<SECTION>_<KEY>`` (for example
+``GATEWAY_SERVER_PORT=9000`` or ``GATEWAY_STORAGE_DATABASE_URL=postgresql+psycopg://...``)
+override scalar keys of the ``[server]``, ``[storage]``, ``[intake]`` and ``[logging]``
+sections. Relative paths are relative to the working directory.
+"""
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import os
+import tomllib
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gateway import passwords
+
+frozen = dataclass(frozen=True, slots=True, kw_only=True)
+
+MiB = 1024 * 1024
+
+
+class ConfigError(ValueError):
+    """The configuration cannot be used; the message names the key."""
+
+
+@frozen
+class ServerSettings:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    #: Bodies above this are refused in twisted.web before any XML parsing (413).
+    max_request_bytes: int = 512 * MiB
+    #: Worker threads that run SOAP calls (the WSGI thread pool).
+    threads: int = 16
+
+
+@frozen
+class StorageSettings:
+    data_dir: str = "var"
+    #: Defaults to ``sqlite:///<data_dir>/gateway.db``.
+    database_url: str = ""
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{Path(self.data_dir) / 'gateway.db'}"
+
+    @property
+    def blob_dir(self) -> Path:
+        return Path(self.data_dir) / "blobs"
+
+
+@frozen
+class IntakePolicy:
+    """Content rules that are operator policy rather than contract."""
+
+    max_print_shipment_bytes: int = 350 * MiB
+    max_filename_length: int = 226
+    max_ids_per_signing_history: int = 10
+
+
+@frozen
+class SenderSettings:
+    """One sending case system (SvarUt "avgivende system")."""
+
+    name: str
+    password_hash: str = dataclasses.field(repr=False)
+    organization_number: str = ""
+    display_name: str = ""
+
+
+@frozen
+class ReceivingSystem:
+    """An entry answered by ``retrieveMottakerSystemForOrgnr``."""
+
+    organization_number: str
+    system: str
+    shipment_type: str = ""
+    recipient_id: str = ""
+    level: int = 3
+
+
+@frozen
+class SvarUtSettings:
+    #: Answer of ``retreiveForsendelseTyper``: the forsendelseType values this gateway routes.
+    shipment_types: tuple[str, ...] = ()
+    receiving_systems: tuple[ReceivingSystem, ...] = ()
+
+
+@frozen
+class LoggingSettings:
+    level: str = "INFO"
+
+
+@frozen
+class Settings:
+    server: ServerSettings = field(default_factory=ServerSettings)
+    storage: StorageSettings = field(default_factory=StorageSettings)
+    intake: IntakePolicy = field(default_factory=IntakePolicy)
+    svarut: SvarUtSettings = field(default_factory=SvarUtSettings)
+    logging: LoggingSettings = field(default_factory=LoggingSettings)
+    senders: tuple[SenderSettings, ...] = ()
+    source: str = "embedded defaults"
+
+    def sender(self, name: str) -> SenderSettings | None:
+        for s in self.senders:
+            if s.name == name:
+                return s
+        return None
+
+
+DEMO_SENDER_NAME = "demo"
+DEMO_SENDER_PASSWORD = "demo"
+DEMO_ORGANIZATION_NUMBER = "974720760"
+
+_ENV_SECTIONS = {"server": ServerSettings, "storage": StorageSettings, "intake": IntakePolicy, "logging": LoggingSettings}
+
+
+def demo_sender() -> SenderSettings:
+    return SenderSettings(
+        name=DEMO_SENDER_NAME,
+        password_hash=passwords.hash_password(DEMO_SENDER_PASSWORD),
+        organization_number=DEMO_ORGANIZATION_NUMBER,
+        display_name="Demo kommune",
+    )
+
+
+def load_settings(path: str | os.PathLike[str] | None = None, *, environ: Mapping[str, str] | None = None) -> Settings:
+    """Read ``path`` (or the embedded defaults), apply environment overrides, check."""
+    environ = os.environ if environ is None else environ
+    if path is None:
+        raw: dict[str, Any] = {}
+        source = "embedded defaults"
+    else:
+        try:
+            raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"configuration file not found: {path}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+        source = str(path)
+    for (section, key), value in _env_overrides(environ).items():
+        raw.setdefault(section, {})[key] = value
+
+    known = {"server", "storage", "intake", "svarut", "logging", "senders"}
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        raise ConfigError(f"unknown section(s) {', '.join(unknown)} in {source}")
+
+    sections = {name: _build(cls, raw.get(name, {}), name) for name, cls in _ENV_SECTIONS.items()}
+    svarut_raw = dict(raw.get("svarut", {}))
+    systems = tuple(
+        _build(ReceivingSystem, item, f"svarut.receiving_systems[{i}]")
+        for i, item in enumerate(svarut_raw.pop("receiving_systems", []))
+    )
+    svarut = _build(SvarUtSettings, {**svarut_raw, "receiving_systems": systems}, "svarut")
+
+    if "senders" in raw:
+        senders = tuple(_sender(item, i) for i, item in enumerate(raw["senders"]))
+    else:
+        senders = (demo_sender(),)
+    names = [s.name for s in senders]
+    if len(set(names)) != len(names):
+        raise ConfigError("sender names must be unique")
+
+    settings = Settings(senders=senders, source=source, svarut=svarut, **sections)
+    _check(settings)
+    return settings
+
+
+def _sender(item: Mapping[str, Any], index: int) -> SenderSettings:
+    where = f"senders[{index}]"
+    item = dict(item)
+    if "name" not in item:
+        raise ConfigError(f"{where}: 'name' is required")
+    password = item.pop("password", None)
+    if password is not None and "password_hash" in item:
+        raise ConfigError(f"{where}: give 'password' or 'password_hash', not both")
+    if password is not None:
+        item["password_hash"] = passwords.hash_password(str(password))
+    elif "password_hash" in item:
+        if not passwords.is_hash(item["password_hash"]):
+            raise ConfigError(f"{where}: 'password_hash' is not a hash made by 'gateway hash-password'")
+    else:
+        raise ConfigError(f"{where}: 'password' or 'password_hash' is required")
+    return _build(SenderSettings, item, where)
+
+
+def _build(cls: type, values: Mapping[str, Any], where: str) -> Any:
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - names)
+    if unknown:
+        raise ConfigError(f"[{where}] unknown key(s): {', '.join(unknown)}")
+    kwargs = {}
+    for key, value in values.items():
+        kwargs[key] = _coerce(hints[key], value, f"{where}.{key}")
+    try:
+        return cls(**kwargs)
+    except TypeError as exc:
+        raise ConfigError(f"[{where}] {exc}") from None
+
+
+def _coerce(hint: Any, value: Any, where: str) -> Any:
+    if hint is bool:
+        if isinstance(value, str):
+            if value.lower() in ("1", "true", "yes", "on"):
+                return True
+            if value.lower() in ("0", "false", "no", "off"):
+                return False
+        if isinstance(value, bool):
+            return value
+        raise ConfigError(f"{where}: expected true or false, got {value!r}")
+    if hint is int:
+        if isinstance(value, bool):
+            raise ConfigError(f"{where}: expected an integer, got {value!r}")
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{where}: expected an integer, got {value!r}") from None
+    if hint is str:
+        if not isinstance(value, (str, int)):
+            raise ConfigError(f"{where}: expected a string, got {value!r}")
+        return str(value)
+    if typing.get_origin(hint) is tuple:
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{where}: expected a list")
+        (item_hint, _ellipsis) = typing.get_args(hint)
+        return tuple(v if dataclasses.is_dataclass(v) else _coerce(item_hint, v, where) for v in value)
+    return value
+
+
+def _env_overrides(environ: Mapping[str, str]) -> dict[tuple[str, str], str]:
+    found: dict[tuple[str, str], str] = {}
+    for name, value in environ.items():
+        if not name.startswith("GATEWAY_"):
+            continue
+        rest = name[len("GATEWAY_"):].lower()
+        for section, cls in _ENV_SECTIONS.items():
+            prefix = section + "_"
+            if rest.startswith(prefix):
+                key = rest[len(prefix):]
+                if key in {f.name for f in dataclasses.fields(cls)}:
+                    found[(section, key)] = value
+    return found
+
+
+def _check(settings: Settings) -> None:
+    s = settings.server
+    if not 0 <= s.port <= 65535:
+        raise ConfigError(f"server.port must be 0-65535, got {s.port}")
+    if s.max_request_bytes < 1024:
+        raise ConfigError("server.max_request_bytes must be at least 1024")
+    if s.threads < 1:
+        raise ConfigError("server.threads must be at least 1")
+    url = settings.storage.resolved_database_url
+    if not url.startswith(("sqlite:", "postgresql")):
+        raise ConfigError(f"storage.database_url must be sqlite:/// or postgresql+psycopg://, got {url!r}")
+    demo = settings.sender(DEMO_SENDER_NAME)
+    if demo is not None and not _is_loopback(s.host):
+        if passwords.verify_password(DEMO_SENDER_PASSWORD, demo.password_hash):
+            raise ConfigError(
+                "the demo sender with its well-known password may only listen on a loopback address; "
+                "configure [[senders]] before binding to " + s.host
+            )
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

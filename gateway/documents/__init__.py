@@ -1,0 +1,1 @@
+"""Document checks, cover pages and cost."""

@@ -1,0 +1,200 @@
+"""Intake and lookup of shipments: the promises "accepted means durable" and
+"nothing half-accepted is stored" live here.
+
+:meth:`ShipmentService.accept` checks every rule, opens the PDFs, writes the document
+bytes to the blob store (fsynced), and only then commits the shipment with its documents
+and first events in one transaction. Its return value, the id, is what an intake endpoint
+answers with. A refusal leaves one audit record and nothing else.
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import json
+import logging
+import uuid
+from collections.abc import Callable, Sequence
+
+from gateway.config import IntakePolicy
+from gateway.domain.identifiers import is_valid_norwegian_person_id
+from gateway.domain.validation import inspect_documents, validate_shipment
+from gateway.errors import ConflictError, FaultCode, GatewayError, NotFoundError, ValidationError
+from gateway.model import FINAL_STATUSES, Event, Shipment, Status, new_shipment_id, to_data, utcnow
+from gateway.store.blobs import BlobStore
+from gateway.store.repository import IdTaken, Repository, StoredShipment
+
+logger = logging.getLogger(__name__)
+
+Clock = Callable[[], dt.datetime]
+
+
+def parse_shipment_id(value: str | None, *, field: str = "shipment_id") -> str:
+    """A shipment id is a UUID; answer its canonical lower-case form."""
+    try:
+        return str(uuid.UUID((value or "").strip()))
+    except ValueError:
+        raise ValidationError(f"not a shipment id (UUID): {value!r}", code=FaultCode.INVALID_SHIPMENT_ID, field=field) from None
+
+
+def content_digest(shipment: Shipment) -> str:
+    """SHA-256 over everything the sender said, independent of id and storage."""
+    neutral = dataclasses.replace(
+        shipment,
+        id="",
+        documents=tuple(dataclasses.replace(d, storage_ref="", page_count=None) for d in shipment.documents),
+    )
+    blob = json.dumps(to_data(neutral), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+class ShipmentService:
+    def __init__(self, repository: Repository, blobs: BlobStore, *, policy: IntakePolicy, clock: Clock = utcnow) -> None:
+        self.repository = repository
+        self.blobs = blobs
+        self.policy = policy
+        self.clock = clock
+
+    # --- intake ---
+
+    def reserve_id(self, tenant: str) -> str:
+        shipment_id = new_shipment_id()
+        self.repository.reserve_id(shipment_id, tenant)
+        return shipment_id
+
+    def accept(
+        self,
+        shipment: Shipment,
+        contents: Sequence[bytes],
+        *,
+        operation: str,
+        shipment_id: str | None = None,
+    ) -> str:
+        """Store ``shipment`` durably and answer its id, or raise a :class:`GatewayError`."""
+        tenant = shipment.tenant
+        try:
+            digest = content_digest(shipment)
+            if shipment_id is not None:
+                shipment_id = parse_shipment_id(shipment_id)
+                existing = self._idempotent_answer(shipment_id, tenant, digest)
+                if existing is not None:
+                    return existing
+            else:
+                shipment_id = new_shipment_id()
+            validate_shipment(shipment, policy=self.policy)
+            infos = inspect_documents(shipment.documents, contents)
+        except GatewayError as exc:
+            self._audit_refusal(operation, tenant, exc, shipment_id)
+            raise
+
+        documents = []
+        for doc, data, info in zip(shipment.documents, contents, infos, strict=True):
+            ref = self.blobs.put(data, sha256=doc.sha256)
+            documents.append(dataclasses.replace(doc, storage_ref=ref, page_count=info.page_count if info else None))
+        stored = dataclasses.replace(shipment, id=shipment_id, documents=tuple(documents))
+
+        now = self.clock()
+        pages = sum(d.page_count or 0 for d in documents)
+        events = [
+            Event(at=now, kind="received", status=Status.RECEIVED, detail=f"via {operation}"),
+            Event(at=now, kind="accepted", status=Status.ACCEPTED, detail=f"{len(documents)} document(s), {pages} page(s)"),
+        ]
+        try:
+            self.repository.insert_shipment(stored, content_sha256=digest, events=events)
+        except IdTaken:
+            # A concurrent call with the same id won the race: same rules as a repeat.
+            answer = self._idempotent_answer(shipment_id, tenant, digest)
+            if answer is None:  # pragma: no cover - IdTaken means the row exists
+                raise
+            return answer
+        logger.info("accepted shipment %s from %s (%d documents)", shipment_id, tenant, len(documents))
+        return shipment_id
+
+    def _idempotent_answer(self, shipment_id: str, tenant: str, digest: str) -> str | None:
+        stored = self.repository.get(shipment_id)
+        if stored is None:
+            if self.repository.reservation_tenant(shipment_id) != tenant:
+                raise ValidationError(
+                    f"{shipment_id} was not reserved by startNyForsendelse for this sender",
+                    code=FaultCode.UNKNOWN_SHIPMENT_ID,
+                    field="shipment_id",
+                )
+            return None
+        if stored.shipment.tenant != tenant:
+            raise ValidationError(
+                f"{shipment_id} was not reserved by startNyForsendelse for this sender",
+                code=FaultCode.UNKNOWN_SHIPMENT_ID,
+                field="shipment_id",
+            )
+        if stored.content_sha256 != digest:
+            raise ConflictError(
+                f"{shipment_id} was already used for a shipment with different content",
+                code=FaultCode.SHIPMENT_ID_CONFLICT,
+                field="shipment_id",
+            )
+        return shipment_id
+
+    def _audit_refusal(self, operation: str, tenant: str, exc: GatewayError, shipment_id: str | None) -> None:
+        try:
+            self.repository.audit(
+                operation=operation,
+                outcome=str(exc.code),
+                tenant=tenant,
+                field=exc.field,
+                shipment_id=shipment_id,
+                detail=exc.message,
+            )
+        except Exception:  # noqa: BLE001 - the refusal itself must still reach the caller
+            logger.exception("could not write the audit record for a refused shipment")
+
+    # --- lookups, all scoped to the calling sender ---
+
+    def get(self, tenant: str, shipment_id: str | None, *, field: str = "shipment_id") -> StoredShipment:
+        sid = parse_shipment_id(shipment_id, field=field)
+        stored = self.repository.get(sid)
+        if stored is None or stored.shipment.tenant != tenant:
+            raise NotFoundError(f"no shipment {sid} for this sender", code=FaultCode.SHIPMENT_NOT_FOUND, field=field)
+        return stored
+
+    def require_owned(self, tenant: str, shipment_ids: Sequence[str | None], *, field: str) -> list[str]:
+        ids = [parse_shipment_id(i, field=field) for i in shipment_ids]
+        found = self.repository.statuses(ids)
+        for sid in ids:
+            if sid not in found or found[sid][0] != tenant:
+                raise NotFoundError(f"no shipment {sid} for this sender", code=FaultCode.SHIPMENT_NOT_FOUND, field=field)
+        return ids
+
+    def statuses(self, tenant: str, shipment_ids: Sequence[str | None], *, field: str) -> list[tuple[str, Status, dt.datetime]]:
+        ids = self.require_owned(tenant, shipment_ids, field=field)
+        found = self.repository.statuses(ids)
+        return [(sid, found[sid][1], found[sid][2]) for sid in ids]
+
+    def history(self, tenant: str, shipment_id: str | None) -> list[Event]:
+        stored = self.get(tenant, shipment_id)
+        return self.repository.events(stored.shipment.id)
+
+    def ids_by_external_ref(self, tenant: str, external_ref: str | None) -> list[str]:
+        if not external_ref:
+            return []
+        return self.repository.ids_by_external_ref(tenant, external_ref)
+
+    def mark_read(
+        self,
+        tenant: str,
+        shipment_id: str | None,
+        *,
+        read_by: str | None,
+        system: str | None,
+        read_at: dt.datetime | None,
+    ) -> None:
+        """The case system says the recipient read the letter elsewhere (SvarUt "lest av eksternt system")."""
+        stored = self.get(tenant, shipment_id)
+        if read_by and not is_valid_norwegian_person_id(read_by.strip()):
+            raise ValidationError("not a valid fødselsnummer", code=FaultCode.INVALID_NATIONAL_ID, field="read_by")
+        if stored.status is Status.READ:
+            return
+        who = f"{read_by.strip()[:6]}*****" if read_by else "ukjent"
+        when = (read_at or self.clock()).astimezone(dt.timezone.utc).isoformat(timespec="seconds")
+        detail = f"{system or 'eksternt system'}, lest av {who} {when}"
+        status = None if stored.status in FINAL_STATUSES else Status.READ
+        self.repository.record_event(stored.shipment.id, Event(at=self.clock(), kind="marked_read", status=status, detail=detail))

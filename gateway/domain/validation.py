@@ -1,0 +1,135 @@
+"""Content rules for a shipment, checked before anything is stored.
+
+Rules work on the canonical model and name fields by canonical path
+(``documents[1].filename``); the SOAP layer renders the path in the caller's contract
+(``forsendelse.dokumenter[1].filnavn``) with the tables in ``mappings/``. Cheap rules run
+first; PDFs are opened last.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import NoReturn
+from urllib.parse import urlsplit
+
+from gateway.config import IntakePolicy
+from gateway.documents.pdf import PdfInfo, inspect_pdf
+from gateway.domain.identifiers import is_valid_norwegian_organization_number, is_valid_norwegian_person_id
+from gateway.errors import FaultCode, ValidationError
+from gateway.model import Document, Party, PartyKind, Shipment
+
+COST_CODE = re.compile(r"^[a-zA-Z0-9\-\.øæåØÆÅ]{0,20}$")
+FORBIDDEN_FILENAME_CHARS = frozenset('"<>?*|:/\\')
+NORWEGIAN_COUNTRY_NAMES = frozenset({"", "NO", "NOR", "NORGE", "NORWAY", "NOREG"})
+PDF = "application/pdf"
+
+
+def normalize_media_type(value: str) -> str:
+    return value.split(";", 1)[0].strip().lower()
+
+
+def is_norway(country: str | None) -> bool:
+    return (country or "").strip().upper() in NORWEGIAN_COUNTRY_NAMES
+
+
+def validate_shipment(shipment: Shipment, *, policy: IntakePolicy) -> None:
+    """Raise :class:`ValidationError` for the first rule ``shipment`` breaks."""
+    if not shipment.title or not shipment.title.strip():
+        _fail(FaultCode.TITLE_REQUIRED, "title", "a title is required")
+    _check_recipient(shipment)
+    if shipment.reply_to is not None:
+        _check_identifier(shipment.reply_to, "reply_to")
+    _check_documents(shipment.documents, printable=shipment.printable, policy=policy)
+    if shipment.cost_code is not None and not COST_CODE.match(shipment.cost_code):
+        _fail(FaultCode.INVALID_COST_CODE, "cost_code", "at most 20 of the characters a-z, A-Z, 0-9, '-', '.', æøå")
+    for i, link in enumerate(shipment.links):
+        where = f"links[{i}]"
+        if not link.url or not link.url.strip():
+            _fail(FaultCode.LINK_URL_REQUIRED, f"{where}.url", "a link needs a URL")
+        if not link.text or not link.text.strip():
+            _fail(FaultCode.LINK_TEXT_REQUIRED, f"{where}.text", "a link needs a text to show")
+        parts = urlsplit(link.url.strip())
+        if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+            _fail(FaultCode.LINK_URL_INVALID, f"{where}.url", f"not an absolute http(s) URL: {link.url!r}")
+    if shipment.signing is not None and shipment.signing.signature_type is not None:
+        _fail(FaultCode.SIGNING_NOT_SUPPORTED, "signing.signature_type", "signing orders are not offered by this gateway")
+
+
+def inspect_documents(documents: Sequence[Document], contents: Sequence[bytes]) -> list[PdfInfo | None]:
+    """Open every PDF; the last and most expensive check."""
+    infos: list[PdfInfo | None] = []
+    for i, (doc, data) in enumerate(zip(documents, contents, strict=True)):
+        if normalize_media_type(doc.media_type) == PDF:
+            infos.append(inspect_pdf(data, field=f"documents[{i}].content"))
+        else:
+            infos.append(None)
+    return infos
+
+
+def _check_recipient(shipment: Shipment) -> None:
+    recipient = shipment.recipient
+    if recipient.identifier is None and recipient.address is None:
+        _fail(FaultCode.RECIPIENT_REQUIRED, "recipient", "a recipient with a digital address or a postal address is required")
+    _check_identifier(recipient, "recipient")
+    if not shipment.printable:
+        return
+    address = recipient.address
+    if address is None:
+        _fail(FaultCode.ADDRESS_REQUIRED, "recipient.address", "a postal address is required unless the shipment is digital-only")
+    if not (address.name or "").strip():
+        _fail(FaultCode.ADDRESS_NAME_REQUIRED, "recipient.address.name", "the recipient's name is required for print")
+    if not (address.city or "").strip():
+        _fail(FaultCode.ADDRESS_CITY_REQUIRED, "recipient.address.city", "the city (poststed) is required for print")
+    if is_norway(address.country):
+        postcode = (address.postcode or "").strip()
+        if len(postcode) != 4 or not postcode.isascii() or not postcode.isdigit():
+            _fail(FaultCode.INVALID_POSTCODE, "recipient.address.postcode", f"a Norwegian postcode is 4 digits, got {address.postcode!r}")
+
+
+def _check_identifier(party: Party, where: str) -> None:
+    if party.identifier is None:
+        return
+    if party.kind is PartyKind.NO_PERSON and not is_valid_norwegian_person_id(party.identifier):
+        _fail(FaultCode.INVALID_NATIONAL_ID, f"{where}.identifier", "not a valid fødselsnummer or D-nummer (11 digits, two mod-11 check digits)")
+    if party.kind is PartyKind.NO_ORGANIZATION and not is_valid_norwegian_organization_number(party.identifier):
+        _fail(FaultCode.INVALID_ORGANIZATION_NUMBER, f"{where}.identifier", "not a valid organisasjonsnummer (9 digits, mod-11 check digit)")
+
+
+def _check_documents(documents: Sequence[Document], *, printable: bool, policy: IntakePolicy) -> None:
+    if not documents:
+        _fail(FaultCode.DOCUMENTS_REQUIRED, "documents", "at least one document is required")
+    seen: dict[str, int] = {}
+    print_bytes = 0
+    for i, doc in enumerate(documents):
+        where = f"documents[{i}]"
+        name = doc.filename or ""
+        if not name.strip():
+            _fail(FaultCode.FILENAME_REQUIRED, f"{where}.filename", "a filename is required")
+        if len(name) > policy.max_filename_length:
+            _fail(FaultCode.FILENAME_TOO_LONG, f"{where}.filename", f"at most {policy.max_filename_length} characters, got {len(name)}")
+        bad = sorted({c for c in name if c in FORBIDDEN_FILENAME_CHARS or ord(c) < 32 or ord(c) == 127})
+        if bad:
+            shown = " ".join(repr(c) for c in bad)
+            _fail(FaultCode.FILENAME_INVALID_CHARACTERS, f"{where}.filename", f"{name!r} contains {shown}")
+        key = name.casefold()
+        if key in seen:
+            _fail(FaultCode.FILENAME_DUPLICATE, f"{where}.filename", f"{name!r} is also the name of document {seen[key]}")
+        seen[key] = i
+        if doc.size == 0:
+            _fail(FaultCode.DOCUMENT_EMPTY, f"{where}.content", "the document is empty")
+        if doc.sign_requested:
+            _fail(FaultCode.SIGNING_NOT_SUPPORTED, f"{where}.sign_requested", "signing orders are not offered by this gateway")
+        if printable and not doc.exclude_from_print:
+            if normalize_media_type(doc.media_type) != PDF:
+                _fail(FaultCode.DOCUMENT_NOT_PDF, f"{where}.media_type", f"a document for print must be application/pdf, got {doc.media_type!r}")
+            print_bytes += doc.size
+    if printable and print_bytes > policy.max_print_shipment_bytes:
+        _fail(
+            FaultCode.SHIPMENT_TOO_LARGE,
+            "documents",
+            f"{print_bytes} bytes for print, the limit is {policy.max_print_shipment_bytes}",
+        )
+
+
+def _fail(code: FaultCode, field: str, message: str) -> NoReturn:
+    raise ValidationError(message, code=code, field=field)

@@ -1,0 +1,191 @@
+"""Error taxonomy of the gateway.
+
+Every refusal the gateway can give is a :class:`GatewayError` carrying a stable
+:class:`FaultCode`, the offending field (a path such as ``mottaker.postAdresse.postnr``)
+and a message a case-system operator can act on. The SOAP layer turns these into
+faults in exactly one place (:mod:`gateway.soap.faults`); nothing else formats faults.
+
+``docs/faults.md`` is generated from :data:`FAULTS` (``gateway faults --markdown``) and a
+test keeps the two in step.
+"""
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Literal
+
+Side = Literal["Client", "Server"]
+
+
+class FaultCode(enum.StrEnum):
+    # request / transport
+    AUTHENTICATION_FAILED = "AUTHENTICATION_FAILED"
+    REQUEST_TOO_LARGE = "REQUEST_TOO_LARGE"
+    MALFORMED_XML = "MALFORMED_XML"
+    FORBIDDEN_DTD = "FORBIDDEN_DTD"
+    INVALID_REQUEST = "INVALID_REQUEST"
+    # shipment content
+    SHIPMENT_REQUIRED = "SHIPMENT_REQUIRED"
+    TITLE_REQUIRED = "TITLE_REQUIRED"
+    RECIPIENT_REQUIRED = "RECIPIENT_REQUIRED"
+    INVALID_NATIONAL_ID = "INVALID_NATIONAL_ID"
+    INVALID_ORGANIZATION_NUMBER = "INVALID_ORGANIZATION_NUMBER"
+    ADDRESS_REQUIRED = "ADDRESS_REQUIRED"
+    ADDRESS_NAME_REQUIRED = "ADDRESS_NAME_REQUIRED"
+    ADDRESS_CITY_REQUIRED = "ADDRESS_CITY_REQUIRED"
+    INVALID_POSTCODE = "INVALID_POSTCODE"
+    DOCUMENTS_REQUIRED = "DOCUMENTS_REQUIRED"
+    FILENAME_REQUIRED = "FILENAME_REQUIRED"
+    FILENAME_TOO_LONG = "FILENAME_TOO_LONG"
+    FILENAME_INVALID_CHARACTERS = "FILENAME_INVALID_CHARACTERS"
+    FILENAME_DUPLICATE = "FILENAME_DUPLICATE"
+    DOCUMENT_EMPTY = "DOCUMENT_EMPTY"
+    DOCUMENT_NOT_PDF = "DOCUMENT_NOT_PDF"
+    PDF_UNREADABLE = "PDF_UNREADABLE"
+    PDF_PASSWORD_PROTECTED = "PDF_PASSWORD_PROTECTED"
+    SHIPMENT_TOO_LARGE = "SHIPMENT_TOO_LARGE"
+    INVALID_COST_CODE = "INVALID_COST_CODE"
+    LINK_URL_REQUIRED = "LINK_URL_REQUIRED"
+    LINK_TEXT_REQUIRED = "LINK_TEXT_REQUIRED"
+    LINK_URL_INVALID = "LINK_URL_INVALID"
+    SIGNING_NOT_SUPPORTED = "SIGNING_NOT_SUPPORTED"
+    # identity and lookup
+    INVALID_SHIPMENT_ID = "INVALID_SHIPMENT_ID"
+    UNKNOWN_SHIPMENT_ID = "UNKNOWN_SHIPMENT_ID"
+    SHIPMENT_NOT_FOUND = "SHIPMENT_NOT_FOUND"
+    SHIPMENT_ID_CONFLICT = "SHIPMENT_ID_CONFLICT"
+    TOO_MANY_IDS = "TOO_MANY_IDS"
+    # server side
+    STORAGE_UNAVAILABLE = "STORAGE_UNAVAILABLE"
+    INTERNAL_ERROR = "INTERNAL_ERROR"
+
+
+@dataclass(frozen=True, slots=True)
+class FaultInfo:
+    side: Side
+    http_status: int
+    meaning: str
+
+
+#: The one table: fault code → SOAP side, HTTP status and what it means for an operator.
+FAULTS: dict[FaultCode, FaultInfo] = {
+    FaultCode.AUTHENTICATION_FAILED: FaultInfo("Client", 401, "Missing or wrong HTTP Basic credentials for the sender system."),
+    FaultCode.REQUEST_TOO_LARGE: FaultInfo("Client", 413, "The request body is larger than `server.max_request_bytes`; nothing was read into the SOAP layer."),
+    FaultCode.MALFORMED_XML: FaultInfo("Client", 400, "The body is not well-formed XML or not a SOAP 1.2 envelope."),
+    FaultCode.FORBIDDEN_DTD: FaultInfo("Client", 400, "The XML carries a DOCTYPE (entities, external references, entity bombs); DTDs are never accepted."),
+    FaultCode.INVALID_REQUEST: FaultInfo("Client", 400, "The message does not fit the contract (unknown operation, wrong type, missing required element)."),
+    FaultCode.SHIPMENT_REQUIRED: FaultInfo("Client", 400, "The `forsendelse` element is missing."),
+    FaultCode.TITLE_REQUIRED: FaultInfo("Client", 400, "`tittel` is missing or blank."),
+    FaultCode.RECIPIENT_REQUIRED: FaultInfo("Client", 400, "`mottaker` is missing, or has neither a digital nor a postal address."),
+    FaultCode.INVALID_NATIONAL_ID: FaultInfo("Client", 400, "The fødselsnummer/D-nummer is not 11 digits with two valid mod-11 check digits."),
+    FaultCode.INVALID_ORGANIZATION_NUMBER: FaultInfo("Client", 400, "The organisasjonsnummer is not 9 digits with a valid mod-11 check digit."),
+    FaultCode.ADDRESS_REQUIRED: FaultInfo("Client", 400, "A shipment that may go to print needs `mottaker.postAdresse`."),
+    FaultCode.ADDRESS_NAME_REQUIRED: FaultInfo("Client", 400, "`postAdresse.navn` is required for a printable shipment."),
+    FaultCode.ADDRESS_CITY_REQUIRED: FaultInfo("Client", 400, "`postAdresse.poststed` is required for a printable shipment."),
+    FaultCode.INVALID_POSTCODE: FaultInfo("Client", 400, "A Norwegian `postnr` must be exactly 4 digits."),
+    FaultCode.DOCUMENTS_REQUIRED: FaultInfo("Client", 400, "A shipment needs at least one document."),
+    FaultCode.FILENAME_REQUIRED: FaultInfo("Client", 400, "A document has no `filnavn`."),
+    FaultCode.FILENAME_TOO_LONG: FaultInfo("Client", 400, "`filnavn` is longer than 226 characters."),
+    FaultCode.FILENAME_INVALID_CHARACTERS: FaultInfo("Client", 400, "`filnavn` contains one of `\" < > ? * | : / \\` or a control character."),
+    FaultCode.FILENAME_DUPLICATE: FaultInfo("Client", 400, "Two documents share a `filnavn` (compared case-insensitively)."),
+    FaultCode.DOCUMENT_EMPTY: FaultInfo("Client", 400, "A document has no bytes."),
+    FaultCode.DOCUMENT_NOT_PDF: FaultInfo("Client", 400, "A printable document must be `application/pdf` unless the shipment is digital-only or the document is excluded from print."),
+    FaultCode.PDF_UNREADABLE: FaultInfo("Client", 400, "The PDF cannot be opened (broken, truncated or not a PDF)."),
+    FaultCode.PDF_PASSWORD_PROTECTED: FaultInfo("Client", 400, "The PDF needs a password to open; print and mailboxes cannot read it."),
+    FaultCode.SHIPMENT_TOO_LARGE: FaultInfo("Client", 400, "A printable shipment's documents exceed the print size limit (350 MiB by default)."),
+    FaultCode.INVALID_COST_CODE: FaultInfo("Client", 400, "`konteringskode` must match `^[a-zA-Z0-9\\-\\.øæåØÆÅ]{0,20}$`."),
+    FaultCode.LINK_URL_REQUIRED: FaultInfo("Client", 400, "A `lenke` has no `urlLenke`."),
+    FaultCode.LINK_TEXT_REQUIRED: FaultInfo("Client", 400, "A `lenke` has no `urlTekst`."),
+    FaultCode.LINK_URL_INVALID: FaultInfo("Client", 400, "`urlLenke` is not an absolute http(s) URL."),
+    FaultCode.SIGNING_NOT_SUPPORTED: FaultInfo("Client", 400, "Signing orders (`skalSigneres`, `signaturtype`) are not offered by this gateway."),
+    FaultCode.INVALID_SHIPMENT_ID: FaultInfo("Client", 400, "A shipment id is not a UUID."),
+    FaultCode.UNKNOWN_SHIPMENT_ID: FaultInfo("Client", 400, "`sendForsendelseMedId` with an id that `startNyForsendelse` did not give this sender."),
+    FaultCode.SHIPMENT_NOT_FOUND: FaultInfo("Client", 404, "No shipment with that id belongs to this sender."),
+    FaultCode.SHIPMENT_ID_CONFLICT: FaultInfo("Client", 409, "The id was already used for a shipment with different content."),
+    FaultCode.TOO_MANY_IDS: FaultInfo("Client", 400, "More ids in one call than the operation allows (10 for signing history)."),
+    FaultCode.STORAGE_UNAVAILABLE: FaultInfo("Server", 503, "The database or blob store failed; nothing was accepted, the call can be retried."),
+    FaultCode.INTERNAL_ERROR: FaultInfo("Server", 500, "An unexpected error; it is logged with the request id."),
+}
+
+
+class GatewayError(Exception):
+    """Base of every refusal. Carries a stable code, the field it is about and details."""
+
+    default_code: FaultCode = FaultCode.INTERNAL_ERROR
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: FaultCode | None = None,
+        field: str | None = None,
+        details: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code or self.default_code
+        self.field = field
+        self.details = dict(details or {})
+
+    @property
+    def info(self) -> FaultInfo:
+        return FAULTS[self.code]
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(code={self.code!s}, field={self.field!r}, message={self.message!r})"
+
+
+class RequestError(GatewayError):
+    """The request as a whole is unacceptable (size, XML, contract)."""
+
+    default_code = FaultCode.INVALID_REQUEST
+
+
+class HostileXmlError(RequestError):
+    default_code = FaultCode.FORBIDDEN_DTD
+
+
+class AuthenticationError(GatewayError):
+    default_code = FaultCode.AUTHENTICATION_FAILED
+
+
+class ValidationError(GatewayError):
+    """The shipment breaks a content rule; ``field`` names where."""
+
+    default_code = FaultCode.INVALID_REQUEST
+
+
+class DocumentError(ValidationError):
+    default_code = FaultCode.PDF_UNREADABLE
+
+
+class NotFoundError(GatewayError):
+    default_code = FaultCode.SHIPMENT_NOT_FOUND
+
+
+class ConflictError(GatewayError):
+    default_code = FaultCode.SHIPMENT_ID_CONFLICT
+
+
+class StorageError(GatewayError):
+    default_code = FaultCode.STORAGE_UNAVAILABLE
+
+
+def faults_markdown() -> str:
+    """Render :data:`FAULTS` as the table in ``docs/faults.md``."""
+    lines = [
+        "# Fault codes",
+        "",
+        "Every refusal is a SOAP fault whose `Code/Value` is `Sender` (the caller must change",
+        "something) or `Receiver` (the gateway failed; retry later). The stable gateway code is the",
+        "first `Code/Subcode/Value`, and is repeated in `Detail/code` with the offending `Detail/field`.",
+        "The `Reason/Text` is a message for a case-system operator. HTTP status as listed.",
+        "",
+        "Generated by `gateway faults --markdown`; a test keeps this file in step with the code.",
+        "",
+        "| code | side | HTTP | meaning |",
+        "|---|---|---|---|",
+    ]
+    for code, info in FAULTS.items():
+        lines.append(f"| `{code}` | {info.side} | {info.http_status} | {info.meaning} |")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,1 @@
+"""Mapping engine: applies the declarative tables in ``mappings/``."""

@@ -1,0 +1,67 @@
+"""Loading of the operator-readable tables in ``mappings/``.
+
+The tables ship inside the source tree (``mappings/`` at the project root, installed as
+package data next to this package when built as a wheel). Each is read once.
+"""
+from __future__ import annotations
+
+import functools
+import re
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from gateway.model import Status
+
+_CANDIDATES = (
+    Path(__file__).resolve().parents[2] / "mappings",
+    Path(__file__).resolve().parent / "data",
+)
+
+
+def mappings_dir() -> Path:
+    for candidate in _CANDIDATES:
+        if candidate.is_dir():
+            return candidate
+    raise FileNotFoundError("the mappings/ folder is missing from this installation")
+
+
+@functools.cache
+def load(name: str) -> dict[str, Any]:
+    return tomllib.loads((mappings_dir() / f"{name}.toml").read_text(encoding="utf-8"))
+
+
+class StatusMap:
+    """Internal :class:`Status` ↔ a contract's status values (``mappings/status.toml``)."""
+
+    def __init__(self, contract: str) -> None:
+        table = load("status")[contract]
+        self.to_contract: dict[Status, str] = {Status(k): v for k, v in table.items()}
+        missing = set(Status) - set(self.to_contract)
+        if missing:
+            raise ValueError(f"mappings/status.toml [{contract}] lacks {sorted(missing)}")
+
+    def __call__(self, status: Status) -> str:
+        return self.to_contract[status]
+
+
+class FieldNamer:
+    """Canonical field path → the contract's element path (``mappings/<contract>_fields.toml``)."""
+
+    _INDEX = re.compile(r"\[(\d+)\]")
+
+    def __init__(self, table: str) -> None:
+        self.fields: dict[str, str] = load(table)["fields"]
+
+    def __call__(self, path: str) -> str:
+        indexes = self._INDEX.findall(path)
+        generic = self._INDEX.sub("[]", path)
+        probe = generic
+        while probe and probe not in self.fields:
+            probe = probe.rpartition(".")[0]
+        if not probe:
+            return path
+        wire = self.fields[probe] + generic[len(probe):]
+        for index in indexes:
+            wire = wire.replace("[]", f"[{index}]", 1)
+        return wire

@@ -1,0 +1,267 @@
+"""The canonical shipment: one model every intake maps into and every channel maps out of.
+
+Field names are English; the Norwegian and Danish names live in the intake translators and
+in ``mappings/``. The model is immutable: a lifecycle change is an :class:`Event`, stored
+beside the shipment, never an edit of it.
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import enum
+import types
+import typing
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+frozen = dataclass(frozen=True, slots=True, kw_only=True)
+
+
+class Status(enum.StrEnum):
+    """Internal lifecycle states; ``mappings/status.toml`` maps them to each contract."""
+
+    RECEIVED = "RECEIVED"
+    ACCEPTED = "ACCEPTED"
+    REJECTED = "REJECTED"
+    SENT_DIGITAL = "SENT_DIGITAL"
+    NOTIFIED = "NOTIFIED"
+    READ = "READ"
+    SENT_TO_PRINT = "SENT_TO_PRINT"
+    PRINTED = "PRINTED"
+    DELIVERED = "DELIVERED"
+    NOT_DELIVERED = "NOT_DELIVERED"
+    MANUALLY_HANDLED = "MANUALLY_HANDLED"
+
+
+FINAL_STATUSES = frozenset(
+    {Status.REJECTED, Status.READ, Status.PRINTED, Status.DELIVERED, Status.NOT_DELIVERED, Status.MANUALLY_HANDLED}
+)
+
+
+class PartyKind(enum.StrEnum):
+    NO_PERSON = "NO_PERSON"  # fødselsnummer or D-nummer
+    NO_ORGANIZATION = "NO_ORGANIZATION"  # organisasjonsnummer
+    DK_CPR = "DK_CPR"
+    DK_CVR = "DK_CVR"
+    UNKNOWN = "UNKNOWN"  # postal address only
+
+
+class DocumentRole(enum.StrEnum):
+    MAIN = "MAIN"
+    ATTACHMENT = "ATTACHMENT"
+    TECHNICAL = "TECHNICAL"
+
+
+class DeliveryMode(enum.StrEnum):
+    DIGITAL_ONLY = "DIGITAL_ONLY"
+    DIGITAL_WITH_PRINT_FALLBACK = "DIGITAL_WITH_PRINT_FALLBACK"
+    PRINT_ONLY = "PRINT_ONLY"
+
+
+class LetterClass(enum.StrEnum):
+    A = "A"  # A-post, priority
+    B = "B"  # B-post, economy
+
+
+@frozen
+class PostalAddress:
+    name: str | None = None
+    lines: tuple[str, ...] = ()
+    postcode: str | None = None
+    city: str | None = None
+    country: str = "NO"  # ISO 3166 alpha-2
+
+
+@frozen
+class Attention:
+    person: str | None = None
+    production_unit: str | None = None  # DK P-number
+    email: str | None = None
+    contact_point_id: str | None = None
+
+
+@frozen
+class Party:
+    identifier: str | None = None
+    kind: PartyKind = PartyKind.UNKNOWN
+    name: str | None = None
+    address: PostalAddress | None = None
+    attention: Attention | None = None
+
+
+@frozen
+class Document:
+    filename: str
+    media_type: str
+    size: int
+    sha256: str
+    storage_ref: str
+    role: DocumentRole = DocumentRole.MAIN
+    exclude_from_print: bool = False
+    giro_pages: tuple[int, ...] = ()
+    language: str | None = None
+    document_type: str | None = None
+    page_count: int | None = None
+    sign_requested: bool = False
+
+
+@frozen
+class Link:
+    url: str
+    text: str
+    label: str | None = None
+    action: str | None = None  # MeMo action code (AFTALE, BETALING, ...)
+
+
+@frozen
+class ImportMetadata:
+    """Noark "metadata for import": where the receiving archive should file the letter."""
+
+    case_year: int
+    case_sequence_number: int
+    document_date: dt.datetime | None = None
+    journal_entry_type: str | None = None
+    journal_status: str | None = None
+    title: str | None = None
+
+
+@frozen
+class CaseMetadata:
+    """Noark metadata from the sending case system."""
+
+    case_year: int
+    case_sequence_number: int
+    journal_year: int
+    journal_sequence_number: int
+    journal_entry_number: int
+    journal_entry_type: str | None = None
+    journal_status: str | None = None
+    journal_date: dt.datetime | None = None
+    document_date: dt.datetime | None = None
+    case_officer: str | None = None
+    title: str | None = None
+    extra: tuple[tuple[str, str], ...] = ()
+
+
+@frozen
+class RoutingMetadata:
+    kle: str | None = None
+    form: str | None = None
+    case_id: str | None = None
+    case_system: str | None = None
+    production_unit: str | None = None
+    contact_point: str | None = None
+    post_type: str | None = None
+    shipment_type: str | None = None  # SvarUt forsendelseType
+    extra: tuple[tuple[str, str], ...] = ()
+
+
+@frozen
+class DeliveryPolicy:
+    mode: DeliveryMode = DeliveryMode.DIGITAL_WITH_PRINT_FALLBACK
+    read_deadline_hours: int | None = None  # None: the sender's or gateway's default
+    require_high_assurance_login: bool = False  # SvarUt krevNiva4Innlogging
+    encrypted: bool = False  # SvarUt kryptert
+
+
+@frozen
+class PrintOptions:
+    letter_class: LetterClass = LetterClass.B
+    color: bool = False
+    duplex: bool = False
+
+
+@frozen
+class SigningRequest:
+    signature_type: str | None = None
+    expires: dt.datetime | None = None
+
+
+@frozen
+class Shipment:
+    id: str
+    tenant: str
+    title: str
+    recipient: Party
+    documents: tuple[Document, ...]
+    sender: Party | None = None
+    sending_system: str | None = None  # SvarUt avgivendeSystem (free text)
+    links: tuple[Link, ...] = ()
+    case_metadata: CaseMetadata | None = None
+    import_metadata: ImportMetadata | None = None
+    routing: RoutingMetadata = field(default_factory=RoutingMetadata)
+    delivery: DeliveryPolicy = field(default_factory=DeliveryPolicy)
+    print_options: PrintOptions = field(default_factory=PrintOptions)
+    cost_code: str | None = None
+    external_ref: str | None = None
+    reply_to: Party | None = None
+    reply_to_shipment_id: str | None = None
+    reply_link_requested: bool = False
+    signing: SigningRequest | None = None
+    security_level: int | None = None
+    source_contract: str = "svarut-v9"
+
+    @property
+    def printable(self) -> bool:
+        return self.delivery.mode is not DeliveryMode.DIGITAL_ONLY
+
+    @property
+    def printable_documents(self) -> tuple[Document, ...]:
+        return tuple(d for d in self.documents if not d.exclude_from_print)
+
+
+@frozen
+class Event:
+    at: dt.datetime
+    kind: str
+    status: Status | None = None
+    channel: str | None = None
+    detail: str = ""
+
+
+def new_shipment_id() -> str:
+    return str(uuid.uuid4())
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+# --- plain-data conversion for storage (JSON columns) ---
+
+
+def to_data(value: Any) -> Any:
+    """Turn a model value into JSON-ready data (dataclasses → dicts, tuples → lists)."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: to_data(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    if isinstance(value, (list, tuple)):
+        return [to_data(v) for v in value]
+    return value
+
+
+def from_data(cls: Any, data: Any) -> Any:
+    """Inverse of :func:`to_data`, driven by the type hints of ``cls``."""
+    if data is None:
+        return None
+    origin = typing.get_origin(cls)
+    if origin in (typing.Union, types.UnionType):
+        inner = [a for a in typing.get_args(cls) if a is not type(None)]
+        return from_data(inner[0], data)
+    if origin is tuple:
+        args = typing.get_args(cls)
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(from_data(args[0], v) for v in data)
+        return tuple(from_data(a, v) for a, v in zip(args, data))
+    if dataclasses.is_dataclass(cls):
+        hints = typing.get_type_hints(cls)
+        return cls(**{k: from_data(hints[k], v) for k, v in data.items() if k in hints})
+    if isinstance(cls, type) and issubclass(cls, enum.Enum):
+        return cls(data)
+    if cls is dt.datetime:
+        return dt.datetime.fromisoformat(data)
+    return data

@@ -1,0 +1,1 @@
+"""spyne services, one module per contract. Translation only; no business rules."""

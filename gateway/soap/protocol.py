@@ -1,0 +1,117 @@
+"""spyne plumbing shared by every contract: hardened SOAP input, one error path.
+
+* :class:`HardenedSoap12` / :class:`HardenedSoap11` parse the envelope once with the
+  gateway's parser factory (:mod:`gateway.xml.parser`) instead of spyne's own, keep the
+  parsed tree on the context, and never resolve SOAP-encoding ``href``s.
+* :class:`GatewayService` turns domain errors into faults via :mod:`gateway.soap.faults`
+  and hides unexpected exceptions.
+* :class:`GatewayWsgiApplication` normalises every fault (including spyne's own) and sets
+  the HTTP status from the fault table.
+"""
+from __future__ import annotations
+
+import cgi
+import logging
+from typing import Any, ClassVar
+
+from spyne import ServiceBase
+from spyne.protocol.soap import Soap11, Soap12
+from spyne.protocol.soap.mime import collapse_swa
+from spyne.error import RequestNotAllowed
+from spyne.server.http import HttpTransportContext
+from spyne.server.wsgi import WsgiApplication
+
+from gateway.auth import Authenticator
+from gateway.config import SenderSettings
+from gateway.errors import FaultCode, GatewayError, RequestError
+from gateway.soap.faults import FieldNamer, GatewayFault, http_status, normalize, to_fault
+from gateway.xml.parser import STRICT, XmlParsePolicy, parse_untrusted
+
+logger = logging.getLogger(__name__)
+
+# spyne logs every fault with a traceback; the gateway logs what matters itself.
+logging.getLogger("spyne").setLevel(logging.CRITICAL)
+
+
+SENDER_KEY = "gateway.sender"
+#: Set by the Twisted request (never by a client: see gateway.server) when the body was refused.
+REJECTED_ENV = "HTTP_X_GATEWAY_REJECTED"
+TOO_LARGE = "too-large"
+
+
+def sender_of(ctx: Any) -> SenderSettings:
+    """The sender system that authenticated this call."""
+    return ctx.transport.req_env[SENDER_KEY]
+
+
+class _HardenedInput:
+    """Mixed in before spyne's Soap11/Soap12; takes two keyword-only knobs of its own."""
+
+    def __init__(
+        self,
+        *args: Any,
+        parse_policy: XmlParsePolicy = STRICT,
+        authenticator: Authenticator | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.parse_policy = parse_policy
+        self.authenticator = authenticator
+
+    def create_in_document(self, ctx: Any, charset: str | None = None) -> None:
+        if isinstance(ctx.transport, HttpTransportContext):
+            if ctx.transport.req_env.get(REJECTED_ENV) == TOO_LARGE:
+                raise to_fault(RequestError("the request body is larger than the gateway accepts", code=FaultCode.REQUEST_TOO_LARGE))
+            if self.authenticator is not None:
+                # Before the body is parsed: strangers get no XML parsing at all.
+                try:
+                    sender = self.authenticator.authenticate(ctx.transport.req_env.get("HTTP_AUTHORIZATION"))
+                except GatewayError as exc:
+                    raise to_fault(exc) from None
+                ctx.transport.req_env[SENDER_KEY] = sender
+            content_type = ctx.transport.get_request_content_type()
+            if content_type is None or ctx.transport.get_request_method() != "POST":
+                raise RequestNotAllowed("a SOAP call is a POST with a Content-Type")
+            ctx.in_string = collapse_swa(ctx, cgi.parse_header(content_type), self.ns_soap_env)
+        data = b"".join(chunk if isinstance(chunk, bytes) else chunk.encode("utf-8") for chunk in ctx.in_string)
+        try:
+            root = parse_untrusted(data, policy=self.parse_policy)
+        except GatewayError as exc:
+            raise to_fault(exc) from None
+        ctx.in_document = (root, {})
+
+
+class HardenedSoap12(_HardenedInput, Soap12):
+    pass
+
+
+class HardenedSoap11(_HardenedInput, Soap11):
+    pass
+
+
+class GatewayService(ServiceBase):
+    """Base of the gateway's services: domain errors → faults, named in the contract's terms."""
+
+    field_namer: ClassVar[FieldNamer | None] = None
+
+    @classmethod
+    def call_wrapper(cls, ctx: Any, args: Any = None) -> Any:
+        try:
+            return super().call_wrapper(ctx, args)
+        except GatewayFault:
+            raise
+        except GatewayError as exc:
+            raise to_fault(exc, cls.field_namer) from None
+        except Exception as exc:  # noqa: BLE001 - nothing internal leaks to a caller
+            raise normalize(exc) from None
+
+
+class GatewayWsgiApplication(WsgiApplication):
+    def handle_error(self, p_ctx: Any, others: Any, error: Any, start_response: Any) -> Any:
+        fault = normalize(error)
+        p_ctx.in_error = p_ctx.in_error and fault
+        p_ctx.out_error = fault
+        p_ctx.transport.resp_code = http_status(fault)
+        if fault.error.code is FaultCode.AUTHENTICATION_FAILED:
+            p_ctx.transport.resp_headers["WWW-Authenticate"] = 'Basic realm="gateway", charset="UTF-8"'
+        return super().handle_error(p_ctx, others, fault, start_response)

@@ -1,0 +1,188 @@
+"""``/tjenester/forsendelseservice/ForsendelsesServiceV9``: KS SvarUt ForsendelsesServiceV9.
+
+SOAP 1.2, document/literal, the 12 operations of the official contract with its names
+(including the contract's spelling ``retreiveForsendelseTyper``). Each operation reads the
+authenticated sender, translates, calls the domain and translates back.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from spyne import Application, rpc
+from spyne.interface.wsdl import Wsdl11
+
+from gateway.config import SenderSettings
+from gateway.domain.identifiers import is_valid_norwegian_organization_number
+from gateway.errors import FaultCode, ValidationError
+from gateway.mapping.tables import FieldNamer, StatusMap
+from gateway.runtime import Runtime
+from gateway.soap import svarut_types as w
+from gateway.soap.protocol import GatewayService, GatewayWsgiApplication, HardenedSoap12, sender_of
+from gateway.soap.svarut_translate import history_to_wire, shipment_from_wire
+from gateway.xml.parser import INLINE_DOCUMENTS
+
+PATH = "/tjenester/forsendelseservice/ForsendelsesServiceV9"
+SERVICE_NAME = "ForsendelsesServiceV9"
+
+_status = StatusMap("svarut")
+
+
+def _runtime(ctx: Any) -> Runtime:
+    return ctx.app.gateway
+
+
+def _bare(request: type, response: type, name: str) -> Any:
+    return rpc(request, _returns=response, _body_style="bare", _operation_name=name)
+
+
+def _no_input(response_member: type, name: str) -> Any:
+    """An operation whose request element is an empty sequence (spyne 'bare' refuses those)."""
+    return rpc(
+        _returns=response_member,
+        _in_message_name=name,
+        _out_message_name=f"{name}Response",
+        _out_variable_name="return",
+        _operation_name=name,
+    )
+
+
+def _response(cls: type, value: Any) -> Any:
+    return cls(**{"return": value})
+
+
+class ForsendelsesServiceV9(GatewayService):
+    field_namer = FieldNamer("svarut_fields")
+
+    @_bare(w.SendForsendelse, w.SendForsendelseResponse, "sendForsendelse")
+    def sendForsendelse(ctx, req):
+        return _response(w.SendForsendelseResponse, _send(ctx, req.forsendelse, None, "sendForsendelse"))
+
+    @_bare(w.SendForsendelseMedId, w.SendForsendelseMedIdResponse, "sendForsendelseMedId")
+    def sendForsendelseMedId(ctx, req):
+        if not req.forsendelsesid:
+            raise ValidationError("forsendelsesid is required; get one from startNyForsendelse", code=FaultCode.INVALID_SHIPMENT_ID, field="shipment_id")
+        shipment_id = _send(ctx, req.forsendelse, req.forsendelsesid, "sendForsendelseMedId")
+        return _response(w.SendForsendelseMedIdResponse, shipment_id)
+
+    @_no_input(w._opt(w.Unicode), "startNyForsendelse")
+    def startNyForsendelse(ctx):
+        return _runtime(ctx).shipments.reserve_id(sender_of(ctx).name)
+
+    @_bare(w.RetrieveForsendelseStatus, w.RetrieveForsendelseStatusResponse, "retrieveForsendelseStatus")
+    def retrieveForsendelseStatus(ctx, req):
+        stored = _runtime(ctx).shipments.get(sender_of(ctx).name, req.forsendelsesid)
+        return _response(w.RetrieveForsendelseStatusResponse, _status(stored.status))
+
+    @_bare(w.RetrieveForsendelseStatuser, w.RetrieveForsendelseStatuserResponse, "retrieveForsendelseStatuser")
+    def retrieveForsendelseStatuser(ctx, req):
+        rows = _runtime(ctx).shipments.statuses(sender_of(ctx).name, req.forsendelseider or [], field="shipment_ids")
+        results = [
+            w.StatusResult(forsendelseStatus=_status(status), forsendelsesid=sid, sisteStatusEndring=changed)
+            for sid, status, changed in rows
+        ]
+        return _response(w.RetrieveForsendelseStatuserResponse, results)
+
+    @_bare(w.RetrieveForsendelseHistorikk, w.RetrieveForsendelseHistorikkResponse, "retrieveForsendelseHistorikk")
+    def retrieveForsendelseHistorikk(ctx, req):
+        events = _runtime(ctx).shipments.history(sender_of(ctx).name, req.forsendelsesid)
+        return _response(w.RetrieveForsendelseHistorikkResponse, history_to_wire(events))
+
+    @_bare(w.RetrieveForsendelseIdByEksternRef, w.RetrieveForsendelseIdByEksternRefResponse, "retrieveForsendelseIdByEksternRef")
+    def retrieveForsendelseIdByEksternRef(ctx, req):
+        ids = _runtime(ctx).shipments.ids_by_external_ref(sender_of(ctx).name, req.eksternRef)
+        return _response(w.RetrieveForsendelseIdByEksternRefResponse, ids)
+
+    @_bare(w.SetForsendelseLestAvEksterntSystem, w.SetForsendelseLestAvEksterntSystemResponse, "setForsendelseLestAvEksterntSystem")
+    def setForsendelseLestAvEksterntSystem(ctx, req):
+        _runtime(ctx).shipments.mark_read(
+            sender_of(ctx).name,
+            req.forsendelsesid,
+            read_by=req.lestAvFodselsnummer,
+            system=req.navnPaEksterntSystem,
+            read_at=req.datoLest,
+        )
+        return w.SetForsendelseLestAvEksterntSystemResponse()
+
+    @_no_input(w._many(w.Unicode), "retreiveForsendelseTyper")
+    def retreiveForsendelseTyper(ctx):
+        return list(_runtime(ctx).settings.svarut.shipment_types)
+
+    @_bare(w.RetrieveMottakerSystemForOrgnr, w.RetrieveMottakerSystemForOrgnrResponse, "retrieveMottakerSystemForOrgnr")
+    def retrieveMottakerSystemForOrgnr(ctx, req):
+        orgnr = (req.organisasjonsnr or "").strip()
+        if not is_valid_norwegian_organization_number(orgnr):
+            raise ValidationError("not a valid organisasjonsnummer", code=FaultCode.INVALID_ORGANIZATION_NUMBER, field="organization_number")
+        systems = [
+            w.MottakerForsendelseTyper(
+                forsendelseType=s.shipment_type or None,
+                mottakerid=s.recipient_id or None,
+                mottakersystem=s.system,
+                niva=s.level,
+                orgnr=s.organization_number,
+            )
+            for s in _runtime(ctx).settings.svarut.receiving_systems
+            if s.organization_number == orgnr
+        ]
+        return _response(w.RetrieveMottakerSystemForOrgnrResponse, systems)
+
+    @_bare(w.RetrieveSigneringshistorikk, w.RetrieveSigneringshistorikkResponse, "retrieveSigneringshistorikk")
+    def retrieveSigneringshistorikk(ctx, req):
+        [sid] = _runtime(ctx).shipments.require_owned(sender_of(ctx).name, [req.forsendelseid], field="shipment_id")
+        return _response(w.RetrieveSigneringshistorikkResponse, _signing_history(sid))
+
+    @_bare(
+        w.RetrieveSigneringshistorikkForFlereForsendelser,
+        w.RetrieveSigneringshistorikkForFlereForsendelserResponse,
+        "retrieveSigneringshistorikkForFlereForsendelser",
+    )
+    def retrieveSigneringshistorikkForFlereForsendelser(ctx, req):
+        runtime = _runtime(ctx)
+        ids = req.forsendelseider or []
+        limit = runtime.settings.intake.max_ids_per_signing_history
+        if len(ids) > limit:
+            raise ValidationError(f"at most {limit} ids per call, got {len(ids)}", code=FaultCode.TOO_MANY_IDS, field="shipment_ids")
+        owned = runtime.shipments.require_owned(sender_of(ctx).name, ids, field="shipment_ids")
+        return _response(w.RetrieveSigneringshistorikkForFlereForsendelserResponse, [_signing_history(s) for s in owned])
+
+
+def _signing_history(shipment_id: str) -> w.Signeringshistorikk:
+    # The gateway refuses signing orders at intake, so no shipment has signing events.
+    return w.Signeringshistorikk(forsendelseid=shipment_id, logg=[])
+
+
+def _send(ctx: Any, forsendelse: w.Forsendelse | None, shipment_id: str | None, operation: str) -> str:
+    if forsendelse is None:
+        raise ValidationError("the forsendelse element is missing", code=FaultCode.SHIPMENT_REQUIRED, field="shipment")
+    sender: SenderSettings = sender_of(ctx)
+    shipment, contents = shipment_from_wire(forsendelse, sender=sender)
+    return _runtime(ctx).shipments.accept(shipment, contents, operation=operation, shipment_id=shipment_id)
+
+
+def build_application(runtime: Runtime | None) -> GatewayWsgiApplication:
+    """The WSGI application of the endpoint, serving its WSDL at ``?wsdl``.
+
+    Without a runtime (``gateway export-wsdl``) it can only describe itself.
+    """
+    app = Application(
+        [ForsendelsesServiceV9],
+        tns=w.NS,
+        name=SERVICE_NAME,
+        in_protocol=HardenedSoap12(
+            validator=None,
+            parse_policy=INLINE_DOCUMENTS,
+            authenticator=runtime.authenticator if runtime else None,
+        ),
+        out_protocol=HardenedSoap12(),
+        classes=list(w.POLYMORPHIC_TYPES),
+    )
+    app.gateway = runtime  # type: ignore[attr-defined]
+    wsgi = GatewayWsgiApplication(app)
+    wsgi.doc.wsdl11 = Wsdl11(app.interface, element_form_default="unqualified")
+    return wsgi
+
+
+def wsdl_document(url: str) -> bytes:
+    """The WSDL this endpoint serves, with ``url`` as its address."""
+    wsgi = build_application(None)
+    wsgi.doc.wsdl11.build_interface_document(url)
+    return wsgi.doc.wsdl11.get_interface_document()

@@ -1,0 +1,1 @@
+"""Durable storage: tables, migrations, repository and the blob store."""

@@ -1,0 +1,218 @@
+"""Reads and writes of shipments, documents, events, reservations and audit records.
+
+Every write is one transaction. A shipment, its documents and its first events are
+inserted together, so a reader never sees a half-accepted shipment.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from gateway.errors import FaultCode, StorageError
+from gateway.model import Event, Shipment, Status, from_data, to_data, utcnow
+from gateway.store import tables as t
+from gateway.store.engine import WRITE
+
+
+class IdTaken(Exception):
+    """The shipment id is already used."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredShipment:
+    shipment: Shipment
+    status: Status
+    content_sha256: str
+    created_at: dt.datetime
+    status_changed_at: dt.datetime
+
+
+class Repository:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._writer = engine.execution_options(**WRITE)
+
+    # --- writes ---
+
+    def insert_shipment(self, shipment: Shipment, *, content_sha256: str, events: Sequence[Event]) -> None:
+        """Insert the shipment with its documents and events; :class:`IdTaken` on a used id."""
+        now = events[-1].at if events else utcnow()
+        status = next((e.status for e in reversed(events) if e.status is not None), Status.RECEIVED)
+        try:
+            with self._writer.begin() as conn:
+                conn.execute(
+                    t.shipments.insert().values(
+                        id=shipment.id,
+                        tenant=shipment.tenant,
+                        status=str(status),
+                        title=shipment.title,
+                        external_ref=shipment.external_ref,
+                        content_sha256=content_sha256,
+                        data=to_data(shipment),
+                        created_at=now,
+                        status_changed_at=now,
+                    )
+                )
+                if shipment.documents:
+                    conn.execute(
+                        t.documents.insert(),
+                        [
+                            dict(
+                                shipment_id=shipment.id,
+                                position=i,
+                                filename=d.filename,
+                                media_type=d.media_type,
+                                size=d.size,
+                                sha256=d.sha256,
+                                page_count=d.page_count,
+                                exclude_from_print=d.exclude_from_print,
+                            )
+                            for i, d in enumerate(shipment.documents)
+                        ],
+                    )
+                self._insert_events(conn, shipment.id, events)
+                conn.execute(t.reserved_ids.delete().where(t.reserved_ids.c.id == shipment.id))
+        except IntegrityError as exc:
+            if self._exists(shipment.id):
+                raise IdTaken(shipment.id) from exc
+            raise StorageError(f"the shipment could not be stored: {exc.orig}", code=FaultCode.STORAGE_UNAVAILABLE) from exc
+        except OperationalError as exc:
+            raise StorageError(f"the database is not available: {exc.orig}", code=FaultCode.STORAGE_UNAVAILABLE) from exc
+
+    def record_event(self, shipment_id: str, event: Event) -> None:
+        """Append ``event``; when it carries a status, that becomes the current status."""
+        with self._writer.begin() as conn:
+            self._insert_events(conn, shipment_id, [event])
+            if event.status is not None:
+                conn.execute(
+                    t.shipments.update()
+                    .where(t.shipments.c.id == shipment_id)
+                    .values(status=str(event.status), status_changed_at=event.at)
+                )
+
+    def reserve_id(self, shipment_id: str, tenant: str) -> None:
+        with self._writer.begin() as conn:
+            conn.execute(t.reserved_ids.insert().values(id=shipment_id, tenant=tenant, reserved_at=utcnow()))
+
+    def audit(
+        self,
+        *,
+        operation: str,
+        outcome: str,
+        tenant: str | None,
+        detail: str,
+        field: str | None = None,
+        shipment_id: str | None = None,
+    ) -> None:
+        with self._writer.begin() as conn:
+            conn.execute(
+                t.audit_events.insert().values(
+                    at=utcnow(),
+                    tenant=tenant,
+                    operation=operation,
+                    outcome=outcome,
+                    field=field,
+                    shipment_id=shipment_id,
+                    detail=detail,
+                )
+            )
+
+    # --- reads ---
+
+    def reservation_tenant(self, shipment_id: str) -> str | None:
+        with self.engine.connect() as conn:
+            return conn.scalar(sa.select(t.reserved_ids.c.tenant).where(t.reserved_ids.c.id == shipment_id))
+
+    def get(self, shipment_id: str) -> StoredShipment | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(t.shipments).where(t.shipments.c.id == shipment_id)).first()
+        if row is None:
+            return None
+        return StoredShipment(
+            shipment=from_data(Shipment, row.data),
+            status=Status(row.status),
+            content_sha256=row.content_sha256,
+            created_at=_utc(row.created_at),
+            status_changed_at=_utc(row.status_changed_at),
+        )
+
+    def tenant_of(self, shipment_id: str) -> str | None:
+        with self.engine.connect() as conn:
+            return conn.scalar(sa.select(t.shipments.c.tenant).where(t.shipments.c.id == shipment_id))
+
+    def statuses(self, shipment_ids: Iterable[str]) -> dict[str, tuple[str, Status, dt.datetime]]:
+        """id → (tenant, status, status_changed_at) for the ids that exist."""
+        ids = list(shipment_ids)
+        if not ids:
+            return {}
+        query = sa.select(t.shipments.c.id, t.shipments.c.tenant, t.shipments.c.status, t.shipments.c.status_changed_at)
+        with self.engine.connect() as conn:
+            rows = conn.execute(query.where(t.shipments.c.id.in_(ids))).all()
+        return {r.id: (r.tenant, Status(r.status), _utc(r.status_changed_at)) for r in rows}
+
+    def ids_by_external_ref(self, tenant: str, external_ref: str) -> list[str]:
+        query = (
+            sa.select(t.shipments.c.id)
+            .where(t.shipments.c.tenant == tenant, t.shipments.c.external_ref == external_ref)
+            .order_by(t.shipments.c.created_at, t.shipments.c.id)
+        )
+        with self.engine.connect() as conn:
+            return list(conn.scalars(query))
+
+    def events(self, shipment_id: str) -> list[Event]:
+        query = sa.select(t.events).where(t.events.c.shipment_id == shipment_id).order_by(t.events.c.id)
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        return [
+            Event(
+                at=_utc(r.at),
+                kind=r.kind,
+                status=Status(r.status) if r.status else None,
+                channel=r.channel,
+                detail=r.detail,
+            )
+            for r in rows
+        ]
+
+    def audit_records(self, *, tenant: str | None = None) -> list[dict[str, object]]:
+        query = sa.select(t.audit_events).order_by(t.audit_events.c.id)
+        if tenant is not None:
+            query = query.where(t.audit_events.c.tenant == tenant)
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(query)]
+
+    def count_shipments(self) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.scalar(sa.select(sa.func.count()).select_from(t.shipments)) or 0)
+
+    # --- helpers ---
+
+    def _exists(self, shipment_id: str) -> bool:
+        return self.tenant_of(shipment_id) is not None
+
+    @staticmethod
+    def _insert_events(conn: Connection, shipment_id: str, events: Sequence[Event]) -> None:
+        if events:
+            conn.execute(
+                t.events.insert(),
+                [
+                    dict(
+                        shipment_id=shipment_id,
+                        at=e.at,
+                        kind=e.kind,
+                        status=str(e.status) if e.status else None,
+                        channel=e.channel,
+                        detail=e.detail,
+                    )
+                    for e in events
+                ],
+            )
+
+
+def _utc(value: dt.datetime) -> dt.datetime:
+    return value.replace(tzinfo=dt.timezone.utc) if value.tzinfo is None else value.astimezone(dt.timezone.utc)

@@ -1,0 +1,75 @@
+"""SQLAlchemy Core tables. Alembic migrations under ``migrations/`` create and evolve them;
+this module is what the code queries against and must match the newest migration
+(a test compares the two)."""
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+UtcDateTime = sa.DateTime(timezone=True)
+
+shipments = sa.Table(
+    "shipments",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("tenant", sa.String(100), nullable=False),
+    sa.Column("status", sa.String(32), nullable=False),
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("external_ref", sa.String(500)),
+    sa.Column("content_sha256", sa.String(64), nullable=False),
+    sa.Column("data", sa.JSON, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("status_changed_at", UtcDateTime, nullable=False),
+    sa.Index("ix_shipments_tenant_external_ref", "tenant", "external_ref"),
+    sa.Index("ix_shipments_status", "status"),
+)
+
+documents = sa.Table(
+    "documents",
+    metadata,
+    sa.Column("shipment_id", sa.String(36), sa.ForeignKey("shipments.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("position", sa.Integer, primary_key=True),
+    sa.Column("filename", sa.String(400), nullable=False),
+    sa.Column("media_type", sa.String(200), nullable=False),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("page_count", sa.Integer),
+    sa.Column("exclude_from_print", sa.Boolean, nullable=False),
+    sa.Index("ix_documents_sha256", "sha256"),
+)
+
+events = sa.Table(
+    "events",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("shipment_id", sa.String(36), sa.ForeignKey("shipments.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("at", UtcDateTime, nullable=False),
+    sa.Column("kind", sa.String(64), nullable=False),
+    sa.Column("status", sa.String(32)),
+    sa.Column("channel", sa.String(64)),
+    sa.Column("detail", sa.Text, nullable=False),
+    sa.Index("ix_events_shipment_id", "shipment_id", "id"),
+)
+
+reserved_ids = sa.Table(
+    "reserved_ids",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("tenant", sa.String(100), nullable=False),
+    sa.Column("reserved_at", UtcDateTime, nullable=False),
+)
+
+audit_events = sa.Table(
+    "audit_events",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("at", UtcDateTime, nullable=False),
+    sa.Column("tenant", sa.String(100)),
+    sa.Column("operation", sa.String(100), nullable=False),
+    sa.Column("outcome", sa.String(64), nullable=False),
+    sa.Column("field", sa.String(300)),
+    sa.Column("shipment_id", sa.String(36)),
+    sa.Column("detail", sa.Text, nullable=False),
+    sa.Index("ix_audit_events_at", "at"),
+)

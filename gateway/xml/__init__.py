@@ -1,0 +1,1 @@
+"""Parsing of untrusted XML, schema registry and signatures."""

@@ -1,0 +1,33 @@
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+setup(
+    name="nordic-mail-gateway",
+    version="0.1.0",
+    description="SOAP/XML gateway for Nordic public-sector digital mail",
+    long_description=Path("README.md").read_text(encoding="utf-8"),
+    long_description_content_type="text/markdown",
+    packages=find_packages(include=["gateway", "gateway.*"]),
+    package_data={"gateway.store": ["migrations/*.py", "migrations/*.mako", "migrations/versions/*.py"]},
+    include_package_data=True,
+    # spyne 2.14 does not run on Python 3.12+.
+    python_requires=">=3.11,<3.12",
+    install_requires=[
+        "spyne>=2.14,<2.15",
+        "twisted>=24.11,<27",
+        "lxml>=5.2,<7",
+        "xmlschema>=3.3,<5",
+        "zeep>=4.2,<5",
+        "signxml>=4.0,<6",
+        "pypdf>=5.0,<8",
+        "SQLAlchemy>=2.0,<2.2",
+        "alembic>=1.13,<2",
+        "psycopg[binary]>=3.1,<4",
+        "python-stdnum>=1.20,<3",
+    ],
+    extras_require={
+        "test": ["pytest>=8,<10", "requests>=2.31,<3", "hypothesis>=6.100,<7"],
+    },
+    entry_points={"console_scripts": ["gateway=gateway.cli:main"]},
+)
