@@ -10,8 +10,8 @@
 """
 from __future__ import annotations
 
-import cgi
 import logging
+from email.message import Message
 from typing import Any, ClassVar
 
 from spyne import ServiceBase
@@ -72,13 +72,21 @@ class _HardenedInput:
             content_type = ctx.transport.get_request_content_type()
             if content_type is None or ctx.transport.get_request_method() != "POST":
                 raise RequestNotAllowed("a SOAP call is a POST with a Content-Type")
-            ctx.in_string = collapse_swa(ctx, cgi.parse_header(content_type), self.ns_soap_env)
+            ctx.in_string = collapse_swa(ctx, _parse_content_type(content_type), self.ns_soap_env)
         data = b"".join(chunk if isinstance(chunk, bytes) else chunk.encode("utf-8") for chunk in ctx.in_string)
         try:
             root = parse_untrusted(data, policy=self.parse_policy)
         except GatewayError as exc:
             raise to_fault(exc) from None
         ctx.in_document = (root, {})
+
+
+def _parse_content_type(value: str) -> tuple[str, dict[str, str]]:
+    """``type/subtype; k=v`` → (type, params), the shape spyne's MTOM decoder expects."""
+    message = Message()
+    message["content-type"] = value
+    params = {k: str(v) for k, v in message.get_params(failobj=[])[1:]}
+    return message.get_content_type(), params
 
 
 class HardenedSoap12(_HardenedInput, Soap12):

@@ -79,7 +79,7 @@ def shipment_from_wire(f: w.Forsendelse, *, sender: SenderSettings) -> tuple[Shi
             encrypted=bool(f.kryptert),
         ),
         print_options=PrintOptions(
-            letter_class=LetterClass.A if pk is not None and pk.brevtype == "APOST" else LetterClass.B,
+            letter_class=LetterClass.A if pk is not None and _text(pk.brevtype) == "APOST" else LetterClass.B,
             color=bool(pk.fargePrint) if pk is not None else False,
             duplex=bool(pk.tosidig) if pk is not None else False,
         ),
@@ -88,7 +88,7 @@ def shipment_from_wire(f: w.Forsendelse, *, sender: SenderSettings) -> tuple[Shi
         reply_to=party_from_wire(f.svarSendesTil),
         reply_to_shipment_id=f.svarPaForsendelse,
         reply_link_requested=bool(f.svarPaForsendelseLink),
-        signing=SigningRequest(signature_type=f.signaturtype, expires=f.signeringUtloper) if f.signaturtype else None,
+        signing=SigningRequest(signature_type=_text(f.signaturtype), expires=f.signeringUtloper) if f.signaturtype else None,
         source_contract=CONTRACT,
     )
     return shipment, contents
@@ -159,6 +159,11 @@ def history_to_wire(events: Iterable[Event]) -> w.ForsendelseHistorikk:
         text = template.format(detail=e.detail) if template else (f"{e.kind}: {e.detail}" if e.detail else e.kind)
         entries.append(w.HendelsesLogg(hendelse=text, tidspunkt=e.at.isoformat(timespec="milliseconds")))
     return w.ForsendelseHistorikk(hendelsesLogg=entries)
+
+
+def _text(value: object) -> str | None:
+    """spyne hands enumeration values over as its own objects, not as ``str``."""
+    return None if value is None else str(value)
 
 
 def _bytes(data: object) -> bytes:
