@@ -14,7 +14,7 @@ import logging
 from email.message import Message
 from typing import Any, ClassVar
 
-from spyne import ServiceBase
+from spyne import Fault, ServiceBase
 from spyne.protocol.soap import Soap11, Soap12
 from spyne.protocol.soap.mime import collapse_swa
 from spyne.error import RequestNotAllowed
@@ -79,6 +79,22 @@ class _HardenedInput:
         except GatewayError as exc:
             raise to_fault(exc) from None
         ctx.in_document = (root, {})
+
+    def decompose_incoming_envelope(self, ctx: Any, *args: Any, **kwargs: Any) -> None:
+        try:
+            super().decompose_incoming_envelope(ctx, *args, **kwargs)
+        except Fault:
+            raise
+        except Exception as exc:  # noqa: BLE001 - client data that spyne could not take apart
+            raise to_fault(RequestError(f"not a SOAP envelope this endpoint understands: {exc}", code=FaultCode.INVALID_REQUEST)) from None
+
+    def deserialize(self, ctx: Any, message: Any) -> None:
+        try:
+            super().deserialize(ctx, message)
+        except Fault:
+            raise
+        except Exception as exc:  # noqa: BLE001 - e.g. bad base64, a number that is not one
+            raise to_fault(RequestError(f"a value in the message cannot be decoded: {exc}", code=FaultCode.INVALID_REQUEST)) from None
 
 
 def _parse_content_type(value: str) -> tuple[str, dict[str, str]]:

@@ -1,0 +1,71 @@
+"""Running the real gateway as a separate process, as an operator would."""
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tests.conftest import ROOT, SENDER_PASSWORD
+
+LISTENING = re.compile(r"listening on (http://[\d.]+:\d+)")
+
+
+def write_config(path: Path, *, data_dir: Path, database_url: str, extra: str = "") -> Path:
+    path.write_text(
+        f"""
+[server]
+host = "127.0.0.1"
+port = 0
+threads = 4
+
+[storage]
+data_dir = "{data_dir}"
+database_url = "{database_url}"
+
+[[senders]]
+name = "kommune-sak"
+password = "{SENDER_PASSWORD}"
+organization_number = "974720760"
+{extra}
+""",
+        encoding="utf-8",
+    )
+    return path
+
+
+class GatewayProcess:
+    """``python run_gateway.py --config FILE`` on a free loopback port."""
+
+    def __init__(self, config: Path, *, timeout: float = 60) -> None:
+        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        self.proc = subprocess.Popen(
+            [sys.executable, str(ROOT / "run_gateway.py"), "--config", str(config)],
+            cwd=config.parent, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )
+        self.output: list[str] = []
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            line = self.proc.stdout.readline()  # type: ignore[union-attr]
+            if not line:
+                break
+            self.output.append(line)
+            match = LISTENING.search(line)
+            if match:
+                self.base_url = match.group(1)
+                return
+        self.kill()
+        raise RuntimeError("gateway did not start:\n" + "".join(self.output))
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(timeout=30)
+
+    def terminate(self) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(timeout=30)

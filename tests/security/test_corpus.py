@@ -1,0 +1,61 @@
+"""The attack corpus: every file in ``corpus/`` is posted to the SvarUt endpoint.
+
+``nonconformant-<CODE>-<what>.xml`` must be refused with fault code CODE, a 4xx status and
+nothing stored; ``conformant-*.xml`` must be accepted. Add a file to add a case.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import requests
+from lxml import etree
+
+from tests.conftest import SENDER_PASSWORD
+
+CORPUS = Path(__file__).with_name("corpus")
+NAME = re.compile(r"^nonconformant-([A-Z_]+)-[\w-]+\.xml$")
+SOAP12 = "http://www.w3.org/2003/05/soap-envelope"
+
+
+def _fault_code(content: bytes) -> str | None:
+    try:
+        doc = etree.fromstring(content)
+    except etree.XMLSyntaxError:
+        return None
+    code = doc.find(".//{urn:gateway:faults}code")
+    return code.text if code is not None else None
+
+
+def test_corpus(sqlite_gateway):
+    files = sorted(CORPUS.glob("*.xml"))
+    assert len(files) >= 15, "the corpus is missing"
+    repo = sqlite_gateway.runtime.repository
+    problems: list[str] = []
+    accepted = 0
+    for path in files:
+        body = path.read_bytes()
+        r = requests.post(
+            sqlite_gateway.svarut_url, data=body, auth=("kommune-sak", SENDER_PASSWORD), timeout=60,
+            headers={"Content-Type": "application/soap+xml; charset=utf-8"},
+        )
+        before = repo.count_shipments()
+        if path.name.startswith("conformant-"):
+            if r.status_code != 200:
+                problems.append(f"{path.name}: expected acceptance, got {r.status_code} {r.text[:300]}")
+            accepted += 1
+            continue
+        match = NAME.match(path.name)
+        if match is None:
+            problems.append(f"{path.name}: not named nonconformant-<CODE>-<what>.xml or conformant-<what>.xml")
+            continue
+        expected = match.group(1)
+        got = _fault_code(r.content)
+        if not (400 <= r.status_code < 500) or got != expected:
+            problems.append(f"{path.name}: expected {expected} with 4xx, got {r.status_code} {got!r}: {r.text[:300]}")
+        if b"root:" in r.content or b"/etc/passwd" in r.content and expected != "FORBIDDEN_DTD":
+            problems.append(f"{path.name}: the answer leaks file content")
+        if repo.count_shipments() != before:
+            problems.append(f"{path.name}: something was stored")
+    assert repo.count_shipments() == accepted
+    assert not problems, "\n".join(problems)
