@@ -1,0 +1,75 @@
+import pytest
+
+from gateway import passwords
+from gateway.config import ConfigError, load_settings
+
+
+def write(tmp_path, text):
+    p = tmp_path / "g.toml"
+    p.write_text(text, encoding="utf-8")
+    return p
+
+
+def test_embedded_defaults():
+    s = load_settings(None, environ={})
+    assert (s.server.host, s.server.port) == ("127.0.0.1", 8080)
+    assert s.storage.resolved_database_url == "sqlite:///var/gateway.db"
+    assert [x.name for x in s.senders] == ["demo"]
+    assert passwords.verify_password("demo", s.senders[0].password_hash)
+
+
+def test_file_and_environment_overrides(tmp_path):
+    hashed = passwords.hash_password("pw2")
+    path = write(tmp_path, f"""
+[server]
+host = "127.0.0.1"
+port = 9000
+[storage]
+data_dir = "data"
+[[senders]]
+name = "kommune-sak"
+password = "pw"
+organization_number = "974720760"
+[[senders]]
+name = "arkiv"
+password_hash = "{hashed}"
+[svarut]
+shipment_types = ["Vedtak"]
+[[svarut.receiving_systems]]
+organization_number = "974720760"
+system = "Elements"
+""")
+    s = load_settings(path, environ={"GATEWAY_SERVER_PORT": "9100", "GATEWAY_STORAGE_DATABASE_URL": "postgresql://u@h/db"})
+    assert s.server.port == 9100
+    assert s.storage.resolved_database_url == "postgresql://u@h/db"
+    assert s.storage.data_dir == "data"
+    assert passwords.verify_password("pw", s.sender("kommune-sak").password_hash)
+    assert s.sender("arkiv").password_hash == hashed
+    assert s.svarut.shipment_types == ("Vedtak",)
+    assert s.svarut.receiving_systems[0].system == "Elements"
+    with pytest.raises(AttributeError):
+        s.server.port = 1  # frozen
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("[server]\nport = 'x'", "server.port: expected an integer"),
+        ("[server]\nprot = 1", "unknown key(s): prot"),
+        ("[nonsense]\na = 1", "unknown section(s) nonsense"),
+        ("[[senders]]\nname = 'a'", "'password' or 'password_hash' is required"),
+        ("[[senders]]\nname = 'a'\npassword_hash = 'plain'", "not a hash"),
+        ("[server]\nhost = '0.0.0.0'", "demo sender"),
+        ("[storage]\ndatabase_url = 'mysql://x'", "storage.database_url"),
+        ("not toml =", "not valid TOML"),
+    ],
+)
+def test_errors_name_the_key(tmp_path, text, message):
+    with pytest.raises(ConfigError) as err:
+        load_settings(write(tmp_path, text), environ={})
+    assert message in str(err.value)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(ConfigError, match="not found"):
+        load_settings(tmp_path / "nope.toml", environ={})

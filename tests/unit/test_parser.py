@@ -1,0 +1,28 @@
+import pytest
+
+from gateway.errors import RequestError
+from gateway.xml.parser import INLINE_DOCUMENTS, STRICT, parse_untrusted
+
+
+def test_plain_xml():
+    assert parse_untrusted(b"<a><b>x</b></a>").find("b").text == "x"
+
+
+def test_large_text_needs_the_inline_policy():
+    big = b"<a>" + b"Q" * (11 * 1024 * 1024) + b"</a>"
+    with pytest.raises(RequestError):
+        parse_untrusted(big, policy=STRICT)
+    assert len(parse_untrusted(big, policy=INLINE_DOCUMENTS).text) == 11 * 1024 * 1024
+
+
+@pytest.mark.parametrize("doc, code", [
+    (b'<!DOCTYPE a [<!ENTITY x "y">]><a>&x;</a>', "FORBIDDEN_DTD"),
+    (b'<!DOCTYPE a SYSTEM "http://192.0.2.1/x.dtd"><a/>', "FORBIDDEN_DTD"),
+    (b"<a>", "MALFORMED_XML"),
+    (b"", "MALFORMED_XML"),
+    (b"<a>" * 200 + b"</a>" * 200, "MALFORMED_XML"),
+])
+def test_refusals(doc, code):
+    with pytest.raises(RequestError) as err:
+        parse_untrusted(doc, policy=INLINE_DOCUMENTS)
+    assert err.value.code == code
