@@ -27,7 +27,7 @@ setup(
         "python-stdnum>=1.20,<3",
     ],
     extras_require={
-        "test": ["pytest>=8,<10", "requests>=2.31,<3", "hypothesis>=6.100,<7"],
+        "test": ["pytest>=8,<10", "requests>=2.31,<3", "hypothesis>=6.100,<7", "fpdf2>=2.7,<3"],
     },
     entry_points={"console_scripts": ["gateway=gateway.cli:main"]},
 )
