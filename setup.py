@@ -25,6 +25,7 @@ setup(
         "alembic>=1.13,<2",
         "psycopg[binary]>=3.1,<4",
         "python-stdnum>=1.20,<3",
+        "pybase64>=1.3,<2",
     ],
     extras_require={
         "test": ["pytest>=8,<10", "requests>=2.31,<3", "hypothesis>=6.100,<7", "fpdf2>=2.7,<3"],

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import sys
 from pathlib import Path
@@ -76,6 +77,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     print(f"  database:  {_safe_url(settings.storage.resolved_database_url)}", flush=True)
     reactor.addSystemEventTrigger("before", "shutdown", running.stop)
     reactor.addSystemEventTrigger("after", "shutdown", runtime.close)
+    # Everything loaded so far lives as long as the process. Freezing it keeps the full
+    # collections spyne runs every second (to release request files) short.
+    gc.collect()
+    gc.freeze()
     reactor.run()
     return 0
 

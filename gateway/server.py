@@ -28,6 +28,7 @@ from gateway.soap.protocol import TOO_LARGE
 logger = logging.getLogger(__name__)
 
 _REJECTED_HEADER = b"x-gateway-rejected"
+IN_MEMORY_BODY_BYTES = 8 * 1024 * 1024
 
 
 class LimitedRequest(server.Request):
@@ -44,7 +45,12 @@ class LimitedRequest(server.Request):
         if limit and length is not None and length > limit:
             self._too_large = True
             length = 0  # keep an in-memory buffer; nothing will be written to it
-        super().gotLength(length)
+        if length is not None and length <= IN_MEMORY_BODY_BYTES:
+            # twisted.web spools every body over 100 kB to a temporary file; a SOAP call
+            # with a 100 kB PDF is routine here, so keep bodies up to 8 MiB in memory.
+            super().gotLength(0)
+        else:
+            super().gotLength(length)
 
     def handleContentChunk(self, data: bytes) -> None:
         self._received += len(data)

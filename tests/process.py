@@ -5,6 +5,7 @@ import os
 import re
 import signal
 import subprocess
+import threading
 import sys
 import time
 from pathlib import Path
@@ -56,9 +57,15 @@ class GatewayProcess:
             match = LISTENING.search(line)
             if match:
                 self.base_url = match.group(1)
+                # keep reading, or a full pipe would block the gateway's logging
+                threading.Thread(target=self._drain, daemon=True).start()
                 return
         self.kill()
         raise RuntimeError("gateway did not start:\n" + "".join(self.output))
+
+    def _drain(self) -> None:
+        for line in self.proc.stdout:  # type: ignore[union-attr]
+            self.output.append(line)
 
     def kill(self) -> None:
         if self.proc.poll() is None:

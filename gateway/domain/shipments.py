@@ -74,6 +74,7 @@ class ShipmentService:
         tenant = shipment.tenant
         try:
             digest = content_digest(shipment)
+            reserved = shipment_id is not None
             if shipment_id is not None:
                 shipment_id = parse_shipment_id(shipment_id)
                 existing = self._idempotent_answer(shipment_id, tenant, digest)
@@ -100,7 +101,7 @@ class ShipmentService:
             Event(at=now, kind="accepted", status=Status.ACCEPTED, detail=f"{len(documents)} document(s), {pages} page(s)"),
         ]
         try:
-            self.repository.insert_shipment(stored, content_sha256=digest, events=events)
+            self.repository.insert_shipment(stored, content_sha256=digest, events=events, reserved=reserved)
         except IdTaken:
             # A concurrent call with the same id won the race: same rules as a repeat.
             answer = self._idempotent_answer(shipment_id, tenant, digest)

@@ -12,7 +12,7 @@ import logging
 from collections.abc import Callable
 
 from spyne import Fault
-from spyne.error import RequestNotAllowed, ResourceNotFoundError
+from spyne.error import RequestNotAllowed, RequestTooLongError, ResourceNotFoundError
 
 from gateway.errors import FAULTS, FaultCode, GatewayError, RequestError
 
@@ -54,6 +54,8 @@ def normalize(error: BaseException) -> GatewayFault:
         return error
     if isinstance(error, GatewayError):
         return to_fault(error)
+    if isinstance(error, RequestTooLongError):
+        return to_fault(RequestError("the request body is larger than the gateway accepts", code=FaultCode.REQUEST_TOO_LARGE))
     if isinstance(error, (RequestNotAllowed, ResourceNotFoundError)):
         return to_fault(RequestError(f"not a SOAP call this endpoint knows: {error.faultstring}", code=FaultCode.INVALID_REQUEST))
     if isinstance(error, Fault) and str(error.faultcode).startswith("Client"):

@@ -15,6 +15,7 @@ import logging
 from email.message import Message
 from typing import Any, ClassVar
 
+import pybase64
 from spyne import Fault, ServiceBase
 from spyne.protocol.soap import Soap11, Soap12
 from spyne.protocol.soap.mime import collapse_swa
@@ -82,12 +83,21 @@ class _HardenedInput:
         ctx.in_document = (root, {})
 
     def byte_array_from_element(self, ctx: Any, cls: Any, element: Any) -> list[bytes]:
-        """base64Binary → bytes in one C call (spyne joins the text character by character)."""
+        """base64Binary → bytes with pybase64's SIMD decoder.
+
+        spyne joins the text character by character and CPython's decoder manages about
+        300 MB/s; for inline documents this is most of the decoding time. Canonical base64
+        takes the validating fast path; text with line breaks (MIME style) the lenient one.
+        """
         text = element.text
         if not text:
             return [b""]
         try:
-            return [binascii.a2b_base64(text.encode("ascii"), strict_mode=False)]
+            data = text.encode("ascii")
+            try:
+                return [pybase64.b64decode(data, validate=True)]
+            except binascii.Error:
+                return [pybase64.b64decode(data)]
         except (binascii.Error, UnicodeEncodeError) as exc:
             raise to_fault(RequestError(f"a base64Binary value cannot be decoded: {exc}", code=FaultCode.INVALID_REQUEST)) from None
 

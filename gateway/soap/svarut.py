@@ -11,7 +11,7 @@ from typing import Any
 from spyne import Application, rpc
 from spyne.interface.wsdl import Wsdl11
 
-from gateway.config import SenderSettings
+from gateway.config import SenderSettings, ServerSettings
 from gateway.domain.identifiers import is_valid_norwegian_organization_number
 from gateway.errors import FaultCode, ValidationError
 from gateway.mapping.tables import FieldNamer, StatusMap
@@ -176,7 +176,9 @@ def build_application(runtime: Runtime | None) -> GatewayWsgiApplication:
         classes=list(w.POLYMORPHIC_TYPES),
     )
     app.gateway = runtime  # type: ignore[attr-defined]
-    wsgi = GatewayWsgiApplication(app)
+    # twisted.web enforces the body limit (gateway.server); spyne's own 2 MiB cap must not undercut it
+    limit = runtime.settings.server.max_request_bytes if runtime else ServerSettings().max_request_bytes
+    wsgi = GatewayWsgiApplication(app, max_content_length=limit)
     wsgi.doc.wsdl11 = Wsdl11(app.interface, element_form_default="unqualified")
     return wsgi
 

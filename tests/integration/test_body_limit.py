@@ -57,3 +57,19 @@ def test_gateway_keeps_serving_after_a_refusal(start_gateway, settings_factory):
         s.sendall(b"POST /tjenester/forsendelseservice/ForsendelsesServiceV9 HTTP/1.1\r\nHost: x\r\n"
                   b"Content-Type: application/soap+xml\r\nContent-Length: 999999999\r\n\r\n" + b"C" * 100_000)
     assert requests.get(gw.base_url + "/health", timeout=30).json()["status"] == "ok"
+
+
+def test_a_large_document_passes_every_layer(sqlite_gateway, svarut_client):
+    """12 MB: over spyne's default 2 MiB cap, libxml2's 10 MB text-node cap and Twisted's
+    in-memory threshold, under the gateway's limit."""
+    import hashlib
+
+    from bench.bench_intake import make_pdf
+    from tests.svarut_builders import dokument, forsendelse
+
+    big = make_pdf(12 * 1024 * 1024)
+    client, svc = svarut_client(sqlite_gateway)
+    sid = svc.sendForsendelse(forsendelse=forsendelse(client, dokumenter=[dokument(big, "stor.pdf")]))
+    [doc] = sqlite_gateway.runtime.repository.get(sid).shipment.documents
+    assert doc.sha256 == hashlib.sha256(big).hexdigest()
+    assert sqlite_gateway.runtime.blobs.get(doc.storage_ref) == big
