@@ -5,10 +5,8 @@ inserted together, so a reader never sees a half-accepted shipment.
 """
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -18,7 +16,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from gateway.errors import FaultCode, StorageError
 from gateway.model import Event, Shipment, Status, from_data, to_data, utcnow
 from gateway.store import tables as t
-from gateway.store.engine import WRITE
+from gateway.store.writer import writer_for
 
 
 # Built once: constructing statements per call is a measurable share of an intake.
@@ -43,17 +41,7 @@ class StoredShipment:
 class Repository:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self._writer = engine.execution_options(**WRITE)
-        # SQLite has one writer at a time. Threads of this process queue on a lock and are
-        # woken at once, instead of polling SQLite's busy handler with growing sleeps.
-        self._write_lock: threading.Lock | contextlib.nullcontext[None] = (
-            threading.Lock() if engine.dialect.name == "sqlite" else contextlib.nullcontext()
-        )
-
-    @contextlib.contextmanager
-    def _write(self) -> Iterator[Connection]:
-        with self._write_lock, self._writer.begin() as conn:
-            yield conn
+        self._writer = writer_for(engine)
 
     # --- writes ---
 
@@ -66,42 +54,41 @@ class Repository:
         """
         now = events[-1].at if events else utcnow()
         status = next((e.status for e in reversed(events) if e.status is not None), Status.RECEIVED)
+        row = dict(
+            id=shipment.id,
+            tenant=shipment.tenant,
+            status=str(status),
+            title=shipment.title,
+            external_ref=shipment.external_ref,
+            content_sha256=content_sha256,
+            data=to_data(shipment),
+            created_at=now,
+            status_changed_at=now,
+        )
+        documents = [
+            dict(
+                shipment_id=shipment.id,
+                position=i,
+                filename=d.filename,
+                media_type=d.media_type,
+                size=d.size,
+                sha256=d.sha256,
+                page_count=d.page_count,
+                exclude_from_print=d.exclude_from_print,
+            )
+            for i, d in enumerate(shipment.documents)
+        ]
+
+        def work(conn: Connection) -> None:
+            conn.execute(_INSERT_SHIPMENT, row)
+            if documents:
+                conn.execute(_INSERT_DOCUMENT, documents)
+            self._insert_events(conn, shipment.id, events)
+            if reserved:
+                conn.execute(t.reserved_ids.delete().where(t.reserved_ids.c.id == shipment.id))
+
         try:
-            with self._write() as conn:
-                conn.execute(
-                    _INSERT_SHIPMENT,
-                    dict(
-                        id=shipment.id,
-                        tenant=shipment.tenant,
-                        status=str(status),
-                        title=shipment.title,
-                        external_ref=shipment.external_ref,
-                        content_sha256=content_sha256,
-                        data=to_data(shipment),
-                        created_at=now,
-                        status_changed_at=now,
-                    ),
-                )
-                if shipment.documents:
-                    conn.execute(
-                        _INSERT_DOCUMENT,
-                        [
-                            dict(
-                                shipment_id=shipment.id,
-                                position=i,
-                                filename=d.filename,
-                                media_type=d.media_type,
-                                size=d.size,
-                                sha256=d.sha256,
-                                page_count=d.page_count,
-                                exclude_from_print=d.exclude_from_print,
-                            )
-                            for i, d in enumerate(shipment.documents)
-                        ],
-                    )
-                self._insert_events(conn, shipment.id, events)
-                if reserved:
-                    conn.execute(t.reserved_ids.delete().where(t.reserved_ids.c.id == shipment.id))
+            self._writer.run(work)
         except IntegrityError as exc:
             if self._exists(shipment.id):
                 raise IdTaken(shipment.id) from exc
@@ -111,7 +98,8 @@ class Repository:
 
     def record_event(self, shipment_id: str, event: Event) -> None:
         """Append ``event``; when it carries a status, that becomes the current status."""
-        with self._write() as conn:
+
+        def work(conn: Connection) -> None:
             self._insert_events(conn, shipment_id, [event])
             if event.status is not None:
                 conn.execute(
@@ -120,9 +108,11 @@ class Repository:
                     .values(status=str(event.status), status_changed_at=event.at)
                 )
 
+        self._writer.run(work)
+
     def reserve_id(self, shipment_id: str, tenant: str) -> None:
-        with self._write() as conn:
-            conn.execute(t.reserved_ids.insert().values(id=shipment_id, tenant=tenant, reserved_at=utcnow()))
+        row = dict(id=shipment_id, tenant=tenant, reserved_at=utcnow())
+        self._writer.run(lambda conn: conn.execute(t.reserved_ids.insert(), row))
 
     def audit(
         self,
@@ -134,18 +124,8 @@ class Repository:
         field: str | None = None,
         shipment_id: str | None = None,
     ) -> None:
-        with self._write() as conn:
-            conn.execute(
-                t.audit_events.insert().values(
-                    at=utcnow(),
-                    tenant=tenant,
-                    operation=operation,
-                    outcome=outcome,
-                    field=field,
-                    shipment_id=shipment_id,
-                    detail=detail,
-                )
-            )
+        row = dict(at=utcnow(), tenant=tenant, operation=operation, outcome=outcome, field=field, shipment_id=shipment_id, detail=detail)
+        self._writer.run(lambda conn: conn.execute(t.audit_events.insert(), row))
 
     # --- reads ---
 
