@@ -5,7 +5,7 @@ import socket
 
 import requests
 
-from tests.conftest import SENDER_PASSWORD
+from tests.conftest import ROOT, SENDER_PASSWORD
 
 LIMIT = 64 * 1024
 
@@ -73,3 +73,51 @@ def test_a_large_document_passes_every_layer(sqlite_gateway, svarut_client):
     [doc] = sqlite_gateway.runtime.repository.get(sid).shipment.documents
     assert doc.sha256 == hashlib.sha256(big).hexdigest()
     assert sqlite_gateway.runtime.blobs.get(doc.storage_ref) == big
+
+
+def test_chunked_request_is_read(sqlite_gateway):
+    """Java SOAP stacks (CXF) send large calls with chunked transfer encoding."""
+    body = (ROOT / "tests" / "security" / "corpus" / "conformant-minimal-send.xml").read_bytes()
+
+    def chunks():
+        for i in range(0, len(body), 500):
+            yield body[i : i + 500]
+
+    r = _post(sqlite_gateway, chunks())
+    assert r.status_code == 200, r.text
+    assert sqlite_gateway.runtime.repository.count_shipments() == 1
+
+
+def test_mtom_xop_attachment_is_accepted(sqlite_gateway):
+    """SOAP 1.2 MTOM (XOP), as CXF-based SvarUt clients can send documents."""
+    import base64
+    import hashlib
+    import re
+
+    from tests.conftest import make_pdf
+
+    template = (ROOT / "tests" / "security" / "corpus" / "conformant-minimal-send.xml").read_text()
+    envelope = re.sub(
+        r"<data>[^<]+</data>",
+        '<data><xop:Include xmlns:xop="http://www.w3.org/2004/08/xop/include" href="cid:doc1@example.no"/></data>',
+        template,
+    ).encode()
+    pdf = make_pdf("MTOM")
+    boundary = "uuid:7f1c8f0e-mtom"
+    body = (
+        f"--{boundary}\r\nContent-Type: application/xop+xml; charset=UTF-8; type=\"application/soap+xml\"\r\n"
+        "Content-Transfer-Encoding: binary\r\nContent-ID: <root.message@example.no>\r\n\r\n"
+    ).encode() + envelope + (
+        f"\r\n--{boundary}\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: binary\r\n"
+        "Content-ID: <doc1@example.no>\r\n\r\n"
+    ).encode() + pdf + f"\r\n--{boundary}--\r\n".encode()
+    content_type = (
+        f'multipart/related; type="application/xop+xml"; boundary="{boundary}"; '
+        'start="<root.message@example.no>"; start-info="application/soap+xml"'
+    )
+    r = requests.post(sqlite_gateway.svarut_url, data=body, auth=("kommune-sak", SENDER_PASSWORD), timeout=60,
+                      headers={"Content-Type": content_type})
+    assert r.status_code == 200, r.text
+    sid = re.search(rb"<return>([^<]+)</return>", r.content).group(1).decode()
+    [doc] = sqlite_gateway.runtime.repository.get(sid).shipment.documents
+    assert doc.sha256 == hashlib.sha256(pdf).hexdigest(), base64.b64encode(pdf)[:20]
