@@ -41,11 +41,15 @@ organization_number = "974720760"
 class GatewayProcess:
     """``python run_gateway.py --config FILE`` on a free loopback port."""
 
-    def __init__(self, config: Path, *, timeout: float = 60) -> None:
-        env = dict(os.environ, PYTHONUNBUFFERED="1")
+    def __init__(self, config: Path | None = None, *, timeout: float = 60, command: list[str] | None = None,
+                 cwd: Path | None = None, env: dict[str, str] | None = None) -> None:
+        if command is None:
+            assert config is not None
+            command = [sys.executable, str(ROOT / "run_gateway.py"), "--config", str(config)]
+            cwd = config.parent
         self.proc = subprocess.Popen(
-            [sys.executable, str(ROOT / "run_gateway.py"), "--config", str(config)],
-            cwd=config.parent, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            command, cwd=cwd, env=dict(env or os.environ, PYTHONUNBUFFERED="1"),
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         )
         self.output: list[str] = []
         deadline = time.monotonic() + timeout
@@ -62,6 +66,10 @@ class GatewayProcess:
                 return
         self.kill()
         raise RuntimeError("gateway did not start:\n" + "".join(self.output))
+
+    @classmethod
+    def start(cls, command: list[str], *, cwd: Path, env: dict[str, str]) -> "GatewayProcess":
+        return cls(command=command, cwd=cwd, env=env)
 
     def _drain(self) -> None:
         for line in self.proc.stdout:  # type: ignore[union-attr]

@@ -1,0 +1,76 @@
+"""The ``gateway`` command and ``run_gateway.py`` on embedded defaults, as a user runs them."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import requests
+from zeep import Client
+from zeep.transports import Transport
+
+from gateway import passwords
+from gateway.errors import faults_markdown
+from gateway.soap.svarut import PATH
+from tests.conftest import ROOT, SVARUT_BINDING
+from tests.process import GatewayProcess
+from tests.svarut_builders import forsendelse
+
+
+def gateway(*args: str, cwd=None, env=None, stdin: str | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "gateway.cli", *args], cwd=cwd or ROOT, env=env, input=stdin,
+        capture_output=True, text=True, timeout=120,
+    )
+
+
+def test_hash_password():
+    out = gateway("hash-password", "hemmelig")
+    assert out.returncode == 0 and passwords.verify_password("hemmelig", out.stdout.strip())
+    piped = gateway("hash-password", stdin="fra-stdin\n")
+    assert passwords.verify_password("fra-stdin", piped.stdout.strip())
+
+
+def test_faults_markdown():
+    assert gateway("faults", "--markdown").stdout == faults_markdown()
+
+
+def test_db_upgrade_and_current(tmp_path):
+    config = tmp_path / "g.toml"
+    config.write_text(f'[storage]\ndata_dir = "{tmp_path / "var"}"\n', encoding="utf-8")
+    out = gateway("db", "upgrade", "--config", str(config))
+    assert out.returncode == 0 and "at revision 0001 (head 0001)" in out.stdout
+    assert (tmp_path / "var" / "gateway.db").exists()
+    assert "at revision 0001" in gateway("db", "current", "--config", str(config)).stdout
+
+
+def test_export_wsdl(tmp_path):
+    out = gateway("export-wsdl", "--out", str(tmp_path), "--base-url", "https://gw.kommune.no")
+    assert out.returncode == 0
+    text = (tmp_path / "ForsendelsesServiceV9.wsdl").read_text(encoding="utf-8")
+    assert f'location="https://gw.kommune.no{PATH}"' in text
+
+
+def test_configuration_error_is_reported(tmp_path):
+    config = tmp_path / "g.toml"
+    config.write_text("[server]\nport = 'eighty'\n", encoding="utf-8")
+    out = gateway("db", "upgrade", "--config", str(config))
+    assert out.returncode == 2 and "server.port: expected an integer" in out.stderr
+
+
+def test_run_gateway_on_embedded_defaults(tmp_path, svarut_wsdl):
+    """``python run_gateway.py`` with no config: SQLite under ./var and the demo sender."""
+    env = dict(os.environ, GATEWAY_SERVER_PORT="0")
+    proc = GatewayProcess.start([sys.executable, str(ROOT / "run_gateway.py")], cwd=tmp_path, env=env)
+    try:
+        assert "(embedded defaults)" in "".join(proc.output)
+        session = requests.Session()
+        session.auth = ("demo", "demo")
+        client = Client(str(svarut_wsdl), transport=Transport(session=session, timeout=30, operation_timeout=30))
+        svc = client.create_service(SVARUT_BINDING, proc.base_url + PATH)
+        sid = svc.sendForsendelse(forsendelse=forsendelse(client))
+        assert svc.retrieveForsendelseStatus(forsendelsesid=sid) == "AKSEPTERT"
+        assert requests.get(proc.base_url + "/health", timeout=30).json()["status"] == "ok"
+    finally:
+        assert proc.terminate() == 0
+    assert (tmp_path / "var" / "gateway.db").exists() and any((tmp_path / "var" / "blobs").rglob("*"))
