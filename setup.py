@@ -15,7 +15,7 @@ setup(
     python_requires=">=3.11,<3.12",
     install_requires=[
         "spyne>=2.14,<2.15",
-        "twisted>=24.11,<27",
+        "twisted[tls]>=24.11,<27",
         "lxml>=5.2,<7",
         "xmlschema>=3.3,<5",
         "zeep>=4.2,<5",

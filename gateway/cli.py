@@ -71,7 +71,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     runtime = Runtime.open(settings)
     running = listen(runtime, reactor)
     host, port = running.address
-    base = f"http://{host}:{port}"
+    base = f"{'https' if settings.server.tls else 'http'}://{host}:{port}"
     print(f"gateway {__version__} listening on {base} ({settings.source})", flush=True)
     print(f"  SvarUt V9: {base}{svarut.PATH}  (WSDL: {base}{svarut.PATH}?wsdl)", flush=True)
     print(f"  database:  {_safe_url(settings.storage.resolved_database_url)}", flush=True)

@@ -38,6 +38,14 @@ class ServerSettings:
     max_request_bytes: int = 512 * MiB
     #: Worker threads that run SOAP calls (the WSGI thread pool).
     threads: int = 16
+    #: PEM files; when both are set the gateway speaks HTTPS only (HTTP Basic needs TLS
+    #: anywhere but on loopback).
+    tls_certificate: str = ""
+    tls_private_key: str = ""
+
+    @property
+    def tls(self) -> bool:
+        return bool(self.tls_certificate)
 
 
 @frozen
@@ -258,6 +266,12 @@ def _check(settings: Settings) -> None:
         raise ConfigError("server.max_request_bytes must be at least 1024")
     if s.threads < 1:
         raise ConfigError("server.threads must be at least 1")
+    if bool(s.tls_certificate) != bool(s.tls_private_key):
+        raise ConfigError("server.tls_certificate and server.tls_private_key go together")
+    for key in ("tls_certificate", "tls_private_key"):
+        value = getattr(s, key)
+        if value and not Path(value).is_file():
+            raise ConfigError(f"server.{key}: no such file {value!r}")
     url = settings.storage.resolved_database_url
     if not url.startswith(("sqlite:", "postgresql")):
         raise ConfigError(f"storage.database_url must be sqlite:/// or postgresql+psycopg://, got {url!r}")

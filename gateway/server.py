@@ -12,6 +12,7 @@ import io
 import json
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -21,6 +22,7 @@ from twisted.web import resource, server
 from twisted.web.wsgi import WSGIResource
 
 from gateway import __version__
+from gateway.config import ServerSettings
 from gateway.runtime import Runtime
 from gateway.soap import svarut
 from gateway.soap.protocol import TOO_LARGE
@@ -142,10 +144,32 @@ def build_site(runtime: Runtime, reactor: Any) -> tuple[GatewaySite, ThreadPool]
     return site, pool
 
 
+def tls_options(settings: ServerSettings) -> Any:
+    """Twisted TLS options from the configured PEM certificate (chain) and key."""
+    from twisted.internet import ssl
+
+    chain = Path(settings.tls_certificate).read_bytes()
+    key = Path(settings.tls_private_key).read_bytes()
+    pems = [b"-----BEGIN CERTIFICATE-----" + part for part in chain.split(b"-----BEGIN CERTIFICATE-----")[1:]]
+    certificate = ssl.PrivateCertificate.loadPEM(pems[0] + b"\n" + key)
+    extra = [ssl.Certificate.loadPEM(pem).original for pem in pems[1:]]
+    return ssl.CertificateOptions(
+        privateKey=certificate.privateKey.original,
+        certificate=certificate.original,
+        extraCertChain=extra,
+        raiseMinimumTo=ssl.TLSVersion.TLSv1_2,
+    )
+
+
 def listen(runtime: Runtime, reactor: Any, *, host: str | None = None, port: int | None = None) -> RunningServer:
     """Start serving on the reactor (call from the reactor thread)."""
     settings = runtime.settings.server
     site, pool = build_site(runtime, reactor)
     pool.start()
-    listening = reactor.listenTCP(settings.port if port is None else port, site, interface=settings.host if host is None else host)
+    port = settings.port if port is None else port
+    interface = settings.host if host is None else host
+    if settings.tls:
+        listening = reactor.listenSSL(port, site, tls_options(settings), interface=interface)
+    else:
+        listening = reactor.listenTCP(port, site, interface=interface)
     return RunningServer(port=listening, threadpool=pool, site=site)

@@ -88,6 +88,32 @@ def make_pdf(text: str = "Vedtak", *, pages: int = 1, padding: int = 0) -> bytes
     return bytes(pdf.output())
 
 
+def make_certificate(directory: Path, name: str = "gateway") -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1 and its key, as PEM files."""
+    import datetime as dt
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = dt.datetime.now(dt.timezone.utc)
+    cert = (
+        x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
+        .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = directory / f"{name}.crt", directory / f"{name}.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    return cert_path, key_path
+
+
 def make_encrypted_pdf(user_password: str = "hemmelig", owner_password: str = "eier") -> bytes:
     import io
 
@@ -204,7 +230,8 @@ class GatewayUnderTest:
         self.runtime = runtime
         self.running = running
         host, port = running.address  # type: ignore[attr-defined]
-        self.base_url = f"http://{host}:{port}"
+        scheme = "https" if runtime.settings.server.tls else "http"  # type: ignore[attr-defined]
+        self.base_url = f"{scheme}://{host}:{port}"
 
     @property
     def svarut_url(self) -> str:
@@ -258,9 +285,11 @@ def svarut_client(svarut_wsdl: Path) -> Callable[..., object]:
 
     sessions: list[requests.Session] = []
 
-    def make(gw: GatewayUnderTest, user: str = "kommune-sak", password: str = SENDER_PASSWORD) -> tuple[object, object]:
+    def make(gw: GatewayUnderTest, user: str = "kommune-sak", password: str = SENDER_PASSWORD, *, verify: object = True) -> tuple[object, object]:
         session = requests.Session()
         session.auth = (user, password)
+        session.trust_env = False  # no proxies or CA bundles from the environment
+        session.verify = verify
         sessions.append(session)
         client = Client(str(svarut_wsdl), transport=Transport(session=session, timeout=30, operation_timeout=30))
         return client, client.create_service(SVARUT_BINDING, gw.svarut_url)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from tests.conftest import ROOT, SENDER_PASSWORD
 
-LISTENING = re.compile(r"listening on (http://[\d.]+:\d+)")
+LISTENING = re.compile(r"listening on (https?://[\d.]+:\d+)")
 
 
 def write_config(path: Path, *, data_dir: Path, database_url: str, extra: str = "") -> Path:
