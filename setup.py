@@ -26,9 +26,13 @@ setup(
         "psycopg[binary]>=3.1,<4",
         "python-stdnum>=1.20,<3",
         "pybase64>=1.3,<2",
+        "fpdf2>=2.7,<3",
+        "segno>=1.6,<2",
+        "holidays>=0.50,<1",
+        "PyJWT[crypto]>=2.8,<3",
     ],
     extras_require={
-        "test": ["pytest>=8,<10", "requests>=2.31,<3", "hypothesis>=6.100,<7", "fpdf2>=2.7,<3"],
+        "test": ["pytest>=8,<10", "requests>=2.31,<3", "hypothesis>=6.100,<7", "jsonschema>=4.20,<5"],
     },
     entry_points={"console_scripts": ["gateway=gateway.cli:main"]},
 )

@@ -62,6 +62,10 @@ class StorageSettings:
     def blob_dir(self) -> Path:
         return Path(self.data_dir) / "blobs"
 
+    @property
+    def print_dir(self) -> Path:
+        return Path(self.data_dir) / "print"
+
 
 @frozen
 class IntakePolicy:
@@ -80,6 +84,10 @@ class SenderSettings:
     password_hash: str = dataclasses.field(repr=False)
     organization_number: str = ""
     display_name: str = ""
+    #: Printed as the return address on cover pages.
+    return_address: tuple[str, ...] = ()
+    #: Overrides ``dispatch.read_deadline_working_hours`` for this sender's letters.
+    read_deadline_working_hours: int = 0
 
 
 @frozen
@@ -101,6 +109,98 @@ class SvarUtSettings:
 
 
 @frozen
+class PrintSettings:
+    """``[channels.print]``: batches to a print provider's folder, receipts back."""
+
+    enabled: bool = True
+    #: Batches are written here (default ``<data_dir>/print/outbox``).
+    outbox_dir: str = ""
+    #: The provider drops one receipt file per batch here (default ``<data_dir>/print/receipts``).
+    receipts_dir: str = ""
+    batch_max_letters: int = 500
+    batch_max_age_seconds: int = 300
+    #: A batch with no receipt after this long raises an alert event.
+    receipt_timeout_hours: int = 48
+    #: Prices for the cost estimate stored when a job is sent, in øre.
+    price_per_sheet_ore: int = 90
+    color_surcharge_per_sheet_ore: int = 60
+    postage_a_ore: int = 2600
+    postage_b_ore: int = 2200
+    envelope_ore: int = 40
+    #: Return address printed on the cover page when the sender has none configured.
+    return_address: tuple[str, ...] = ()
+
+
+@frozen
+class Altinn3Settings:
+    """``[channels.altinn3]``: Altinn 3 Correspondence over REST with Maskinporten tokens."""
+
+    enabled: bool = False
+    base_url: str = "https://platform.altinn.no"
+    resource_id: str = ""
+    #: Maskinporten token endpoint and audience, the client id and the signing key (PEM).
+    token_url: str = "https://maskinporten.no/token"
+    token_audience: str = "https://maskinporten.no/"
+    client_id: str = ""
+    key_id: str = ""
+    private_key_file: str = ""
+    scope: str = "altinn:correspondence.write"
+    notification_template: str = "GenericAlt"
+    email_subject: str = "Du har fått brev"
+    email_body: str = "Du har fått et brev i Altinn: $correspondenceTitle$"
+    sms_body: str = "Du har fått et brev i Altinn."
+    timeout_seconds: float = 30.0
+    poll_interval_seconds: int = 300
+
+
+@frozen
+class Altinn2Settings:
+    """``[channels.altinn2]``: legacy Altinn 2 InsertCorrespondenceV2 over SOAP (zeep)."""
+
+    enabled: bool = False
+    wsdl_url: str = ""
+    endpoint_url: str = ""
+    username: str = ""
+    password: str = dataclasses.field(default="", repr=False)
+    system_user_code: str = ""
+    service_code: str = ""
+    service_edition: str = ""
+    timeout_seconds: float = 30.0
+
+
+@frozen
+class DispatchSettings:
+    """``[dispatch]``: workers, retries and deadlines."""
+
+    enabled: bool = True
+    #: Worker threads inside the gateway process (``gateway worker`` runs more elsewhere).
+    workers: int = 2
+    poll_interval_seconds: float = 1.0
+    lease_seconds: int = 120
+    max_attempts: int = 12
+    backoff_base_seconds: float = 2.0
+    backoff_max_seconds: float = 900.0
+    #: Consecutive failures that open a channel's circuit breaker, and how long it stays open.
+    breaker_threshold: int = 5
+    breaker_open_seconds: float = 60.0
+    #: A channel failing for longer than this sends its pending letters to print.
+    outage_to_print_hours: float = 24.0
+    #: Unread digital letters go to print after this many working hours.
+    read_deadline_working_hours: int = 40
+    working_day_start_hour: int = 8
+    working_day_end_hour: int = 16
+    holiday_country: str = "NO"
+    timezone: str = "Europe/Oslo"
+
+
+@frozen
+class ChannelSettings:
+    print: PrintSettings = field(default_factory=PrintSettings)
+    altinn3: Altinn3Settings = field(default_factory=Altinn3Settings)
+    altinn2: Altinn2Settings = field(default_factory=Altinn2Settings)
+
+
+@frozen
 class LoggingSettings:
     level: str = "INFO"
 
@@ -112,6 +212,8 @@ class Settings:
     intake: IntakePolicy = field(default_factory=IntakePolicy)
     svarut: SvarUtSettings = field(default_factory=SvarUtSettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
+    channels: ChannelSettings = field(default_factory=ChannelSettings)
+    dispatch: DispatchSettings = field(default_factory=DispatchSettings)
     senders: tuple[SenderSettings, ...] = ()
     source: str = "embedded defaults"
 
@@ -126,7 +228,13 @@ DEMO_SENDER_NAME = "demo"
 DEMO_SENDER_PASSWORD = "demo"
 DEMO_ORGANIZATION_NUMBER = "974720760"
 
-_ENV_SECTIONS = {"server": ServerSettings, "storage": StorageSettings, "intake": IntakePolicy, "logging": LoggingSettings}
+_ENV_SECTIONS = {
+    "server": ServerSettings,
+    "storage": StorageSettings,
+    "intake": IntakePolicy,
+    "logging": LoggingSettings,
+    "dispatch": DispatchSettings,
+}
 
 
 def demo_sender() -> SenderSettings:
@@ -155,7 +263,7 @@ def load_settings(path: str | os.PathLike[str] | None = None, *, environ: Mappin
     for (section, key), value in _env_overrides(environ).items():
         raw.setdefault(section, {})[key] = value
 
-    known = {"server", "storage", "intake", "svarut", "logging", "senders"}
+    known = {"server", "storage", "intake", "svarut", "logging", "senders", "channels", "dispatch"}
     unknown = sorted(set(raw) - known)
     if unknown:
         raise ConfigError(f"unknown section(s) {', '.join(unknown)} in {source}")
@@ -168,6 +276,16 @@ def load_settings(path: str | os.PathLike[str] | None = None, *, environ: Mappin
     )
     svarut = _build(SvarUtSettings, {**svarut_raw, "receiving_systems": systems}, "svarut")
 
+    channels_raw = dict(raw.get("channels", {}))
+    unknown_channels = sorted(set(channels_raw) - {"print", "altinn3", "altinn2"})
+    if unknown_channels:
+        raise ConfigError(f"unknown channel(s) {', '.join(unknown_channels)}: known are print, altinn3, altinn2")
+    channels = ChannelSettings(
+        print=_build(PrintSettings, channels_raw.get("print", {}), "channels.print"),
+        altinn3=_build(Altinn3Settings, channels_raw.get("altinn3", {}), "channels.altinn3"),
+        altinn2=_build(Altinn2Settings, channels_raw.get("altinn2", {}), "channels.altinn2"),
+    )
+
     if "senders" in raw:
         senders = tuple(_sender(item, i) for i, item in enumerate(raw["senders"]))
     else:
@@ -176,7 +294,7 @@ def load_settings(path: str | os.PathLike[str] | None = None, *, environ: Mappin
     if len(set(names)) != len(names):
         raise ConfigError("sender names must be unique")
 
-    settings = Settings(senders=senders, source=source, svarut=svarut, **sections)
+    settings = Settings(senders=senders, source=source, svarut=svarut, channels=channels, **sections)
     _check(settings)
     return settings
 
@@ -224,6 +342,13 @@ def _coerce(hint: Any, value: Any, where: str) -> Any:
         if isinstance(value, bool):
             return value
         raise ConfigError(f"{where}: expected true or false, got {value!r}")
+    if hint is float:
+        if isinstance(value, bool):
+            raise ConfigError(f"{where}: expected a number, got {value!r}")
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{where}: expected a number, got {value!r}") from None
     if hint is int:
         if isinstance(value, bool):
             raise ConfigError(f"{where}: expected an integer, got {value!r}")

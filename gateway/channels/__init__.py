@@ -1,0 +1,1 @@
+"""Delivery channels: one class per channel behind :class:`gateway.channels.base.Channel`."""
