@@ -1,0 +1,1 @@
+"""Dispatch: routing, the job outbox, workers, retries and deadlines."""
