@@ -73,3 +73,74 @@ audit_events = sa.Table(
     sa.Column("detail", sa.Text, nullable=False),
     sa.Index("ix_audit_events_at", "at"),
 )
+
+# --- dispatch (migration 0002) ---
+
+jobs = sa.Table(
+    "jobs",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("shipment_id", sa.String(36), sa.ForeignKey("shipments.id", ondelete="CASCADE")),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("channel", sa.String(32)),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("run_after", UtcDateTime, nullable=False),
+    sa.Column("lease_owner", sa.String(100)),
+    sa.Column("lease_expires", UtcDateTime),
+    sa.Column("last_error", sa.Text),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.Index("ix_jobs_due", "state", "run_after"),
+    sa.Index("ix_jobs_shipment", "shipment_id"),
+)
+
+deliveries = sa.Table(
+    "deliveries",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("shipment_id", sa.String(36), sa.ForeignKey("shipments.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("channel", sa.String(32), nullable=False),
+    sa.Column("idempotency_key", sa.String(200), nullable=False, unique=True),
+    sa.Column("reference", sa.String(200), nullable=False),
+    sa.Column("status", sa.String(32), nullable=False),
+    sa.Column("submitted_at", UtcDateTime, nullable=False),
+    sa.Column("read_deadline", UtcDateTime),
+    sa.Column("cost_estimate_ore", sa.Integer),
+    sa.Column("cost_ore", sa.Integer),
+    sa.Column("open", sa.Boolean, nullable=False),
+    sa.Column("receipt", sa.JSON, nullable=False),
+    sa.Index("ix_deliveries_shipment", "shipment_id"),
+    sa.Index("ix_deliveries_open", "channel", "open"),
+)
+
+registry = sa.Table(
+    "registry",
+    metadata,
+    sa.Column("identifier", sa.String(20), primary_key=True),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+)
+
+channel_health = sa.Table(
+    "channel_health",
+    metadata,
+    sa.Column("channel", sa.String(32), primary_key=True),
+    sa.Column("consecutive_failures", sa.Integer, nullable=False),
+    sa.Column("failing_since", UtcDateTime),
+    sa.Column("open_until", UtcDateTime),
+    sa.Column("last_error", sa.Text),
+)
+
+alerts = sa.Table(
+    "alerts",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("at", UtcDateTime, nullable=False),
+    sa.Column("kind", sa.String(64), nullable=False),
+    sa.Column("channel", sa.String(32)),
+    sa.Column("shipment_id", sa.String(36)),
+    sa.Column("detail", sa.Text, nullable=False),
+    sa.Index("ix_alerts_at", "at"),
+)

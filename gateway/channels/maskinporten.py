@@ -1,0 +1,132 @@
+"""Maskinporten access tokens by the JWT-grant flow (RFC 7523), cached until they expire.
+
+The client signs a short-lived JWT (``iss`` = client id, ``aud`` = Maskinporten, ``scope``,
+``jti``) with its RSA key, posts it as ``grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer``
+and gets an access token. Altinn 3 wants that token exchanged for an Altinn token
+(``exchange_url``); the exchange is skipped when the URL is empty. The key is loaded once:
+parsing PEM per call spends tens of milliseconds on RSA key checks.
+"""
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jwt
+import requests
+from cryptography.hazmat.primitives import serialization
+
+from gateway.channels.base import ChannelRejected, ChannelUnavailable
+
+GRANT_TYPE = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MaskinportenClient:
+    token_url: str
+    audience: str
+    client_id: str
+    scope: str
+    key_id: str = ""
+    exchange_url: str = ""
+    assertion_lifetime: int = 120
+
+
+class TokenProvider:
+    """Thread-safe: one grant at a time, everyone reuses the token until shortly before expiry."""
+
+    def __init__(
+        self,
+        client: MaskinportenClient,
+        *,
+        private_key_pem: bytes,
+        session: requests.Session | None = None,
+        timeout: float = 30.0,
+        leeway: float = 60.0,
+        clock: Callable[[], float] = time.time,
+        channel: str = "altinn3",
+    ) -> None:
+        self.client = client
+        self._key = serialization.load_pem_private_key(private_key_pem, password=None)
+        self._session = session or requests.Session()
+        self._timeout = timeout
+        self._leeway = leeway
+        self._clock = clock
+        self._channel = channel
+        self._lock = threading.Lock()
+        self._token: str | None = None
+        self._expires = 0.0
+        self.grants = 0  # how many times a token was fetched (for operators and tests)
+
+    @classmethod
+    def from_key_file(cls, client: MaskinportenClient, path: str | Path, **kwargs: Any) -> "TokenProvider":
+        return cls(client, private_key_pem=Path(path).read_bytes(), **kwargs)
+
+    def token(self) -> str:
+        with self._lock:
+            if self._token is None or self._clock() >= self._expires - self._leeway:
+                self._token, self._expires = self._fetch()
+                self.grants += 1
+            return self._token
+
+    def invalidate(self) -> None:
+        """Forget the cached token (after the API answered 401)."""
+        with self._lock:
+            self._token = None
+
+    def assertion(self) -> str:
+        now = int(self._clock())
+        claims = {
+            "aud": self.client.audience,
+            "iss": self.client.client_id,
+            "scope": self.client.scope,
+            "iat": now,
+            "exp": now + self.client.assertion_lifetime,
+            "jti": str(uuid.uuid4()),
+        }
+        headers = {"kid": self.client.key_id} if self.client.key_id else None
+        return jwt.encode(claims, self._key, algorithm="RS256", headers=headers)
+
+    def _fetch(self) -> tuple[str, float]:
+        try:
+            r = self._session.post(
+                self.client.token_url,
+                data={"grant_type": GRANT_TYPE, "assertion": self.assertion()},
+                timeout=self._timeout,
+            )
+        except requests.RequestException as exc:
+            raise ChannelUnavailable(f"Maskinporten is not reachable: {exc}", channel=self._channel) from exc
+        if r.status_code >= 500:
+            raise ChannelUnavailable(f"Maskinporten answered {r.status_code}", channel=self._channel)
+        if r.status_code != 200:
+            raise ChannelRejected(f"Maskinporten refused the grant ({r.status_code}): {r.text[:300]}", channel=self._channel)
+        body = r.json()
+        token, lifetime = body["access_token"], float(body.get("expires_in", 120))
+        expires = self._clock() + lifetime
+        if self.client.exchange_url:
+            token, expires = self._exchange(token, expires)
+        return token, expires
+
+    def _exchange(self, maskinporten_token: str, fallback_expiry: float) -> tuple[str, float]:
+        try:
+            r = self._session.get(
+                self.client.exchange_url,
+                headers={"Authorization": f"Bearer {maskinporten_token}"},
+                timeout=self._timeout,
+            )
+        except requests.RequestException as exc:
+            raise ChannelUnavailable(f"the Altinn token exchange is not reachable: {exc}", channel=self._channel) from exc
+        if r.status_code >= 500:
+            raise ChannelUnavailable(f"the Altinn token exchange answered {r.status_code}", channel=self._channel)
+        if r.status_code != 200:
+            raise ChannelRejected(f"the Altinn token exchange refused ({r.status_code}): {r.text[:300]}", channel=self._channel)
+        token = r.text.strip().strip('"')
+        try:
+            exp = jwt.decode(token, options={"verify_signature": False}).get("exp")
+        except jwt.PyJWTError:
+            exp = None
+        return token, float(exp) if exp else fallback_expiry

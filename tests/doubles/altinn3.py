@@ -1,0 +1,331 @@
+"""Test double for Altinn 3 Correspondence and Maskinporten, speaking the real protocols.
+
+* ``POST /token``: Maskinporten JWT grant. The assertion's RS256 signature is verified with the
+  client's public key, and its claims (aud, iss, scope, iat/exp within 120 s, unique jti).
+* ``GET /authentication/api/v1/exchange/maskinporten``: exchanges a Maskinporten token for an
+  Altinn token (a signed JWT with ``exp``).
+* ``POST /correspondence/api/v1/correspondence/upload``: multipart form as in the official
+  OpenAPI file. The form is rebuilt into the JSON object the contract describes and validated
+  against the contract's own schema (from ``../shared/specs``); attachments must match their
+  metadata and MD5 checksums; a repeated ``IdempotentKey`` answers 409 (error 1034).
+* ``GET /correspondence/api/v1/correspondence[?sendersReference=]`` and ``/{id}``.
+
+Knobs: ``fail_next(n, status=503)``, ``stall_next(n, seconds)``, ``reserved`` recipients (422),
+``mark_read(id)``, ``mark_failed(id)``.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import re
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from email.parser import BytesParser
+from email.policy import HTTP
+from http.server import BaseHTTPRequestHandler
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import jsonschema
+import jwt
+
+from tests.conftest import SPECS, require_spec
+from tests.doubles.http import LoopbackServer, quiet
+
+OPENAPI = SPECS / "altinn" / "correspondence-altinn3" / "altinn-correspondence-v1.json"
+UPLOAD = "/correspondence/api/v1/correspondence/upload"
+LIST = "/correspondence/api/v1/correspondence"
+
+
+def upload_validator() -> jsonschema.Draft202012Validator:
+    doc = json.loads(require_spec(OPENAPI).read_text(encoding="utf-8"))
+    schema = dict(doc["paths"][UPLOAD]["post"]["requestBody"]["content"]["multipart/form-data"]["schema"])
+    schema["components"] = doc["components"]
+    return jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker())
+
+
+def form_to_json(fields: list[tuple[str, str]], files: list[dict[str, Any]], schema: dict[str, Any]) -> dict[str, Any]:
+    """Rebuild the contract's JSON object from form fields, the way ASP.NET binds them."""
+    props = schema["properties"]
+    components = schema["components"]["schemas"]
+    out: dict[str, Any] = {}
+
+    def resolve(s: dict[str, Any]) -> dict[str, Any]:
+        while "$ref" in s:
+            s = components[s["$ref"].rsplit("/", 1)[1]]
+        return s
+
+    def coerce(value: str, s: dict[str, Any]) -> Any:
+        s = resolve(s)
+        if s.get("type") == "boolean":
+            return {"true": True, "false": False}.get(value.lower(), value)
+        if s.get("type") == "integer":
+            return int(value) if value.lstrip("-").isdigit() else value
+        return value
+
+    for key, value in fields:
+        m = re.fullmatch(r"(?P<name>[\w.]+?)\[(?P<index>[^\]]+)\](?:\.(?P<member>\w+))?", key)
+        if m:
+            name, index, member = m["name"], m["index"], m["member"]
+            spec = resolve(props.get(name, {}))
+            if spec.get("type") == "array" and member:
+                items = resolve(spec["items"])
+                real = next((p for p in items.get("properties", {}) if p.lower() == member.lower()), member)
+                lst = out.setdefault(name, [])
+                while len(lst) <= int(index):
+                    lst.append({})
+                lst[int(index)][real] = coerce(value, items.get("properties", {}).get(real, {}))
+            else:  # dictionary: Name[key]=value
+                out.setdefault(name, {})[index] = value
+            continue
+        spec = resolve(props.get(key, {}))
+        if spec.get("type") == "array":
+            out.setdefault(key, []).append(coerce(value, spec.get("items", {})))
+        else:
+            out[key] = coerce(value, spec)
+    if files:
+        out["attachments"] = [f["filename"] for f in files]
+    return out
+
+
+@dataclass
+class Correspondence:
+    id: str
+    form: dict[str, Any]
+    files: list[dict[str, Any]]
+    status: str = "Published"
+    created: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.timezone.utc))
+
+
+class Altinn3Double:
+    def __init__(self, *, public_key_pem: bytes, client_id: str, scope: str = "altinn:correspondence.write",
+                 audience: str | None = None, token_lifetime: int = 120) -> None:
+        self.public_key_pem = public_key_pem
+        self.client_id = client_id
+        self.scope = scope
+        self.token_lifetime = token_lifetime
+        self._secret = uuid.uuid4().hex
+        self.lock = threading.Lock()
+        self.correspondences: dict[str, Correspondence] = {}
+        self.by_key: dict[str, str] = {}
+        self.uploads: list[dict[str, Any]] = []  # every upload that reached the handler
+        self.rejected: list[str] = []  # contract violations
+        self.grants: list[dict[str, Any]] = []
+        self.seen_jti: set[str] = set()
+        self.reserved: set[str] = set()
+        self._fail: list[int] = []
+        self._stall: list[float] = []
+        self.validator = upload_validator()
+        self.server = LoopbackServer(_handler(), context=self)
+        self.audience = audience or self.server.url + "/"
+
+    # --- knobs ---
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def fail_next(self, n: int, status: int = 503) -> None:
+        with self.lock:
+            self._fail += [status] * n
+
+    def stall_next(self, n: int, seconds: float) -> None:
+        with self.lock:
+            self._stall += [seconds] * n
+
+    def mark_read(self, correspondence_id: str) -> None:
+        with self.lock:
+            self.correspondences[correspondence_id].status = "Read"
+
+    def mark_failed(self, correspondence_id: str) -> None:
+        with self.lock:
+            self.correspondences[correspondence_id].status = "Failed"
+
+    def by_senders_reference(self, reference: str) -> list[Correspondence]:
+        with self.lock:
+            return [c for c in self.correspondences.values() if c.form.get("Correspondence.SendersReference") == reference]
+
+    def stop(self) -> None:
+        self.server.stop()
+
+    def __enter__(self) -> "Altinn3Double":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # --- protocol ---
+
+    def take_fault(self) -> tuple[int | None, float]:
+        with self.lock:
+            status = self._fail.pop(0) if self._fail else None
+            stall = self._stall.pop(0) if self._stall else 0.0
+        return status, stall
+
+    def grant(self, form: dict[str, list[str]]) -> tuple[int, Any]:
+        if form.get("grant_type") != ["urn:ietf:params:oauth:grant-type:jwt-bearer"]:
+            return 400, {"error": "unsupported_grant_type"}
+        try:
+            claims = jwt.decode(form["assertion"][0], self.public_key_pem, algorithms=["RS256"], audience=self.audience,
+                                issuer=self.client_id, options={"require": ["exp", "iat", "jti", "aud", "iss"]})
+        except (jwt.PyJWTError, KeyError) as exc:
+            return 400, {"error": "invalid_grant", "error_description": str(exc)}
+        if claims.get("scope") != self.scope or claims["exp"] - claims["iat"] > 120:
+            return 400, {"error": "invalid_grant", "error_description": "scope or lifetime"}
+        with self.lock:
+            if claims["jti"] in self.seen_jti:
+                return 400, {"error": "invalid_grant", "error_description": "jti reused"}
+            self.seen_jti.add(claims["jti"])
+            self.grants.append(claims)
+        token = jwt.encode({"mp": True, "client": self.client_id, "exp": int(time.time()) + self.token_lifetime}, self._secret, "HS256")
+        return 200, {"access_token": token, "token_type": "Bearer", "expires_in": self.token_lifetime, "scope": self.scope}
+
+    def exchange(self, authorization: str | None) -> tuple[int, Any]:
+        claims = self._bearer(authorization, want="mp")
+        if claims is None:
+            return 401, {"title": "invalid Maskinporten token"}
+        return 200, jwt.encode({"altinn": True, "exp": claims["exp"]}, self._secret, "HS256")
+
+    def authorized(self, authorization: str | None) -> bool:
+        return self._bearer(authorization, want="altinn") is not None
+
+    def _bearer(self, authorization: str | None, *, want: str) -> dict[str, Any] | None:
+        if not authorization or not authorization.startswith("Bearer "):
+            return None
+        try:
+            claims = jwt.decode(authorization[7:], self._secret, algorithms=["HS256"])
+        except jwt.PyJWTError:
+            return None
+        return claims if claims.get(want) else None
+
+    def upload(self, fields: list[tuple[str, str]], files: list[dict[str, Any]]) -> tuple[int, Any]:
+        body = form_to_json(fields, files, self.validator.schema)
+        errors = sorted(self.validator.iter_errors(body), key=lambda e: list(e.path))
+        record = {"json": body, "files": files, "errors": [e.message for e in errors]}
+        with self.lock:
+            self.uploads.append(record)
+        if errors:
+            self.rejected.append("; ".join(e.message for e in errors))
+            return 400, {"title": "contract violation", "detail": "; ".join(e.message for e in errors)}
+        meta = body.get("Correspondence.Content.Attachments", [])
+        if len(meta) != len(files):
+            return 400, {"title": "1005: Mismatch between uploaded files and attachment metadata"}
+        for m, f in zip(meta, files):
+            if m.get("checksum") and m["checksum"] != hashlib.md5(f["data"]).hexdigest():
+                return 400, {"title": "2008: Checksum mismatch"}
+        recipient = body["Recipients"][0]
+        if recipient.rsplit(":", 1)[-1] in self.reserved:
+            return 422, {"title": f"1030: Recipient {recipient} has reserved themselves from public correspondences"}
+        key = body.get("IdempotentKey")
+        with self.lock:
+            if key and key in self.by_key:
+                return 409, {"title": "1034: A correspondence with the same idempotent key already exists"}
+            cid = str(uuid.uuid4())
+            self.correspondences[cid] = Correspondence(cid, body, files)
+            if key:
+                self.by_key[key] = cid
+        return 200, {"correspondences": [{"correspondenceId": cid, "status": "Published", "recipient": recipient}],
+                     "attachmentIds": [str(uuid.uuid4()) for _ in files]}
+
+    def overview(self, cid: str) -> tuple[int, Any]:
+        with self.lock:
+            c = self.correspondences.get(cid)
+        if c is None:
+            return 404, {"title": "1001: The requested correspondence was not found"}
+        return 200, {
+            "correspondenceId": c.id, "status": c.status, "resourceId": c.form["Correspondence.ResourceId"],
+            "sendersReference": c.form["Correspondence.SendersReference"], "recipient": c.form["Recipients"][0],
+            "created": c.created.isoformat(),
+        }
+
+    def search(self, query: dict[str, list[str]]) -> tuple[int, Any]:
+        ref = (query.get("sendersReference") or [""])[0]
+        return 200, {"ids": [c.id for c in self.by_senders_reference(ref)]}
+
+
+def _parse_multipart(content_type: str, body: bytes) -> tuple[list[tuple[str, str]], list[dict[str, Any]]]:
+    message = BytesParser(policy=HTTP).parsebytes(b"Content-Type: " + content_type.encode() + b"\r\n\r\n" + body)
+    fields, files = [], []
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        filename = part.get_filename()
+        payload = part.get_payload(decode=True) or b""
+        if filename is not None:
+            files.append({"name": name, "filename": filename, "data": payload, "content_type": part.get_content_type()})
+        else:
+            fields.append((name, payload.decode(part.get_content_charset() or "utf-8")))
+    return fields, files
+
+
+def _handler() -> type[BaseHTTPRequestHandler]:
+    @quiet
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        @property
+        def double(self) -> Altinn3Double:
+            return self.server.context  # type: ignore[attr-defined]
+
+        def _reply(self, status: int, body: Any) -> None:
+            data = body.encode() if isinstance(body, str) else json.dumps(body).encode()
+            ctype = "text/plain" if isinstance(body, str) else ("application/json" if status < 400 else "application/problem+json")
+            self.send_response(status)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def _body(self) -> bytes:
+            return self.rfile.read(int(self.headers.get("Content-Length") or 0))
+
+        def _faults(self) -> bool:
+            status, stall = self.double.take_fault()
+            if stall:
+                time.sleep(stall)
+            if status:
+                self._reply(status, {"title": f"simulated {status}"})
+                return True
+            return False
+
+        def do_POST(self) -> None:
+            path = urlsplit(self.path).path
+            body = self._body()
+            if path == "/token":
+                form = parse_qs(body.decode())
+                self._reply(*self.double.grant(form))
+            elif path == UPLOAD:
+                if self._faults():
+                    return
+                if not self.double.authorized(self.headers.get("Authorization")):
+                    self._reply(401, {"title": "4001: You must use an Altinn token"})
+                    return
+                fields, files = _parse_multipart(self.headers.get("Content-Type", ""), body)
+                self._reply(*self.double.upload(fields, files))
+            else:
+                self._reply(404, {"title": "not found"})
+
+        def do_GET(self) -> None:
+            parts = urlsplit(self.path)
+            if parts.path == "/authentication/api/v1/exchange/maskinporten":
+                self._reply(*self.double.exchange(self.headers.get("Authorization")))
+                return
+            if self._faults():
+                return
+            if not self.double.authorized(self.headers.get("Authorization")):
+                self._reply(401, {"title": "4001: You must use an Altinn token"})
+                return
+            if parts.path == LIST:
+                self._reply(*self.double.search(parse_qs(parts.query)))
+            elif parts.path.startswith(LIST + "/"):
+                self._reply(*self.double.overview(parts.path.rsplit("/", 1)[1]))
+            else:
+                self._reply(404, {"title": "not found"})
+
+    return Handler
+
+
+__all__ = ["Altinn3Double", "form_to_json", "upload_validator", "Path"]

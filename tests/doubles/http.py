@@ -1,0 +1,41 @@
+"""A tiny threaded HTTP server on 127.0.0.1 for protocol test doubles; stops by itself."""
+from __future__ import annotations
+
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Callable
+
+
+class LoopbackServer:
+    """Runs ``handler_class`` on a free loopback port in a daemon thread (a context manager)."""
+
+    def __init__(self, handler_class: type[BaseHTTPRequestHandler], *, context: Any = None) -> None:
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler_class)
+        self.httpd.daemon_threads = True
+        self.httpd.context = context  # type: ignore[attr-defined]
+        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        host, port = self.httpd.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self.thread.join(timeout=10)
+
+    def __enter__(self) -> "LoopbackServer":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def quiet(cls: type[BaseHTTPRequestHandler]) -> type[BaseHTTPRequestHandler]:
+    cls.log_message = lambda self, *args: None  # type: ignore[method-assign]
+    return cls
+
+
+Handler = Callable[..., None]
