@@ -33,6 +33,35 @@ def main(argv: list[str] | None = None) -> int:
     hp = sub.add_parser("hash-password", help="print a password_hash for a [[senders]] entry")
     hp.add_argument("password", nargs="?", help="read from standard input when left out")
 
+    worker = sub.add_parser("worker", help="run dispatch workers in this process (no SOAP endpoints)")
+    _config_arg(worker)
+    worker.add_argument("--workers", type=int, default=None, help="threads (default: dispatch.workers)")
+
+    registry = sub.add_parser("registry", help="the recipient register (digital / reserved / unreachable)")
+    reg_sub = registry.add_subparsers(dest="registry_command", required=True)
+    imp = reg_sub.add_parser("import", help="upsert rows from a CSV file: identifier,status")
+    imp.add_argument("file")
+    setp = reg_sub.add_parser("set", help="set one identifier's status")
+    setp.add_argument("identifier")
+    setp.add_argument("status", choices=["digital", "reserved", "unreachable"])
+    showp = reg_sub.add_parser("show", help="show one identifier")
+    showp.add_argument("identifier")
+    delp = reg_sub.add_parser("delete", help="forget one identifier")
+    delp.add_argument("identifier")
+    reg_sub.add_parser("list", help="list every entry (CSV)")
+    for p in (imp, setp, showp, delp, reg_sub.choices["list"]):
+        _config_arg(p)
+
+    shipment = sub.add_parser("shipment", help="operator actions on one letter")
+    sh_sub = shipment.add_subparsers(dest="shipment_command", required=True)
+    stop = sh_sub.add_parser("stop", help="stop a letter that has not gone to print (MANUELT_HANDTERT)")
+    stop.add_argument("id")
+    stop.add_argument("--reason", default="stoppet av operatør")
+    _config_arg(stop)
+    show = sh_sub.add_parser("show", help="status, deliveries and history of a letter")
+    show.add_argument("id")
+    _config_arg(show)
+
     faults = sub.add_parser("faults", help="list the fault codes")
     faults.add_argument("--markdown", action="store_true", help="as the table in docs/faults.md")
 
@@ -75,6 +104,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     print(f"gateway {__version__} listening on {base} ({settings.source})", flush=True)
     print(f"  SvarUt V9: {base}{svarut.PATH}  (WSDL: {base}{svarut.PATH}?wsdl)", flush=True)
     print(f"  database:  {_safe_url(settings.storage.resolved_database_url)}", flush=True)
+    if settings.dispatch.enabled:
+        runtime.start_workers()
+        print(f"  dispatch:  {settings.dispatch.workers} worker(s); channels: {', '.join(runtime.dispatcher.channels) or 'none'}", flush=True)
     reactor.addSystemEventTrigger("before", "shutdown", running.stop)
     reactor.addSystemEventTrigger("after", "shutdown", runtime.close)
     # Everything loaded so far lives as long as the process. Freezing it keeps the full
@@ -83,6 +115,110 @@ def cmd_serve(args: argparse.Namespace) -> int:
     gc.freeze()
     reactor.run()
     return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    import signal
+    import threading
+
+    from gateway.runtime import Runtime
+
+    settings = _settings(args)
+    _logging(settings)
+    runtime = Runtime.open(settings)
+    pool = runtime.start_workers(args.workers)
+    print(f"gateway worker: {len(pool.workers)} worker(s); channels: {', '.join(runtime.dispatcher.channels) or 'none'}", flush=True)
+    done = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: done.set())
+    done.wait()
+    runtime.close()
+    return 0
+
+
+def cmd_registry(args: argparse.Namespace) -> int:
+    from gateway.dispatch.routing import read_register_csv
+    from gateway.domain.identifiers import is_valid_norwegian_person_id
+    from gateway.model import utcnow
+    from gateway.store import migrate
+    from gateway.store.dispatch import DispatchStore
+    from gateway.store.engine import create_engine
+
+    settings = _settings(args)
+    engine = create_engine(settings.storage.resolved_database_url)
+    try:
+        migrate.upgrade(engine)
+        store = DispatchStore(engine)
+        command = args.registry_command
+        if command == "import":
+            try:
+                entries = read_register_csv(args.file)
+            except (OSError, ValueError) as exc:
+                print(f"gateway: {exc}", file=sys.stderr)
+                return 2
+            print(f"imported {store.register_set(entries, now=utcnow())} entries from {args.file}")
+        elif command == "set":
+            try:
+                entries = _one_entry(args.identifier, args.status, is_valid_norwegian_person_id)
+            except ValueError as exc:
+                print(f"gateway: {exc}", file=sys.stderr)
+                return 2
+            store.register_set(entries, now=utcnow())
+            print(f"{args.identifier}: {args.status}")
+        elif command == "show":
+            status = store.register_lookup(args.identifier)
+            print(f"{args.identifier}: {status or 'not in the register'}")
+            return 0 if status else 1
+        elif command == "delete":
+            return 0 if store.register_delete(args.identifier) else 1
+        else:
+            print("identifier,kind,status")
+            for row in store.register_entries():
+                print(",".join(row))
+    finally:
+        engine.dispose()
+    return 0
+
+
+def _one_entry(identifier: str, status: str, is_person) -> list[tuple[str, str, str]]:  # type: ignore[no-untyped-def]
+    from gateway.domain.identifiers import is_valid_norwegian_organization_number
+
+    if is_person(identifier):
+        return [(identifier, "person", status)]
+    if is_valid_norwegian_organization_number(identifier):
+        return [(identifier, "organization", status)]
+    raise ValueError(f"{identifier!r} is neither a fødselsnummer/D-nummer nor an organisasjonsnummer")
+
+
+def cmd_shipment(args: argparse.Namespace) -> int:
+    from gateway.dispatch.manual import stop_shipment
+    from gateway.errors import GatewayError
+    from gateway.runtime import Runtime
+
+    settings = _settings(args)
+    runtime = Runtime.open(settings, channels={})
+    try:
+        if args.shipment_command == "stop":
+            try:
+                status = stop_shipment(runtime.repository, runtime.dispatch_store, args.id, reason=args.reason)
+            except GatewayError as exc:
+                print(f"gateway: {exc.message}", file=sys.stderr)
+                return 1
+            print(f"{args.id}: {status}")
+            return 0
+        stored = runtime.repository.get(args.id)
+        if stored is None:
+            print(f"gateway: no shipment {args.id}", file=sys.stderr)
+            return 1
+        print(f"{stored.shipment.id}  {stored.status}  {stored.shipment.title!r}  ({stored.shipment.tenant})")
+        for d in runtime.dispatch_store.deliveries(shipment_id=args.id):
+            cost = d.cost_ore if d.cost_ore is not None else d.cost_estimate_ore
+            print(f"  delivery {d.channel:8} {d.status:14} ref={d.reference} cost_ore={cost} open={d.open}")
+        for e in runtime.repository.events(args.id):
+            print(f"  {e.at.isoformat(timespec='seconds')}  {e.kind:16} {e.status or '':14} {e.detail}")
+        return 0
+    finally:
+        runtime.close()
 
 
 def cmd_db(args: argparse.Namespace) -> int:
@@ -141,6 +277,9 @@ def _safe_url(url: str) -> str:
 
 _COMMANDS = {
     "serve": cmd_serve,
+    "worker": cmd_worker,
+    "registry": cmd_registry,
+    "shipment": cmd_shipment,
     "db": cmd_db,
     "export-wsdl": cmd_export_wsdl,
     "hash-password": cmd_hash_password,

@@ -145,7 +145,7 @@ class Altinn3Settings:
     key_id: str = ""
     private_key_file: str = ""
     scope: str = "altinn:correspondence.write"
-    notification_template: str = "GenericAlt"
+    notification_template: str = "GenericAltinnMessage"  # or "CustomMessage" with the texts below
     email_subject: str = "Du har fått brev"
     email_body: str = "Du har fått et brev i Altinn: $correspondenceTitle$"
     sms_body: str = "Du har fått et brev i Altinn."
@@ -185,6 +185,8 @@ class DispatchSettings:
     breaker_open_seconds: float = 60.0
     #: A channel failing for longer than this sends its pending letters to print.
     outage_to_print_hours: float = 24.0
+    #: How often the print cycle runs (close batches, read receipts, alert on overdue ones).
+    maintenance_interval_seconds: float = 10.0
     #: Unread digital letters go to print after this many working hours.
     read_deadline_working_hours: int = 40
     working_day_start_hour: int = 8

@@ -7,14 +7,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from collections.abc import Mapping
+
 from sqlalchemy.engine import Engine
 
 from gateway.auth import Authenticator
+from gateway.channels.base import Channel
 from gateway.config import Settings
+from gateway.dispatch.dispatcher import Dispatcher
+from gateway.dispatch.register import DatabaseRegister
+from gateway.dispatch.worker import WorkerPool
 from gateway.domain.shipments import Clock, ShipmentService
 from gateway.model import utcnow
 from gateway.store import migrate
 from gateway.store.blobs import FileBlobStore
+from gateway.store.dispatch import DispatchStore
 from gateway.store.engine import create_engine
 from gateway.store.repository import Repository
 
@@ -27,15 +34,32 @@ class Runtime:
     blobs: FileBlobStore
     shipments: ShipmentService
     authenticator: Authenticator
+    dispatch_store: DispatchStore
+    dispatcher: Dispatcher
+    workers: WorkerPool | None = None
 
     @classmethod
-    def open(cls, settings: Settings, *, clock: Clock = utcnow, upgrade: bool = True) -> "Runtime":
-        engine = create_engine(settings.storage.resolved_database_url, pool_size=settings.server.threads)
+    def open(
+        cls,
+        settings: Settings,
+        *,
+        clock: Clock = utcnow,
+        upgrade: bool = True,
+        channels: Mapping[str, Channel] | None = None,
+    ) -> "Runtime":
+        engine = create_engine(settings.storage.resolved_database_url, pool_size=settings.server.threads + settings.dispatch.workers)
         if upgrade:
             migrate.upgrade(engine)
         repository = Repository(engine)
         blobs = FileBlobStore(settings.storage.blob_dir)
         shipments = ShipmentService(repository, blobs, policy=settings.intake, clock=clock)
+        store = DispatchStore(engine)
+        if channels is None:
+            from gateway.channels.factory import build_channels
+
+            channels = build_channels(settings)
+        dispatcher = Dispatcher(settings=settings, repository=repository, store=store, blobs=blobs, channels=channels,
+                                register=DatabaseRegister(store), clock=clock)
         return cls(
             settings=settings,
             engine=engine,
@@ -43,7 +67,20 @@ class Runtime:
             blobs=blobs,
             shipments=shipments,
             authenticator=Authenticator(settings.senders),
+            dispatch_store=store,
+            dispatcher=dispatcher,
         )
 
+    def start_workers(self, count: int | None = None) -> WorkerPool:
+        """Run dispatch workers in this process (threads)."""
+        d = self.settings.dispatch
+        self.dispatcher.ensure_periodic_jobs()
+        self.workers = WorkerPool(self.dispatcher, self.dispatch_store, count=d.workers if count is None else count,
+                                  lease_seconds=d.lease_seconds, poll_interval=d.poll_interval_seconds).start()
+        return self.workers
+
     def close(self) -> None:
+        if self.workers is not None:
+            self.workers.stop()
+            self.workers = None
         self.engine.dispose()

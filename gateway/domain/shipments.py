@@ -112,16 +112,15 @@ class ShipmentService:
         return shipment_id
 
     def _idempotent_answer(self, shipment_id: str, tenant: str, digest: str) -> str | None:
+        """None: the id is reserved and unused, go ahead. Else the answer for a repeat."""
         stored = self.repository.get(shipment_id)
         if stored is None:
-            if self.repository.reservation_tenant(shipment_id) != tenant:
-                raise ValidationError(
-                    f"{shipment_id} was not reserved by startNyForsendelse for this sender",
-                    code=FaultCode.UNKNOWN_SHIPMENT_ID,
-                    field="shipment_id",
-                )
-            return None
-        if stored.shipment.tenant != tenant:
+            if self.repository.reservation_tenant(shipment_id) == tenant:
+                return None
+            # A concurrent call may have stored the shipment (consuming the reservation)
+            # between our two reads: look once more before calling the id unknown.
+            stored = self.repository.get(shipment_id)
+        if stored is None or stored.shipment.tenant != tenant:
             raise ValidationError(
                 f"{shipment_id} was not reserved by startNyForsendelse for this sender",
                 code=FaultCode.UNKNOWN_SHIPMENT_ID,

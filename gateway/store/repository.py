@@ -16,6 +16,8 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from gateway.errors import FaultCode, StorageError
 from gateway.model import Event, Shipment, Status, from_data, to_data, utcnow
 from gateway.store import tables as t
+from gateway.store.dispatch_jobs import enqueue
+from gateway.store.tables import as_utc as _utc
 from gateway.store.writer import writer_for
 
 
@@ -46,11 +48,14 @@ class Repository:
     # --- writes ---
 
     def insert_shipment(
-        self, shipment: Shipment, *, content_sha256: str, events: Sequence[Event], reserved: bool = False
+        self, shipment: Shipment, *, content_sha256: str, events: Sequence[Event], reserved: bool = False,
+        dispatch: bool = True,
     ) -> None:
         """Insert the shipment with its documents and events; :class:`IdTaken` on a used id.
 
         ``reserved``: the id came from :meth:`reserve_id`, whose reservation is consumed.
+        ``dispatch``: also put a routing job in the outbox, in the same transaction, so an
+        accepted shipment is never forgotten by dispatch.
         """
         now = events[-1].at if events else utcnow()
         status = next((e.status for e in reversed(events) if e.status is not None), Status.RECEIVED)
@@ -83,9 +88,11 @@ class Repository:
             conn.execute(_INSERT_SHIPMENT, row)
             if documents:
                 conn.execute(_INSERT_DOCUMENT, documents)
-            self._insert_events(conn, shipment.id, events)
+            insert_events(conn, shipment.id, events)
             if reserved:
                 conn.execute(t.reserved_ids.delete().where(t.reserved_ids.c.id == shipment.id))
+            if dispatch:
+                enqueue(conn, kind="route", run_after=now, shipment_id=shipment.id)
 
         try:
             self._writer.run(work)
@@ -98,17 +105,7 @@ class Repository:
 
     def record_event(self, shipment_id: str, event: Event) -> None:
         """Append ``event``; when it carries a status, that becomes the current status."""
-
-        def work(conn: Connection) -> None:
-            self._insert_events(conn, shipment_id, [event])
-            if event.status is not None:
-                conn.execute(
-                    t.shipments.update()
-                    .where(t.shipments.c.id == shipment_id)
-                    .values(status=str(event.status), status_changed_at=event.at)
-                )
-
-        self._writer.run(work)
+        self._writer.run(lambda conn: append_event(conn, shipment_id, event))
 
     def reserve_id(self, shipment_id: str, tenant: str) -> None:
         row = dict(id=shipment_id, tenant=tenant, reserved_at=utcnow())
@@ -200,24 +197,32 @@ class Repository:
     def _exists(self, shipment_id: str) -> bool:
         return self.tenant_of(shipment_id) is not None
 
-    @staticmethod
-    def _insert_events(conn: Connection, shipment_id: str, events: Sequence[Event]) -> None:
-        if events:
-            conn.execute(
-                _INSERT_EVENT,
-                [
-                    dict(
-                        shipment_id=shipment_id,
-                        at=e.at,
-                        kind=e.kind,
-                        status=str(e.status) if e.status else None,
-                        channel=e.channel,
-                        detail=e.detail,
-                    )
-                    for e in events
-                ],
-            )
 
 
-def _utc(value: dt.datetime) -> dt.datetime:
-    return value.replace(tzinfo=dt.timezone.utc) if value.tzinfo is None else value.astimezone(dt.timezone.utc)
+def append_event(conn: Connection, shipment_id: str, event: Event) -> None:
+    """Append ``event`` inside ``conn``'s transaction; a status on it becomes the current status."""
+    insert_events(conn, shipment_id, [event])
+    if event.status is not None:
+        conn.execute(
+            t.shipments.update()
+            .where(t.shipments.c.id == shipment_id)
+            .values(status=str(event.status), status_changed_at=event.at)
+        )
+
+
+def insert_events(conn: Connection, shipment_id: str, events: Sequence[Event]) -> None:
+    if events:
+        conn.execute(
+            _INSERT_EVENT,
+            [
+                dict(
+                    shipment_id=shipment_id,
+                    at=e.at,
+                    kind=e.kind,
+                    status=str(e.status) if e.status else None,
+                    channel=e.channel,
+                    detail=e.detail,
+                )
+                for e in events
+            ],
+        )

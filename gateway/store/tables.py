@@ -3,7 +3,15 @@ this module is what the code queries against and must match the newest migration
 (a test compares the two)."""
 from __future__ import annotations
 
+import datetime as dt
+
 import sqlalchemy as sa
+
+
+def as_utc(value: dt.datetime) -> dt.datetime:
+    """SQLite hands back naive datetimes; every stored time is UTC."""
+    return value.replace(tzinfo=dt.timezone.utc) if value.tzinfo is None else value.astimezone(dt.timezone.utc)
+
 
 metadata = sa.MetaData()
 

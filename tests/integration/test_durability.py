@@ -23,7 +23,9 @@ def _service(wsdl, base_url):
 
 
 def test_sigkill_after_acknowledged_send_loses_nothing(tmp_path, database_url, svarut_wsdl):
-    config = write_config(tmp_path / "gateway.toml", data_dir=tmp_path / "var", database_url=database_url)
+    # dispatch off: this test is about intake alone (letters would otherwise move on to print)
+    config = write_config(tmp_path / "gateway.toml", data_dir=tmp_path / "var", database_url=database_url,
+                          extra="[dispatch]\nenabled = false\n")
     first, second = make_pdf("Vedtak", pages=2), make_pdf("Vedlegg", pages=1, padding=200_000)
 
     proc = GatewayProcess(config)

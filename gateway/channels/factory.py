@@ -1,0 +1,40 @@
+"""Build the configured channels from settings (keys loaded once, here)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from gateway.channels.base import Channel
+from gateway.config import ConfigError, Settings
+
+
+def build_channels(settings: Settings) -> dict[str, Channel]:
+    channels: dict[str, Channel] = {}
+    c = settings.channels
+    if c.altinn3.enabled:
+        from gateway.channels.altinn3 import Altinn3Channel
+        from gateway.channels.maskinporten import MaskinportenClient, TokenProvider
+
+        a = c.altinn3
+        missing = [k for k in ("resource_id", "client_id", "private_key_file") if not getattr(a, k)]
+        if missing:
+            raise ConfigError(f"[channels.altinn3] needs {', '.join(missing)}")
+        if not Path(a.private_key_file).is_file():
+            raise ConfigError(f"channels.altinn3.private_key_file: no such file {a.private_key_file!r}")
+        exchange = f"{a.base_url.rstrip('/')}/authentication/api/v1/exchange/maskinporten"
+        client = MaskinportenClient(token_url=a.token_url, audience=a.token_audience, client_id=a.client_id,
+                                    scope=a.scope, key_id=a.key_id, exchange_url=exchange)
+        tokens = TokenProvider.from_key_file(client, a.private_key_file, timeout=a.timeout_seconds)
+        channels["altinn3"] = Altinn3Channel(a, tokens=tokens)
+    if c.altinn2.enabled:
+        from gateway.channels.altinn2 import Altinn2Channel
+
+        if not (c.altinn2.wsdl_url and c.altinn2.endpoint_url):
+            raise ConfigError("[channels.altinn2] needs wsdl_url and endpoint_url")
+        channels["altinn2"] = Altinn2Channel(c.altinn2)
+    if c.print.enabled:
+        from gateway.channels.print import PrintChannel
+
+        channels["print"] = PrintChannel(
+            c.print, data_dir=Path(settings.storage.data_dir), senders={s.name: s for s in settings.senders}
+        )
+    return channels
