@@ -57,7 +57,7 @@ class Runtime:
         if channels is None:
             from gateway.channels.factory import build_channels
 
-            channels = build_channels(settings)
+            channels = build_channels(settings, clock=clock)
         dispatcher = Dispatcher(settings=settings, repository=repository, store=store, blobs=blobs, channels=channels,
                                 register=DatabaseRegister(store), clock=clock)
         return cls(

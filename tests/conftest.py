@@ -190,12 +190,15 @@ def _fresh_postgres() -> Iterator[str]:
 def settings_factory(tmp_path: Path, _password_hashes: dict[str, str]) -> Callable[..., object]:
     from gateway.config import IntakePolicy, ReceivingSystem, SenderSettings, ServerSettings, Settings, StorageSettings, SvarUtSettings
 
-    def factory(database_url: str | None = None, *, intake: IntakePolicy | None = None, **server: object) -> Settings:
+    def factory(database_url: str | None = None, *, intake: IntakePolicy | None = None, channels: object = None,
+                dispatch: object = None, **server: object) -> Settings:
         data_dir = tmp_path / "var"
         return Settings(
             server=ServerSettings(host="127.0.0.1", port=0, threads=4, **server),  # type: ignore[arg-type]
             storage=StorageSettings(data_dir=str(data_dir), database_url=database_url or f"sqlite:///{data_dir / 'gateway.db'}"),
             intake=intake or IntakePolicy(),
+            **({"channels": channels} if channels is not None else {}),
+            **({"dispatch": dispatch} if dispatch is not None else {}),
             svarut=SvarUtSettings(
                 shipment_types=("Vedtak", "Brev"),
                 receiving_systems=(ReceivingSystem(organization_number="974720760", system="Public 360", shipment_type="Byggesak", recipient_id="kommune-arkiv", level=3),),

@@ -1,13 +1,16 @@
 """Build the configured channels from settings (keys loaded once, here)."""
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Callable
 from pathlib import Path
 
 from gateway.channels.base import Channel
 from gateway.config import ConfigError, Settings
+from gateway.model import utcnow
 
 
-def build_channels(settings: Settings) -> dict[str, Channel]:
+def build_channels(settings: Settings, *, clock: Callable[[], dt.datetime] = utcnow) -> dict[str, Channel]:
     channels: dict[str, Channel] = {}
     c = settings.channels
     if c.altinn3.enabled:
@@ -35,6 +38,6 @@ def build_channels(settings: Settings) -> dict[str, Channel]:
         from gateway.channels.print import PrintChannel
 
         channels["print"] = PrintChannel(
-            c.print, data_dir=Path(settings.storage.data_dir), senders={s.name: s for s in settings.senders}
+            c.print, data_dir=Path(settings.storage.data_dir), senders={s.name: s for s in settings.senders}, clock=clock
         )
     return channels

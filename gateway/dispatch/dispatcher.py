@@ -39,6 +39,7 @@ from gateway.store.repository import Repository, StoredShipment, append_event
 logger = logging.getLogger(__name__)
 
 Clock = Callable[[], dt.datetime]
+PERIODIC = frozenset({"print_cycle"})
 DIGITAL_CHANNEL_LABELS = {"altinn3": "Altinn", "altinn2": "Altinn", "digitalpost": "Digital Post"}
 
 
@@ -300,7 +301,10 @@ class Dispatcher:
 
     def _retry_or_bury(self, job: Job, now: dt.datetime, error: str) -> None:
         def work(conn: Connection) -> None:
-            if job.attempts + 1 >= self.d.max_attempts:
+            if job.kind in PERIODIC:  # never buried: it would stop for good
+                self.store.retry_later(conn, job, now=now, error=error, count_attempt=False,
+                                       run_after=now + dt.timedelta(seconds=self.d.maintenance_interval_seconds))
+            elif job.attempts + 1 >= self.d.max_attempts:
                 self.store.finish(conn, job, now=now, state=DEAD, error=error)
                 self.store.alert(conn, kind="job_failed", now=now, channel=job.channel, shipment_id=job.shipment_id, detail=error[:2000])
             else:
