@@ -119,6 +119,7 @@ class Altinn3Double:
         self.reserved: set[str] = set()
         self._fail: list[int] = []
         self._stall: list[float] = []
+        self._stall_after: list[float] = []
         self.validator = upload_validator()
         self.server = LoopbackServer(_handler(), context=self)
         self.audience = audience or self.server.url + "/"
@@ -136,6 +137,15 @@ class Altinn3Double:
     def stall_next(self, n: int, seconds: float) -> None:
         with self.lock:
             self._stall += [seconds] * n
+
+    def stall_after_next(self, n: int, seconds: float) -> None:
+        """Create the next ``n`` correspondences, then wait before answering (a client may die meanwhile)."""
+        with self.lock:
+            self._stall_after += [seconds] * n
+
+    def take_stall_after(self) -> float:
+        with self.lock:
+            return self._stall_after.pop(0) if self._stall_after else 0.0
 
     def mark_read(self, correspondence_id: str) -> None:
         with self.lock:
@@ -304,7 +314,13 @@ def _handler() -> type[BaseHTTPRequestHandler]:
                     self._reply(401, {"title": "4001: You must use an Altinn token"})
                     return
                 fields, files = _parse_multipart(self.headers.get("Content-Type", ""), body)
-                self._reply(*self.double.upload(fields, files))
+                answer = self.double.upload(fields, files)
+                if answer[0] == 200:
+                    time.sleep(self.double.take_stall_after())
+                try:
+                    self._reply(*answer)
+                except OSError:
+                    pass  # the client is gone
             else:
                 self._reply(404, {"title": "not found"})
 
