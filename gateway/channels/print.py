@@ -213,6 +213,18 @@ class PrintChannel:
                 return entry["job"]
         return None
 
+    def cancel(self, shipment_id: str) -> bool:
+        """Take a job back while it is still staged (read meanwhile, or stopped).
+
+        Answers False once the job is in a batch: the print house has it then.
+        """
+        job_id = shipment_id.lower()
+        with self._locked():
+            if not (self.staging / f"{job_id}.json").exists():
+                return False
+            self._unstage(job_id)
+        return True
+
     # --- batches ---
 
     def flush(self, *, force: bool = False) -> list[str]:

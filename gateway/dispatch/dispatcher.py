@@ -245,6 +245,7 @@ class Dispatcher:
         channel = self.channels.get(PRINT)
         if channel is None:
             return self._done(job, now)
+        self._cancel_unwanted_prints(channel, now)
         flush = getattr(channel, "flush", None)
         if flush is not None:
             flush()
@@ -276,6 +277,24 @@ class Dispatcher:
                                    run_after=now + dt.timedelta(seconds=self.d.maintenance_interval_seconds))
 
         self.store.transaction(work)
+
+    def _cancel_unwanted_prints(self, channel: Channel, now: dt.datetime) -> None:
+        """Letters read or stopped after they were queued for print: take them back if still staged."""
+        cancel = getattr(channel, "cancel", None)
+        if cancel is None:
+            return
+        open_deliveries = self.store.deliveries(channel=PRINT, open_only=True)
+        if not open_deliveries:
+            return
+        found = self.repository.statuses([d.shipment_id for d in open_deliveries])
+        for d in open_deliveries:
+            status = found.get(d.shipment_id, (None, None, None))[1]
+            if status in (Status.READ, Status.MANUALLY_HANDLED) and cancel(d.shipment_id):
+                def work(conn: Connection, d: Any = d, status: Status = status) -> None:
+                    self.store.update_delivery(conn, d.idempotency_key, open=False)
+                    append_event(conn, d.shipment_id, Event(at=now, kind="print_cancelled", channel=PRINT,
+                                                            detail=f"utskrift stoppet fordi brevet er {'lest' if status is Status.READ else 'manuelt håndtert'}"))
+                self.store.transaction(work)
 
     # --- shared moves ---
 

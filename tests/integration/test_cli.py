@@ -80,3 +80,45 @@ def test_run_gateway_on_embedded_defaults(tmp_path, svarut_wsdl):
         assert proc.terminate() == 0
     assert (tmp_path / "var" / "gateway.db").exists() and any((tmp_path / "var" / "blobs").rglob("*"))
     assert any((tmp_path / "var" / "print").rglob(f"{sid}.pdf"))
+
+
+def test_registry_import_set_show_and_list(tmp_path):
+    config = tmp_path / "g.toml"
+    config.write_text(f'[storage]\ndata_dir = "{tmp_path / "var"}"\n', encoding="utf-8")
+    good = tmp_path / "register.csv"
+    good.write_text("identifier,status\n15076500565,digital\n974720760,digital\n55076500559,reserved\n", encoding="utf-8")
+    out = gateway("registry", "import", str(good), "--config", str(config))
+    assert out.returncode == 0 and "imported 3 entries" in out.stdout
+    bad = tmp_path / "bad.csv"
+    bad.write_text("15076500565,digital\n12345678901,digital\n", encoding="utf-8")
+    out = gateway("registry", "import", str(bad), "--config", str(config))
+    assert out.returncode == 2 and "bad.csv:2:" in out.stderr
+    assert gateway("registry", "set", "15076500565", "reserved", "--config", str(config)).returncode == 0
+    assert "15076500565: reserved" in gateway("registry", "show", "15076500565", "--config", str(config)).stdout
+    listing = gateway("registry", "list", "--config", str(config)).stdout.splitlines()
+    assert listing == ["identifier,kind,status", "15076500565,person,reserved", "55076500559,person,reserved", "974720760,organization,digital"]
+
+
+def test_shipment_stop_and_show(tmp_path):
+    from gateway.config import load_settings
+    from gateway.model import Party, PartyKind, PostalAddress, Shipment
+    from gateway.runtime import Runtime
+    from tests.conftest import make_pdf
+
+    config = tmp_path / "g.toml"
+    config.write_text(f'[storage]\ndata_dir = "{tmp_path / "var"}"\n[dispatch]\nenabled = false\n', encoding="utf-8")
+    runtime = Runtime.open(load_settings(config), channels={})
+    pdf = make_pdf()
+    from gateway.model import Document
+    import hashlib
+    shipment = Shipment(id="", tenant="demo", title="Brev", recipient=Party(identifier="15076500565", kind=PartyKind.NO_PERSON,
+                        address=PostalAddress(name="Ola", postcode="0155", city="Oslo")),
+                        documents=(Document(filename="a.pdf", media_type="application/pdf", size=len(pdf), sha256=hashlib.sha256(pdf).hexdigest(), storage_ref=""),))
+    sid = runtime.shipments.accept(shipment, [pdf], operation="test")
+    runtime.close()
+    out = gateway("shipment", "stop", sid, "--reason", "feil adresse", "--config", str(config))
+    assert out.returncode == 0 and "MANUALLY_HANDLED" in out.stdout
+    show = gateway("shipment", "show", sid, "--config", str(config)).stdout
+    assert "MANUALLY_HANDLED" in show and "feil adresse" in show
+    again = gateway("shipment", "stop", sid, "--config", str(config))
+    assert again.returncode == 1 and "already finished" in again.stderr

@@ -233,3 +233,75 @@ def test_outage_past_the_limit_sends_to_print_and_alerts(rig):
     assert rig.gw.runtime.dispatch_store.alerts(kind="channel_outage")
     assert any("har feilet i" in h for h in rig.history(sid))
     assert len(rig.double.correspondences) == 0
+
+
+def _past_deadline(rig: Rig, sid: str) -> None:
+    rig.register(PERSON_FNR, "digital")
+    rig.drain()
+    assert rig.status(sid) == "SENDT_DIGITALT"
+    rig.clock.now = dt.datetime(2026, 11, 30, 9, 1, tzinfo=OSLO).astimezone(dt.timezone.utc)
+
+
+def test_marked_read_before_the_print_job_runs_cancels_the_print(rig):
+    rig.register(PERSON_FNR, "digital")
+    sid = _send(rig)
+    _past_deadline(rig, sid)
+    while rig.worker.run_once():  # run only the deadline: it queues the print submit
+        jobs = rig.gw.runtime.dispatch_store.pending_jobs(sid)
+        if any(j["kind"] == "submit" and j["channel"] == "print" for j in jobs):
+            break
+    rig.svc.setForsendelseLestAvEksterntSystem(forsendelsesid=sid, lestAvFodselsnummer=PERSON_FNR, navnPaEksterntSystem="Min side")
+    rig.advance(seconds=61)
+    assert rig.status(sid) == "LEST"
+    assert not list(rig.print_dir.rglob(f"{sid}.pdf"))
+
+
+def test_marked_read_while_staged_for_print_takes_the_job_back(rig):
+    rig.register(PERSON_FNR, "digital")
+    sid = _send(rig)
+    _past_deadline(rig, sid)
+    rig.drain()
+    assert rig.status(sid) == "SENDT_PRINT" and list((rig.print_dir / "staging").glob(f"{sid}.pdf"))
+    rig.svc.setForsendelseLestAvEksterntSystem(forsendelsesid=sid, lestAvFodselsnummer=PERSON_FNR, navnPaEksterntSystem="Min side")
+    rig.advance(seconds=61)
+    assert rig.status(sid) == "LEST"
+    assert not list(rig.print_dir.rglob(f"{sid}.pdf"))
+    assert rig.history(sid)[-1].startswith("Utskrift stoppet")
+
+
+def test_stop_command_and_its_limits(rig):
+    from gateway.dispatch.manual import stop_shipment
+    from gateway.errors import ConflictError
+
+    rig.register(PERSON_FNR, "digital")
+    rig.double.fail_next(5, 503)
+    sid = _send(rig)
+    rig.drain()
+    rt = rig.gw.runtime
+    assert stop_shipment(rt.repository, rt.dispatch_store, sid, reason="feil mottaker") == "MANUALLY_HANDLED"
+    assert rig.status(sid) == "MANUELT_HANDTERT"
+    assert rig.history(sid)[-1] == "Manuelt håndtert: feil mottaker"
+    assert rt.dispatch_store.pending_jobs(sid) == []
+    rig.advance(days=30)
+    assert rig.status(sid) == "MANUELT_HANDTERT" and rig.double.correspondences == {}
+
+    rig.register(PERSON_FNR, "reserved")
+    printed = _send(rig)
+    rig.drain()
+    assert rig.status(printed) == "SENDT_PRINT"
+    with pytest.raises(ConflictError, match="already gone to print"):
+        stop_shipment(rt.repository, rt.dispatch_store, printed, reason="for sent")
+
+
+def test_batch_without_receipt_raises_one_alert(rig):
+    rig.register(PERSON_FNR, "reserved")
+    _send(rig)
+    rig.drain()
+    rig.advance(seconds=61)  # batched
+    assert list((rig.print_dir / "outbox").glob("batch-*"))
+    rig.advance(hours=47)
+    assert rig.gw.runtime.dispatch_store.alerts(kind="print_receipt_overdue") == []
+    rig.advance(hours=2)
+    rig.advance(hours=1)
+    [alert] = rig.gw.runtime.dispatch_store.alerts(kind="print_receipt_overdue")
+    assert "har ingen kvittering" in alert["detail"]
