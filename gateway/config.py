@@ -177,6 +177,8 @@ class DispatchSettings:
     workers: int = 2
     poll_interval_seconds: float = 1.0
     lease_seconds: int = 120
+    #: Jobs a worker leases per claim.
+    claim_batch: int = 4
     max_attempts: int = 12
     backoff_base_seconds: float = 2.0
     backoff_max_seconds: float = 900.0

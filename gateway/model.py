@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import enum
+import functools
 import types
 import typing
 import uuid
@@ -254,6 +255,11 @@ def to_data(value: Any) -> Any:
     return value
 
 
+@functools.cache
+def _hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
 def from_data(cls: Any, data: Any) -> Any:
     """Inverse of :func:`to_data`, driven by the type hints of ``cls``."""
     if data is None:
@@ -268,7 +274,7 @@ def from_data(cls: Any, data: Any) -> Any:
             return tuple(from_data(args[0], v) for v in data)
         return tuple(from_data(a, v) for a, v in zip(args, data))
     if dataclasses.is_dataclass(cls):
-        hints = typing.get_type_hints(cls)
+        hints = _hints(cls)
         return cls(**{k: from_data(hints[k], v) for k, v in data.items() if k in hints})
     if isinstance(cls, type) and issubclass(cls, enum.Enum):
         return cls(data)

@@ -76,7 +76,8 @@ class Runtime:
         d = self.settings.dispatch
         self.dispatcher.ensure_periodic_jobs()
         self.workers = WorkerPool(self.dispatcher, self.dispatch_store, count=d.workers if count is None else count,
-                                  lease_seconds=d.lease_seconds, poll_interval=d.poll_interval_seconds).start()
+                                  lease_seconds=d.lease_seconds, poll_interval=d.poll_interval_seconds,
+                                  batch=d.claim_batch).start()
         return self.workers
 
     def close(self) -> None:

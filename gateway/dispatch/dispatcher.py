@@ -108,31 +108,43 @@ class Dispatcher:
             return self._done(job, now)
         route = choose_route(stored.shipment, register=self.register, digital_channels=self.digital_channels,
                              print_available=PRINT in self.channels)
-
-        def work(conn: Connection) -> None:
-            if route.channel is None:
+        if route.channel is None:
+            def work(conn: Connection) -> None:
                 self._end(conn, stored.shipment.id, Status.NOT_DELIVERED, "not_delivered", route.reason, now)
-            else:
-                append_event(conn, stored.shipment.id, Event(at=now, kind="routed", channel=route.channel, detail=f"{_label(route.channel)} ({route.reason})"))
-                enqueue(conn, kind="submit", channel=route.channel, shipment_id=stored.shipment.id, run_after=now)
-            self.store.finish(conn, job, now=now)
+                self.store.finish(conn, job, now=now)
 
-        self.store.transaction(work)
+            return self.store.transaction(work)
+        # The same leased job goes on as the submit at once; the routing is recorded in the
+        # submit's own transaction (one commit per letter, not two). A crash before that
+        # commit repeats routing and submit with the same idempotency key.
+        routed = Event(at=now, kind="routed", channel=route.channel, detail=f"{_label(route.channel)} ({route.reason})")
+        submit = Job(id=job.id, shipment_id=job.shipment_id, kind="submit", channel=route.channel, attempts=job.attempts, owner=job.owner)
+        self._submit(submit, now, stored=stored, routed=routed)
 
-    def _submit(self, job: Job, now: dt.datetime) -> None:
-        stored = self._shipment(job)
+    def _submit(self, job: Job, now: dt.datetime, *, stored: StoredShipment | None = None, routed: Event | None = None) -> None:
+        stored = stored or self._shipment(job)
         if stored.status in FINAL_STATUSES or stored.status is Status.READ:
             return self._done(job, now)  # read meanwhile, or stopped: nothing to send
+
+        def tx(fn: Callable[[Connection], Any]) -> Any:
+            def work(conn: Connection) -> Any:
+                if routed is not None:
+                    append_event(conn, stored.shipment.id, routed)
+                    self.store.convert(conn, job, kind="submit", channel=job.channel, now=now)
+                return fn(conn)
+
+            return self.store.transaction(work)
+
         name = job.channel or PRINT
         channel = self.channels.get(name)
         if channel is None:
-            return self.store.transaction(lambda conn: self._fall_back(conn, job, stored, f"channel {name} is not configured", now))
+            return tx(lambda conn: self._fall_back(conn, job, stored, f"channel {name} is not configured", now))
         digital = name != PRINT
         health = self.store.health(name)
         if digital and self._outage(health, now):
-            return self.store.transaction(lambda conn: self._fall_back(conn, job, stored, _outage_text(health, now), now, alert="channel_outage"))
+            return tx(lambda conn: self._fall_back(conn, job, stored, _outage_text(health, now), now, alert="channel_outage"))
         if health.open_until and health.open_until > now:
-            return self.store.transaction(lambda conn: self.store.retry_later(
+            return tx(lambda conn: self.store.retry_later(
                 conn, job, now=now, run_after=health.open_until, error=f"{name} circuit open", count_attempt=False))
 
         key = f"{stored.shipment.id}:{name}"
@@ -140,10 +152,10 @@ class Dispatcher:
         try:
             receipt = channel.submit(letter, idempotency_key=key)
         except ChannelUnavailable as exc:
-            return self.store.transaction(lambda conn: self._unavailable(conn, job, stored, name, exc, now))
+            return tx(lambda conn: self._unavailable(conn, job, stored, name, exc, now))
         except ChannelRejected as exc:
-            return self.store.transaction(lambda conn: self._fall_back(conn, job, stored, f"{_label(name)} refused: {exc}", now))
-        self.store.transaction(lambda conn: self._submitted(conn, job, stored, receipt, now))
+            return tx(lambda conn: self._fall_back(conn, job, stored, f"{_label(name)} refused: {exc}", now))
+        tx(lambda conn: self._submitted(conn, job, stored, receipt, now))
 
     def _unavailable(self, conn: Connection, job: Job, stored: StoredShipment, name: str, exc: ChannelUnavailable, now: dt.datetime) -> None:
         health = self.store.record_failure(conn, name, now=now, error=str(exc), threshold=self.d.breaker_threshold,

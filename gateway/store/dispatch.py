@@ -78,27 +78,46 @@ class DispatchStore:
     # --- jobs ---
 
     def claim(self, owner: str, *, now: dt.datetime, lease_seconds: float) -> Job | None:
+        jobs = self.claim_many(owner, now=now, lease_seconds=lease_seconds, limit=1)
+        return jobs[0] if jobs else None
+
+    def claim_many(self, owner: str, *, now: dt.datetime, lease_seconds: float, limit: int) -> list[Job]:
+        """Lease up to ``limit`` due jobs in one transaction (one commit for a handful of jobs)."""
         due = sa.or_(
             sa.and_(t.jobs.c.state == PENDING, t.jobs.c.run_after <= now),
             sa.and_(t.jobs.c.state == RUNNING, t.jobs.c.lease_expires < now),
         )
-        query = sa.select(t.jobs.c.id).where(due).order_by(t.jobs.c.run_after, t.jobs.c.id).limit(1)
+        query = sa.select(t.jobs.c.id).where(due).order_by(t.jobs.c.run_after, t.jobs.c.id).limit(limit)
         if self._postgres:
             query = query.with_for_update(skip_locked=True)
 
-        def work(conn: Connection) -> Job | None:
-            job_id = conn.scalar(query)
-            if job_id is None:
-                return None
-            row = conn.execute(
+        def work(conn: Connection) -> list[Job]:
+            ids = list(conn.scalars(query))
+            if not ids:
+                return []
+            rows = conn.execute(
                 t.jobs.update()
-                .where(t.jobs.c.id == job_id)
+                .where(t.jobs.c.id.in_(ids))
                 .values(state=RUNNING, lease_owner=owner, lease_expires=now + dt.timedelta(seconds=lease_seconds), updated_at=now)
                 .returning(t.jobs.c.id, t.jobs.c.shipment_id, t.jobs.c.kind, t.jobs.c.channel, t.jobs.c.attempts)
-            ).first()
-            return Job(id=row.id, shipment_id=row.shipment_id, kind=row.kind, channel=row.channel, attempts=row.attempts, owner=owner)
+            ).all()
+            return sorted(
+                (Job(id=r.id, shipment_id=r.shipment_id, kind=r.kind, channel=r.channel, attempts=r.attempts, owner=owner) for r in rows),
+                key=lambda j: ids.index(j.id),
+            )
 
         return self.writer.run(work)
+
+    def convert(self, conn: Connection, job: Job, *, kind: str, channel: str | None, now: dt.datetime) -> Job:
+        """Turn a leased job into another kind (a routed letter goes on to submit at once)."""
+        updated = conn.execute(
+            t.jobs.update()
+            .where(t.jobs.c.id == job.id, t.jobs.c.lease_owner == job.owner, t.jobs.c.state == RUNNING)
+            .values(kind=kind, channel=channel, updated_at=now)
+        ).rowcount
+        if updated != 1:
+            raise LeaseLost(f"job {job.id} is no longer leased to {job.owner}")
+        return Job(id=job.id, shipment_id=job.shipment_id, kind=kind, channel=channel, attempts=job.attempts, owner=job.owner)
 
     def finish(self, conn: Connection, job: Job, *, now: dt.datetime, state: str = DONE, error: str | None = None) -> None:
         """Close ``job`` inside ``conn``'s transaction, or raise :class:`LeaseLost`."""
