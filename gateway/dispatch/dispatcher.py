@@ -34,6 +34,7 @@ from gateway.dispatch.routing import PRINT, RecipientRegister, choose_route
 from gateway.model import FINAL_STATUSES, Event, Status
 from gateway.store.blobs import BlobStore
 from gateway.store.dispatch import DEAD, ChannelHealth, DispatchStore, Job, LeaseLost, enqueue
+from gateway.store.dispatch_jobs import enqueue_many, job_row
 from gateway.store.repository import Repository, StoredShipment, append_event
 
 logger = logging.getLogger(__name__)
@@ -155,7 +156,7 @@ class Dispatcher:
             return tx(lambda conn: self._unavailable(conn, job, stored, name, exc, now))
         except ChannelRejected as exc:
             return tx(lambda conn: self._fall_back(conn, job, stored, f"{_label(name)} refused: {exc}", now))
-        tx(lambda conn: self._submitted(conn, job, stored, receipt, now))
+        tx(lambda conn: self._submitted(conn, job, stored, receipt, now, health=health))
 
     def _unavailable(self, conn: Connection, job: Job, stored: StoredShipment, name: str, exc: ChannelUnavailable, now: dt.datetime) -> None:
         health = self.store.record_failure(conn, name, now=now, error=str(exc), threshold=self.d.breaker_threshold,
@@ -172,9 +173,10 @@ class Dispatcher:
             run_after = health.open_until
         self.store.retry_later(conn, job, now=now, run_after=run_after, error=str(exc))
 
-    def _submitted(self, conn: Connection, job: Job, stored: StoredShipment, receipt: Receipt, now: dt.datetime) -> None:
+    def _submitted(self, conn: Connection, job: Job, stored: StoredShipment, receipt: Receipt, now: dt.datetime,
+                   *, health: ChannelHealth | None = None) -> None:
         sid = stored.shipment.id
-        self.store.record_success(conn, receipt.channel)
+        self.store.record_success(conn, receipt.channel, known=health)
         deadline = None
         if receipt.channel != PRINT:
             deadline = self.calendar.add_working_hours(now, self._read_deadline_hours(stored))
@@ -186,9 +188,11 @@ class Dispatcher:
         else:
             append_event(conn, sid, Event(at=now, kind="sent_digital", status=Status.SENT_DIGITAL, channel=receipt.channel,
                                           detail=f"{_label(receipt.channel)} ({receipt.reference}), lesefrist {deadline.isoformat(timespec='minutes')}"))
-            enqueue(conn, kind="poll", channel=receipt.channel, shipment_id=sid,
-                    run_after=now + dt.timedelta(seconds=self._poll_interval(receipt.channel)))
-            enqueue(conn, kind="deadline", channel=receipt.channel, shipment_id=sid, run_after=deadline)
+            enqueue_many(conn, [
+                job_row(kind="poll", channel=receipt.channel, shipment_id=sid,
+                        run_after=now + dt.timedelta(seconds=self._poll_interval(receipt.channel))),
+                job_row(kind="deadline", channel=receipt.channel, shipment_id=sid, run_after=deadline),
+            ])
         self.store.finish(conn, job, now=now)
 
     def _poll(self, job: Job, now: dt.datetime) -> None:

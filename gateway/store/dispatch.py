@@ -9,6 +9,7 @@ while it still holds the lease, in the same transaction as the job's effects.
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -66,11 +67,24 @@ class ChannelHealth:
     last_error: str | None = None
 
 
+_LEASED = sa.and_(t.jobs.c.id == sa.bindparam("job_id"), t.jobs.c.lease_owner == sa.bindparam("owner"), t.jobs.c.state == RUNNING)
+# Built once: the finishing statements run for every letter.
+_FINISH = t.jobs.update().where(_LEASED).values(
+    state=sa.bindparam("new_state"), lease_owner=None, lease_expires=None,
+    updated_at=sa.bindparam("now"), last_error=sa.bindparam("error"),
+)
+_INSERT_DELIVERY = t.deliveries.insert()
+_HEALTH_TTL = 1.0
+
+
 class DispatchStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.writer = writer_for(engine)
         self._postgres = engine.dialect.name == "postgresql"
+        # Channel health is read before every submit; a second-old view is good enough for a
+        # circuit breaker and saves a query per letter. Writes here refresh it at once.
+        self._health_cache: dict[str, tuple[float, ChannelHealth]] = {}
 
     def transaction(self, work: Callable[[Connection], T]) -> T:
         return self.writer.run(work)
@@ -121,11 +135,7 @@ class DispatchStore:
 
     def finish(self, conn: Connection, job: Job, *, now: dt.datetime, state: str = DONE, error: str | None = None) -> None:
         """Close ``job`` inside ``conn``'s transaction, or raise :class:`LeaseLost`."""
-        updated = conn.execute(
-            t.jobs.update()
-            .where(t.jobs.c.id == job.id, t.jobs.c.lease_owner == job.owner, t.jobs.c.state == RUNNING)
-            .values(state=state, lease_owner=None, lease_expires=None, updated_at=now, last_error=error)
-        ).rowcount
+        updated = conn.execute(_FINISH, dict(job_id=job.id, owner=job.owner, new_state=state, now=now, error=error)).rowcount
         if updated != 1:
             raise LeaseLost(f"job {job.id} is no longer leased to {job.owner}")
 
@@ -165,7 +175,7 @@ class DispatchStore:
 
     def add_delivery(self, conn: Connection, receipt: Receipt, *, now: dt.datetime, read_deadline: dt.datetime | None) -> None:
         conn.execute(
-            t.deliveries.insert(),
+            _INSERT_DELIVERY,
             dict(shipment_id=receipt.shipment_id, channel=receipt.channel, idempotency_key=receipt.idempotency_key,
                  reference=receipt.reference, status=str(receipt.status), submitted_at=now, read_deadline=read_deadline,
                  cost_estimate_ore=receipt.cost_ore, cost_ore=None, open=True,
@@ -231,16 +241,24 @@ class DispatchStore:
 
     # --- channel health ---
 
-    def health(self, channel: str) -> ChannelHealth:
+    def health(self, channel: str, *, fresh: bool = False) -> ChannelHealth:
+        cached = self._health_cache.get(channel)
+        if cached is not None and not fresh and time.monotonic() - cached[0] < _HEALTH_TTL:
+            return cached[1]
         with self.engine.connect() as conn:
             row = conn.execute(sa.select(t.channel_health).where(t.channel_health.c.channel == channel)).first()
-        return _health(channel, row)
+        health = _health(channel, row)
+        self._health_cache[channel] = (time.monotonic(), health)
+        return health
 
-    def record_success(self, conn: Connection, channel: str) -> None:
+    def record_success(self, conn: Connection, channel: str, *, known: ChannelHealth | None = None) -> None:
+        if known is not None and known.consecutive_failures == 0 and known.failing_since is None:
+            return  # nothing to reset
         conn.execute(
             t.channel_health.update().where(t.channel_health.c.channel == channel)
             .values(consecutive_failures=0, failing_since=None, open_until=None, last_error=None)
         )
+        self._health_cache.pop(channel, None)
 
     def record_failure(self, conn: Connection, channel: str, *, now: dt.datetime, error: str,
                        threshold: int, open_seconds: float) -> ChannelHealth:
@@ -260,6 +278,7 @@ class DispatchStore:
             conn.execute(t.channel_health.insert(), dict(channel=channel, **values))
         else:
             conn.execute(t.channel_health.update().where(t.channel_health.c.channel == channel).values(**values))
+        self._health_cache[channel] = (time.monotonic(), health)
         return health
 
     # --- alerts ---
