@@ -126,6 +126,14 @@ def make_encrypted_pdf(user_password: str = "hemmelig", owner_password: str = "e
     return out.getvalue()
 
 
+@pytest.fixture(scope="session")
+def client_key() -> object:
+    """An RSA key for Maskinporten JWT grants (one per session: generating one takes time)."""
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
 @pytest.fixture
 def pdf() -> bytes:
     return make_pdf()

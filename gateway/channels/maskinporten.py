@@ -92,18 +92,8 @@ class TokenProvider:
         return jwt.encode(claims, self._key, algorithm="RS256", headers=headers)
 
     def _fetch(self) -> tuple[str, float]:
-        try:
-            r = self._session.post(
-                self.client.token_url,
-                data={"grant_type": GRANT_TYPE, "assertion": self.assertion()},
-                timeout=self._timeout,
-            )
-        except requests.RequestException as exc:
-            raise ChannelUnavailable(f"Maskinporten is not reachable: {exc}", channel=self._channel) from exc
-        if r.status_code >= 500:
-            raise ChannelUnavailable(f"Maskinporten answered {r.status_code}", channel=self._channel)
-        if r.status_code != 200:
-            raise ChannelRejected(f"Maskinporten refused the grant ({r.status_code}): {r.text[:300]}", channel=self._channel)
+        r = self._request("Maskinporten", "POST", self.client.token_url,
+                          data={"grant_type": GRANT_TYPE, "assertion": self.assertion()})
         body = r.json()
         token, lifetime = body["access_token"], float(body.get("expires_in", 120))
         expires = self._clock() + lifetime
@@ -111,19 +101,21 @@ class TokenProvider:
             token, expires = self._exchange(token, expires)
         return token, expires
 
-    def _exchange(self, maskinporten_token: str, fallback_expiry: float) -> tuple[str, float]:
+    def _request(self, who: str, method: str, url: str, **kwargs: Any) -> requests.Response:
+        """One call to the token service: 5xx and network trouble are transient, 4xx is not."""
         try:
-            r = self._session.get(
-                self.client.exchange_url,
-                headers={"Authorization": f"Bearer {maskinporten_token}"},
-                timeout=self._timeout,
-            )
+            r = self._session.request(method, url, timeout=self._timeout, **kwargs)
         except requests.RequestException as exc:
-            raise ChannelUnavailable(f"the Altinn token exchange is not reachable: {exc}", channel=self._channel) from exc
+            raise ChannelUnavailable(f"{who} is not reachable: {exc}", channel=self._channel) from exc
         if r.status_code >= 500:
-            raise ChannelUnavailable(f"the Altinn token exchange answered {r.status_code}", channel=self._channel)
+            raise ChannelUnavailable(f"{who} answered {r.status_code}", channel=self._channel)
         if r.status_code != 200:
-            raise ChannelRejected(f"the Altinn token exchange refused ({r.status_code}): {r.text[:300]}", channel=self._channel)
+            raise ChannelRejected(f"{who} refused the grant ({r.status_code}): {r.text[:300]}", channel=self._channel)
+        return r
+
+    def _exchange(self, maskinporten_token: str, fallback_expiry: float) -> tuple[str, float]:
+        r = self._request("the Altinn token exchange", "GET", self.client.exchange_url,
+                          headers={"Authorization": f"Bearer {maskinporten_token}"})
         token = r.text.strip().strip('"')
         try:
             exp = jwt.decode(token, options={"verify_signature": False}).get("exp")

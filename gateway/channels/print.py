@@ -40,7 +40,9 @@ from gateway.config import PrintSettings, SenderSettings
 from gateway.documents.cover import TEXTS, render_cover_page
 from gateway.documents.printjob import build_print_pdf, count_sheets, estimate_cost_ore
 from gateway.errors import DocumentError, GatewayError, StorageError
+from gateway.fileio import fsync_dir, write_atomic
 from gateway.model import PartyKind, Shipment, Status, utcnow
+from gateway.resources import data_dir
 from gateway.xml.parser import parse_untrusted
 
 logger = logging.getLogger(__name__)
@@ -56,17 +58,8 @@ _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{1
 _ORGANIZATION_NUMBER = re.compile(r"^[0-9]{9}$")
 _NOT_XML_TEXT = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]+")
 
-_XSD_CANDIDATES = (
-    Path(__file__).resolve().parents[2] / "xsd",
-    Path(__file__).resolve().parents[1] / "data" / "xsd",
-)
-
-
 def xsd_dir() -> Path:
-    for candidate in _XSD_CANDIDATES:
-        if candidate.is_dir():
-            return candidate
-    raise FileNotFoundError("the xsd/ folder is missing from this installation")
+    return data_dir("xsd")
 
 
 @functools.cache
@@ -156,9 +149,9 @@ class PrintChannel:
                 existing = self._find_job(job_id)
                 if existing is not None:
                     return _receipt(existing, shipment.id, idempotency_key)
-                _write_atomic(self.staging / job["file"], pdf)
+                write_atomic(self.staging / job["file"], pdf)
                 sidecar = {"job": job, "stagedAt": self.clock().isoformat()}
-                _write_atomic(self.staging / f"{job_id}.json", _json(sidecar))
+                write_atomic(self.staging / f"{job_id}.json", _json(sidecar))
         except (OSError, StorageError) as exc:
             raise ChannelUnavailable(f"print staging failed: {exc}", channel=NAME) from exc
         logger.info("staged print job %s: %d pages, %d sheets", job_id, job["pages"], job["sheets"])
@@ -261,11 +254,11 @@ class PrintChannel:
         try:
             for job in jobs:
                 _copy_verified(self.staging / job["file"], tmp / job["file"], sha256=job["sha256"])
-            _write_atomic(tmp / MANIFEST_FILE, manifest)
+            write_atomic(tmp / MANIFEST_FILE, manifest)
             for entry in chunk:  # the index first: a crash before the rename is undone by _recover
-                _write_atomic(self.jobs / entry["job"]["file"].replace(".pdf", ".json"), _json({**entry, "batchId": batch_id}))
+                write_atomic(self.jobs / entry["job"]["file"].replace(".pdf", ".json"), _json({**entry, "batchId": batch_id}))
             os.rename(tmp, self.outbox / f"{BATCH_PREFIX}{batch_id}")
-            _fsync_dir(self.outbox)
+            fsync_dir(self.outbox)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             for job in jobs:
@@ -280,7 +273,7 @@ class PrintChannel:
     def _unstage(self, job_id: str) -> None:
         (self.staging / f"{job_id}.pdf").unlink(missing_ok=True)
         (self.staging / f"{job_id}.json").unlink(missing_ok=True)
-        _fsync_dir(self.staging)
+        fsync_dir(self.staging)
 
     def _recover(self) -> None:
         """Finish or undo a flush that stopped half-way; drop leftovers of a crashed submit."""
@@ -371,7 +364,7 @@ class PrintChannel:
                 if entry is None or entry.get("batchId") != batch_id:
                     logger.warning("print receipt %s names job %s, which is not in that batch", path.name, job["shipmentId"])
                     continue
-                _write_atomic(self.jobs / f"{job['shipmentId']}.json", _json({**entry, "outcome": {**job, "produced": produced, "batchId": batch_id}}))
+                write_atomic(self.jobs / f"{job['shipmentId']}.json", _json({**entry, "outcome": {**job, "produced": produced, "batchId": batch_id}}))
             _move_aside(path, self.receipts / "processed")
             logger.info("print receipt for batch %s: %d jobs", batch_id, len(jobs))
 
@@ -473,20 +466,6 @@ def _read_json(path: Path) -> dict[str, Any] | None:
         return None
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        with open(tmp, "xb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
-
-
 def _copy_verified(source: Path, target: Path, *, sha256: str) -> None:
     """Copy in chunks (jobs can be hundreds of MB) and refuse a staged file that changed."""
     digest = hashlib.sha256()
@@ -500,17 +479,9 @@ def _copy_verified(source: Path, target: Path, *, sha256: str) -> None:
         raise OSError(f"staged job {source.name} does not match its recorded sha256")
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _move_aside(path: Path, folder: Path) -> None:
     target = folder / path.name
     if target.exists():
         target = folder / f"{path.stem}.{uuid.uuid4().hex[:8]}{path.suffix}"
     os.replace(path, target)
-    _fsync_dir(folder)
+    fsync_dir(folder)

@@ -12,18 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from gateway.model import Status
-
-_CANDIDATES = (
-    Path(__file__).resolve().parents[2] / "mappings",
-    Path(__file__).resolve().parent / "data",
-)
-
+from gateway.resources import data_dir
 
 def mappings_dir() -> Path:
-    for candidate in _CANDIDATES:
-        if candidate.is_dir():
-            return candidate
-    raise FileNotFoundError("the mappings/ folder is missing from this installation")
+    return data_dir("mappings")
 
 
 @functools.cache

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Protocol
 
 from gateway.errors import FaultCode, StorageError
+from gateway.fileio import fsync_dir
 
 
 class BlobStore(Protocol):
@@ -54,7 +55,7 @@ class FileBlobStore:
                 Path(tmp).unlink(missing_ok=True)
                 raise
             if self.fsync:
-                _fsync_dir(target.parent)
+                fsync_dir(target.parent)
         except OSError as exc:
             raise StorageError(f"cannot write document to the blob store: {exc}", code=FaultCode.STORAGE_UNAVAILABLE) from exc
         return digest
@@ -64,11 +65,3 @@ class FileBlobStore:
             return self.path(sha256).read_bytes()
         except OSError as exc:
             raise StorageError(f"document {sha256} is not readable: {exc}", code=FaultCode.STORAGE_UNAVAILABLE) from exc
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -41,11 +41,6 @@ class FakeClock:
         self.now += dt.timedelta(**delta)
 
 
-@pytest.fixture(scope="module")
-def client_key():
-    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
-
-
 class Rig:
     def __init__(self, gw, double, clock, svc, client) -> None:
         self.gw, self.double, self.clock, self.svc, self.client = gw, double, clock, svc, client

@@ -26,11 +26,6 @@ CLIENT_ID = "kommune-gateway"
 PERSON = "15076500565"
 
 
-@pytest.fixture(scope="module")
-def client_key():
-    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
-
-
 @pytest.fixture
 def altinn(client_key):
     public = client_key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)

@@ -1,0 +1,16 @@
+"""Where the project's data folders are: ``mappings/`` and ``xsd/`` at the project root in a
+checkout, or ``gateway/data/<name>`` when installed from a wheel."""
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+_PACKAGE = Path(__file__).resolve().parent
+
+
+@functools.cache
+def data_dir(name: str) -> Path:
+    for candidate in (_PACKAGE.parent / name, _PACKAGE / "data" / name):
+        if candidate.is_dir():
+            return candidate
+    raise FileNotFoundError(f"the {name}/ folder is missing from this installation")

@@ -1,0 +1,70 @@
+"""One endpoint, SOAP 1.1 and SOAP 1.2: pick the spyne application by Content-Type.
+
+SOAP 1.2 arrives as ``application/soap+xml`` (or MTOM with ``type="application/soap+xml"``),
+SOAP 1.1 as ``text/xml``. ``?wsdl`` serves one WSDL with both bindings and two ports, so a
+client generated from it chooses either.
+"""
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from lxml import etree
+
+from gateway.soap.protocol import GatewayWsgiApplication
+
+WSDL = "http://schemas.xmlsoap.org/wsdl/"
+WSDL_SOAP12 = "http://schemas.xmlsoap.org/wsdl/soap12/"
+
+
+class DualSoapApplication:
+    def __init__(self, soap11: GatewayWsgiApplication, soap12: GatewayWsgiApplication) -> None:
+        self.soap11 = soap11
+        self.soap12 = soap12
+        self._wsdl: dict[str, bytes] = {}
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if environ.get("REQUEST_METHOD") == "GET" and environ.get("QUERY_STRING", "").lower().startswith("wsdl"):
+            url = _url(environ)
+            body = self.wsdl(url)
+            start_response("200 OK", [("Content-Type", "text/xml; charset=utf-8"), ("Content-Length", str(len(body)))])
+            return [body]
+        content_type = environ.get("CONTENT_TYPE", "").lower()
+        app = self.soap12 if "application/soap+xml" in content_type else self.soap11
+        return app(environ, start_response)
+
+    def wsdl(self, url: str) -> bytes:
+        """The SOAP 1.1 WSDL with the SOAP 1.2 binding and port added."""
+        if url not in self._wsdl:
+            self._wsdl[url] = merge_wsdls(_document(self.soap11, url), _document(self.soap12, url))
+        return self._wsdl[url]
+
+
+def _document(app: GatewayWsgiApplication, url: str) -> bytes:
+    app.doc.wsdl11.build_interface_document(url)
+    return app.doc.wsdl11.get_interface_document()
+
+
+def merge_wsdls(soap11: bytes, soap12: bytes) -> bytes:
+    base = etree.fromstring(soap11)
+    other = etree.fromstring(soap12)
+    ns = {"wsdl": WSDL}
+    service = base.find("wsdl:service", ns)
+    for binding in other.findall("wsdl:binding", ns):
+        b = copy.deepcopy(binding)
+        b.set("name", binding.get("name") + "Soap12")
+        service.addprevious(b)
+    for port in other.findall("wsdl:service/wsdl:port", ns):
+        p = copy.deepcopy(port)
+        p.set("name", port.get("name") + "Soap12")
+        prefix, _, local = port.get("binding").rpartition(":")
+        p.set("binding", f"{prefix}:{local}Soap12" if prefix else f"{local}Soap12")
+        service.append(p)
+    etree.cleanup_namespaces(base, top_nsmap={"soap12": WSDL_SOAP12})
+    return etree.tostring(base, xml_declaration=True, encoding="UTF-8")
+
+
+def _url(environ: dict[str, Any]) -> str:
+    host = environ.get("HTTP_HOST") or f"{environ.get('SERVER_NAME')}:{environ.get('SERVER_PORT')}"
+    return f"{environ.get('wsgi.url_scheme', 'http')}://{host}{environ.get('SCRIPT_NAME', '')}{environ.get('PATH_INFO', '')}"
