@@ -52,7 +52,11 @@ class TokenProvider:
     ) -> None:
         self.client = client
         self._key = serialization.load_pem_private_key(private_key_pem, password=None)
-        self._session = session or requests.Session()
+        if session is None:
+            session = requests.Session()
+            session.proxies = requests.utils.get_environ_proxies(client.token_url)
+            session.trust_env = False  # environment read once, not on every call
+        self._session = session
         self._timeout = timeout
         self._leeway = leeway
         self._clock = clock

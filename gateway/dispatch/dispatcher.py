@@ -127,11 +127,14 @@ class Dispatcher:
         if stored.status in FINAL_STATUSES or stored.status is Status.READ:
             return self._done(job, now)  # read meanwhile, or stopped: nothing to send
 
-        def tx(fn: Callable[[Connection], Any]) -> Any:
+        def tx(fn: Callable[[Connection], Any], *, continues: bool = True) -> Any:
+            """Run ``fn`` in one transaction with the routing record; a job that goes on
+            (a retry) is turned into a submit job, one that ends needs no conversion."""
             def work(conn: Connection) -> Any:
                 if routed is not None:
                     append_event(conn, stored.shipment.id, routed)
-                    self.store.convert(conn, job, kind="submit", channel=job.channel, now=now)
+                    if continues:
+                        self.store.convert(conn, job, kind="submit", channel=job.channel, now=now)
                 return fn(conn)
 
             return self.store.transaction(work)
@@ -155,8 +158,8 @@ class Dispatcher:
         except ChannelUnavailable as exc:
             return tx(lambda conn: self._unavailable(conn, job, stored, name, exc, now))
         except ChannelRejected as exc:
-            return tx(lambda conn: self._fall_back(conn, job, stored, f"{_label(name)} refused: {exc}", now))
-        tx(lambda conn: self._submitted(conn, job, stored, receipt, now, health=health))
+            return tx(lambda conn: self._fall_back(conn, job, stored, f"{_label(name)} refused: {exc}", now), continues=False)
+        tx(lambda conn: self._submitted(conn, job, stored, receipt, now, health=health), continues=False)
 
     def _unavailable(self, conn: Connection, job: Job, stored: StoredShipment, name: str, exc: ChannelUnavailable, now: dt.datetime) -> None:
         health = self.store.record_failure(conn, name, now=now, error=str(exc), threshold=self.d.breaker_threshold,

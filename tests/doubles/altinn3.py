@@ -23,8 +23,6 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from email.parser import BytesParser
-from email.policy import HTTP
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
@@ -258,16 +256,29 @@ class Altinn3Double:
 
 
 def _parse_multipart(content_type: str, body: bytes) -> tuple[list[tuple[str, str]], list[dict[str, Any]]]:
-    message = BytesParser(policy=HTTP).parsebytes(b"Content-Type: " + content_type.encode() + b"\r\n\r\n" + body)
+    """multipart/form-data → (fields, files). A small strict parser: the email package is
+    several milliseconds per upload, which made the double the bottleneck of benchmarks."""
+    match = re.search(r'boundary="?([^";]+)"?', content_type)
+    if not match or not content_type.lower().startswith("multipart/form-data"):
+        raise ValueError(f"not multipart/form-data: {content_type!r}")
+    delimiter = b"--" + match.group(1).encode()
     fields, files = [], []
-    for part in message.iter_parts():
-        name = part.get_param("name", header="content-disposition")
-        filename = part.get_filename()
-        payload = part.get_payload(decode=True) or b""
-        if filename is not None:
-            files.append({"name": name, "filename": filename, "data": payload, "content_type": part.get_content_type()})
+    for part in body.split(delimiter)[1:]:
+        if part.startswith(b"--"):
+            break
+        head, _, payload = part.partition(b"\r\n\r\n")
+        payload = payload[:-2] if payload.endswith(b"\r\n") else payload
+        headers = {}
+        for line in head.decode("utf-8").strip().split("\r\n"):
+            name, _, value = line.partition(":")
+            headers[name.strip().lower()] = value.strip()
+        disposition = headers.get("content-disposition", "")
+        params = dict(re.findall(r';\s*(\w+)="([^"]*)"', disposition))
+        if "filename" in params:
+            files.append({"name": params.get("name"), "filename": params["filename"], "data": payload,
+                          "content_type": headers.get("content-type", "application/octet-stream").split(";")[0]})
         else:
-            fields.append((name, payload.decode(part.get_content_charset() or "utf-8")))
+            fields.append((params.get("name", ""), payload.decode("utf-8")))
     return fields, files
 
 

@@ -1,0 +1,236 @@
+"""MeMo (Danish Digital Post "Meddelelsesformat") rules that the XSD does not express.
+
+Digital Post refuses messages that are schema-valid but break these rules, and after the
+gateway has accepted a letter that refusal would come too late: so they are checked at intake,
+on the *signed* tree (:attr:`gateway.xml.signatures.VerifiedMessage.root`). Versions 1.1 and
+1.2 share the namespace ``https://DigitalPost.dk/MeMo-1`` and these rules (1.2 drops
+``memoSchVersion`` and adds elements, no limits changed); there is no official 1.2 XSD.
+
+Limits come from the official MeMo 1.1 XSD (``MeMo_dataTypes.xsd``, ``MeMo_core.xsd``);
+``tests/unit/test_memo_rules.py`` reads those files and checks the constants here against them.
+
+Fields are element paths by local name from the root, with a 1-based index on elements that
+may repeat (``/Message/MessageBody/MainDocument/File[1]/filename``).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import re
+from collections.abc import Iterator
+from decimal import Decimal, InvalidOperation
+from urllib.parse import urlsplit
+
+from lxml import etree
+
+from gateway.errors import FaultCode, GatewayError
+
+MEMO_NS = "https://DigitalPost.dk/MeMo-1"
+SUPPORTED_VERSIONS = frozenset({Decimal("1.1"), Decimal("1.2")})
+
+#: ``dt:memoTextType`` maxLength (labels, additionalNotification, filename, ...).
+TEXT_MAX = 256
+#: ``dt:memoNotificationType`` maxLength (``MessageHeader/notification``).
+NOTIFICATION_MAX = 150
+#: ``ContentData/AdditionalContentData`` maxOccurs.
+ADDITIONAL_CONTENT_DATA_MAX = 10
+#: ``dt:memoUuidType`` pattern, verbatim from the XSD: a version 4 UUID, any case.
+UUID_V4_PATTERN = "[a-fA-F0-9]{8}-[a-fA-F0-9]{4}-4[a-fA-F0-9]{3}-[aAbB89][a-fA-F0-9]{3}-[a-fA-F0-9]{12}"
+
+#: Characters Digital Post (and Windows, where letters are saved) refuse in a file name.
+FILENAME_FORBIDDEN = frozenset('<>:"/\\|?*')
+#: Spaces that look like a space but are not, which Digital Post refuses in file names:
+#: U+00A0 no-break space; U+2000..U+200A en quad .. hair space; U+200B zero width space;
+#: U+202F narrow no-break space; U+205F medium mathematical space; U+3000 ideographic space;
+#: U+FEFF zero width no-break space (BOM).
+FILENAME_FORBIDDEN_SPACES = frozenset(
+    ["\u00a0", *(chr(c) for c in range(0x2000, 0x200C)), "\u202f", "\u205f", "\u3000", "\ufeff"]
+)
+#: Line breaks beyond CR/LF; all C0/C1 control characters (CR, LF, TAB, ...) are refused too.
+_LINE_SEPARATORS = frozenset("\u0085\u2028\u2029")
+
+#: Elements that may repeat, so their paths always carry an index.
+_REPEATABLE = frozenset({
+    "File", "Action", "AdditionalDocument", "TechnicalDocument", "ReplyData", "AdditionalReplyData",
+    "AdditionalContentData", "ContactInfo",
+})
+_UUID = re.compile(UUID_V4_PATTERN)
+_XML_SPACE = " \t\r\n"  # what XSD whitespace collapsing removes; not Unicode spaces
+_UTC_DATETIME = re.compile(r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?Z")
+
+
+class MemoRule(enum.StrEnum):
+    """Stable refusal codes; carried in ``details["code"]`` until they join ``FaultCode``."""
+
+    NOT_A_MESSAGE = "MEMO_NOT_A_MESSAGE"
+    VERSION_UNSUPPORTED = "MEMO_VERSION_UNSUPPORTED"
+    FILENAME_INVALID_CHARACTERS = "MEMO_FILENAME_INVALID_CHARACTERS"
+    ACTION_URL_NOT_HTTPS = "MEMO_ACTION_URL_NOT_HTTPS"
+    UUID_NOT_V4 = "MEMO_UUID_NOT_V4"
+    DATETIME_NOT_UTC = "MEMO_DATETIME_NOT_UTC"
+    LABEL_TOO_LONG = "MEMO_LABEL_TOO_LONG"
+    NOTIFICATION_TOO_LONG = "MEMO_NOTIFICATION_TOO_LONG"
+    TOO_MANY_ADDITIONAL_CONTENT_DATA = "MEMO_TOO_MANY_ADDITIONAL_CONTENT_DATA"
+    NEMSMS_WITH_BODY = "MEMO_NEMSMS_WITH_BODY"
+
+
+#: What each rule means for an operator (for the central fault table).
+MEMO_RULE_MEANINGS: dict[MemoRule, str] = {
+    MemoRule.NOT_A_MESSAGE: "The root element is not `Message` in namespace `https://DigitalPost.dk/MeMo-1`.",
+    MemoRule.VERSION_UNSUPPORTED: "`memoVersion` is missing or not 1.1 or 1.2.",
+    MemoRule.FILENAME_INVALID_CHARACTERS: "`File/filename` contains one of `< > : \" / \\ | ? *`, a line break or control character, or a Unicode space Digital Post refuses (U+00A0, U+2000–U+200B, U+202F, U+205F, U+3000, U+FEFF).",
+    MemoRule.ACTION_URL_NOT_HTTPS: "`Action/EntryPoint/url` is not an absolute https URL.",
+    MemoRule.UUID_NOT_V4: "A `...UUID` element (messageUUID, replyUUID, reservationUUID) is not a version 4 UUID.",
+    MemoRule.DATETIME_NOT_UTC: "A `...DateTime` element is not a UTC date and time with a trailing `Z` (e.g. `2024-05-03T12:00:00Z`).",
+    MemoRule.LABEL_TOO_LONG: "A `label` is longer than 256 characters.",
+    MemoRule.NOTIFICATION_TOO_LONG: "`notification` is longer than 150 characters or `additionalNotification` longer than 256.",
+    MemoRule.TOO_MANY_ADDITIONAL_CONTENT_DATA: "More than 10 `AdditionalContentData` elements.",
+    MemoRule.NEMSMS_WITH_BODY: "A message of `messageType` NEMSMS must not have a `MessageBody`.",
+}
+
+
+class MemoRuleError(GatewayError):
+    """A MeMo rule refusal; ``details["code"]`` is the :class:`MemoRule`, ``field`` the element path."""
+
+    default_code = FaultCode.INVALID_REQUEST
+
+    def __init__(self, rule: MemoRule, message: str, *, field: str | None = None) -> None:
+        super().__init__(message, code=FaultCode.INVALID_REQUEST, field=field, details={"code": str(rule)})
+        self.rule = rule
+
+
+def check_memo(root: etree._Element) -> None:
+    """Raise :class:`MemoRuleError` for the first rule ``root`` breaks, in document order."""
+    for error in memo_violations(root):
+        raise error
+
+
+def memo_violations(root: etree._Element) -> Iterator[MemoRuleError]:
+    """Every rule violation in ``root``, in document order (all of them, for reports)."""
+    if root.tag != f"{{{MEMO_NS}}}Message":
+        yield MemoRuleError(MemoRule.NOT_A_MESSAGE, f"the root is {root.tag}, not a MeMo Message", field="/")
+        return
+    version = root.get("memoVersion")
+    if _decimal(version) not in SUPPORTED_VERSIONS:
+        yield MemoRuleError(MemoRule.VERSION_UNSUPPORTED, f"memoVersion {version!r} is not supported (1.1 and 1.2 are)",
+                            field="/Message/@memoVersion")
+    message_type = _text(root.find(f"{{{MEMO_NS}}}MessageHeader/{{{MEMO_NS}}}messageType")).strip(_XML_SPACE)
+    body = root.find(f"{{{MEMO_NS}}}MessageBody")
+    if message_type == "NEMSMS" and body is not None:
+        yield MemoRuleError(MemoRule.NEMSMS_WITH_BODY, "a NEMSMS message has no MessageBody", field=path_of(body))
+    additional_content = 0
+    for element in root.iter(etree.Element):
+        name = etree.QName(element)
+        if name.localname == "AdditionalContentData" and name.namespace == MEMO_NS:
+            additional_content += 1
+            if additional_content == ADDITIONAL_CONTENT_DATA_MAX + 1:
+                yield MemoRuleError(MemoRule.TOO_MANY_ADDITIONAL_CONTENT_DATA,
+                                    f"at most {ADDITIONAL_CONTENT_DATA_MAX} AdditionalContentData elements", field=path_of(element))
+        error = _check_element(element, name)
+        if error is not None:
+            yield error
+
+
+def _check_element(element: etree._Element, name: etree.QName) -> MemoRuleError | None:
+    local = name.localname
+    if local == "label":  # memo:, grd:, kle: and form:label are all dt:memoTextType
+        return _length(element, TEXT_MAX, MemoRule.LABEL_TOO_LONG)
+    if name.namespace != MEMO_NS:
+        return None
+    if local == "notification":
+        return _length(element, NOTIFICATION_MAX, MemoRule.NOTIFICATION_TOO_LONG)
+    if local == "additionalNotification":
+        return _length(element, TEXT_MAX, MemoRule.NOTIFICATION_TOO_LONG)
+    if local == "filename" and _parent_is(element, "File"):
+        return _filename(element)
+    if local == "url" and _parent_is(element, "EntryPoint"):
+        return _https(element)
+    if local.endswith("UUID"):
+        value = _text(element).strip(_XML_SPACE)
+        if not _UUID.fullmatch(value):
+            return MemoRuleError(MemoRule.UUID_NOT_V4, f"{value!r} is not a version 4 UUID", field=path_of(element))
+    if local.endswith("DateTime"):
+        value = _text(element).strip(_XML_SPACE)
+        if not _is_utc_datetime(value):
+            return MemoRuleError(MemoRule.DATETIME_NOT_UTC, f"{value!r} is not a UTC dateTime ending in Z (YYYY-MM-DDThh:mm:ssZ)",
+                                 field=path_of(element))
+    return None
+
+
+def _length(element: etree._Element, limit: int, rule: MemoRule) -> MemoRuleError | None:
+    length = len(_text(element))
+    if length <= limit:
+        return None
+    return MemoRuleError(rule, f"{length} characters; at most {limit}", field=path_of(element))
+
+
+def _filename(element: etree._Element) -> MemoRuleError | None:
+    for char in _text(element):
+        if char in FILENAME_FORBIDDEN or char in FILENAME_FORBIDDEN_SPACES or char in _LINE_SEPARATORS or _is_control(char):
+            return MemoRuleError(MemoRule.FILENAME_INVALID_CHARACTERS,
+                                 f"the file name contains U+{ord(char):04X} ({char!r}), which Digital Post refuses",
+                                 field=path_of(element))
+    return None
+
+
+def _https(element: etree._Element) -> MemoRuleError | None:
+    value = _text(element).strip(_XML_SPACE)  # xs:anyURI collapses surrounding XML whitespace
+    parts = urlsplit(value) if value.isprintable() and " " not in value else None
+    if parts is not None and parts.scheme.lower() == "https" and parts.hostname:
+        return None
+    return MemoRuleError(MemoRule.ACTION_URL_NOT_HTTPS, f"{value!r} is not an absolute https URL", field=path_of(element))
+
+
+def _is_utc_datetime(value: str) -> bool:
+    match = _UTC_DATETIME.fullmatch(value)
+    if match is None:
+        return False
+    year, month, day, hour, minute, second = (int(part) for part in match.groups()[:6])
+    try:
+        dt.datetime(year, month, day, hour, minute, second, tzinfo=dt.timezone.utc)
+    except ValueError:
+        return False
+    return True
+
+
+def _is_control(char: str) -> bool:
+    code = ord(char)
+    return code < 0x20 or 0x7F <= code <= 0x9F
+
+
+def _parent_is(element: etree._Element, local: str) -> bool:
+    parent = element.getparent()
+    return parent is not None and parent.tag == f"{{{MEMO_NS}}}{local}"
+
+
+def _text(element: etree._Element | None) -> str:
+    return "" if element is None else "".join(element.itertext())
+
+
+def _decimal(value: str | None) -> Decimal | None:
+    try:
+        return Decimal(value.strip(_XML_SPACE)) if value is not None else None
+    except InvalidOperation:
+        return None
+
+
+def path_of(element: etree._Element) -> str:
+    """``/Message/MessageBody/MainDocument/File[1]/filename``: local names, indexed where repeatable."""
+    steps: list[str] = []
+    node: etree._Element | None = element
+    while node is not None:
+        local = etree.QName(node).localname
+        parent = node.getparent()
+        same = [sibling for sibling in parent.iterchildren(node.tag)] if parent is not None else [node]
+        if local in _REPEATABLE or len(same) > 1:
+            local = f"{local}[{same.index(node) + 1}]"
+        steps.append(local)
+        node = parent
+    return "/" + "/".join(reversed(steps))
+
+
+__all__ = [
+    "ADDITIONAL_CONTENT_DATA_MAX", "FILENAME_FORBIDDEN", "FILENAME_FORBIDDEN_SPACES", "MEMO_NS", "MEMO_RULE_MEANINGS",
+    "MemoRule", "MemoRuleError", "NOTIFICATION_MAX", "TEXT_MAX", "UUID_V4_PATTERN", "check_memo", "memo_violations",
+    "path_of",
+]

@@ -1,0 +1,406 @@
+"""Verification of enveloped XML signatures (XML-DSig) on inbound messages such as MeMo.
+
+A Danish authority signs the whole ``Message``: one ``ds:Signature`` as a direct child of the
+root, one ``ds:Reference`` to the root (``URI=""`` or ``"#<Id of the root>"``) with the
+enveloped-signature transform. Anything else is refused *before* the expensive work, with a
+stable :class:`SignatureCode`, because each deviation is how a known attack starts:
+
+* a signature that is not a direct child of the root, or a reference that resolves to some
+  other element, is signature wrapping (XSW): valid signed data hidden inside unsigned data;
+* Id values are resolved the way signxml resolves them (attributes named ``Id``, ``ID`` or
+  ``id`` in any namespace) and must name exactly one element, so duplicate Ids cannot steer
+  signxml and this module to different elements;
+* SHA-1 and HMAC are refused by an explicit allow-list (HMAC would make the "certificate" a
+  shared secret, SHA-1 is broken), and only the enveloped and canonicalisation transforms are
+  allowed (signxml silently ignores unknown transforms, and base64 would change what is signed).
+
+Trust is a per-sender :class:`SignaturePolicy`: pinned certificates and/or the certificates of
+a private CA. Certificates are parsed once and the CA store is built once per
+:class:`SignatureVerifier`; signxml gets certificate *objects* (PEM per call costs ~30 ms).
+Only :attr:`VerifiedMessage.root`, the data signxml returns as signed, may be used afterwards.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import threading
+from base64 import b64decode
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import cryptography.exceptions
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.x509 import verification
+from lxml import etree
+from signxml import CanonicalizationMethod, DigestAlgorithm, SignatureConfiguration, SignatureMethod, VerifyResult, XMLSigner, XMLVerifier
+from signxml import methods as construction
+from signxml.exceptions import InvalidCertificate, SignXMLException
+
+from gateway.errors import FaultCode, GatewayError
+from gateway.xml.parser import INLINE_DOCUMENTS, make_parser
+
+DS = "http://www.w3.org/2000/09/xmldsig#"
+ENVELOPED = "http://www.w3.org/2000/09/xmldsig#enveloped-signature"
+_SIGNATURE = f"{{{DS}}}Signature"
+_ID_NAMES = frozenset({"Id", "ID", "id"})  # signxml matches these local names in any namespace
+_MAX_EMBEDDED_CERTIFICATES = 8
+
+
+class SignatureCode(enum.StrEnum):
+    """Stable refusal codes; carried in ``details["code"]`` until they join ``FaultCode``."""
+
+    SIGNATURE_MISSING = "SIGNATURE_MISSING"
+    SIGNATURE_MULTIPLE = "SIGNATURE_MULTIPLE"
+    SIGNATURE_WRAPPING = "SIGNATURE_WRAPPING"
+    SIGNATURE_INVALID = "SIGNATURE_INVALID"
+    SIGNATURE_ALGORITHM_REFUSED = "SIGNATURE_ALGORITHM_REFUSED"
+    SIGNATURE_REFERENCE_INVALID = "SIGNATURE_REFERENCE_INVALID"
+    SIGNATURE_CERTIFICATE_UNTRUSTED = "SIGNATURE_CERTIFICATE_UNTRUSTED"
+    SIGNATURE_CERTIFICATE_EXPIRED = "SIGNATURE_CERTIFICATE_EXPIRED"
+
+
+#: What each code means for an operator (for the central fault table).
+SIGNATURE_MEANINGS: dict[SignatureCode, str] = {
+    SignatureCode.SIGNATURE_MISSING: "The message carries no XML signature and the sender's policy requires one.",
+    SignatureCode.SIGNATURE_MULTIPLE: "More than one `ds:Signature` in the message; exactly one, as a direct child of the root, is accepted.",
+    SignatureCode.SIGNATURE_WRAPPING: "The signature is not a direct child of the root or covers another element than the root (signature wrapping, duplicate Ids).",
+    SignatureCode.SIGNATURE_INVALID: "The signature or a digest does not verify (content changed after signing, wrong key, malformed `ds:Signature`).",
+    SignatureCode.SIGNATURE_ALGORITHM_REFUSED: "SHA-1, HMAC, DSA, an unknown transform or a weak key; allowed: RSA/ECDSA with SHA-256/384/512, SHA-256+ digests, RSA ≥ 2048 bits.",
+    SignatureCode.SIGNATURE_REFERENCE_INVALID: "Not exactly one `ds:Reference`, or its URI is not `\"\"` / `#<Id of the root>`, or the enveloped-signature transform is missing.",
+    SignatureCode.SIGNATURE_CERTIFICATE_UNTRUSTED: "The signing certificate is neither pinned for this sender nor issued by the sender's CA.",
+    SignatureCode.SIGNATURE_CERTIFICATE_EXPIRED: "The signing certificate is expired or not yet valid.",
+}
+
+ALLOWED_SIGNATURE_METHODS: frozenset[SignatureMethod] = frozenset({
+    SignatureMethod.RSA_SHA256, SignatureMethod.RSA_SHA384, SignatureMethod.RSA_SHA512,
+    SignatureMethod.ECDSA_SHA256, SignatureMethod.ECDSA_SHA384, SignatureMethod.ECDSA_SHA512,
+})
+ALLOWED_DIGESTS: frozenset[DigestAlgorithm] = frozenset({
+    DigestAlgorithm.SHA256, DigestAlgorithm.SHA384, DigestAlgorithm.SHA512,
+    DigestAlgorithm.SHA3_256, DigestAlgorithm.SHA3_384, DigestAlgorithm.SHA3_512,
+})
+_C14N = frozenset(method.value for method in CanonicalizationMethod)
+_SIGNATURE_URIS = frozenset(method.value for method in ALLOWED_SIGNATURE_METHODS)
+_DIGEST_URIS = frozenset(digest.value for digest in ALLOWED_DIGESTS)
+_TRANSFORM_URIS = _C14N | {ENVELOPED}
+_CURVES = frozenset({"secp256r1", "secp384r1", "secp521r1"})
+_DIGEST_FOR = {
+    SignatureMethod.RSA_SHA256: DigestAlgorithm.SHA256, SignatureMethod.ECDSA_SHA256: DigestAlgorithm.SHA256,
+    SignatureMethod.RSA_SHA384: DigestAlgorithm.SHA384, SignatureMethod.ECDSA_SHA384: DigestAlgorithm.SHA384,
+    SignatureMethod.RSA_SHA512: DigestAlgorithm.SHA512, SignatureMethod.ECDSA_SHA512: DigestAlgorithm.SHA512,
+}
+
+
+class SignatureError(GatewayError):
+    """A signature refusal; ``details["code"]`` is the :class:`SignatureCode`."""
+
+    default_code = FaultCode.INVALID_REQUEST
+
+    def __init__(self, reason: SignatureCode, message: str, *, field: str | None = None) -> None:
+        super().__init__(message, code=FaultCode.INVALID_REQUEST, field=field, details={"code": str(reason)})
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SignaturePolicy:
+    """Whom one sender's signatures must chain to. Certificates are parsed objects, loaded once."""
+
+    pinned_certificates: tuple[x509.Certificate, ...] = ()
+    ca_certificates: tuple[x509.Certificate, ...] = ()
+    allow_unsigned: bool = False
+    min_rsa_bits: int = 2048
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "pinned_certificates", tuple(self.pinned_certificates))
+        object.__setattr__(self, "ca_certificates", tuple(self.ca_certificates))
+        if not self.pinned_certificates and not self.ca_certificates:
+            raise ValueError("a signature policy needs pinned certificates or CA certificates")
+
+    @classmethod
+    def from_pem_files(cls, *, pinned: Iterable[str | Path] = (), ca: Iterable[str | Path] = (),
+                       allow_unsigned: bool = False) -> SignaturePolicy:
+        """Read PEM files (several certificates per file allowed) once, at start-up."""
+        return cls(pinned_certificates=_load_pems(pinned), ca_certificates=_load_pems(ca), allow_unsigned=allow_unsigned)
+
+
+@dataclass(frozen=True, slots=True)
+class VerifiedMessage:
+    """The outcome of :meth:`SignatureVerifier.verify`.
+
+    ``root`` is the data signxml returned as signed (re-parsed from its canonical form, the
+    signature removed): the only tree later steps may read. Unsigned messages that a policy
+    allows come back with ``signed=False`` and the input tree.
+    """
+
+    root: etree._Element
+    signed: bool
+    signer_subject: str | None = None
+    signer_fingerprint: str | None = None  # SHA-256 of the DER certificate, lowercase hex
+    signer_certificate: x509.Certificate | None = None
+    signature_method: str | None = None
+
+
+def fingerprint(cert: x509.Certificate) -> str:
+    """SHA-256 over the DER certificate as lowercase hex without separators."""
+    return cert.fingerprint(hashes.SHA256()).hex()
+
+
+class SignatureVerifier:
+    """Verifies enveloped signatures for one :class:`SignaturePolicy`; build once, share freely.
+
+    Thread-safe: signxml keeps per-call state on its verifier object, so each call gets a
+    fresh (cheap) ``XMLVerifier``; what is expensive (certificates, CA store, configuration)
+    is built here once.
+    """
+
+    def __init__(self, policy: SignaturePolicy) -> None:
+        self.policy = policy
+        self._pinned = {fingerprint(cert): cert for cert in policy.pinned_certificates}
+        self._store = verification.Store(list(policy.ca_certificates)) if policy.ca_certificates else None
+        self._config = SignatureConfiguration(
+            require_x509=True,
+            location="./",
+            expect_references=1,
+            signature_methods=ALLOWED_SIGNATURE_METHODS,
+            digest_algorithms=ALLOWED_DIGESTS,
+        )
+        self._local = threading.local()
+
+    def verify(self, root: etree._Element) -> VerifiedMessage:
+        """Verify ``root``'s enveloped signature; raise :class:`SignatureError` on any doubt."""
+        signature = self._locate(root)
+        if signature is None:
+            return VerifiedMessage(root=root, signed=False)
+        method, reference = _inspect(signature)
+        _check_target(root, reference.get("URI"))
+        certificate = self._signing_certificate(_embedded_certificates(signature))
+        result = self._verify_with_signxml(root, certificate)
+        signed = result.signed_xml
+        if signed is None or signed.tag != root.tag:
+            raise SignatureError(SignatureCode.SIGNATURE_WRAPPING, "the signed data is not the message root")
+        return VerifiedMessage(
+            root=signed,
+            signed=True,
+            signer_subject=certificate.subject.rfc4514_string(),
+            signer_fingerprint=fingerprint(certificate),
+            signer_certificate=certificate,
+            signature_method=method,
+        )
+
+    # -- structure ---------------------------------------------------------------------------
+
+    def _locate(self, root: etree._Element) -> etree._Element | None:
+        everywhere = list(root.iter(_SIGNATURE))
+        direct = [sig for sig in everywhere if sig.getparent() is root]
+        if not everywhere:
+            if self.policy.allow_unsigned:
+                return None
+            raise SignatureError(SignatureCode.SIGNATURE_MISSING, "the message is not signed (no ds:Signature)")
+        if not direct:
+            raise SignatureError(SignatureCode.SIGNATURE_WRAPPING, "the ds:Signature is not a direct child of the message root")
+        if len(everywhere) > 1:
+            raise SignatureError(SignatureCode.SIGNATURE_MULTIPLE, f"{len(everywhere)} ds:Signature elements; exactly one is accepted")
+        return direct[0]
+
+    # -- trust -------------------------------------------------------------------------------
+
+    def _signing_certificate(self, embedded: Sequence[x509.Certificate]) -> x509.Certificate:
+        now = dt.datetime.now(dt.timezone.utc)
+        for cert in embedded:
+            pinned = self._pinned.get(fingerprint(cert))
+            if pinned is not None:
+                return _usable(pinned, now, self.policy.min_rsa_bits)
+        if embedded and self._store is not None:
+            return _usable(self._chain_to_ca(embedded, now), now, self.policy.min_rsa_bits)
+        if embedded:
+            raise SignatureError(SignatureCode.SIGNATURE_CERTIFICATE_UNTRUSTED,
+                                 f"the signing certificate ({_describe(embedded[0])}) is not pinned for this sender")
+        if self._store is None and len(self._pinned) == 1:
+            return _usable(next(iter(self._pinned.values())), now, self.policy.min_rsa_bits)
+        raise SignatureError(SignatureCode.SIGNATURE_CERTIFICATE_UNTRUSTED,
+                             "ds:KeyInfo carries no X509Certificate; this sender's policy needs it to choose the trusted certificate")
+
+    def _chain_to_ca(self, embedded: Sequence[x509.Certificate], now: dt.datetime) -> x509.Certificate:
+        verifier = (
+            verification.PolicyBuilder().store(self._store).time(now)
+            .extension_policies(ee_policy=_EE_POLICY, ca_policy=verification.ExtensionPolicy.webpki_defaults_ca())
+            .build_client_verifier()
+        )
+        last_error = "no certificate"
+        for index, leaf in enumerate(embedded):
+            if not leaf.not_valid_before_utc <= now <= leaf.not_valid_after_utc:
+                last_error = f"{_describe(leaf)} is outside its validity period"
+                continue
+            intermediates = [cert for i, cert in enumerate(embedded) if i != index]
+            try:
+                return verifier.verify(leaf, intermediates).chain[0]
+            except verification.VerificationError as exc:
+                last_error = str(exc)
+        expired = [cert for cert in embedded if not cert.not_valid_before_utc <= now <= cert.not_valid_after_utc]
+        if len(expired) == len(embedded):
+            raise SignatureError(SignatureCode.SIGNATURE_CERTIFICATE_EXPIRED, last_error)
+        raise SignatureError(SignatureCode.SIGNATURE_CERTIFICATE_UNTRUSTED,
+                             f"the signing certificate does not chain to this sender's CA: {last_error}")
+
+    # -- cryptography ------------------------------------------------------------------------
+
+    def _verify_with_signxml(self, root: etree._Element, certificate: x509.Certificate) -> VerifyResult:
+        try:
+            result = XMLVerifier().verify(root, x509_cert=certificate, parser=self._parser(), expect_config=self._config)
+        except InvalidCertificate as exc:
+            raise SignatureError(SignatureCode.SIGNATURE_CERTIFICATE_EXPIRED, f"the signing certificate is not usable: {exc}") from exc
+        except (SignXMLException, cryptography.exceptions.InvalidSignature, etree.LxmlError, ValueError, KeyError, TypeError) as exc:
+            raise SignatureError(SignatureCode.SIGNATURE_INVALID, f"the signature does not verify: {exc}") from exc
+        assert isinstance(result, VerifyResult)  # expect_references=1 gives one result
+        return result
+
+    def _parser(self) -> etree.XMLParser:
+        """signxml re-parses the tree and the signed data; with our hardened parser, per thread."""
+        parser = getattr(self._local, "parser", None)
+        if parser is None:
+            parser = self._local.parser = make_parser(INLINE_DOCUMENTS)
+        return parser
+
+
+def _validate_key_usage(_policy: object, _cert: x509.Certificate, key_usage: x509.KeyUsage | None) -> None:
+    if key_usage is not None and not key_usage.digital_signature:
+        raise ValueError("certificate KeyUsage does not allow digitalSignature")
+
+
+# A signing certificate from a private CA: any extensions, but KeyUsage must allow signatures.
+_EE_POLICY = verification.ExtensionPolicy.permit_all().require_present(
+    x509.KeyUsage, verification.Criticality.AGNOSTIC, _validate_key_usage,
+)
+
+
+def _inspect(signature: etree._Element) -> tuple[str, etree._Element]:
+    """Algorithms and the single reference, checked before any cryptography runs."""
+    signed_info = signature.find(f"{{{DS}}}SignedInfo")
+    if signed_info is None:
+        raise SignatureError(SignatureCode.SIGNATURE_INVALID, "ds:Signature has no ds:SignedInfo")
+    c14n = _algorithm(signed_info, "CanonicalizationMethod")
+    if c14n not in _C14N:
+        raise SignatureError(SignatureCode.SIGNATURE_ALGORITHM_REFUSED, f"canonicalization {c14n!r} is not allowed")
+    method = _algorithm(signed_info, "SignatureMethod")
+    if method not in _SIGNATURE_URIS:
+        raise SignatureError(SignatureCode.SIGNATURE_ALGORITHM_REFUSED,
+                             f"signature method {method!r} is not allowed (RSA or ECDSA with SHA-256/384/512 only; no SHA-1, no HMAC)")
+    references = signed_info.findall(f"{{{DS}}}Reference")
+    if len(references) != 1:
+        raise SignatureError(SignatureCode.SIGNATURE_REFERENCE_INVALID, f"{len(references)} ds:Reference elements; exactly one is accepted")
+    reference = references[0]
+    digest = _algorithm(reference, "DigestMethod")
+    if digest not in _DIGEST_URIS:
+        raise SignatureError(SignatureCode.SIGNATURE_ALGORITHM_REFUSED, f"digest {digest!r} is not allowed (SHA-256 or stronger only)")
+    transforms = [t.get("Algorithm") for t in reference.iterfind(f"{{{DS}}}Transforms/{{{DS}}}Transform")]
+    refused = [t for t in transforms if t not in _TRANSFORM_URIS]
+    if refused:
+        raise SignatureError(SignatureCode.SIGNATURE_ALGORITHM_REFUSED, f"transform {refused[0]!r} is not allowed")
+    if ENVELOPED not in transforms:
+        raise SignatureError(SignatureCode.SIGNATURE_REFERENCE_INVALID, "the reference lacks the enveloped-signature transform")
+    return method, reference
+
+
+def _algorithm(parent: etree._Element, name: str) -> str | None:
+    element = parent.find(f"{{{DS}}}{name}")
+    return None if element is None else element.get("Algorithm")
+
+
+def _check_target(root: etree._Element, uri: str | None) -> None:
+    """The reference must resolve, as signxml resolves it, to ``root`` and nothing else."""
+    if uri == "":
+        return
+    if uri is None or not uri.startswith("#") or len(uri) == 1 or uri.startswith("#xpointer("):
+        raise SignatureError(SignatureCode.SIGNATURE_REFERENCE_INVALID, f"reference URI {uri!r} is neither \"\" nor \"#<Id of the root>\"")
+    wanted = uri[1:]
+    matches = [
+        element for element in root.iter(etree.Element)
+        if any(value == wanted and etree.QName(name).localname in _ID_NAMES for name, value in element.attrib.items())
+    ]
+    if len(matches) > 1:
+        raise SignatureError(SignatureCode.SIGNATURE_WRAPPING, f"Id {wanted!r} is carried by {len(matches)} elements")
+    if not matches:
+        raise SignatureError(SignatureCode.SIGNATURE_REFERENCE_INVALID, f"reference URI {uri!r} names no element")
+    if matches[0] is root:
+        return
+    if matches[0].tag == root.tag:
+        raise SignatureError(SignatureCode.SIGNATURE_WRAPPING, "the signature covers a nested copy of the message, not the root")
+    raise SignatureError(SignatureCode.SIGNATURE_REFERENCE_INVALID,
+                         f"the reference covers {etree.QName(matches[0]).localname}, not the message root")
+
+
+def _embedded_certificates(signature: etree._Element) -> list[x509.Certificate]:
+    texts = [el.text or "" for el in signature.iterfind(f"{{{DS}}}KeyInfo/{{{DS}}}X509Data/{{{DS}}}X509Certificate")]
+    if len(texts) > _MAX_EMBEDDED_CERTIFICATES:
+        raise SignatureError(SignatureCode.SIGNATURE_INVALID, f"{len(texts)} certificates in ds:KeyInfo; at most {_MAX_EMBEDDED_CERTIFICATES}")
+    try:
+        return [x509.load_der_x509_certificate(b64decode("".join(text.split()), validate=True)) for text in texts]
+    except ValueError as exc:
+        raise SignatureError(SignatureCode.SIGNATURE_INVALID, f"an X509Certificate in ds:KeyInfo cannot be read: {exc}") from exc
+
+
+def _usable(cert: x509.Certificate, now: dt.datetime, min_rsa_bits: int) -> x509.Certificate:
+    if not cert.not_valid_before_utc <= now <= cert.not_valid_after_utc:
+        raise SignatureError(SignatureCode.SIGNATURE_CERTIFICATE_EXPIRED,
+                             f"the signing certificate ({_describe(cert)}) is valid from {cert.not_valid_before_utc:%Y-%m-%d} "
+                             f"to {cert.not_valid_after_utc:%Y-%m-%d}")
+    key = cert.public_key()
+    if isinstance(key, rsa.RSAPublicKey) and key.key_size < min_rsa_bits:
+        raise SignatureError(SignatureCode.SIGNATURE_ALGORITHM_REFUSED, f"RSA key of {key.key_size} bits; at least {min_rsa_bits} required")
+    if isinstance(key, ec.EllipticCurvePublicKey) and key.curve.name not in _CURVES:
+        raise SignatureError(SignatureCode.SIGNATURE_ALGORITHM_REFUSED, f"elliptic curve {key.curve.name} is not allowed")
+    if not isinstance(key, (rsa.RSAPublicKey, ec.EllipticCurvePublicKey)):
+        raise SignatureError(SignatureCode.SIGNATURE_ALGORITHM_REFUSED, f"{type(key).__name__} keys are not allowed")
+    return cert
+
+
+def _describe(cert: x509.Certificate) -> str:
+    try:
+        subject = cert.subject.rfc4514_string()
+    except ValueError:
+        subject = "<unreadable subject>"
+    return f"subject {subject}, SHA-256 {fingerprint(cert)}"
+
+
+def _load_pems(paths: Iterable[str | Path]) -> tuple[x509.Certificate, ...]:
+    certs: list[x509.Certificate] = []
+    for path in paths:
+        certs.extend(x509.load_pem_x509_certificates(Path(path).read_bytes()))
+    return tuple(certs)
+
+
+# -- signing (tests and tools) ----------------------------------------------------------------
+
+SignerKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
+
+
+def sign_message(root: etree._Element, *, key: SignerKey | bytes, cert: x509.Certificate | bytes,
+                 algorithm: str = "rsa-sha256") -> etree._Element:
+    """Return a signed copy of ``root``: enveloped signature as its last child, one reference to
+    the root (``#<Id>`` if the root has an ``Id``, else ``""``), certificate in ``ds:KeyInfo``.
+
+    Exclusive canonicalisation is used so the signature survives when the message is later
+    embedded in a SOAP envelope with other namespaces in scope. Only allowed algorithms.
+    """
+    method = SignatureMethod.from_fragment(algorithm)
+    if method not in ALLOWED_SIGNATURE_METHODS:
+        raise ValueError(f"{algorithm} is not an allowed signature algorithm")
+    if isinstance(key, bytes):
+        key = serialization.load_pem_private_key(key, password=None)  # type: ignore[assignment]
+    certificate = x509.load_pem_x509_certificate(cert) if isinstance(cert, bytes) else cert
+    signer = XMLSigner(
+        method=construction.enveloped,
+        signature_algorithm=method,
+        digest_algorithm=_DIGEST_FOR[method],
+        c14n_algorithm=CanonicalizationMethod.EXCLUSIVE_XML_CANONICALIZATION_1_0,
+    )
+    return signer.sign(root, key=key, cert=[certificate])
+
+
+__all__ = [
+    "ALLOWED_DIGESTS", "ALLOWED_SIGNATURE_METHODS", "SIGNATURE_MEANINGS", "SignatureCode", "SignatureError",
+    "SignaturePolicy", "SignatureVerifier", "VerifiedMessage", "fingerprint", "sign_message",
+]
