@@ -30,6 +30,7 @@ setup(
         "segno>=1.6,<2",
         "holidays>=0.50,<1",
         "PyJWT[crypto]>=2.8,<3",
+        "rich>=13,<15",
     ],
     extras_require={
         "test": ["pytest>=8,<10", "requests>=2.31,<3", "hypothesis>=6.100,<7", "jsonschema>=4.20,<5"],

@@ -10,8 +10,6 @@ from pathlib import Path
 from gateway import __version__
 from gateway.config import ConfigError, Settings, load_settings
 
-WSDL_EXPORTS = {"ForsendelsesServiceV9.wsdl": "svarut"}
-
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="gateway", description="Nordic digital mail gateway")
@@ -61,6 +59,21 @@ def main(argv: list[str] | None = None) -> int:
     show = sh_sub.add_parser("show", help="status, deliveries and history of a letter")
     show.add_argument("id")
     _config_arg(show)
+
+    validate = sub.add_parser("validate", help="validate XML files against a registered schema")
+    validate.add_argument("--schema", required=True, help="a name from `gateway schemas list`")
+    validate.add_argument("paths", nargs="+", metavar="FILE_OR_DIR", help="files, or folders searched for *.xml")
+    validate.add_argument("--json", action="store_true", help="one JSON document on stdout")
+    _config_arg(validate)
+
+    schemas = sub.add_parser("schemas", help="the schema registry")
+    sc_sub = schemas.add_subparsers(dest="schemas_command", required=True)
+    add = sc_sub.add_parser("add", help="register a schema bundle (a folder or a .zip)")
+    add.add_argument("name")
+    add.add_argument("path")
+    add.add_argument("--entry", help="the entry .xsd inside the bundle (default: bundle.toml or the only top-level .xsd)")
+    _config_arg(add)
+    _config_arg(sc_sub.add_parser("list", help="list registered schemas"))
 
     faults = sub.add_parser("faults", help="list the fault codes")
     faults.add_argument("--markdown", action="store_true", help="as the table in docs/faults.md")
@@ -221,6 +234,93 @@ def cmd_shipment(args: argparse.Namespace) -> int:
         runtime.close()
 
 
+def cmd_validate(args: argparse.Namespace) -> int:
+    import json
+
+    from gateway.domain.validation_service import validate_payload
+    from gateway.errors import GatewayError
+    from gateway.xml.schemas import SchemaRegistry
+
+    settings = _settings(args)
+    registry = SchemaRegistry.load(settings.storage.schema_dir)
+    if args.schema not in registry:
+        print(f"gateway: no schema named {args.schema!r}; known: {', '.join(registry.names())}", file=sys.stderr)
+        return 2
+    files: list[Path] = []
+    for raw in args.paths:
+        path = Path(raw)
+        if path.is_dir():
+            files.extend(sorted(p for p in path.rglob("*.xml") if p.is_file()))
+        elif path.is_file():
+            files.append(path)
+        else:
+            print(f"gateway: no such file or folder: {raw}", file=sys.stderr)
+            return 2
+    results = []
+    with _progress(len(files), enabled=not args.json and len(files) > 1) as advance:
+        for path in files:
+            try:
+                report = validate_payload(registry, args.schema, path.read_bytes())
+                errors = [dict(line=e.line, column=e.column, path=e.path, message=e.message) for e in report.errors]
+                valid = report.valid
+            except GatewayError as exc:
+                valid, errors = False, [dict(line=None, column=None, path=None, message=f"{exc.code}: {exc.message}")]
+            results.append({"file": str(path), "valid": valid, "errors": errors})
+            advance()
+    invalid = [r for r in results if not r["valid"]]
+    if args.json:
+        summary = {"files": len(results), "valid": len(results) - len(invalid), "invalid": len(invalid)}
+        json.dump({"schema": args.schema, "summary": summary, "results": results}, sys.stdout, ensure_ascii=False, indent=2)
+        sys.stdout.write("\n")
+    else:
+        for r in invalid:
+            for e in r["errors"]:
+                where = ":".join(str(x) for x in (e["line"], e["column"]) if x is not None)
+                print(f"{r['file']}:{where}: {e['path'] or '-'}: {e['message']}")
+        print(f"{len(results)} file(s) checked against {args.schema}: {len(results) - len(invalid)} valid, {len(invalid)} invalid")
+    return 1 if invalid else 0
+
+
+class _progress:
+    """A rich progress bar on stderr for many files; silent otherwise."""
+
+    def __init__(self, total: int, *, enabled: bool) -> None:
+        self.total, self.enabled = total, enabled and sys.stderr.isatty()
+
+    def __enter__(self):  # type: ignore[no-untyped-def]
+        if not self.enabled:
+            return lambda: None
+        from rich.progress import Progress
+
+        self._progress = Progress(transient=True)
+        self._progress.start()
+        task = self._progress.add_task("validating", total=self.total)
+        return lambda: self._progress.advance(task)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.enabled:
+            self._progress.stop()
+
+
+def cmd_schemas(args: argparse.Namespace) -> int:
+    from gateway.xml.schemas import BundleError, SchemaRegistry
+
+    settings = _settings(args)
+    registry = SchemaRegistry.load(settings.storage.schema_dir)
+    if args.schemas_command == "add":
+        try:
+            bundle = registry.add_bundle(args.name, args.path, entry=args.entry)
+        except (BundleError, OSError, ValueError) as exc:
+            print(f"gateway: {exc}", file=sys.stderr)
+            return 2
+        print(f"added schema {bundle.name} (entry {bundle.entry})")
+        return 0
+    for name in registry.names():
+        b = registry.bundle(name)
+        print(f"{name}\t{'built-in' if b.builtin else 'added'}\t{b.folder / b.entry}")
+    return 0
+
+
 def cmd_db(args: argparse.Namespace) -> int:
     from gateway.store import migrate
     from gateway.store.engine import create_engine
@@ -237,14 +337,22 @@ def cmd_db(args: argparse.Namespace) -> int:
 
 
 def cmd_export_wsdl(args: argparse.Namespace) -> int:
-    from gateway.soap import svarut
-
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    target = out / "ForsendelsesServiceV9.wsdl"
-    target.write_bytes(svarut.wsdl_document(args.base_url.rstrip("/") + svarut.PATH))
-    print(f"wrote {target}")
+    for filename, (path, document) in _wsdl_exports().items():
+        target = out / filename
+        target.write_bytes(document(args.base_url.rstrip("/") + path))
+        print(f"wrote {target}")
     return 0
+
+
+def _wsdl_exports():  # type: ignore[no-untyped-def]
+    from gateway.soap import svarut, validation
+
+    return {
+        "ForsendelsesServiceV9.wsdl": (svarut.PATH, svarut.wsdl_document),
+        "ValidationService.wsdl": (validation.PATH, validation.wsdl_document),
+    }
 
 
 def cmd_hash_password(args: argparse.Namespace) -> int:
@@ -280,6 +388,8 @@ _COMMANDS = {
     "worker": cmd_worker,
     "registry": cmd_registry,
     "shipment": cmd_shipment,
+    "validate": cmd_validate,
+    "schemas": cmd_schemas,
     "db": cmd_db,
     "export-wsdl": cmd_export_wsdl,
     "hash-password": cmd_hash_password,

@@ -63,6 +63,11 @@ class StorageSettings:
         return Path(self.data_dir) / "blobs"
 
     @property
+    def schema_dir(self) -> Path:
+        """Schema bundles added by operators (``gateway schemas add``)."""
+        return Path(self.data_dir) / "schemas"
+
+    @property
     def print_dir(self) -> Path:
         return Path(self.data_dir) / "print"
 

@@ -55,6 +55,7 @@ class FaultCode(enum.StrEnum):
     SHIPMENT_NOT_FOUND = "SHIPMENT_NOT_FOUND"
     SHIPMENT_ID_CONFLICT = "SHIPMENT_ID_CONFLICT"
     TOO_MANY_IDS = "TOO_MANY_IDS"
+    SCHEMA_UNKNOWN = "SCHEMA_UNKNOWN"
     # server side
     STORAGE_UNAVAILABLE = "STORAGE_UNAVAILABLE"
     INTERNAL_ERROR = "INTERNAL_ERROR"
@@ -103,6 +104,7 @@ FAULTS: dict[FaultCode, FaultInfo] = {
     FaultCode.SHIPMENT_NOT_FOUND: FaultInfo("Client", 404, "No shipment with that id belongs to this sender."),
     FaultCode.SHIPMENT_ID_CONFLICT: FaultInfo("Client", 409, "The id was already used for a shipment with different content."),
     FaultCode.TOO_MANY_IDS: FaultInfo("Client", 400, "More ids in one call than the operation allows (10 for signing history)."),
+    FaultCode.SCHEMA_UNKNOWN: FaultInfo("Client", 404, "No schema is registered under that name (`listSchemas`, `gateway schemas list`)."),
     FaultCode.STORAGE_UNAVAILABLE: FaultInfo("Server", 503, "The database or blob store failed; nothing was accepted, the call can be retried."),
     FaultCode.INTERNAL_ERROR: FaultInfo("Server", 500, "An unexpected error; it is logged with the request id."),
 }

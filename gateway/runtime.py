@@ -24,6 +24,7 @@ from gateway.store.blobs import FileBlobStore
 from gateway.store.dispatch import DispatchStore
 from gateway.store.engine import create_engine
 from gateway.store.repository import Repository
+from gateway.xml.schemas import SchemaRegistry
 
 
 @dataclass(slots=True)
@@ -36,6 +37,7 @@ class Runtime:
     authenticator: Authenticator
     dispatch_store: DispatchStore
     dispatcher: Dispatcher
+    schemas: SchemaRegistry
     workers: WorkerPool | None = None
 
     @classmethod
@@ -69,6 +71,7 @@ class Runtime:
             authenticator=Authenticator(settings.senders),
             dispatch_store=store,
             dispatcher=dispatcher,
+            schemas=SchemaRegistry.load(settings.storage.schema_dir),
         )
 
     def start_workers(self, count: int | None = None) -> WorkerPool:

@@ -100,13 +100,14 @@ class MemoRuleError(GatewayError):
 
 
 def check_memo(root: etree._Element) -> None:
-    """Raise :class:`MemoRuleError` for the first rule ``root`` breaks, in document order."""
+    """Raise :class:`MemoRuleError` for the first rule ``root`` breaks (see :func:`memo_violations`)."""
     for error in memo_violations(root):
         raise error
 
 
 def memo_violations(root: etree._Element) -> Iterator[MemoRuleError]:
-    """Every rule violation in ``root``, in document order (all of them, for reports)."""
+    """Every violation: message-level rules (root, version, NEMSMS) first, then element rules in
+    document order. All of them, so a report can list everything at once."""
     if root.tag != f"{{{MEMO_NS}}}Message":
         yield MemoRuleError(MemoRule.NOT_A_MESSAGE, f"the root is {root.tag}, not a MeMo Message", field="/")
         return

@@ -15,7 +15,6 @@ from lxml import etree
 from gateway.soap.protocol import GatewayWsgiApplication
 
 WSDL = "http://schemas.xmlsoap.org/wsdl/"
-WSDL_SOAP12 = "http://schemas.xmlsoap.org/wsdl/soap12/"
 
 
 class DualSoapApplication:
@@ -61,7 +60,6 @@ def merge_wsdls(soap11: bytes, soap12: bytes) -> bytes:
         prefix, _, local = port.get("binding").rpartition(":")
         p.set("binding", f"{prefix}:{local}Soap12" if prefix else f"{local}Soap12")
         service.append(p)
-    etree.cleanup_namespaces(base, top_nsmap={"soap12": WSDL_SOAP12})
     return etree.tostring(base, xml_declaration=True, encoding="UTF-8")
 
 

@@ -43,7 +43,7 @@ from typing import Any
 from lxml import etree
 
 from gateway.errors import FaultCode, GatewayError, ValidationError
-from gateway.xml.parser import STRICT, XmlParsePolicy, parse_untrusted
+from gateway.xml.parser import STRICT, XmlParsePolicy, make_parser, parse_untrusted
 
 XSD_NS = "http://www.w3.org/2001/XMLSchema"
 MANIFEST = "bundle.json"
@@ -115,32 +115,41 @@ class _Compiled:
     bundle: SchemaBundle
     lxml_schema: etree.XMLSchema
     lock: threading.Lock = field(default_factory=threading.Lock)  # the error log lives on the schema
+    load_lock: threading.Lock = field(default_factory=threading.Lock)
     _xmlschema: Any = None
+    _failure: Exception | None = None
 
     def xmlschema(self) -> Any:
-        """The xmlschema twin, built on first use from local files only."""
-        with self.lock:
+        """The xmlschema twin, built on first use from files inside the bundle only.
+
+        ``allow="sandbox"`` refuses every remote URL and every file outside the bundle folder
+        (instances are handed over as parsed elements, so they need no access at all). A
+        failed build is remembered rather than retried on every invalid document.
+        """
+        with self.load_lock:
+            if self._failure is not None:
+                raise self._failure
             if self._xmlschema is None:
                 import xmlschema
 
                 folder = self.bundle.folder.resolve()
-                self._xmlschema = xmlschema.XMLSchema(
-                    str(folder / self.bundle.entry), base_url=str(folder), allow="sandbox", defuse="always",
-                )
+                try:
+                    self._xmlschema = xmlschema.XMLSchema(
+                        str(folder / self.bundle.entry), base_url=str(folder), allow="sandbox", defuse="always",
+                    )
+                except Exception as exc:  # noqa: BLE001 - any build error, kept for the next caller
+                    self._failure = exc
+                    raise
             return self._xmlschema
 
 
 def _compile(bundle: SchemaBundle) -> _Compiled:
     entry = _check_references(bundle.folder, bundle.entry)
     try:
-        schema = etree.XMLSchema(etree.parse(str(entry), parser=_schema_parser()))
+        schema = etree.XMLSchema(etree.parse(str(entry), parser=make_parser()))
     except (etree.XMLSchemaParseError, etree.XMLSyntaxError, OSError) as exc:
         raise BundleError(f"schema {bundle.name!r} does not compile: {exc}") from None
     return _Compiled(bundle=bundle, lxml_schema=schema)
-
-
-def _schema_parser() -> etree.XMLParser:
-    return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, remove_comments=True)
 
 
 def _check_references(folder: Path, entry: str) -> Path:
@@ -245,7 +254,7 @@ class SchemaRegistry:
         source = Path(path)
         with self._bundle_lock:
             target = self.bundles_dir / name
-            if name in self._schemas or target.exists():
+            if name in self._schemas or name in BUILTIN or target.exists():
                 raise BundleError(f"a schema named {name!r} is already registered or stored")
             self.bundles_dir.mkdir(parents=True, exist_ok=True)
             staging = self.bundles_dir / f".staging-{uuid.uuid4().hex}"
@@ -309,7 +318,12 @@ class SchemaRegistry:
         if not report.valid:
             first = report.errors[0]
             raise ValidationError(f"not a valid {name} document: {first.message}", code=FaultCode.INVALID_REQUEST, field=first.path)
-        return compiled.xmlschema().to_dict(root, use_location_hints=False)
+        import xmlschema
+
+        try:
+            return compiled.xmlschema().to_dict(root, use_location_hints=False)
+        except xmlschema.XMLSchemaValidationError as exc:  # lxml accepted it; xmlschema is stricter here
+            raise ValidationError(f"not a valid {name} document: {exc.reason}", code=FaultCode.INVALID_REQUEST, field=exc.path) from None
 
 
 def _validate(compiled: _Compiled, root: etree._Element, data: bytes | None) -> ValidationReport:

@@ -383,13 +383,17 @@ def sign_message(root: etree._Element, *, key: SignerKey | bytes, cert: x509.Cer
     the root (``#<Id>`` if the root has an ``Id``, else ``""``), certificate in ``ds:KeyInfo``.
 
     Exclusive canonicalisation is used so the signature survives when the message is later
-    embedded in a SOAP envelope with other namespaces in scope. Only allowed algorithms.
+    embedded in a SOAP envelope with other namespaces in scope. Only allowed algorithms; an
+    EC key needs ``algorithm="ecdsa-sha256"`` (or -384/-512).
     """
     method = SignatureMethod.from_fragment(algorithm)
     if method not in ALLOWED_SIGNATURE_METHODS:
         raise ValueError(f"{algorithm} is not an allowed signature algorithm")
     if isinstance(key, bytes):
         key = serialization.load_pem_private_key(key, password=None)  # type: ignore[assignment]
+    family = rsa.RSAPrivateKey if method.name.startswith("RSA_") else ec.EllipticCurvePrivateKey
+    if not isinstance(key, family):
+        raise ValueError(f"{algorithm} needs an {family.__name__}, not {type(key).__name__}")
     certificate = x509.load_pem_x509_certificate(cert) if isinstance(cert, bytes) else cert
     signer = XMLSigner(
         method=construction.enveloped,

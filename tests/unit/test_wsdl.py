@@ -38,6 +38,9 @@ def test_served_wsdl_has_the_official_types_and_operations():
     assert binding.find("{http://schemas.xmlsoap.org/wsdl/soap12/}binding") is not None
 
 
-def test_exported_wsdl_is_current():
-    exported = (ROOT / "wsdl" / "ForsendelsesServiceV9.wsdl").read_bytes()
-    assert exported == wsdl_document("http://127.0.0.1:8080" + PATH), "run: gateway export-wsdl"
+def test_exported_wsdls_are_current():
+    from gateway.cli import _wsdl_exports
+
+    for filename, (path, document) in _wsdl_exports().items():
+        exported = (ROOT / "wsdl" / filename).read_bytes()
+        assert exported == document("http://127.0.0.1:8080" + path), f"{filename}: run gateway export-wsdl"

@@ -1,0 +1,85 @@
+"""``/validation``: validate a payload against a registered schema; list schemas.
+
+The gateway's own contract (namespace ``urn:gateway:validation:1``), SOAP 1.1 and 1.2 on one
+endpoint. The payload travels as base64Binary, so any XML (with its own declaration and
+namespaces) arrives byte for byte.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from spyne import Application, Array, Boolean, ByteArray, ComplexModel, Integer, Unicode, rpc
+from spyne.interface.wsdl import Wsdl11
+
+from gateway.config import ServerSettings
+from gateway.domain.validation_service import validate_payload
+from gateway.runtime import Runtime
+from gateway.soap.dual import DualSoapApplication
+from gateway.soap.protocol import GatewayService, GatewayWsgiApplication, HardenedSoap11, HardenedSoap12
+from gateway.xml.parser import INLINE_DOCUMENTS
+
+PATH = "/validation"
+NS = "urn:gateway:validation:1"
+
+
+class ValidationIssue(ComplexModel):
+    __namespace__ = NS
+    _type_info = [
+        ("line", Integer(min_occurs=0)),
+        ("column", Integer(min_occurs=0)),
+        ("path", Unicode(min_occurs=0)),
+        ("message", Unicode(min_occurs=1, nillable=False)),
+    ]
+
+
+class ValidationResult(ComplexModel):
+    __namespace__ = NS
+    _type_info = [
+        ("schemaName", Unicode(min_occurs=1, nillable=False)),
+        ("valid", Boolean(min_occurs=1, nillable=False)),
+        ("errors", Array(ValidationIssue)),
+    ]
+
+
+class ValidationService(GatewayService):
+    @rpc(Unicode(min_occurs=1, nillable=False), ByteArray(min_occurs=1, nillable=False), _returns=ValidationResult,
+         _in_variable_names={"schema_name": "schemaName"}, _operation_name="validate")
+    def validate(ctx, schema_name, payload):
+        data = b"".join(payload) if isinstance(payload, (list, tuple)) else bytes(payload or b"")
+        report = validate_payload(ctx.app.gateway.schemas, schema_name or "", data)
+        return ValidationResult(
+            schemaName=schema_name,
+            valid=report.valid,
+            errors=[ValidationIssue(line=e.line, column=e.column, path=e.path, message=e.message) for e in report.errors],
+        )
+
+    @rpc(_returns=Array(Unicode), _operation_name="listSchemas")
+    def listSchemas(ctx):
+        return list(ctx.app.gateway.schemas.names())
+
+
+def _application(runtime: Runtime | None, protocol: type) -> GatewayWsgiApplication:
+    app = Application(
+        [ValidationService],
+        tns=NS,
+        name="ValidationService",
+        in_protocol=protocol(validator=None, parse_policy=INLINE_DOCUMENTS,
+                             authenticator=runtime.authenticator if runtime else None),
+        out_protocol=protocol(),
+    )
+    app.gateway = runtime  # type: ignore[attr-defined]
+    limit = runtime.settings.server.max_request_bytes if runtime else ServerSettings().max_request_bytes
+    wsgi = GatewayWsgiApplication(app, max_content_length=limit)
+    wsgi.doc.wsdl11 = Wsdl11(app.interface)
+    return wsgi
+
+
+def build_application(runtime: Runtime | None) -> DualSoapApplication:
+    return DualSoapApplication(_application(runtime, HardenedSoap11), _application(runtime, HardenedSoap12))
+
+
+def wsdl_document(url: str) -> bytes:
+    return build_application(None).wsdl(url)
+
+
+__all__ = ["PATH", "NS", "build_application", "wsdl_document", "Any"]
