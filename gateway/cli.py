@@ -367,12 +367,12 @@ def cmd_hash_password(args: argparse.Namespace) -> int:
 
 
 def cmd_faults(args: argparse.Namespace) -> int:
-    from gateway.errors import FAULTS, faults_markdown
+    from gateway.errors import all_faults, faults_markdown
 
     if args.markdown:
         sys.stdout.write(faults_markdown())
     else:
-        for code, info in FAULTS.items():
+        for code, info in all_faults():
             print(f"{code:30} {info.side:8} {info.http_status}  {info.meaning}")
     return 0
 

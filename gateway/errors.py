@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import Literal
 
 Side = Literal["Client", "Server"]
@@ -69,7 +70,8 @@ class FaultInfo:
 
 
 #: The one table: fault code → SOAP side, HTTP status and what it means for an operator.
-FAULTS: dict[FaultCode, FaultInfo] = {
+#: Modules with codes of their own (signatures, MeMo rules) add them with :func:`register_faults`.
+FAULTS: dict[str, FaultInfo] = {
     FaultCode.AUTHENTICATION_FAILED: FaultInfo("Client", 401, "Missing or wrong HTTP Basic credentials for the sender system."),
     FaultCode.REQUEST_TOO_LARGE: FaultInfo("Client", 413, "The request body is larger than `server.max_request_bytes`; nothing was read into the SOAP layer."),
     FaultCode.MALFORMED_XML: FaultInfo("Client", 400, "The body is not well-formed XML or not a SOAP 1.2 envelope."),
@@ -110,6 +112,15 @@ FAULTS: dict[FaultCode, FaultInfo] = {
 }
 
 
+def register_faults(meanings: Mapping[str, str], *, side: Side = "Client", http_status: int = 400) -> None:
+    """Add a module's own stable codes (a StrEnum → meaning) to :data:`FAULTS`."""
+    for code, meaning in meanings.items():
+        known = FAULTS.get(code)
+        if known is not None and known.meaning != meaning:
+            raise ValueError(f"fault code {code} is registered twice with different meanings")
+        FAULTS[code] = FaultInfo(side, http_status, meaning)
+
+
 class GatewayError(Exception):
     """Base of every refusal. Carries a stable code, the field it is about and details."""
 
@@ -119,7 +130,7 @@ class GatewayError(Exception):
         self,
         message: str,
         *,
-        code: FaultCode | None = None,
+        code: FaultCode | str | None = None,
         field: str | None = None,
         details: dict[str, str] | None = None,
     ) -> None:
@@ -173,6 +184,16 @@ class StorageError(GatewayError):
     default_code = FaultCode.STORAGE_UNAVAILABLE
 
 
+def all_faults() -> list[tuple[str, FaultInfo]]:
+    """Every code: the core table in its order, then registered codes by name."""
+    import gateway.domain.memo_rules  # noqa: F401 - these register their codes
+    import gateway.xml.signatures  # noqa: F401
+
+    core = [c for c in FAULTS if isinstance(c, FaultCode)]
+    registered = sorted(c for c in FAULTS if not isinstance(c, FaultCode))  # import order must not matter
+    return [(code, FAULTS[code]) for code in core + registered]
+
+
 def faults_markdown() -> str:
     """Render :data:`FAULTS` as the table in ``docs/faults.md``."""
     lines = [
@@ -188,6 +209,6 @@ def faults_markdown() -> str:
         "| code | side | HTTP | meaning |",
         "|---|---|---|---|",
     ]
-    for code, info in FAULTS.items():
+    for code, info in all_faults():
         lines.append(f"| `{code}` | {info.side} | {info.http_status} | {info.meaning} |")
     return "\n".join(lines) + "\n"

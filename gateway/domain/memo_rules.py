@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 
 from lxml import etree
 
-from gateway.errors import FaultCode, GatewayError
+from gateway.errors import FaultCode, GatewayError, register_faults
 
 MEMO_NS = "https://DigitalPost.dk/MeMo-1"
 SUPPORTED_VERSIONS = frozenset({Decimal("1.1"), Decimal("1.2")})
@@ -60,7 +60,7 @@ _UTC_DATETIME = re.compile(r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\
 
 
 class MemoRule(enum.StrEnum):
-    """Stable refusal codes; carried in ``details["code"]`` until they join ``FaultCode``."""
+    """Stable refusal codes, registered in the central fault table (:func:`register_faults`)."""
 
     NOT_A_MESSAGE = "MEMO_NOT_A_MESSAGE"
     VERSION_UNSUPPORTED = "MEMO_VERSION_UNSUPPORTED"
@@ -89,13 +89,16 @@ MEMO_RULE_MEANINGS: dict[MemoRule, str] = {
 }
 
 
+register_faults(MEMO_RULE_MEANINGS)
+
+
 class MemoRuleError(GatewayError):
     """A MeMo rule refusal; ``details["code"]`` is the :class:`MemoRule`, ``field`` the element path."""
 
     default_code = FaultCode.INVALID_REQUEST
 
     def __init__(self, rule: MemoRule, message: str, *, field: str | None = None) -> None:
-        super().__init__(message, code=FaultCode.INVALID_REQUEST, field=field, details={"code": str(rule)})
+        super().__init__(message, code=rule, field=field, details={"code": str(rule)})
         self.rule = rule
 
 

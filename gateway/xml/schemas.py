@@ -172,7 +172,8 @@ def _check_references(folder: Path, entry: str) -> Path:
             location = ref.get("schemaLocation")
             if location is None:
                 continue
-            if re.match(r"^[A-Za-z][A-Za-z0-9+.-]*:", location) or location.startswith(("/", "\\")):
+            # no scheme, no absolute path, and no escapes: libxml2 would unescape "%2e%2e/"
+            if re.match(r"^[A-Za-z][A-Za-z0-9+.-]*:", location) or location.startswith("/") or any(c in location for c in "\\%"):
                 raise BundleError(f"{path.relative_to(root)}: schemaLocation {location!r} must be a relative path inside the bundle")
             target = _inside(root, str(PurePosixPath(path.relative_to(root).parent.as_posix()) / location), what="schemaLocation")
             pending.append(target)

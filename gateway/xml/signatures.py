@@ -39,7 +39,7 @@ from signxml import CanonicalizationMethod, DigestAlgorithm, SignatureConfigurat
 from signxml import methods as construction
 from signxml.exceptions import InvalidCertificate, SignXMLException
 
-from gateway.errors import FaultCode, GatewayError
+from gateway.errors import FaultCode, GatewayError, register_faults
 from gateway.xml.parser import INLINE_DOCUMENTS, make_parser
 
 DS = "http://www.w3.org/2000/09/xmldsig#"
@@ -50,7 +50,7 @@ _MAX_EMBEDDED_CERTIFICATES = 8
 
 
 class SignatureCode(enum.StrEnum):
-    """Stable refusal codes; carried in ``details["code"]`` until they join ``FaultCode``."""
+    """Stable refusal codes, registered in the central fault table (:func:`register_faults`)."""
 
     SIGNATURE_MISSING = "SIGNATURE_MISSING"
     SIGNATURE_MULTIPLE = "SIGNATURE_MULTIPLE"
@@ -73,6 +73,8 @@ SIGNATURE_MEANINGS: dict[SignatureCode, str] = {
     SignatureCode.SIGNATURE_CERTIFICATE_UNTRUSTED: "The signing certificate is neither pinned for this sender nor issued by the sender's CA.",
     SignatureCode.SIGNATURE_CERTIFICATE_EXPIRED: "The signing certificate is expired or not yet valid.",
 }
+
+register_faults(SIGNATURE_MEANINGS)
 
 ALLOWED_SIGNATURE_METHODS: frozenset[SignatureMethod] = frozenset({
     SignatureMethod.RSA_SHA256, SignatureMethod.RSA_SHA384, SignatureMethod.RSA_SHA512,
@@ -100,7 +102,7 @@ class SignatureError(GatewayError):
     default_code = FaultCode.INVALID_REQUEST
 
     def __init__(self, reason: SignatureCode, message: str, *, field: str | None = None) -> None:
-        super().__init__(message, code=FaultCode.INVALID_REQUEST, field=field, details={"code": str(reason)})
+        super().__init__(message, code=reason, field=field, details={"code": str(reason)})
         self.reason = reason
 
 
