@@ -1,0 +1,162 @@
+"""MeMo → canonical shipment, driven by ``mappings/memo.toml``.
+
+Every routing field the table names is kept: subject keys (KLE, FORM), case id and case
+system, P-number, contact point, post type, CPR/CVR content data, attention data, forward and
+reply data, AdditionalContentData; Actions become deep links with their action codes.
+Documents are the ``File`` elements of MainDocument, AdditionalDocument and
+TechnicalDocument, in order.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from lxml import etree
+
+from gateway.config import SenderSettings
+from gateway.errors import FaultCode, ValidationError
+from gateway.mapping.tables import load
+from gateway.model import (
+    DeliveryMode,
+    DeliveryPolicy,
+    Document,
+    DocumentRole,
+    Link,
+    Party,
+    PartyKind,
+    RoutingMetadata,
+    Shipment,
+)
+
+CONTRACT = "memo"
+
+
+def _table() -> dict[str, Any]:
+    return load("memo")
+
+
+def _ns() -> dict[str, str]:
+    return _table()["namespaces"]
+
+
+def _text(root: etree._Element, path: str) -> str | None:
+    found = root.find(path, _ns())
+    if found is None or found.text is None:
+        return None
+    return found.text.strip() or None
+
+
+def shipment_from_memo(root: etree._Element, *, sender: SenderSettings) -> tuple[Shipment, list[bytes]]:
+    """A verified, valid ``memo:Message`` → (shipment, document bytes in order)."""
+    table, ns = _table(), _ns()
+    message_uuid = _text(root, "memo:MessageHeader/memo:messageUUID") or ""
+    fields = {key: _text(root, path) for key, path in table["fields"].items()}
+    extra = [(key, value) for key, path in table["extra"].items() if (value := _text(root, path)) is not None]
+    for i, data in enumerate(root.iterfind("memo:MessageHeader/memo:ContentData/memo:AdditionalContentData", ns)):
+        for part in ("contentDataType", "contentDataName", "contentDataValue"):
+            if (value := _text(data, f"memo:{part}")) is not None:
+                extra.append((f"memo.additionalContentData[{i}].{part}", value))
+    for i, reply in enumerate(root.iterfind("memo:MessageHeader/memo:ReplyData", ns)):
+        for child in reply:
+            if isinstance(child.tag, str) and child.text and child.text.strip():
+                extra.append((f"memo.replyData[{i}].{etree.QName(child).localname}", child.text.strip()))
+    for i, info in enumerate(root.iterfind("memo:MessageHeader/memo:Recipient/memo:ContactPoint/memo:ContactInfo", ns)):
+        extra.append((f"memo.contactInfo[{i}]", f"{_text(info, 'memo:label') or ''}={_text(info, 'memo:value') or ''}"))
+
+    documents, contents = _documents(root)
+    recipient_kind = PartyKind(table["recipient_kinds"].get(_text(root, "memo:MessageHeader/memo:Recipient/memo:idType") or "", "UNKNOWN"))
+    shipment = Shipment(
+        id=normalize_uuid(message_uuid),
+        tenant=sender.name,
+        title=fields["title"] or "",
+        recipient=Party(
+            identifier=_text(root, "memo:MessageHeader/memo:Recipient/memo:recipientID"),
+            kind=recipient_kind,
+            name=_text(root, "memo:MessageHeader/memo:Recipient/memo:label"),
+        ),
+        sender=Party(
+            identifier=_text(root, "memo:MessageHeader/memo:Sender/memo:senderID"),
+            kind=PartyKind.DK_CVR if _text(root, "memo:MessageHeader/memo:Sender/memo:idType") == "CVR" else PartyKind.UNKNOWN,
+            name=_text(root, "memo:MessageHeader/memo:Sender/memo:label"),
+        ),
+        documents=documents,
+        links=_links(root),
+        routing=RoutingMetadata(
+            kle=fields["routing.kle"],
+            form=fields["routing.form"],
+            case_id=fields["routing.case_id"],
+            case_system=fields["routing.case_system"],
+            production_unit=fields["routing.production_unit"],
+            contact_point=fields["routing.contact_point"],
+            post_type=fields["routing.post_type"],
+            extra=tuple(extra),
+        ),
+        delivery=DeliveryPolicy(mode=DeliveryMode.DIGITAL_WITH_PRINT_FALLBACK),
+        external_ref=fields["external_ref"],
+        source_contract=CONTRACT,
+    )
+    return shipment, contents
+
+
+def normalize_uuid(value: str) -> str:
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        raise ValidationError(f"messageUUID is not a UUID: {value!r}", code=FaultCode.INVALID_SHIPMENT_ID,
+                              field="/Message/MessageHeader/messageUUID") from None
+
+
+def _documents(root: etree._Element) -> tuple[tuple[Document, ...], list[bytes]]:
+    ns, roles = _ns(), _table()["document_roles"]
+    documents: list[Document] = []
+    contents: list[bytes] = []
+    body = root.find("memo:MessageBody", ns)
+    if body is None:
+        return (), []
+    for container in body:
+        if not isinstance(container.tag, str):
+            continue
+        role = roles.get(etree.QName(container).localname)
+        if role is None:
+            continue
+        for file in container.iterfind("memo:File", ns):
+            data = _decode(_text(file, "memo:content") or "", file)
+            contents.append(data)
+            documents.append(Document(
+                filename=_text(file, "memo:filename") or "",
+                media_type=(_text(file, "memo:encodingFormat") or "application/octet-stream").lower(),
+                size=len(data),
+                sha256=hashlib.sha256(data).hexdigest(),
+                storage_ref="",
+                role=DocumentRole(role),
+                exclude_from_print=role == "TECHNICAL" or (_text(file, "memo:encodingFormat") or "").lower() != "application/pdf",
+                language=_text(file, "memo:language"),
+                document_type=_text(container, "memo:label"),
+            ))
+    return tuple(documents), contents
+
+
+def _decode(text: str, file: etree._Element) -> bytes:
+    try:
+        return base64.b64decode("".join(text.split()), validate=True)
+    except (binascii.Error, ValueError):
+        raise ValidationError("File/content is not base64", code=FaultCode.INVALID_REQUEST,
+                              field=f"/Message/MessageBody/.../File[{file.getparent().index(file) + 1}]/content") from None
+
+
+def _links(root: etree._Element) -> tuple[Link, ...]:
+    ns = _ns()
+    links = []
+    for action in root.iterfind("memo:MessageBody//memo:Action", ns):
+        url = _text(action, "memo:EntryPoint/memo:url")
+        if url is None:
+            continue  # a Reservation-only action has no link
+        links.append(Link(url=url, text=_text(action, "memo:label") or url, action=_text(action, "memo:actionCode")))
+    return tuple(links)
+
+
+Renderer = Callable[..., bytes]
