@@ -347,9 +347,10 @@ def cmd_export_wsdl(args: argparse.Namespace) -> int:
 
 
 def _wsdl_exports():  # type: ignore[no-untyped-def]
-    from gateway.soap import svarut, validation
+    from gateway.soap import memo, svarut, validation
 
     return {
+        "MemoService.wsdl": (memo.PATH, memo.wsdl_document),
         "ForsendelsesServiceV9.wsdl": (svarut.PATH, svarut.wsdl_document),
         "ValidationService.wsdl": (validation.PATH, validation.wsdl_document),
     }

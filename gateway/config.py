@@ -93,6 +93,11 @@ class SenderSettings:
     return_address: tuple[str, ...] = ()
     #: Overrides ``dispatch.read_deadline_working_hours`` for this sender's letters.
     read_deadline_working_hours: int = 0
+    #: MeMo intake: PEM file(s) of the pinned certificate(s) the sender signs with, and/or of
+    #: a private CA that issues them. Unsigned messages only with ``allow_unsigned``.
+    signing_certificate: str = ""
+    signing_ca: str = ""
+    allow_unsigned: bool = False
 
 
 @frozen
@@ -302,6 +307,11 @@ def load_settings(path: str | os.PathLike[str] | None = None, *, environ: Mappin
     names = [s.name for s in senders]
     if len(set(names)) != len(names):
         raise ConfigError("sender names must be unique")
+    for s in senders:
+        for key in ("signing_certificate", "signing_ca"):
+            value = getattr(s, key)
+            if value and not Path(value).is_file():
+                raise ConfigError(f"senders[{s.name}].{key}: no such file {value!r}")
 
     settings = Settings(senders=senders, source=source, svarut=svarut, channels=channels, **sections)
     _check(settings)

@@ -57,6 +57,7 @@ class FaultCode(enum.StrEnum):
     SHIPMENT_ID_CONFLICT = "SHIPMENT_ID_CONFLICT"
     TOO_MANY_IDS = "TOO_MANY_IDS"
     SCHEMA_UNKNOWN = "SCHEMA_UNKNOWN"
+    SCHEMA_INVALID = "SCHEMA_INVALID"
     # server side
     STORAGE_UNAVAILABLE = "STORAGE_UNAVAILABLE"
     INTERNAL_ERROR = "INTERNAL_ERROR"
@@ -107,6 +108,7 @@ FAULTS: dict[str, FaultInfo] = {
     FaultCode.SHIPMENT_ID_CONFLICT: FaultInfo("Client", 409, "The id was already used for a shipment with different content."),
     FaultCode.TOO_MANY_IDS: FaultInfo("Client", 400, "More ids in one call than the operation allows (10 for signing history)."),
     FaultCode.SCHEMA_UNKNOWN: FaultInfo("Client", 404, "No schema is registered under that name (`listSchemas`, `gateway schemas list`)."),
+    FaultCode.SCHEMA_INVALID: FaultInfo("Client", 400, "The message does not validate against its schema (the MeMo version's); the field is the element path."),
     FaultCode.STORAGE_UNAVAILABLE: FaultInfo("Server", 503, "The database or blob store failed; nothing was accepted, the call can be retried."),
     FaultCode.INTERNAL_ERROR: FaultInfo("Server", 500, "An unexpected error; it is logged with the request id."),
 }

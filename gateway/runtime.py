@@ -17,6 +17,7 @@ from gateway.config import Settings
 from gateway.dispatch.dispatcher import Dispatcher
 from gateway.dispatch.register import DatabaseRegister
 from gateway.dispatch.worker import WorkerPool
+from gateway.domain.memo_intake import MemoIntake, build_verifiers
 from gateway.domain.shipments import Clock, ShipmentService
 from gateway.model import utcnow
 from gateway.store import migrate
@@ -38,6 +39,7 @@ class Runtime:
     dispatch_store: DispatchStore
     dispatcher: Dispatcher
     schemas: SchemaRegistry
+    memo: MemoIntake
     workers: WorkerPool | None = None
 
     @classmethod
@@ -60,6 +62,8 @@ class Runtime:
             from gateway.channels.factory import build_channels
 
             channels = build_channels(settings, clock=clock)
+        schemas = SchemaRegistry.load(settings.storage.schema_dir)
+        memo = MemoIntake(shipments, schemas, build_verifiers({s.name: s for s in settings.senders}))
         dispatcher = Dispatcher(settings=settings, repository=repository, store=store, blobs=blobs, channels=channels,
                                 register=DatabaseRegister(store), clock=clock)
         return cls(
@@ -71,7 +75,8 @@ class Runtime:
             authenticator=Authenticator(settings.senders),
             dispatch_store=store,
             dispatcher=dispatcher,
-            schemas=SchemaRegistry.load(settings.storage.schema_dir),
+            schemas=schemas,
+            memo=memo,
         )
 
     def start_workers(self, count: int | None = None) -> WorkerPool:

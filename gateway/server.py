@@ -24,7 +24,7 @@ from twisted.web.wsgi import WSGIResource
 from gateway import __version__
 from gateway.config import ServerSettings
 from gateway.runtime import Runtime
-from gateway.soap import svarut, validation
+from gateway.soap import memo, svarut, validation
 from gateway.soap.protocol import TOO_LARGE
 
 logger = logging.getLogger(__name__)
@@ -139,6 +139,7 @@ def build_site(runtime: Runtime, reactor: Any) -> tuple[GatewaySite, ThreadPool]
     root = resource.Resource()
     _mount(root, svarut.PATH, WSGIResource(reactor, pool, svarut.build_application(runtime)))
     _mount(root, validation.PATH, WSGIResource(reactor, pool, validation.build_application(runtime)))
+    _mount(root, memo.PATH, WSGIResource(reactor, pool, memo.build_application(runtime)))
     root.putChild(b"health", HealthResource(runtime))
     site = GatewaySite(root, max_request_bytes=settings.max_request_bytes, timeout=300)
     site.noisy = False

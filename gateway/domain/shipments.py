@@ -69,23 +69,30 @@ class ShipmentService:
         *,
         operation: str,
         shipment_id: str | None = None,
+        reservation_required: bool = True,
+        unique_filenames: bool = True,
     ) -> str:
-        """Store ``shipment`` durably and answer its id, or raise a :class:`GatewayError`."""
+        """Store ``shipment`` durably and answer its id, or raise a :class:`GatewayError`.
+
+        ``shipment_id`` with ``reservation_required`` (SvarUt ``sendForsendelseMedId``) must
+        come from :meth:`reserve_id`; without it the caller names the id (MeMo's messageUUID).
+        Either way a repeat with the same content answers the same id.
+        """
         tenant = shipment.tenant
         try:
             digest = content_digest(shipment)
-            reserved = shipment_id is not None
+            reserved = shipment_id is not None and reservation_required
             if shipment_id is not None:
                 shipment_id = parse_shipment_id(shipment_id)
-                existing = self._idempotent_answer(shipment_id, tenant, digest)
+                existing = self._idempotent_answer(shipment_id, tenant, digest, reservation_required=reservation_required)
                 if existing is not None:
                     return existing
             else:
                 shipment_id = new_shipment_id()
-            validate_shipment(shipment, policy=self.policy)
+            validate_shipment(shipment, policy=self.policy, unique_filenames=unique_filenames)
             infos = inspect_documents(shipment.documents, contents)
         except GatewayError as exc:
-            self._audit_refusal(operation, tenant, exc, shipment_id)
+            self.audit_refusal(operation, tenant, exc, shipment_id)
             raise
 
         documents = []
@@ -104,18 +111,19 @@ class ShipmentService:
             self.repository.insert_shipment(stored, content_sha256=digest, events=events, reserved=reserved)
         except IdTaken:
             # A concurrent call with the same id won the race: same rules as a repeat.
-            answer = self._idempotent_answer(shipment_id, tenant, digest)
+            answer = self._idempotent_answer(shipment_id, tenant, digest, reservation_required=False)
             if answer is None:  # pragma: no cover - IdTaken means the row exists
                 raise
             return answer
         logger.info("accepted shipment %s from %s (%d documents)", shipment_id, tenant, len(documents))
         return shipment_id
 
-    def _idempotent_answer(self, shipment_id: str, tenant: str, digest: str) -> str | None:
-        """None: the id is reserved and unused, go ahead. Else the answer for a repeat."""
+    def _idempotent_answer(self, shipment_id: str, tenant: str, digest: str, *, reservation_required: bool = True) -> str | None:
+        """None: the id is free (and reserved, where that is required), go ahead. Else the
+        answer for a repeat."""
         stored = self.repository.get(shipment_id)
         if stored is None:
-            if self.repository.reservation_tenant(shipment_id) == tenant:
+            if not reservation_required or self.repository.reservation_tenant(shipment_id) == tenant:
                 return None
             # A concurrent call may have stored the shipment (consuming the reservation)
             # between our two reads: look once more before calling the id unknown.
@@ -134,7 +142,8 @@ class ShipmentService:
             )
         return shipment_id
 
-    def _audit_refusal(self, operation: str, tenant: str, exc: GatewayError, shipment_id: str | None) -> None:
+    def audit_refusal(self, operation: str, tenant: str, exc: GatewayError, shipment_id: str | None) -> None:
+        """A refusal leaves one audit record (and nothing else)."""
         try:
             self.repository.audit(
                 operation=operation,

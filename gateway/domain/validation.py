@@ -32,14 +32,17 @@ def is_norway(country: str | None) -> bool:
     return (country or "").strip().upper() in NORWEGIAN_COUNTRY_NAMES
 
 
-def validate_shipment(shipment: Shipment, *, policy: IntakePolicy) -> None:
-    """Raise :class:`ValidationError` for the first rule ``shipment`` breaks."""
+def validate_shipment(shipment: Shipment, *, policy: IntakePolicy, unique_filenames: bool = True) -> None:
+    """Raise :class:`ValidationError` for the first rule ``shipment`` breaks.
+
+    ``unique_filenames``: SvarUt wants every document name unique; MeMo does not.
+    """
     if not shipment.title or not shipment.title.strip():
         _fail(FaultCode.TITLE_REQUIRED, "title", "a title is required")
     _check_recipient(shipment)
     if shipment.reply_to is not None:
         _check_identifier(shipment.reply_to, "reply_to")
-    _check_documents(shipment.documents, printable=shipment.printable, policy=policy)
+    _check_documents(shipment.documents, printable=shipment.printable, policy=policy, unique_filenames=unique_filenames)
     if shipment.cost_code is not None and not COST_CODE.match(shipment.cost_code):
         _fail(FaultCode.INVALID_COST_CODE, "cost_code", "at most 20 of the characters a-z, A-Z, 0-9, '-', '.', æøå")
     for i, link in enumerate(shipment.links):
@@ -95,7 +98,7 @@ def _check_identifier(party: Party, where: str) -> None:
         _fail(FaultCode.INVALID_ORGANIZATION_NUMBER, f"{where}.identifier", "not a valid organisasjonsnummer (9 digits, mod-11 check digit)")
 
 
-def _check_documents(documents: Sequence[Document], *, printable: bool, policy: IntakePolicy) -> None:
+def _check_documents(documents: Sequence[Document], *, printable: bool, policy: IntakePolicy, unique_filenames: bool) -> None:
     if not documents:
         _fail(FaultCode.DOCUMENTS_REQUIRED, "documents", "at least one document is required")
     seen: dict[str, int] = {}
@@ -112,7 +115,7 @@ def _check_documents(documents: Sequence[Document], *, printable: bool, policy: 
             shown = " ".join(repr(c) for c in bad)
             _fail(FaultCode.FILENAME_INVALID_CHARACTERS, f"{where}.filename", f"{name!r} contains {shown}")
         key = name.casefold()
-        if key in seen:
+        if unique_filenames and key in seen:
             _fail(FaultCode.FILENAME_DUPLICATE, f"{where}.filename", f"{name!r} is also the name of document {seen[key]}")
         seen[key] = i
         if doc.size == 0:

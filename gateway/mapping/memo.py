@@ -28,6 +28,7 @@ from gateway.model import (
     Link,
     Party,
     PartyKind,
+    PostalAddress,
     RoutingMetadata,
     Shipment,
 )
@@ -68,6 +69,7 @@ def shipment_from_memo(root: etree._Element, *, sender: SenderSettings) -> tuple
         extra.append((f"memo.contactInfo[{i}]", f"{_text(info, 'memo:label') or ''}={_text(info, 'memo:value') or ''}"))
 
     documents, contents = _documents(root)
+    address = _recipient_address(root)
     recipient_kind = PartyKind(table["recipient_kinds"].get(_text(root, "memo:MessageHeader/memo:Recipient/memo:idType") or "", "UNKNOWN"))
     shipment = Shipment(
         id=normalize_uuid(message_uuid),
@@ -77,6 +79,7 @@ def shipment_from_memo(root: etree._Element, *, sender: SenderSettings) -> tuple
             identifier=_text(root, "memo:MessageHeader/memo:Recipient/memo:recipientID"),
             kind=recipient_kind,
             name=_text(root, "memo:MessageHeader/memo:Recipient/memo:label"),
+            address=address,
         ),
         sender=Party(
             identifier=_text(root, "memo:MessageHeader/memo:Sender/memo:senderID"),
@@ -95,11 +98,30 @@ def shipment_from_memo(root: etree._Element, *, sender: SenderSettings) -> tuple
             post_type=fields["routing.post_type"],
             extra=tuple(extra),
         ),
-        delivery=DeliveryPolicy(mode=DeliveryMode.DIGITAL_WITH_PRINT_FALLBACK),
+        # Print needs an address: with a structured one the letter may fall back to print,
+        # without one it is digital only (the gateway has no CPR address register).
+        delivery=DeliveryPolicy(mode=DeliveryMode.DIGITAL_WITH_PRINT_FALLBACK if address else DeliveryMode.DIGITAL_ONLY),
         external_ref=fields["external_ref"],
         source_contract=CONTRACT,
     )
     return shipment, contents
+
+
+def _recipient_address(root: etree._Element) -> PostalAddress | None:
+    address = root.find("memo:MessageHeader/memo:Recipient/memo:AttentionData/grd:Address", _ns())
+    if address is None:
+        return None
+    street = " ".join(p for p in (_text(address, "grd:addressLabel"), _text(address, "grd:houseNumber")) if p)
+    unit = " ".join(p for p in (_text(address, "grd:floor"), _text(address, "grd:door")) if p)
+    co = _text(address, "grd:co")
+    lines = tuple(line for line in (f"c/o {co}" if co else None, ", ".join(p for p in (street, unit) if p) or None) if line)
+    return PostalAddress(
+        name=_text(root, "memo:MessageHeader/memo:Recipient/memo:label"),
+        lines=lines,
+        postcode=_text(address, "grd:zipCode"),
+        city=_text(address, "grd:city"),
+        country=_text(address, "grd:country") or "DK",
+    )
 
 
 def normalize_uuid(value: str) -> str:
