@@ -179,6 +179,26 @@ class Altinn2Settings:
 
 
 @frozen
+class DigitalPostSettings:
+    """``[channels.digitalpost]``: Danish Digital Post, MeMo upload over mutual TLS plus HTTP Basic."""
+
+    enabled: bool = False
+    base_url: str = ""
+    #: The system certificate and its unencrypted private key (PEM paths).
+    client_certificate: str = ""
+    client_private_key: str = ""
+    #: PEM of the CA that signs Digital Post's server certificate; '' trusts the usual CAs.
+    ca_bundle: str = ""
+    #: Identifies the calling system on top of the certificate.
+    system_id: str = ""
+    system_password: str = dataclasses.field(default="", repr=False)
+    timeout_seconds: float = 30.0
+    memo_path: str = "/apis/v1/messages/memo"
+    registration_path: str = "/apis/v1/contacts/registration/{id_type}/{identifier}"
+    status_path: str = "/apis/v1/messages/{message_uuid}/status"
+
+
+@frozen
 class DispatchSettings:
     """``[dispatch]``: workers, retries and deadlines."""
 
@@ -197,6 +217,8 @@ class DispatchSettings:
     breaker_open_seconds: float = 60.0
     #: A channel failing for longer than this sends its pending letters to print.
     outage_to_print_hours: float = 24.0
+    #: Folder-routing rules (TOML, see mappings/folder_routing.toml); '' uses that file.
+    folder_routing_file: str = ""
     #: How often the print cycle runs (close batches, read receipts, alert on overdue ones).
     maintenance_interval_seconds: float = 10.0
     #: Unread digital letters go to print after this many working hours.
@@ -212,6 +234,7 @@ class ChannelSettings:
     print: PrintSettings = field(default_factory=PrintSettings)
     altinn3: Altinn3Settings = field(default_factory=Altinn3Settings)
     altinn2: Altinn2Settings = field(default_factory=Altinn2Settings)
+    digitalpost: DigitalPostSettings = field(default_factory=DigitalPostSettings)
 
 
 @frozen
@@ -291,13 +314,14 @@ def load_settings(path: str | os.PathLike[str] | None = None, *, environ: Mappin
     svarut = _build(SvarUtSettings, {**svarut_raw, "receiving_systems": systems}, "svarut")
 
     channels_raw = dict(raw.get("channels", {}))
-    unknown_channels = sorted(set(channels_raw) - {"print", "altinn3", "altinn2"})
+    unknown_channels = sorted(set(channels_raw) - {"print", "altinn3", "altinn2", "digitalpost"})
     if unknown_channels:
-        raise ConfigError(f"unknown channel(s) {', '.join(unknown_channels)}: known are print, altinn3, altinn2")
+        raise ConfigError(f"unknown channel(s) {', '.join(unknown_channels)}: known are print, altinn3, altinn2, digitalpost")
     channels = ChannelSettings(
         print=_build(PrintSettings, channels_raw.get("print", {}), "channels.print"),
         altinn3=_build(Altinn3Settings, channels_raw.get("altinn3", {}), "channels.altinn3"),
         altinn2=_build(Altinn2Settings, channels_raw.get("altinn2", {}), "channels.altinn2"),
+        digitalpost=_build(DigitalPostSettings, channels_raw.get("digitalpost", {}), "channels.digitalpost"),
     )
 
     if "senders" in raw:

@@ -15,10 +15,11 @@ from gateway.auth import Authenticator
 from gateway.channels.base import Channel
 from gateway.config import Settings
 from gateway.dispatch.dispatcher import Dispatcher
-from gateway.dispatch.register import DatabaseRegister
+from gateway.dispatch.register import CompositeRegister, DatabaseRegister
 from gateway.dispatch.worker import WorkerPool
 from gateway.domain.memo_intake import MemoIntake, build_verifiers
 from gateway.domain.shipments import Clock, ShipmentService
+from gateway.mapping.routing_rules import load_rules
 from gateway.model import utcnow
 from gateway.store import migrate
 from gateway.store.blobs import FileBlobStore
@@ -56,7 +57,8 @@ class Runtime:
             migrate.upgrade(engine)
         repository = Repository(engine)
         blobs = FileBlobStore(settings.storage.blob_dir)
-        shipments = ShipmentService(repository, blobs, policy=settings.intake, clock=clock)
+        shipments = ShipmentService(repository, blobs, policy=settings.intake, clock=clock,
+                                    routing_rules=load_rules(settings.dispatch.folder_routing_file or None))
         store = DispatchStore(engine)
         if channels is None:
             from gateway.channels.factory import build_channels
@@ -64,8 +66,9 @@ class Runtime:
             channels = build_channels(settings, clock=clock)
         schemas = SchemaRegistry.load(settings.storage.schema_dir)
         memo = MemoIntake(shipments, schemas, build_verifiers({s.name: s for s in settings.senders}))
+        register = CompositeRegister(DatabaseRegister(store), channels.get("digitalpost"))
         dispatcher = Dispatcher(settings=settings, repository=repository, store=store, blobs=blobs, channels=channels,
-                                register=DatabaseRegister(store), clock=clock)
+                                register=register, clock=clock)
         return cls(
             settings=settings,
             engine=engine,

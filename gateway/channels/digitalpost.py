@@ -27,7 +27,7 @@ import requests
 
 from gateway.channels.altinn3 import environment_session
 from gateway.channels.base import ChannelRejected, ChannelUnavailable, Letter, Receipt, StatusChange
-from gateway.config import ConfigError
+from gateway.config import ConfigError, DigitalPostSettings
 from gateway.model import Status, utcnow
 
 logger = logging.getLogger(__name__)
@@ -41,26 +41,6 @@ STATUS_MAP: dict[str, Status] = {"DELIVERED": Status.NOTIFIED, "READ": Status.RE
 FAILED = "FAILED"
 
 Render = Callable[[Letter], tuple[str, bytes]]
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class DigitalPostSettings:
-    """``[channels.digitalpost]``: Digital Post MeMo upload over mutual TLS plus HTTP Basic."""
-
-    enabled: bool = False
-    base_url: str = ""
-    #: The system certificate and its unencrypted private key (PEM paths).
-    client_certificate: str = ""
-    client_private_key: str = ""
-    #: PEM of the CA that signs Digital Post's server certificate; '' trusts the usual CAs.
-    ca_bundle: str = ""
-    #: Identifies the calling system on top of the certificate.
-    system_id: str = ""
-    system_password: str = field(default="", repr=False)
-    timeout_seconds: float = 30.0
-    memo_path: str = "/apis/v1/messages/memo"
-    registration_path: str = "/apis/v1/contacts/registration/{id_type}/{identifier}"
-    status_path: str = "/apis/v1/messages/{message_uuid}/status"
 
 
 # --- the MeMo bytes ---

@@ -34,6 +34,13 @@ def build_channels(settings: Settings, *, clock: Callable[[], dt.datetime] = utc
         if not (c.altinn2.wsdl_url and c.altinn2.endpoint_url):
             raise ConfigError("[channels.altinn2] needs wsdl_url and endpoint_url")
         channels["altinn2"] = Altinn2Channel(c.altinn2)
+    if c.digitalpost.enabled:
+        from gateway.channels.digitalpost import DigitalPostChannel
+        from gateway.mapping.memo_out import shipment_to_memo
+
+        channels["digitalpost"] = DigitalPostChannel(
+            c.digitalpost, render=lambda letter: shipment_to_memo(letter.shipment, content=letter.content, now=clock())
+        )
     if c.print.enabled:
         from gateway.channels.print import PrintChannel
 

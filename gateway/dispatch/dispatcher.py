@@ -31,7 +31,7 @@ from gateway.config import Settings
 from gateway.dispatch.backoff import backoff_seconds
 from gateway.dispatch.calendar import WorkingCalendar
 from gateway.dispatch.routing import PRINT, RecipientRegister, choose_route
-from gateway.model import FINAL_STATUSES, Event, Status
+from gateway.model import FINAL_STATUSES, Event, PartyKind, Status
 from gateway.store.blobs import BlobStore
 from gateway.store.dispatch import DEAD, ChannelHealth, DispatchStore, Job, LeaseLost, enqueue
 from gateway.store.dispatch_jobs import enqueue_many, job_row
@@ -78,9 +78,10 @@ class Dispatcher:
             "print_cycle": self._print_cycle,
         }
 
-    @property
-    def digital_channels(self) -> list[str]:
-        return [name for name in ("altinn3", "altinn2") if name in self.channels]
+    def digital_channels(self, kind: PartyKind) -> list[str]:
+        """Digital channels for a recipient of this kind, in order of preference."""
+        names = ("digitalpost",) if kind in (PartyKind.DK_CPR, PartyKind.DK_CVR) else ("altinn3", "altinn2")
+        return [name for name in names if name in self.channels]
 
     # --- entry point ---
 
@@ -107,7 +108,8 @@ class Dispatcher:
         stored = self._shipment(job)
         if stored.status in FINAL_STATUSES:
             return self._done(job, now)
-        route = choose_route(stored.shipment, register=self.register, digital_channels=self.digital_channels,
+        route = choose_route(stored.shipment, register=self.register,
+                             digital_channels=self.digital_channels(stored.shipment.recipient.kind),
                              print_available=PRINT in self.channels)
         if route.channel is None:
             def work(conn: Connection) -> None:
@@ -376,6 +378,8 @@ class Dispatcher:
 
     def _poll_interval(self, channel: str) -> float:
         if channel == "altinn3":
+            return self.settings.channels.altinn3.poll_interval_seconds
+        if channel == "digitalpost":
             return self.settings.channels.altinn3.poll_interval_seconds
         return self.d.maintenance_interval_seconds * 30
 

@@ -1,14 +1,32 @@
-"""The embedded recipient register: a table the operator fills from CSV or the CLI."""
+"""Recipient registers: the embedded table an operator fills (Norway), and Digital Post's own
+registration lookup for Danish recipients."""
 from __future__ import annotations
 
 from gateway.dispatch.routing import Reachability
+from gateway.model import PartyKind
 from gateway.store.dispatch import DispatchStore
+
+DANISH = {PartyKind.DK_CPR: "CPR", PartyKind.DK_CVR: "CVR"}
 
 
 class DatabaseRegister:
     def __init__(self, store: DispatchStore) -> None:
         self.store = store
 
-    def lookup(self, identifier: str) -> Reachability | None:
+    def lookup(self, identifier: str, kind: PartyKind) -> Reachability | None:
         status = self.store.register_lookup(identifier)
         return Reachability(status) if status else None
+
+
+class CompositeRegister:
+    """Danish recipients are asked of Digital Post (when configured); everyone else of the table."""
+
+    def __init__(self, table: DatabaseRegister, digitalpost: object | None) -> None:
+        self.table = table
+        self.digitalpost = digitalpost
+
+    def lookup(self, identifier: str, kind: PartyKind) -> Reachability | None:
+        if kind in DANISH and self.digitalpost is not None:
+            registered = self.digitalpost.is_registered(DANISH[kind], identifier)  # type: ignore[attr-defined]
+            return Reachability.DIGITAL if registered else Reachability.UNREACHABLE
+        return self.table.lookup(identifier, kind)

@@ -24,7 +24,7 @@ class Reachability(enum.StrEnum):
 
 
 class RecipientRegister(Protocol):
-    def lookup(self, identifier: str) -> Reachability | None: ...
+    def lookup(self, identifier: str, kind: PartyKind) -> Reachability | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +34,7 @@ class Route:
 
 
 PRINT = "print"
+DIGITAL_KINDS = frozenset({PartyKind.NO_PERSON, PartyKind.NO_ORGANIZATION, PartyKind.DK_CPR, PartyKind.DK_CVR})
 
 
 def choose_route(
@@ -47,8 +48,8 @@ def choose_route(
     if mode is DeliveryMode.PRINT_ONLY:
         return Route(PRINT, "print only") if print_available else Route(None, "print only, but no print channel")
     recipient = shipment.recipient
-    status = register.lookup(recipient.identifier) if recipient.identifier else None
-    if status is Reachability.DIGITAL and digital_channels and recipient.kind in (PartyKind.NO_PERSON, PartyKind.NO_ORGANIZATION):
+    status = register.lookup(recipient.identifier, recipient.kind) if recipient.identifier else None
+    if status is Reachability.DIGITAL and digital_channels and recipient.kind in DIGITAL_KINDS:
         return Route(digital_channels[0], "digital mailbox")
     why = {
         Reachability.RESERVED: "reserved against digital mail",

@@ -89,8 +89,17 @@ TEXTS = {
         "links": "Links in this letter - scan the QR code with your phone or type the address:",
         "continued": "Links in this letter (continued)",
     },
+    "da": {
+        "digital": (
+            "Du kan modtage breve fra det offentlige digitalt i stedet for på papir. Log på "
+            "borger.dk eller virk.dk, eller brug appen Digital Post, for at læse dine breve dér. "
+            "Så kommer brevene hurtigere, og du kan altid finde dem igen."
+        ),
+        "links": "Links i brevet - scan QR-koden med din telefon eller skriv adressen:",
+        "continued": "Links i brevet (fortsat)",
+    },
 }
-_LANGUAGE_ALIASES = {"no": "nb", "nob": "nb", "nno": "nn", "eng": "en"}
+_LANGUAGE_ALIASES = {"no": "nb", "nob": "nb", "nno": "nn", "eng": "en", "dan": "da", "dk": "da"}
 
 _TYPOGRAPHY = str.maketrans({"\u2013": "-", "\u2014": "-", "\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"', "\u2026": "...", "\u00a0": " ", "\u20ac": "EUR"})
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]+")

@@ -20,6 +20,7 @@ from gateway.config import IntakePolicy
 from gateway.domain.identifiers import is_valid_norwegian_person_id
 from gateway.domain.validation import inspect_documents, validate_shipment
 from gateway.errors import ConflictError, FaultCode, GatewayError, NotFoundError, ValidationError
+from gateway.mapping.routing_rules import RoutingRule, apply_rules
 from gateway.model import FINAL_STATUSES, Event, Shipment, Status, new_shipment_id, to_data, utcnow
 from gateway.store.blobs import BlobStore
 from gateway.store.repository import IdTaken, Repository, StoredShipment
@@ -49,11 +50,13 @@ def content_digest(shipment: Shipment) -> str:
 
 
 class ShipmentService:
-    def __init__(self, repository: Repository, blobs: BlobStore, *, policy: IntakePolicy, clock: Clock = utcnow) -> None:
+    def __init__(self, repository: Repository, blobs: BlobStore, *, policy: IntakePolicy, clock: Clock = utcnow,
+                 routing_rules: Sequence[RoutingRule] = ()) -> None:
         self.repository = repository
         self.blobs = blobs
         self.policy = policy
         self.clock = clock
+        self.routing_rules = tuple(routing_rules)
 
     # --- intake ---
 
@@ -100,6 +103,7 @@ class ShipmentService:
             ref = self.blobs.put(data, sha256=doc.sha256)
             documents.append(dataclasses.replace(doc, storage_ref=ref, page_count=info.page_count if info else None))
         stored = dataclasses.replace(shipment, id=shipment_id, documents=tuple(documents))
+        stored, rule = apply_rules(stored, self.routing_rules)  # after the digest: a repeat still matches
 
         now = self.clock()
         pages = sum(d.page_count or 0 for d in documents)
@@ -107,6 +111,8 @@ class ShipmentService:
             Event(at=now, kind="received", status=Status.RECEIVED, detail=f"via {operation}"),
             Event(at=now, kind="accepted", status=Status.ACCEPTED, detail=f"{len(documents)} document(s), {pages} page(s)"),
         ]
+        if rule is not None:
+            events.append(Event(at=now, kind="routing_rule", detail=f"{rule.name}: kontaktpunkt {stored.routing.contact_point}"))
         try:
             self.repository.insert_shipment(stored, content_sha256=digest, events=events, reserved=reserved)
         except IdTaken:

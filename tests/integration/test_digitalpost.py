@@ -9,8 +9,8 @@ from collections.abc import Iterator
 import pytest
 
 from gateway.channels.base import ChannelRejected, ChannelUnavailable, Letter, Receipt
-from gateway.channels.digitalpost import DigitalPostChannel, DigitalPostSettings
-from gateway.config import ConfigError
+from gateway.channels.digitalpost import DigitalPostChannel
+from gateway.config import ConfigError, DigitalPostSettings
 from gateway.model import Party, PartyKind, Shipment, Status
 from tests.conftest import SPECS, require_spec
 from tests.doubles.digitalpost import DigitalPostDouble, Pki, make_pki
