@@ -70,6 +70,8 @@ class Dispatcher:
             country=self.d.holiday_country, timezone=self.d.timezone,
             day_start_hour=self.d.working_day_start_hour, day_end_hour=self.d.working_day_end_hour,
         )
+        self._danish_calendar = WorkingCalendar(country="DK", timezone="Europe/Copenhagen",
+                                                day_start_hour=self.d.working_day_start_hour, day_end_hour=self.d.working_day_end_hour)
         self._handlers: dict[str, Callable[[Job, dt.datetime], None]] = {
             "route": self._route,
             "submit": self._submit,
@@ -184,7 +186,7 @@ class Dispatcher:
         self.store.record_success(conn, receipt.channel, known=health)
         deadline = None
         if receipt.channel != PRINT:
-            deadline = self.calendar.add_working_hours(now, self._read_deadline_hours(stored))
+            deadline = self._calendar_for(stored).add_working_hours(now, self._read_deadline_hours(stored))
         self.store.add_delivery(conn, receipt, now=now, read_deadline=deadline)
         if receipt.channel == PRINT:
             cost = f", anslått kostnad {receipt.cost_ore / 100:.2f} kr" if receipt.cost_ore is not None else ""
@@ -363,6 +365,12 @@ class Dispatcher:
         if stored is None:
             raise LookupError(f"job {job.id} names an unknown shipment {job.shipment_id}")
         return stored
+
+    def _calendar_for(self, stored: StoredShipment) -> WorkingCalendar:
+        """Working days where the recipient lives: Danish holidays for CPR/CVR recipients."""
+        if stored.shipment.recipient.kind in (PartyKind.DK_CPR, PartyKind.DK_CVR):
+            return self._danish_calendar
+        return self.calendar
 
     def _outage(self, health: ChannelHealth, now: dt.datetime) -> bool:
         limit = dt.timedelta(hours=self.d.outage_to_print_hours)

@@ -58,3 +58,11 @@ def test_holidays_are_not_working_days():
 def test_naive_start_is_refused():
     with pytest.raises(ValueError):
         CAL.add_working_hours(dt.datetime(2026, 1, 5, 8), 1)
+
+
+def test_danish_holidays_differ():
+    dk = WorkingCalendar(country="DK", timezone="Europe/Copenhagen")
+    # 1 May and 17 May are Norwegian public holidays, not Danish ones
+    for day in (dt.date(2026, 5, 1), dt.date(2028, 5, 17)):
+        assert dk.is_working_day(day) and not CAL.is_working_day(day)
+    assert not dk.is_working_day(dt.date(2026, 4, 2))  # Maundy Thursday: both

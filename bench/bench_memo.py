@@ -1,0 +1,141 @@
+"""MeMo benchmark: a signed MeMo of about 40 KB through /memo (parse, verify the signature,
+MeMo rules, schema validation, mapping, durable commit) against the bare spyne echo of
+bench_intake.py on the same hosting stack, in the same run; then ``gateway validate`` on
+1,000 files. Target: ratio at least 0.4.
+
+    python bench/bench_memo.py [--requests 600] [--concurrency 8] [--files 1000]
+"""
+from __future__ import annotations
+
+import argparse
+import base64
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from lxml import etree  # noqa: E402
+
+from bench.bench_intake import SOAP12, USER, PASSWORD, drive, echo_envelope, make_pdf, start_echo  # noqa: E402
+from gateway.xml.signatures import sign_message  # noqa: E402
+from tests.process import GatewayProcess, write_config  # noqa: E402
+
+CORPUS = ROOT / "tests" / "security" / "memo"
+EXAMPLE = ROOT.parent / "shared" / "specs" / "memo" / "examples" / "MeMo_v1.1_Full_Example.xml"
+MEMO = "https://DigitalPost.dk/MeMo-1"
+
+
+def signed_memo(pdf: bytes) -> bytes:
+    root = etree.fromstring(EXAMPLE.read_bytes())
+    root.find(f"{{{MEMO}}}MessageHeader/{{{MEMO}}}messageUUID").text = str(uuid.uuid4())
+    for file in root.iter(f"{{{MEMO}}}File"):
+        if file.findtext(f"{{{MEMO}}}encodingFormat") == "application/pdf":
+            file.find(f"{{{MEMO}}}content").text = base64.b64encode(pdf).decode()
+    for url in root.iter(f"{{{MEMO}}}url"):
+        url.text = url.text.replace("http://", "https://")
+    signed = sign_message(root, key=(CORPUS / "corpus-signer.pem").read_bytes(), cert=(CORPUS / "corpus-signer.crt").read_bytes())
+    return etree.tostring(signed, xml_declaration=True, encoding="UTF-8")
+
+
+def send_envelope(memo: bytes) -> bytes:
+    return (
+        '<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope" xmlns:m="urn:gateway:memo:1"><s:Body>'
+        f"<m:sendMessage><m:message>{base64.b64encode(memo).decode()}</m:message></m:sendMessage></s:Body></s:Envelope>"
+    ).encode()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--requests", type=int, default=600)
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--files", type=int, default=1000)
+    args = parser.parse_args()
+    pdf = make_pdf(6 * 1024)  # three PDFs in the Full example → about 40 KB of MeMo
+    with tempfile.TemporaryDirectory(prefix="gw-memo-") as tmp:
+        tmpdir = Path(tmp)
+        extra = f'signing_certificate = "{CORPUS / "corpus-signer.crt"}"\n[dispatch]\nenabled = false\n'
+        config = write_config(tmpdir / "gateway.toml", data_dir=tmpdir / "var", database_url=f"sqlite:///{tmpdir / 'var' / 'gateway.db'}", extra=extra)
+        gateway = GatewayProcess(config)
+        echo, echo_url = start_echo(threads=4)
+        try:
+            bodies = [send_envelope(signed_memo(pdf)) for _ in range(args.requests + 40)]
+            size = len(signed_memo(pdf))
+            echo_body = echo_envelope(signed_memo(pdf))
+            url = gateway.base_url + "/memo"
+            warm, rest = bodies[:40], bodies[40:]
+            drive(echo_url, echo_body, total=40, concurrency=args.concurrency, auth=None)
+            _drive_many(url, warm, args.concurrency)
+            echo_r = drive(echo_url, echo_body, total=args.requests, concurrency=args.concurrency, auth=None)
+            memo_r = _drive_many(url, rest, args.concurrency)
+        finally:
+            gateway.terminate()
+            echo.terminate()
+            echo.wait(timeout=30)
+        print(f"signed MeMo of {size // 1024} KB ({args.requests} requests, {args.concurrency} concurrent clients, SQLite)")
+        print(f"{'':34}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}")
+        print(f"{'bare spyne echo (baseline)':34}{echo_r['rps']:10.1f}{echo_r['p50_ms']:10.1f}{echo_r['p99_ms']:10.1f}")
+        print(f"{'gateway /memo sendMessage':34}{memo_r['rps']:10.1f}{memo_r['p50_ms']:10.1f}{memo_r['p99_ms']:10.1f}")
+        ratio = memo_r["rps"] / echo_r["rps"]
+        print(f"throughput ratio: {ratio:.2f} (target >= 0.40: {'met' if ratio >= 0.4 else 'NOT met'})")
+
+        files = tmpdir / "files"
+        files.mkdir()
+        unsigned = EXAMPLE.read_bytes()
+        for i in range(args.files):
+            (files / f"m{i:04}.xml").write_bytes(unsigned)
+        start = time.perf_counter()
+        out = subprocess.run([sys.executable, "-m", "gateway.cli", "validate", "--schema", "memo-1.1", str(files), "--config", str(config)],
+                             cwd=ROOT, capture_output=True, text=True)
+        took = time.perf_counter() - start
+        print(f"gateway validate: {args.files} files in {took:.1f} s = {args.files / took:.0f} files/s (whole command); {out.stdout.strip().splitlines()[-1]}")
+    return 0
+
+
+def _drive_many(url: str, bodies: list[bytes], concurrency: int) -> dict[str, float]:
+    """Like drive(), but every request carries its own message (a messageUUID is used once)."""
+    import threading
+
+    import requests
+
+    latencies: list[float] = []
+    errors: list[str] = []
+    lock = threading.Lock()
+    queue = list(bodies)
+
+    def worker() -> None:
+        with requests.Session() as s:
+            s.auth = (USER, PASSWORD)
+            while True:
+                with lock:
+                    if not queue:
+                        return
+                    body = queue.pop()
+                t0 = time.perf_counter()
+                r = s.post(url, data=body, headers=SOAP12, timeout=120)
+                with lock:
+                    latencies.append(time.perf_counter() - t0)
+                    if r.status_code != 200:
+                        errors.append(r.text[:300])
+
+    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
+    start = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - start
+    if errors:
+        raise SystemExit(f"{len(errors)} failed: {errors[0]}")
+    latencies.sort()
+    return {"rps": len(bodies) / elapsed, "p50_ms": statistics.median(latencies) * 1000,
+            "p99_ms": latencies[int(len(latencies) * 0.99) - 1] * 1000}
+
+
+if __name__ == "__main__":
+    sys.exit(main())
