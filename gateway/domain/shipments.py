@@ -127,20 +127,20 @@ class ShipmentService:
     def _idempotent_answer(self, shipment_id: str, tenant: str, digest: str, *, reservation_required: bool = True) -> str | None:
         """None: the id is free (and reserved, where that is required), go ahead. Else the
         answer for a repeat."""
-        stored = self.repository.get(shipment_id)
+        stored = self.repository.identity(shipment_id)
         if stored is None:
             if not reservation_required or self.repository.reservation_tenant(shipment_id) == tenant:
                 return None
             # A concurrent call may have stored the shipment (consuming the reservation)
             # between our two reads: look once more before calling the id unknown.
-            stored = self.repository.get(shipment_id)
-        if stored is None or stored.shipment.tenant != tenant:
+            stored = self.repository.identity(shipment_id)
+        if stored is None or stored[0] != tenant:
             raise ValidationError(
                 f"{shipment_id} was not reserved by startNyForsendelse for this sender",
                 code=FaultCode.UNKNOWN_SHIPMENT_ID,
                 field="shipment_id",
             )
-        if stored.content_sha256 != digest:
+        if stored[1] != digest:
             raise ConflictError(
                 f"{shipment_id} was already used for a shipment with different content",
                 code=FaultCode.SHIPMENT_ID_CONFLICT,

@@ -61,9 +61,12 @@ def validate_shipment(shipment: Shipment, *, policy: IntakePolicy, unique_filena
 def inspect_documents(documents: Sequence[Document], contents: Sequence[bytes]) -> list[PdfInfo | None]:
     """Open every PDF; the last and most expensive check."""
     infos: list[PdfInfo | None] = []
+    seen: dict[str, PdfInfo] = {}  # the same PDF twice in one letter is opened once
     for i, (doc, data) in enumerate(zip(documents, contents, strict=True)):
         if normalize_media_type(doc.media_type) == PDF:
-            infos.append(inspect_pdf(data, field=f"documents[{i}].content"))
+            if doc.sha256 not in seen:
+                seen[doc.sha256] = inspect_pdf(data, field=f"documents[{i}].content")
+            infos.append(seen[doc.sha256])
         else:
             infos.append(None)
     return infos

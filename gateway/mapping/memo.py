@@ -9,6 +9,7 @@ TechnicalDocument, in order.
 from __future__ import annotations
 
 import base64
+import functools
 import binascii
 import hashlib
 import uuid
@@ -44,11 +45,17 @@ def _ns() -> dict[str, str]:
     return _table()["namespaces"]
 
 
+@functools.cache
+def _compiled(path: str) -> etree.XPath:
+    return etree.XPath(f"{path}[1]/text()", namespaces=_ns(), smart_strings=False)
+
+
 def _text(root: etree._Element, path: str) -> str | None:
-    found = root.find(path, _ns())
-    if found is None or found.text is None:
+    """The stripped text of the first element at ``path`` (XPath compiled once per path)."""
+    found = _compiled(path)(root)
+    if not found:
         return None
-    return found.text.strip() or None
+    return found[0].strip() or None
 
 
 def shipment_from_memo(root: etree._Element, *, sender: SenderSettings) -> tuple[Shipment, list[bytes]]:

@@ -56,8 +56,8 @@ class MemoService(GatewayService):
         runtime: Runtime = ctx.app.gateway
         data = b"".join(message) if isinstance(message, (list, tuple)) else bytes(message or b"")
         sid = runtime.memo.accept(data, sender=sender_of(ctx))
-        stored = runtime.shipments.get(sender_of(ctx).name, sid)
-        return SendResult(messageUUID=sid, status=str(stored.status))
+        [(_sid, status, _changed)] = runtime.shipments.statuses(sender_of(ctx).name, [sid], field="messageUUID")
+        return SendResult(messageUUID=sid, status=str(status))
 
     @rpc(Unicode(min_occurs=1, nillable=False), _returns=MessageStatus, _in_variable_names={"message_uuid": "messageUUID"},
          _operation_name="getStatus")

@@ -143,6 +143,13 @@ class Repository:
             status_changed_at=_utc(row.status_changed_at),
         )
 
+    def identity(self, shipment_id: str) -> tuple[str, str] | None:
+        """(tenant, content digest) without loading the shipment: what a repeat check needs."""
+        query = sa.select(t.shipments.c.tenant, t.shipments.c.content_sha256).where(t.shipments.c.id == shipment_id)
+        with self.engine.connect() as conn:
+            row = conn.execute(query).first()
+        return (row.tenant, row.content_sha256) if row else None
+
     def tenant_of(self, shipment_id: str) -> str | None:
         with self.engine.connect() as conn:
             return conn.scalar(sa.select(t.shipments.c.tenant).where(t.shipments.c.id == shipment_id))
