@@ -147,7 +147,10 @@ def main() -> int:
     pdf = make_pdf(args.pdf_kb * 1024)
     with tempfile.TemporaryDirectory(prefix="gw-bench-") as tmp:
         tmpdir = Path(tmp)
-        config = write_config(tmpdir / "gateway.toml", data_dir=tmpdir / "var", database_url=f"sqlite:///{tmpdir / 'var' / 'gateway.db'}")
+        # intake alone: dispatch (cover pages, print) would compete for the same two cores
+        no_dispatch = "[dispatch]\nenabled = false\n"
+        config = write_config(tmpdir / "gateway.toml", data_dir=tmpdir / "var", database_url=f"sqlite:///{tmpdir / 'var' / 'gateway.db'}",
+                              extra=no_dispatch)
         gateway = GatewayProcess(config)
         echo, echo_url = start_echo(threads=4)
         try:
@@ -179,7 +182,8 @@ def main() -> int:
         if args.big_mb:
             big_dir = tmpdir / "big"
             big_dir.mkdir()
-            config = write_config(big_dir / "gateway.toml", data_dir=big_dir / "var", database_url=f"sqlite:///{big_dir / 'var' / 'gateway.db'}")
+            config = write_config(big_dir / "gateway.toml", data_dir=big_dir / "var", database_url=f"sqlite:///{big_dir / 'var' / 'gateway.db'}",
+                                  extra=no_dispatch)
             gateway = GatewayProcess(config)
             try:
                 before = vm_hwm_kib(gateway.proc.pid)
