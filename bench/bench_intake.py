@@ -80,8 +80,11 @@ def echo_envelope(pdf: bytes) -> bytes:
     ).encode()
 
 
-def drive(url: str, body: bytes, *, total: int, concurrency: int, auth: tuple[str, str] | None) -> dict[str, float]:
-    """Closed loop: ``concurrency`` clients share ``total`` requests; every answer must be 200."""
+def drive(url: str, body: bytes | list[bytes], *, total: int, concurrency: int, auth: tuple[str, str] | None) -> dict[str, float]:
+    """Closed loop: ``concurrency`` clients share ``total`` requests; every answer must be 200.
+
+    ``body`` is one request body for all, or a list with one body per request.
+    """
     latencies: list[float] = []
     errors: list[str] = []
     lock = threading.Lock()
@@ -95,8 +98,9 @@ def drive(url: str, body: bytes, *, total: int, concurrency: int, auth: tuple[st
                     if remaining[0] <= 0:
                         return
                     remaining[0] -= 1
+                    data = body if isinstance(body, bytes) else body[remaining[0]]
                 t0 = time.perf_counter()
-                r = s.post(url, data=body, headers=SOAP12, timeout=120)
+                r = s.post(url, data=data, headers=SOAP12, timeout=120)
                 dt = time.perf_counter() - t0
                 with lock:
                     latencies.append(dt)

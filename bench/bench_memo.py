@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import base64
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -22,7 +21,7 @@ sys.path.insert(0, str(ROOT))
 
 from lxml import etree  # noqa: E402
 
-from bench.bench_intake import SOAP12, USER, PASSWORD, drive, echo_envelope, make_pdf, start_echo  # noqa: E402
+from bench.bench_intake import PASSWORD, USER, drive, echo_envelope, make_pdf, start_echo  # noqa: E402
 from gateway.xml.signatures import sign_message  # noqa: E402
 from tests.process import GatewayProcess, write_config  # noqa: E402
 
@@ -70,9 +69,9 @@ def main() -> int:
             url = gateway.base_url + "/memo"
             warm, rest = bodies[:40], bodies[40:]
             drive(echo_url, echo_body, total=40, concurrency=args.concurrency, auth=None)
-            _drive_many(url, warm, args.concurrency)
+            drive(url, warm, total=len(warm), concurrency=args.concurrency, auth=(USER, PASSWORD))
             echo_r = drive(echo_url, echo_body, total=args.requests, concurrency=args.concurrency, auth=None)
-            memo_r = _drive_many(url, rest, args.concurrency)
+            memo_r = drive(url, rest, total=len(rest), concurrency=args.concurrency, auth=(USER, PASSWORD))
         finally:
             gateway.terminate()
             echo.terminate()
@@ -95,46 +94,6 @@ def main() -> int:
         took = time.perf_counter() - start
         print(f"gateway validate: {args.files} files in {took:.1f} s = {args.files / took:.0f} files/s (whole command); {out.stdout.strip().splitlines()[-1]}")
     return 0
-
-
-def _drive_many(url: str, bodies: list[bytes], concurrency: int) -> dict[str, float]:
-    """Like drive(), but every request carries its own message (a messageUUID is used once)."""
-    import threading
-
-    import requests
-
-    latencies: list[float] = []
-    errors: list[str] = []
-    lock = threading.Lock()
-    queue = list(bodies)
-
-    def worker() -> None:
-        with requests.Session() as s:
-            s.auth = (USER, PASSWORD)
-            while True:
-                with lock:
-                    if not queue:
-                        return
-                    body = queue.pop()
-                t0 = time.perf_counter()
-                r = s.post(url, data=body, headers=SOAP12, timeout=120)
-                with lock:
-                    latencies.append(time.perf_counter() - t0)
-                    if r.status_code != 200:
-                        errors.append(r.text[:300])
-
-    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
-    start = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    elapsed = time.perf_counter() - start
-    if errors:
-        raise SystemExit(f"{len(errors)} failed: {errors[0]}")
-    latencies.sort()
-    return {"rps": len(bodies) / elapsed, "p50_ms": statistics.median(latencies) * 1000,
-            "p99_ms": latencies[int(len(latencies) * 0.99) - 1] * 1000}
 
 
 if __name__ == "__main__":

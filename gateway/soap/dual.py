@@ -12,7 +12,7 @@ from typing import Any
 
 from lxml import etree
 
-from gateway.soap.protocol import GatewayWsgiApplication
+from gateway.soap.protocol import GatewayWsgiApplication, HardenedSoap11, HardenedSoap12
 
 WSDL = "http://schemas.xmlsoap.org/wsdl/"
 
@@ -66,3 +66,30 @@ def merge_wsdls(soap11: bytes, soap12: bytes) -> bytes:
 def _url(environ: dict[str, Any]) -> str:
     host = environ.get("HTTP_HOST") or f"{environ.get('SERVER_NAME')}:{environ.get('SERVER_PORT')}"
     return f"{environ.get('wsgi.url_scheme', 'http')}://{host}{environ.get('SCRIPT_NAME', '')}{environ.get('PATH_INFO', '')}"
+
+
+def build_dual(service: type, *, tns: str, name: str, runtime: Any) -> DualSoapApplication:
+    """A gateway service (the spyne service class) on SOAP 1.1 and 1.2, authenticated, with the
+    request limit from settings; ``runtime`` None builds it for its WSDL only."""
+    from spyne import Application
+    from spyne.interface.wsdl import Wsdl11
+
+    from gateway.config import ServerSettings
+    from gateway.xml.parser import INLINE_DOCUMENTS
+
+    def one(protocol: type) -> GatewayWsgiApplication:
+        app = Application(
+            [service],
+            tns=tns,
+            name=name,
+            in_protocol=protocol(validator=None, parse_policy=INLINE_DOCUMENTS,
+                                 authenticator=runtime.authenticator if runtime else None),
+            out_protocol=protocol(),
+        )
+        app.gateway = runtime  # type: ignore[attr-defined]
+        limit = runtime.settings.server.max_request_bytes if runtime else ServerSettings().max_request_bytes
+        wsgi = GatewayWsgiApplication(app, max_content_length=limit)
+        wsgi.doc.wsdl11 = Wsdl11(app.interface)
+        return wsgi
+
+    return DualSoapApplication(one(HardenedSoap11), one(HardenedSoap12))

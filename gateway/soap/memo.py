@@ -8,14 +8,11 @@ sender sees only its own messages.
 """
 from __future__ import annotations
 
-from spyne import Application, Array, ByteArray, ComplexModel, DateTime, Unicode, rpc
-from spyne.interface.wsdl import Wsdl11
+from spyne import Array, ByteArray, ComplexModel, DateTime, Unicode, rpc
 
-from gateway.config import ServerSettings
 from gateway.runtime import Runtime
-from gateway.soap.dual import DualSoapApplication
-from gateway.soap.protocol import GatewayService, GatewayWsgiApplication, HardenedSoap11, HardenedSoap12, sender_of
-from gateway.xml.parser import INLINE_DOCUMENTS
+from gateway.soap.dual import DualSoapApplication, build_dual
+from gateway.soap.protocol import GatewayService, sender_of
 
 PATH = "/memo"
 NS = "urn:gateway:memo:1"
@@ -73,24 +70,8 @@ class MemoService(GatewayService):
                 for e in events]
 
 
-def _application(runtime: Runtime | None, protocol: type) -> GatewayWsgiApplication:
-    app = Application(
-        [MemoService],
-        tns=NS,
-        name="MemoService",
-        in_protocol=protocol(validator=None, parse_policy=INLINE_DOCUMENTS,
-                             authenticator=runtime.authenticator if runtime else None),
-        out_protocol=protocol(),
-    )
-    app.gateway = runtime  # type: ignore[attr-defined]
-    limit = runtime.settings.server.max_request_bytes if runtime else ServerSettings().max_request_bytes
-    wsgi = GatewayWsgiApplication(app, max_content_length=limit)
-    wsgi.doc.wsdl11 = Wsdl11(app.interface)
-    return wsgi
-
-
 def build_application(runtime: Runtime | None) -> DualSoapApplication:
-    return DualSoapApplication(_application(runtime, HardenedSoap11), _application(runtime, HardenedSoap12))
+    return build_dual(MemoService, tns=NS, name="MemoService", runtime=runtime)
 
 
 def wsdl_document(url: str) -> bytes:

@@ -8,15 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from spyne import Application, Array, Boolean, ByteArray, ComplexModel, Integer, Unicode, rpc
-from spyne.interface.wsdl import Wsdl11
+from spyne import Array, Boolean, ByteArray, ComplexModel, Integer, Unicode, rpc
 
-from gateway.config import ServerSettings
 from gateway.domain.validation_service import validate_payload
 from gateway.runtime import Runtime
-from gateway.soap.dual import DualSoapApplication
-from gateway.soap.protocol import GatewayService, GatewayWsgiApplication, HardenedSoap11, HardenedSoap12
-from gateway.xml.parser import INLINE_DOCUMENTS
+from gateway.soap.dual import DualSoapApplication, build_dual
+from gateway.soap.protocol import GatewayService
 
 PATH = "/validation"
 NS = "urn:gateway:validation:1"
@@ -58,24 +55,8 @@ class ValidationService(GatewayService):
         return list(ctx.app.gateway.schemas.names())
 
 
-def _application(runtime: Runtime | None, protocol: type) -> GatewayWsgiApplication:
-    app = Application(
-        [ValidationService],
-        tns=NS,
-        name="ValidationService",
-        in_protocol=protocol(validator=None, parse_policy=INLINE_DOCUMENTS,
-                             authenticator=runtime.authenticator if runtime else None),
-        out_protocol=protocol(),
-    )
-    app.gateway = runtime  # type: ignore[attr-defined]
-    limit = runtime.settings.server.max_request_bytes if runtime else ServerSettings().max_request_bytes
-    wsgi = GatewayWsgiApplication(app, max_content_length=limit)
-    wsgi.doc.wsdl11 = Wsdl11(app.interface)
-    return wsgi
-
-
 def build_application(runtime: Runtime | None) -> DualSoapApplication:
-    return DualSoapApplication(_application(runtime, HardenedSoap11), _application(runtime, HardenedSoap12))
+    return build_dual(ValidationService, tns=NS, name="ValidationService", runtime=runtime)
 
 
 def wsdl_document(url: str) -> bytes:
