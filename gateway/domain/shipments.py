@@ -172,16 +172,14 @@ class ShipmentService:
         return stored
 
     def require_owned(self, tenant: str, shipment_ids: Sequence[str | None], *, field: str) -> list[str]:
+        return [sid for sid, _status, _at in self.statuses(tenant, shipment_ids, field=field)]
+
+    def statuses(self, tenant: str, shipment_ids: Sequence[str | None], *, field: str) -> list[tuple[str, Status, dt.datetime]]:
         ids = [parse_shipment_id(i, field=field) for i in shipment_ids]
-        found = self.repository.statuses(ids)
+        found = self.repository.statuses(ids)  # one query: ownership and status together
         for sid in ids:
             if sid not in found or found[sid][0] != tenant:
                 raise NotFoundError(f"no shipment {sid} for this sender", code=FaultCode.SHIPMENT_NOT_FOUND, field=field)
-        return ids
-
-    def statuses(self, tenant: str, shipment_ids: Sequence[str | None], *, field: str) -> list[tuple[str, Status, dt.datetime]]:
-        ids = self.require_owned(tenant, shipment_ids, field=field)
-        found = self.repository.statuses(ids)
         return [(sid, found[sid][1], found[sid][2]) for sid in ids]
 
     def history(self, tenant: str, shipment_id: str | None) -> list[Event]:

@@ -46,16 +46,22 @@ def _ns() -> dict[str, str]:
 
 
 @functools.cache
-def _compiled(path: str) -> etree.XPath:
-    return etree.XPath(f"{path}[1]/text()", namespaces=_ns(), smart_strings=False)
+def _clark(path: str) -> str:
+    """``memo:A/memo:b`` → ``{ns}A/{ns}b`` once, so each lookup skips prefix handling."""
+    ns = _ns()
+    steps = []
+    for step in path.split("/"):
+        prefix, sep, local = step.partition(":")
+        steps.append(f"{{{ns[prefix]}}}{local}" if sep else step)
+    return "/".join(steps)
 
 
 def _text(root: etree._Element, path: str) -> str | None:
-    """The stripped text of the first element at ``path`` (XPath compiled once per path)."""
-    found = _compiled(path)(root)
-    if not found:
+    """The stripped text of the first element at ``path``."""
+    found = root.find(_clark(path))
+    if found is None or found.text is None:
         return None
-    return found[0].strip() or None
+    return found.text.strip() or None
 
 
 def shipment_from_memo(root: etree._Element, *, sender: SenderSettings) -> tuple[Shipment, list[bytes]]:
