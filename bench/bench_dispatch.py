@@ -13,7 +13,6 @@ letters/s per worker process, and two processes at least 1.6x one.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import hashlib
 import os
 import signal
@@ -69,7 +68,8 @@ def run(database_url: str, processes: int, letters: int, key) -> float:
                 p.send_signal(signal.SIGTERM)
             for p in procs:
                 p.wait(timeout=60)
-        assert len(double.correspondences) == letters
+        delivered_refs = {c.form["Correspondence.SendersReference"] for c in double.correspondences.values()}
+        assert len(double.correspondences) == letters and delivered_refs == set(ids)
         return letters / elapsed
 
 

@@ -151,7 +151,6 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 def cmd_registry(args: argparse.Namespace) -> int:
     from gateway.dispatch.routing import read_register_csv
-    from gateway.domain.identifiers import is_valid_norwegian_person_id
     from gateway.model import utcnow
     from gateway.store import migrate
     from gateway.store.dispatch import DispatchStore
@@ -172,7 +171,7 @@ def cmd_registry(args: argparse.Namespace) -> int:
             print(f"imported {store.register_set(entries, now=utcnow())} entries from {args.file}")
         elif command == "set":
             try:
-                entries = _one_entry(args.identifier, args.status, is_valid_norwegian_person_id)
+                entries = [_register_entry(args.identifier, args.status)]
             except ValueError as exc:
                 print(f"gateway: {exc}", file=sys.stderr)
                 return 2
@@ -193,13 +192,13 @@ def cmd_registry(args: argparse.Namespace) -> int:
     return 0
 
 
-def _one_entry(identifier: str, status: str, is_person) -> list[tuple[str, str, str]]:  # type: ignore[no-untyped-def]
-    from gateway.domain.identifiers import is_valid_norwegian_organization_number
+def _register_entry(identifier: str, status: str) -> tuple[str, str, str]:
+    from gateway.domain.identifiers import is_valid_norwegian_organization_number, is_valid_norwegian_person_id
 
-    if is_person(identifier):
-        return [(identifier, "person", status)]
+    if is_valid_norwegian_person_id(identifier):
+        return identifier, "person", status
     if is_valid_norwegian_organization_number(identifier):
-        return [(identifier, "organization", status)]
+        return identifier, "organization", status
     raise ValueError(f"{identifier!r} is neither a fødselsnummer/D-nummer nor an organisasjonsnummer")
 
 

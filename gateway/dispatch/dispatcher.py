@@ -160,9 +160,11 @@ class Dispatcher:
         try:
             receipt = channel.submit(letter, idempotency_key=key)
         except ChannelUnavailable as exc:
-            return tx(lambda conn: self._unavailable(conn, job, stored, name, exc, now))
+            unavailable = exc  # the transaction may run on another thread (group commit): bind it
+            return tx(lambda conn: self._unavailable(conn, job, stored, name, unavailable, now))
         except ChannelRejected as exc:
-            return tx(lambda conn: self._fall_back(conn, job, stored, f"{_label(name)} refused: {exc}", now), continues=False)
+            reason = f"{_label(name)} refused: {exc}"
+            return tx(lambda conn: self._fall_back(conn, job, stored, reason, now), continues=False)
         tx(lambda conn: self._submitted(conn, job, stored, receipt, now, health=health), continues=False)
 
     def _unavailable(self, conn: Connection, job: Job, stored: StoredShipment, name: str, exc: ChannelUnavailable, now: dt.datetime) -> None:
@@ -216,7 +218,8 @@ class Dispatcher:
             changes = channel.poll(receipts)
         except (ChannelUnavailable, ChannelRejected) as exc:
             delay = backoff_seconds(job.attempts + 1, base=self.d.backoff_base_seconds, cap=self._poll_interval(name), rng=self.rng)
-            return self.store.transaction(lambda conn: self.store.retry_later(conn, job, now=now, run_after=now + dt.timedelta(seconds=delay), error=str(exc)))
+            error = str(exc)
+            return self.store.transaction(lambda conn: self.store.retry_later(conn, job, now=now, run_after=now + dt.timedelta(seconds=delay), error=error))
         self.store.transaction(lambda conn: self._apply_poll(conn, job, stored, changes, receipts, now))
 
     def _apply_poll(self, conn: Connection, job: Job, stored: StoredShipment, changes: list[StatusChange],

@@ -100,8 +100,10 @@ def test_registry_import_set_show_and_list(tmp_path):
 
 
 def test_shipment_stop_and_show(tmp_path):
+    import hashlib
+
     from gateway.config import load_settings
-    from gateway.model import Party, PartyKind, PostalAddress, Shipment
+    from gateway.model import Document, Party, PartyKind, PostalAddress, Shipment
     from gateway.runtime import Runtime
     from tests.conftest import make_pdf
 
@@ -109,8 +111,6 @@ def test_shipment_stop_and_show(tmp_path):
     config.write_text(f'[storage]\ndata_dir = "{tmp_path / "var"}"\n[dispatch]\nenabled = false\n', encoding="utf-8")
     runtime = Runtime.open(load_settings(config), channels={})
     pdf = make_pdf()
-    from gateway.model import Document
-    import hashlib
     shipment = Shipment(id="", tenant="demo", title="Brev", recipient=Party(identifier="15076500565", kind=PartyKind.NO_PERSON,
                         address=PostalAddress(name="Ola", postcode="0155", city="Oslo")),
                         documents=(Document(filename="a.pdf", media_type="application/pdf", size=len(pdf), sha256=hashlib.sha256(pdf).hexdigest(), storage_ref=""),))

@@ -12,7 +12,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 from lxml import etree
 from pypdf import PdfReader
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import dataclasses
-import hashlib
 import re
 import uuid
 from pathlib import Path
@@ -15,7 +14,6 @@ import zeep
 from lxml import etree
 from zeep.transports import Transport
 
-from gateway.config import SenderSettings
 from gateway.model import DeliveryMode, PartyKind
 from gateway.soap.memo import NS, PATH
 from gateway.xml.signatures import sign_message

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 
 from gateway.config import load_settings
 from gateway.model import Document, DocumentRole, Party, PartyKind, PostalAddress, Shipment, Status, utcnow

@@ -1,5 +1,4 @@
 """The tables in mappings/ are complete and agree with the official contract."""
-import re
 
 from lxml import etree
 
