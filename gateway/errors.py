@@ -50,6 +50,7 @@ class FaultCode(enum.StrEnum):
     LINK_TEXT_REQUIRED = "LINK_TEXT_REQUIRED"
     LINK_URL_INVALID = "LINK_URL_INVALID"
     SIGNING_NOT_SUPPORTED = "SIGNING_NOT_SUPPORTED"
+    FIELD_TOO_LONG = "FIELD_TOO_LONG"
     # identity and lookup
     INVALID_SHIPMENT_ID = "INVALID_SHIPMENT_ID"
     UNKNOWN_SHIPMENT_ID = "UNKNOWN_SHIPMENT_ID"
@@ -102,6 +103,7 @@ FAULTS: dict[str, FaultInfo] = {
     FaultCode.LINK_TEXT_REQUIRED: FaultInfo("Client", 400, "A `lenke` has no `urlTekst`."),
     FaultCode.LINK_URL_INVALID: FaultInfo("Client", 400, "`urlLenke` is not an absolute http(s) URL."),
     FaultCode.SIGNING_NOT_SUPPORTED: FaultInfo("Client", 400, "Signing orders (`skalSigneres`, `signaturtype`) are not offered by this gateway."),
+    FaultCode.FIELD_TOO_LONG: FaultInfo("Client", 400, "A value is longer than the gateway stores (external reference 500, media type 200 characters)."),
     FaultCode.INVALID_SHIPMENT_ID: FaultInfo("Client", 400, "A shipment id is not a UUID."),
     FaultCode.UNKNOWN_SHIPMENT_ID: FaultInfo("Client", 400, "`sendForsendelseMedId` with an id that `startNyForsendelse` did not give this sender."),
     FaultCode.SHIPMENT_NOT_FOUND: FaultInfo("Client", 404, "No shipment with that id belongs to this sender."),

@@ -64,6 +64,14 @@ class LimitedRequest(server.Request):
             return
         super().handleContentChunk(data)
 
+    def requestReceived(self, command: bytes, path: bytes, version: bytes) -> None:
+        # twisted.web parses form bodies into memory in the reactor thread before anyone has
+        # logged in; no endpoint here takes forms, so they are not parsed at all
+        content_type = (self.requestHeaders.getRawHeaders(b"content-type") or [b""])[0].lower()
+        if content_type.startswith((b"multipart/form-data", b"application/x-www-form-urlencoded")):
+            self.requestHeaders.setRawHeaders(b"content-type", [b"application/octet-stream"])
+        super().requestReceived(command, path, version)
+
     def process(self) -> None:
         self.requestHeaders.removeHeader(_REJECTED_HEADER)
         if self._too_large:
@@ -97,7 +105,8 @@ class HealthResource(resource.Resource):
                 conn.execute(sa.text("SELECT 1"))
             body, code = {"status": "ok", "version": __version__}, 200
         except Exception as exc:  # noqa: BLE001 - report, don't crash
-            body, code = {"status": "unavailable", "error": str(exc)}, 503
+            logger.error("health check: the database does not answer: %s", exc)
+            body, code = {"status": "unavailable", "error": "the database does not answer"}, 503
         request.setResponseCode(code)
         request.setHeader(b"content-type", b"application/json")
         return json.dumps(body).encode()

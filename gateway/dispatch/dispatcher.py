@@ -93,6 +93,8 @@ class Dispatcher:
         try:
             if handler is None:
                 raise ValueError(f"unknown job kind {job.kind!r}")
+            if job.kind not in PERIODIC and job.attempts >= self.d.max_attempts:
+                raise RuntimeError(f"{job.attempts} attempts (workers died or the job kept failing)")
             handler(job, now)
         except LeaseLost as exc:
             logger.warning("%s", exc)
@@ -130,6 +132,8 @@ class Dispatcher:
         stored = stored or self._shipment(job)
         if stored.status in FINAL_STATUSES or stored.status is Status.READ:
             return self._done(job, now)  # read meanwhile, or stopped: nothing to send
+        if job.channel == PRINT and stored.status is Status.SENT_TO_PRINT:
+            return self._done(job, now)  # two fallbacks raced (poll failure and deadline): one print
 
         def tx(fn: Callable[[Connection], Any], *, continues: bool = True) -> Any:
             """Run ``fn`` in one transaction with the routing record; a job that goes on
@@ -389,8 +393,6 @@ class Dispatcher:
 
     def _poll_interval(self, channel: str) -> float:
         if channel == "altinn3":
-            return self.settings.channels.altinn3.poll_interval_seconds
-        if channel == "digitalpost":
             return self.settings.channels.altinn3.poll_interval_seconds
         return self.d.maintenance_interval_seconds * 30
 

@@ -36,7 +36,10 @@ class Worker:
     def run_once(self) -> bool:
         """Claim and run due jobs (up to ``batch``); answers whether there were any."""
         jobs = self.store.claim_many(self.name, now=self.dispatcher.clock(), lease_seconds=self.lease_seconds, limit=self.batch)
-        for job in jobs:
+        for i, job in enumerate(jobs):
+            # the later jobs of a batch waited: renew their lease, or leave them to whoever took them
+            if i and not self.store.renew(job, now=self.dispatcher.clock(), lease_seconds=self.lease_seconds):
+                continue
             self.dispatcher.handle(job)
         return bool(jobs)
 

@@ -22,6 +22,9 @@ COST_CODE = re.compile(r"^[a-zA-Z0-9\-\.øæåØÆÅ]{0,20}$")
 FORBIDDEN_FILENAME_CHARS = frozenset('"<>?*|:/\\')
 NORWEGIAN_COUNTRY_NAMES = frozenset({"", "NO", "NOR", "NORGE", "NORWAY", "NOREG"})
 PDF = "application/pdf"
+#: Column sizes of the store (gateway/store/tables.py): checked here so every database agrees.
+MAX_EXTERNAL_REF = 500
+MAX_MEDIA_TYPE = 200
 
 
 def normalize_media_type(value: str) -> str:
@@ -39,6 +42,8 @@ def validate_shipment(shipment: Shipment, *, policy: IntakePolicy, unique_filena
     """
     if not shipment.title or not shipment.title.strip():
         _fail(FaultCode.TITLE_REQUIRED, "title", "a title is required")
+    if shipment.external_ref is not None and len(shipment.external_ref) > MAX_EXTERNAL_REF:
+        _fail(FaultCode.FIELD_TOO_LONG, "external_ref", f"at most {MAX_EXTERNAL_REF} characters, got {len(shipment.external_ref)}")
     _check_recipient(shipment)
     if shipment.reply_to is not None:
         _check_identifier(shipment.reply_to, "reply_to")
@@ -121,6 +126,8 @@ def _check_documents(documents: Sequence[Document], *, printable: bool, policy: 
         if unique_filenames and key in seen:
             _fail(FaultCode.FILENAME_DUPLICATE, f"{where}.filename", f"{name!r} is also the name of document {seen[key]}")
         seen[key] = i
+        if len(doc.media_type) > MAX_MEDIA_TYPE:
+            _fail(FaultCode.FIELD_TOO_LONG, f"{where}.media_type", f"at most {MAX_MEDIA_TYPE} characters")
         if doc.size == 0:
             _fail(FaultCode.DOCUMENT_EMPTY, f"{where}.content", "the document is empty")
         if doc.sign_requested:

@@ -102,6 +102,9 @@ class DispatchStore:
             sa.and_(t.jobs.c.state == RUNNING, t.jobs.c.lease_expires < now),
         )
         query = sa.select(t.jobs.c.id).where(due).order_by(t.jobs.c.run_after, t.jobs.c.id).limit(limit)
+        with self.engine.connect() as conn:  # idle workers look with a read, not the write lock
+            if conn.scalar(sa.select(t.jobs.c.id).where(due).limit(1)) is None:
+                return []
         if self._postgres:
             query = query.with_for_update(skip_locked=True)
 
@@ -112,13 +115,29 @@ class DispatchStore:
             rows = conn.execute(
                 t.jobs.update()
                 .where(t.jobs.c.id.in_(ids))
-                .values(state=RUNNING, lease_owner=owner, lease_expires=now + dt.timedelta(seconds=lease_seconds), updated_at=now)
+                .values(
+                    state=RUNNING, lease_owner=owner, lease_expires=now + dt.timedelta(seconds=lease_seconds), updated_at=now,
+                    # taking over from a worker that died counts as an attempt: a job that kills
+                    # its worker every time must end, not loop
+                    attempts=sa.case((t.jobs.c.state == RUNNING, t.jobs.c.attempts + 1), else_=t.jobs.c.attempts),
+                )
                 .returning(t.jobs.c.id, t.jobs.c.shipment_id, t.jobs.c.kind, t.jobs.c.channel, t.jobs.c.attempts)
             ).all()
             return sorted(
                 (Job(id=r.id, shipment_id=r.shipment_id, kind=r.kind, channel=r.channel, attempts=r.attempts, owner=owner) for r in rows),
                 key=lambda j: ids.index(j.id),
             )
+
+        return self.writer.run(work)
+
+    def renew(self, job: Job, *, now: dt.datetime, lease_seconds: float) -> bool:
+        """Extend ``job``'s lease before working on it; False when another worker has it now."""
+        def work(conn: Connection) -> bool:
+            return conn.execute(
+                t.jobs.update()
+                .where(t.jobs.c.id == job.id, t.jobs.c.lease_owner == job.owner, t.jobs.c.state == RUNNING)
+                .values(lease_expires=now + dt.timedelta(seconds=lease_seconds), updated_at=now)
+            ).rowcount == 1
 
         return self.writer.run(work)
 

@@ -6,15 +6,16 @@ inserted together, so a reader never sees a half-accepted shipment.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from gateway.errors import FaultCode, StorageError
-from gateway.model import Event, Shipment, Status, from_data, to_data, utcnow
+from gateway.model import FINAL_STATUSES, Event, Shipment, Status, from_data, to_data, utcnow
 from gateway.store import tables as t
 from gateway.store.dispatch_jobs import enqueue
 from gateway.store.tables import as_utc as _utc
@@ -25,6 +26,9 @@ from gateway.store.writer import writer_for
 _INSERT_SHIPMENT = t.shipments.insert()
 _INSERT_DOCUMENT = t.documents.insert()
 _INSERT_EVENT = t.events.insert()
+
+
+logger = logging.getLogger(__name__)
 
 
 class IdTaken(Exception):
@@ -99,9 +103,13 @@ class Repository:
         except IntegrityError as exc:
             if self._exists(shipment.id):
                 raise IdTaken(shipment.id) from exc
-            raise StorageError(f"the shipment could not be stored: {exc.orig}", code=FaultCode.STORAGE_UNAVAILABLE) from exc
-        except OperationalError as exc:
-            raise StorageError(f"the database is not available: {exc.orig}", code=FaultCode.STORAGE_UNAVAILABLE) from exc
+            logger.error("storing shipment %s failed: %s", shipment.id, exc.orig)
+            raise StorageError("the shipment could not be stored; the gateway's log has the details",
+                               code=FaultCode.STORAGE_UNAVAILABLE) from exc
+        except (OperationalError, DBAPIError) as exc:
+            logger.error("database unavailable while storing shipment %s: %s", shipment.id, getattr(exc, "orig", exc))
+            raise StorageError("the database is not available; nothing was accepted, try again",
+                               code=FaultCode.STORAGE_UNAVAILABLE) from exc
 
     def record_event(self, shipment_id: str, event: Event) -> None:
         """Append ``event``; when it carries a status, that becomes the current status."""
@@ -210,9 +218,10 @@ def append_event(conn: Connection, shipment_id: str, event: Event) -> None:
     """Append ``event`` inside ``conn``'s transaction; a status on it becomes the current status."""
     insert_events(conn, shipment_id, [event])
     if event.status is not None:
+        # a final status sticks: a stop or a read that raced a running job is not overwritten
         conn.execute(
             t.shipments.update()
-            .where(t.shipments.c.id == shipment_id)
+            .where(t.shipments.c.id == shipment_id, t.shipments.c.status.not_in([str(s) for s in FINAL_STATUSES]))
             .values(status=str(event.status), status_changed_at=event.at)
         )
 

@@ -10,6 +10,7 @@ the fsync is shared. PostgreSQL commits concurrently and gets :class:`DirectWrit
 from __future__ import annotations
 
 import threading
+import weakref
 from collections.abc import Callable
 from typing import Protocol, TypeVar
 
@@ -60,8 +61,11 @@ class GroupCommitWriter:
         unit = _Unit(work)
         with self._queue_lock:
             self._queue.append(unit)
-        with self._commit_lock:
-            if not unit.done:  # nobody took it along: lead a batch
+        while not unit.done:
+            with self._commit_lock:
+                if unit.done:
+                    break
+                # nobody took it along yet: lead a batch (ours may be beyond max_batch: loop)
                 with self._queue_lock:
                     batch, self._queue = self._queue[: self._max_batch], self._queue[self._max_batch :]
                 self._commit(batch)
@@ -91,5 +95,14 @@ class GroupCommitWriter:
                 unit.done = True
 
 
+_WRITERS: "weakref.WeakKeyDictionary[Engine, Writer]" = weakref.WeakKeyDictionary()
+_WRITERS_LOCK = threading.Lock()
+
+
 def writer_for(engine: Engine) -> Writer:
-    return GroupCommitWriter(engine) if engine.dialect.name == "sqlite" else DirectWriter(engine)
+    """One writer per engine: every store of a database shares its commit lock."""
+    with _WRITERS_LOCK:
+        writer = _WRITERS.get(engine)
+        if writer is None:
+            writer = _WRITERS[engine] = GroupCommitWriter(engine) if engine.dialect.name == "sqlite" else DirectWriter(engine)
+        return writer

@@ -57,3 +57,8 @@ def test_print_size_limit_is_policy_and_defaults_to_350_mib():
     assert code_of(big) == ("SHIPMENT_TOO_LARGE", "documents")
     digital = dataclasses.replace(big, delivery=DeliveryPolicy(mode=DeliveryMode.DIGITAL_ONLY))
     validate_shipment(digital, policy=POLICY)
+
+
+def test_values_longer_than_the_store_holds_are_refused_alike_on_every_database():
+    assert code_of(shipment(external_ref="x" * 501)) == ("FIELD_TOO_LONG", "external_ref")
+    assert code_of(shipment(documents=(doc(media="application/" + "x" * 200),)))[0] == "FIELD_TOO_LONG"

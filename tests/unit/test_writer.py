@@ -75,3 +75,31 @@ def test_a_failed_commit_fails_every_unit_of_the_batch(engine):
 
 def test_direct_writer(engine):
     assert DirectWriter(engine).run(lambda conn: conn.execute(items.insert(), {"id": 5}).rowcount) == 1
+
+
+def test_a_unit_beyond_the_batch_size_still_returns_only_after_its_commit(engine):
+    """More queued units than max_batch: every caller returns after its own commit."""
+    writer = GroupCommitWriter(engine, max_batch=2)
+    started = threading.Event()
+
+    def slow(conn):
+        started.set()
+        time.sleep(0.3)
+        conn.execute(items.insert(), {"id": 0})
+
+    results = {}
+
+    def submit(i):
+        results[i] = writer.run(lambda conn: conn.execute(items.insert(), {"id": i}).rowcount)
+        with engine.connect() as conn:  # committed by the time run() returned
+            results[f"seen{i}"] = conn.scalar(sa.select(items.c.id).where(items.c.id == i))
+
+    leader = threading.Thread(target=writer.run, args=(slow,))
+    leader.start()
+    started.wait()
+    threads = [threading.Thread(target=submit, args=(i,)) for i in range(1, 9)]
+    for t in threads:
+        t.start()
+    for t in threads + [leader]:
+        t.join()
+    assert all(results[i] == 1 and results[f"seen{i}"] == i for i in range(1, 9))
