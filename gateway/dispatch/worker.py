@@ -35,11 +35,15 @@ class Worker:
 
     def run_once(self) -> bool:
         """Claim and run due jobs (up to ``batch``); answers whether there were any."""
-        jobs = self.store.claim_many(self.name, now=self.dispatcher.clock(), lease_seconds=self.lease_seconds, limit=self.batch)
-        for i, job in enumerate(jobs):
-            # the later jobs of a batch waited: renew their lease, or leave them to whoever took them
-            if i and not self.store.renew(job, now=self.dispatcher.clock(), lease_seconds=self.lease_seconds):
-                continue
+        claimed_at = self.dispatcher.clock()
+        jobs = self.store.claim_many(self.name, now=claimed_at, lease_seconds=self.lease_seconds, limit=self.batch)
+        for job in jobs:
+            # A later job of the batch may have waited long: past half its lease, renew it
+            # (or leave it to whoever took it over) before touching the channel.
+            now = self.dispatcher.clock()
+            if (now - claimed_at).total_seconds() > self.lease_seconds / 2:
+                if not self.store.renew(job, now=now, lease_seconds=self.lease_seconds):
+                    continue
             self.dispatcher.handle(job)
         return bool(jobs)
 
