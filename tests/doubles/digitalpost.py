@@ -36,7 +36,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from lxml import etree
 
-from tests.doubles.http import quiet
+from tests.doubles.http import LoopbackServer, quiet
 
 MEMO_NS = "https://DigitalPost.dk/MeMo-1"
 MEMO_PATH = "/apis/v1/messages/memo"
@@ -219,14 +219,11 @@ class DigitalPostDouble:
         self.rejected: list[str] = []
         self.handshake_failures: list[str] = []
         self._fail: list[int] = []
-        self.httpd = _TlsServer(_handler(), context=server_context(pki), double=self)
-        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        self.thread.start()
+        self.server = LoopbackServer(server=_TlsServer(_handler(), context=server_context(pki), double=self), scheme="https")
 
     @property
     def url(self) -> str:
-        host, port = self.httpd.server_address[:2]
-        return f"https://{host}:{port}"
+        return self.server.url
 
     def fail_next(self, n: int, status: int = 503) -> None:
         with self.lock:
@@ -243,9 +240,7 @@ class DigitalPostDouble:
             time.sleep(0.01)
 
     def stop(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-        self.thread.join(timeout=10)
+        self.server.stop()
 
     def __enter__(self) -> "DigitalPostDouble":
         return self

@@ -7,19 +7,27 @@ from typing import Any, Callable
 
 
 class LoopbackServer:
-    """Runs ``handler_class`` on a free loopback port in a daemon thread (a context manager)."""
+    """Runs ``handler_class`` on a free loopback port in a daemon thread (a context manager).
 
-    def __init__(self, handler_class: type[BaseHTTPRequestHandler], *, context: Any = None) -> None:
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler_class)
+    ``server`` is a ready server bound to 127.0.0.1 (e.g. one that speaks TLS) to run instead.
+    """
+
+    def __init__(self, handler_class: type[BaseHTTPRequestHandler] | None = None, *, context: Any = None,
+                 server: ThreadingHTTPServer | None = None, scheme: str = "http") -> None:
+        if server is None:
+            assert handler_class is not None
+            server = ThreadingHTTPServer(("127.0.0.1", 0), handler_class)
+            server.context = context  # type: ignore[attr-defined]
+        self.httpd = server
         self.httpd.daemon_threads = True
-        self.httpd.context = context  # type: ignore[attr-defined]
+        self.scheme = scheme
         self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self.thread.start()
 
     @property
     def url(self) -> str:
         host, port = self.httpd.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"{self.scheme}://{host}:{port}"
 
     def stop(self) -> None:
         self.httpd.shutdown()
