@@ -118,6 +118,7 @@ def drive(url: str, body: bytes | list[bytes], *, total: int, concurrency: int, 
         raise SystemExit(f"{len(errors)} failed requests, first: {errors[0]}")
     latencies.sort()
     return {
+        "requests": total,
         "rps": total / elapsed,
         "p50_ms": statistics.median(latencies) * 1000,
         "p99_ms": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000,

@@ -15,7 +15,7 @@ from lxml import etree
 
 from gateway.config import SenderSettings
 from gateway.domain.memo_rules import check_memo
-from gateway.domain.shipments import ShipmentService
+from gateway.domain.shipments import Acceptance, ShipmentService
 from gateway.errors import FaultCode, GatewayError, ValidationError
 from gateway.mapping.memo import shipment_from_memo
 from gateway.xml.parser import INLINE_DOCUMENTS, parse_untrusted
@@ -46,9 +46,9 @@ class MemoIntake:
         self.schemas = schemas
         self.verifiers = dict(verifiers)
 
-    def accept(self, data: bytes, *, sender: SenderSettings) -> str:
+    def accept(self, data: bytes, *, sender: SenderSettings) -> Acceptance:
         try:
-            root = self._verified(parse_untrusted(data, policy=INLINE_DOCUMENTS), sender)
+            root = self._verified(data, parse_untrusted(data, policy=INLINE_DOCUMENTS), sender)
             # The MeMo rules first: several repeat an XSD facet (UUID v4, Z times, lengths)
             # and their codes tell an operator more than a schema message does.
             check_memo(root)
@@ -67,10 +67,10 @@ class MemoIntake:
         return self.shipments.accept(shipment, contents, operation="sendMessage", shipment_id=shipment.id,
                                      reservation_required=False, unique_filenames=False)
 
-    def _verified(self, root: etree._Element, sender: SenderSettings) -> etree._Element:
+    def _verified(self, data: bytes, root: etree._Element, sender: SenderSettings) -> etree._Element:
         verifier = self.verifiers.get(sender.name)
         if verifier is not None:
-            return verifier.verify(root).root
+            return verifier.verify(root, data=data).root
         signed = root.find(DS_SIGNATURE) is not None
         if signed:
             raise SignatureError(SignatureCode.SIGNATURE_CERTIFICATE_UNTRUSTED,

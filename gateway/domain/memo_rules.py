@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import functools
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from decimal import Decimal, InvalidOperation
 from urllib.parse import urlsplit
 
@@ -124,44 +125,63 @@ def memo_violations(root: etree._Element) -> Iterator[MemoRuleError]:
         yield MemoRuleError(MemoRule.NEMSMS_WITH_BODY, "a NEMSMS message has no MessageBody", field=path_of(body))
     additional_content = 0
     for element in root.iter(etree.Element):
-        name = etree.QName(element)
-        if name.localname == "AdditionalContentData" and name.namespace == MEMO_NS:
+        tag = element.tag
+        if tag == _ADDITIONAL_CONTENT_DATA:
             additional_content += 1
             if additional_content == ADDITIONAL_CONTENT_DATA_MAX + 1:
                 yield MemoRuleError(MemoRule.TOO_MANY_ADDITIONAL_CONTENT_DATA,
                                     f"at most {ADDITIONAL_CONTENT_DATA_MAX} AdditionalContentData elements", field=path_of(element))
-        error = _check_element(element, name)
-        if error is not None:
-            yield error
+        check = _check_for(tag)
+        if check is not None:
+            error = check(element)
+            if error is not None:
+                yield error
 
 
-def _check_element(element: etree._Element, name: etree.QName) -> MemoRuleError | None:
-    local = name.localname
+Check = Callable[[etree._Element], "MemoRuleError | None"]
+_ADDITIONAL_CONTENT_DATA = f"{{{MEMO_NS}}}AdditionalContentData"
+
+
+@functools.lru_cache(maxsize=1024)
+def _check_for(tag: str) -> Check | None:
+    """The rule for elements named ``tag`` (Clark notation), decided once per name: most
+    elements have none, and a message has a few hundred of them."""
+    namespace, _, local = tag[1:].partition("}") if tag.startswith("{") else ("", "", tag)
     if local == "label":  # memo:, grd:, kle: and form:label are all dt:memoTextType
-        return _length(element, TEXT_MAX, MemoRule.LABEL_TOO_LONG)
-    if name.namespace != MEMO_NS:
+        return functools.partial(_length, limit=TEXT_MAX, rule=MemoRule.LABEL_TOO_LONG)
+    if namespace != MEMO_NS:
         return None
     if local == "notification":
-        return _length(element, NOTIFICATION_MAX, MemoRule.NOTIFICATION_TOO_LONG)
+        return functools.partial(_length, limit=NOTIFICATION_MAX, rule=MemoRule.NOTIFICATION_TOO_LONG)
     if local == "additionalNotification":
-        return _length(element, TEXT_MAX, MemoRule.NOTIFICATION_TOO_LONG)
-    if local == "filename" and _parent_is(element, "File"):
-        return _filename(element)
-    if local == "url" and _parent_is(element, "EntryPoint"):
-        return _https(element)
+        return functools.partial(_length, limit=TEXT_MAX, rule=MemoRule.NOTIFICATION_TOO_LONG)
+    if local == "filename":
+        return _filename
+    if local == "url":
+        return _https
     if local.endswith("UUID"):
-        value = _text(element).strip(_XML_SPACE)
-        if not _UUID.fullmatch(value):
-            return MemoRuleError(MemoRule.UUID_NOT_V4, f"{value!r} is not a version 4 UUID", field=path_of(element))
+        return _uuid
     if local.endswith("DateTime"):
-        value = _text(element).strip(_XML_SPACE)
-        if not _is_utc_datetime(value):
-            return MemoRuleError(MemoRule.DATETIME_NOT_UTC, f"{value!r} is not a UTC dateTime ending in Z (YYYY-MM-DDThh:mm:ssZ)",
-                                 field=path_of(element))
+        return _utc
     return None
 
 
-def _length(element: etree._Element, limit: int, rule: MemoRule) -> MemoRuleError | None:
+def _uuid(element: etree._Element) -> MemoRuleError | None:
+    value = _text(element).strip(_XML_SPACE)
+    if _UUID.fullmatch(value):
+        return None
+    return MemoRuleError(MemoRule.UUID_NOT_V4, f"{value!r} is not a version 4 UUID", field=path_of(element))
+
+
+def _utc(element: etree._Element) -> MemoRuleError | None:
+    value = _text(element).strip(_XML_SPACE)
+    if _is_utc_datetime(value):
+        return None
+    return MemoRuleError(MemoRule.DATETIME_NOT_UTC, f"{value!r} is not a UTC dateTime ending in Z (YYYY-MM-DDThh:mm:ssZ)",
+                         field=path_of(element))
+
+
+def _length(element: etree._Element, *, limit: int, rule: MemoRule) -> MemoRuleError | None:
     length = len(_text(element))
     if length <= limit:
         return None
@@ -169,6 +189,8 @@ def _length(element: etree._Element, limit: int, rule: MemoRule) -> MemoRuleErro
 
 
 def _filename(element: etree._Element) -> MemoRuleError | None:
+    if not _parent_is(element, "File"):
+        return None
     for char in _text(element):
         if char in FILENAME_FORBIDDEN or char in FILENAME_FORBIDDEN_SPACES or char in _LINE_SEPARATORS or _is_control(char):
             return MemoRuleError(MemoRule.FILENAME_INVALID_CHARACTERS,
@@ -178,6 +200,8 @@ def _filename(element: etree._Element) -> MemoRuleError | None:
 
 
 def _https(element: etree._Element) -> MemoRuleError | None:
+    if not _parent_is(element, "EntryPoint"):
+        return None
     value = _text(element).strip(_XML_SPACE)  # xs:anyURI collapses surrounding XML whitespace
     parts = urlsplit(value) if value.isprintable() and " " not in value else None
     if parts is not None and parts.scheme.lower() == "https" and parts.hostname:
@@ -208,7 +232,11 @@ def _parent_is(element: etree._Element, local: str) -> bool:
 
 
 def _text(element: etree._Element | None) -> str:
-    return "" if element is None else "".join(element.itertext())
+    if element is None:
+        return ""
+    if not len(element):  # no children (comments and PIs count): the text is all of it
+        return element.text or ""
+    return "".join(element.itertext())
 
 
 def _decimal(value: str | None) -> Decimal | None:

@@ -15,6 +15,7 @@ import json
 import logging
 import uuid
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from gateway.config import IntakePolicy
 from gateway.domain.identifiers import is_valid_norwegian_person_id
@@ -36,6 +37,16 @@ def parse_shipment_id(value: str | None, *, field: str = "shipment_id") -> str:
         return str(uuid.UUID((value or "").strip()))
     except ValueError:
         raise ValidationError(f"not a shipment id (UUID): {value!r}", code=FaultCode.INVALID_SHIPMENT_ID, field=field) from None
+
+
+@dataclass(frozen=True, slots=True)
+class Acceptance:
+    """What an intake answers: the shipment's id, its current status, and whether this call
+    was a repeat of one already stored (idempotent: nothing new was stored)."""
+
+    shipment_id: str
+    status: Status
+    repeat: bool = False
 
 
 def content_digest(shipment: Shipment) -> str:
@@ -74,12 +85,14 @@ class ShipmentService:
         shipment_id: str | None = None,
         reservation_required: bool = True,
         unique_filenames: bool = True,
-    ) -> str:
-        """Store ``shipment`` durably and answer its id, or raise a :class:`GatewayError`.
+    ) -> Acceptance:
+        """Store ``shipment`` durably and answer its id and status, or raise a :class:`GatewayError`.
 
         ``shipment_id`` with ``reservation_required`` (SvarUt ``sendForsendelseMedId``) must
-        come from :meth:`reserve_id`; without it the caller names the id (MeMo's messageUUID).
-        Either way a repeat with the same content answers the same id.
+        come from :meth:`reserve_id`, which is checked before anything else. Without it the
+        caller names the id (MeMo's messageUUID): a new id is the common case, so nothing is
+        read first and the insert itself finds a repeat. Either way a repeat with the same
+        content answers the same id (and stores nothing), other content under it is refused.
         """
         tenant = shipment.tenant
         try:
@@ -87,9 +100,10 @@ class ShipmentService:
             reserved = shipment_id is not None and reservation_required
             if shipment_id is not None:
                 shipment_id = parse_shipment_id(shipment_id)
-                existing = self._idempotent_answer(shipment_id, tenant, digest, reservation_required=reservation_required)
-                if existing is not None:
-                    return existing
+                if reserved:
+                    existing = self._idempotent_answer(shipment_id, tenant, digest, reservation_required=True)
+                    if existing is not None:
+                        return existing
             else:
                 shipment_id = new_shipment_id()
             validate_shipment(shipment, policy=self.policy, unique_filenames=unique_filenames)
@@ -116,15 +130,20 @@ class ShipmentService:
         try:
             self.repository.insert_shipment(stored, content_sha256=digest, events=events, reserved=reserved)
         except IdTaken:
-            # A concurrent call with the same id won the race: same rules as a repeat.
-            answer = self._idempotent_answer(shipment_id, tenant, digest, reservation_required=False)
+            # A repeat, or a concurrent call with the same id that won the race: same rules.
+            try:
+                answer = self._idempotent_answer(shipment_id, tenant, digest, reservation_required=False)
+            except GatewayError as exc:
+                self.audit_refusal(operation, tenant, exc, shipment_id)
+                raise
             if answer is None:  # pragma: no cover - IdTaken means the row exists
                 raise
             return answer
         logger.info("accepted shipment %s from %s (%d documents)", shipment_id, tenant, len(documents))
-        return shipment_id
+        return Acceptance(shipment_id, Status.ACCEPTED)
 
-    def _idempotent_answer(self, shipment_id: str, tenant: str, digest: str, *, reservation_required: bool = True) -> str | None:
+    def _idempotent_answer(self, shipment_id: str, tenant: str, digest: str, *,
+                           reservation_required: bool = True) -> Acceptance | None:
         """None: the id is free (and reserved, where that is required), go ahead. Else the
         answer for a repeat."""
         stored = self.repository.identity(shipment_id)
@@ -134,19 +153,19 @@ class ShipmentService:
             # A concurrent call may have stored the shipment (consuming the reservation)
             # between our two reads: look once more before calling the id unknown.
             stored = self.repository.identity(shipment_id)
-        if stored is None or stored[0] != tenant:
+        if stored is None or stored.tenant != tenant:
             raise ValidationError(
                 f"{shipment_id} was not reserved by startNyForsendelse for this sender",
                 code=FaultCode.UNKNOWN_SHIPMENT_ID,
                 field="shipment_id",
             )
-        if stored[1] != digest:
+        if stored.content_sha256 != digest:
             raise ConflictError(
                 f"{shipment_id} was already used for a shipment with different content",
                 code=FaultCode.SHIPMENT_ID_CONFLICT,
                 field="shipment_id",
             )
-        return shipment_id
+        return Acceptance(shipment_id, stored.status, repeat=True)
 
     def audit_refusal(self, operation: str, tenant: str, exc: GatewayError, shipment_id: str | None) -> None:
         """A refusal leaves one audit record (and nothing else)."""

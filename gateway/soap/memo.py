@@ -52,9 +52,8 @@ class MemoService(GatewayService):
     def sendMessage(ctx, message):
         runtime: Runtime = ctx.app.gateway
         data = b"".join(message) if isinstance(message, (list, tuple)) else bytes(message or b"")
-        sid = runtime.memo.accept(data, sender=sender_of(ctx))
-        [(_sid, status, _changed)] = runtime.shipments.statuses(sender_of(ctx).name, [sid], field="messageUUID")
-        return SendResult(messageUUID=sid, status=str(status))
+        accepted = runtime.memo.accept(data, sender=sender_of(ctx))
+        return SendResult(messageUUID=accepted.shipment_id, status=str(accepted.status))
 
     @rpc(Unicode(min_occurs=1, nillable=False), _returns=MessageStatus, _in_variable_names={"message_uuid": "messageUUID"},
          _operation_name="getStatus")

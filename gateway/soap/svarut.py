@@ -155,7 +155,7 @@ def _send(ctx: Any, forsendelse: w.Forsendelse | None, shipment_id: str | None, 
         raise ValidationError("the forsendelse element is missing", code=FaultCode.SHIPMENT_REQUIRED, field="shipment")
     sender: SenderSettings = sender_of(ctx)
     shipment, contents = shipment_from_wire(forsendelse, sender=sender)
-    return _runtime(ctx).shipments.accept(shipment, contents, operation=operation, shipment_id=shipment_id)
+    return _runtime(ctx).shipments.accept(shipment, contents, operation=operation, shipment_id=shipment_id).shipment_id
 
 
 def build_application(runtime: Runtime | None) -> GatewayWsgiApplication:

@@ -26,6 +26,8 @@ from gateway.store.writer import writer_for
 _INSERT_SHIPMENT = t.shipments.insert()
 _INSERT_DOCUMENT = t.documents.insert()
 _INSERT_EVENT = t.events.insert()
+_IDENTITY = sa.select(t.shipments.c.tenant, t.shipments.c.content_sha256, t.shipments.c.status).where(
+    t.shipments.c.id == sa.bindparam("id"))
 
 
 logger = logging.getLogger(__name__)
@@ -33,6 +35,13 @@ logger = logging.getLogger(__name__)
 
 class IdTaken(Exception):
     """The shipment id is already used."""
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    tenant: str
+    content_sha256: str
+    status: Status
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,12 +160,11 @@ class Repository:
             status_changed_at=_utc(row.status_changed_at),
         )
 
-    def identity(self, shipment_id: str) -> tuple[str, str] | None:
-        """(tenant, content digest) without loading the shipment: what a repeat check needs."""
-        query = sa.select(t.shipments.c.tenant, t.shipments.c.content_sha256).where(t.shipments.c.id == shipment_id)
+    def identity(self, shipment_id: str) -> Identity | None:
+        """Owner, content digest and status without loading the shipment: what a repeat check needs."""
         with self.engine.connect() as conn:
-            row = conn.execute(query).first()
-        return (row.tenant, row.content_sha256) if row else None
+            row = conn.execute(_IDENTITY, {"id": shipment_id}).first()
+        return Identity(row.tenant, row.content_sha256, Status(row.status)) if row else None
 
     def tenant_of(self, shipment_id: str) -> str | None:
         with self.engine.connect() as conn:

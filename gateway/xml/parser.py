@@ -71,11 +71,20 @@ def parse_untrusted(data: bytes, *, policy: XmlParsePolicy = STRICT) -> etree._E
 
 
 def _check_depth(root: etree._Element, limit: int) -> None:
-    depth = 0
-    for event, _elem in etree.iterwalk(root, events=("start", "end")):
-        if event == "start":
-            depth += 1
-            if depth > limit:
-                raise HostileXmlError(f"elements nested deeper than {limit} levels", code=FaultCode.MALFORMED_XML)
-        else:
-            depth -= 1
+    if _deeper_than(limit)(root):
+        raise HostileXmlError(f"elements nested deeper than {limit} levels", code=FaultCode.MALFORMED_XML)
+
+
+def _deeper_than(limit: int) -> etree.XPath:
+    """``boolean(/*/*/…)`` with ``limit + 1`` steps: is any element deeper than ``limit``?
+
+    Evaluated in libxml2, about ten times faster than walking the tree in Python. Compiled
+    once per thread (like the parsers) rather than shared between threads.
+    """
+    cache = getattr(_local, "depth_checks", None)
+    if cache is None:
+        cache = _local.depth_checks = {}
+    check = cache.get(limit)
+    if check is None:
+        check = cache[limit] = etree.XPath("boolean(/" + "/".join(["*"] * (limit + 1)) + ")")
+    return check

@@ -171,15 +171,20 @@ class SignatureVerifier:
         )
         self._local = threading.local()
 
-    def verify(self, root: etree._Element) -> VerifiedMessage:
-        """Verify ``root``'s enveloped signature; raise :class:`SignatureError` on any doubt."""
+    def verify(self, root: etree._Element, *, data: bytes | None = None) -> VerifiedMessage:
+        """Verify ``root``'s enveloped signature; raise :class:`SignatureError` on any doubt.
+
+        ``data``: the bytes ``root`` was parsed from with :data:`INLINE_DOCUMENTS`, if the
+        caller has them. signxml then parses those (as it would parse its own serialisation of
+        ``root``, into the same tree) and one serialisation of the message is saved.
+        """
         signature = self._locate(root)
         if signature is None:
             return VerifiedMessage(root=root, signed=False)
         method, reference = _inspect(signature)
         _check_target(root, reference.get("URI"))
         certificate = self._signing_certificate(_embedded_certificates(signature))
-        result = self._verify_with_signxml(root, certificate)
+        result = self._verify_with_signxml(root if data is None else data, certificate)
         signed = result.signed_xml
         if signed is None or signed.tag != root.tag:
             raise SignatureError(SignatureCode.SIGNATURE_WRAPPING, "the signed data is not the message root")
@@ -249,9 +254,9 @@ class SignatureVerifier:
 
     # -- cryptography ------------------------------------------------------------------------
 
-    def _verify_with_signxml(self, root: etree._Element, certificate: x509.Certificate) -> VerifyResult:
+    def _verify_with_signxml(self, message: etree._Element | bytes, certificate: x509.Certificate) -> VerifyResult:
         try:
-            result = XMLVerifier().verify(root, x509_cert=certificate, parser=self._parser(), expect_config=self._config)
+            result = XMLVerifier().verify(message, x509_cert=certificate, parser=self._parser(), expect_config=self._config)
         except InvalidCertificate as exc:
             raise SignatureError(SignatureCode.SIGNATURE_CERTIFICATE_EXPIRED, f"the signing certificate is not usable: {exc}") from exc
         except (SignXMLException, cryptography.exceptions.InvalidSignature, etree.LxmlError, ValueError, KeyError, TypeError) as exc:

@@ -114,7 +114,7 @@ def test_shipment_stop_and_show(tmp_path):
     shipment = Shipment(id="", tenant="demo", title="Brev", recipient=Party(identifier="15076500565", kind=PartyKind.NO_PERSON,
                         address=PostalAddress(name="Ola", postcode="0155", city="Oslo")),
                         documents=(Document(filename="a.pdf", media_type="application/pdf", size=len(pdf), sha256=hashlib.sha256(pdf).hexdigest(), storage_ref=""),))
-    sid = runtime.shipments.accept(shipment, [pdf], operation="test")
+    sid = runtime.shipments.accept(shipment, [pdf], operation="test").shipment_id
     runtime.close()
     out = gateway("shipment", "stop", sid, "--reason", "feil adresse", "--config", str(config))
     assert out.returncode == 0 and "MANUALLY_HANDLED" in out.stdout

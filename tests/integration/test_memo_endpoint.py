@@ -14,7 +14,7 @@ import zeep
 from lxml import etree
 from zeep.transports import Transport
 
-from gateway.model import DeliveryMode, PartyKind
+from gateway.model import DeliveryMode, Event, PartyKind, Status, utcnow
 from gateway.soap.memo import NS, PATH
 from gateway.xml.signatures import sign_message
 from tests.conftest import OTHER_PASSWORD, SENDER_PASSWORD, SPECS, make_pdf, require_spec
@@ -90,6 +90,28 @@ def test_signed_memo_is_accepted_with_its_metadata(memo_gateway, binding):
 
     again = svc.sendMessage(message=data)  # a repeat is answered, not stored twice
     assert again.messageUUID == message_uuid and memo_gateway.runtime.repository.count_shipments() == 1
+
+
+def test_messageuuid_reused_for_other_content_is_a_conflict(memo_gateway):
+    """The insert finds a repeat (nothing is read first): same content is answered with the
+    stored status, other content under the same messageUUID is refused and audited."""
+    svc = _service(memo_gateway, "MemoServiceSoap12")
+    message_uuid, data = signed_message("MeMo_v1.2_Minimum_Example.xml", pdf=make_pdf("first"))
+
+    def same_uuid(root):
+        root.find(f"{{{MEMO}}}MessageHeader/{{{MEMO}}}messageUUID").text = message_uuid
+
+    _, other = signed_message("MeMo_v1.2_Minimum_Example.xml", pdf=make_pdf("second"), mutate=same_uuid)
+    assert svc.sendMessage(message=data).status == "ACCEPTED"
+    memo_gateway.runtime.repository.record_event(message_uuid, Event(at=utcnow(), kind="test", status=Status.SENT_DIGITAL))
+    repeat = svc.sendMessage(message=data)
+    assert (repeat.messageUUID, repeat.status) == (message_uuid, "SENT_DIGITAL")  # the stored status, not a new one
+    with pytest.raises(zeep.exceptions.Fault) as err:
+        svc.sendMessage(message=other)
+    assert _code(err.value) == "SHIPMENT_ID_CONFLICT"
+    assert memo_gateway.runtime.repository.count_shipments() == 1
+    audit = memo_gateway.runtime.repository.audit_records(tenant="kommune-sak")
+    assert [(a["outcome"], a["shipment_id"]) for a in audit] == [("SHIPMENT_ID_CONFLICT", message_uuid)]
 
 
 def test_memo_1_2_minimum(memo_gateway):

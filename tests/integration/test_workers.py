@@ -76,7 +76,7 @@ def accept_letters(config: Path, count: int) -> list[str]:
                 recipient=Party(identifier=PERSON, kind=PartyKind.NO_PERSON, address=PostalAddress(name="Ola", postcode="0155", city="Oslo")),
                 documents=(Document(filename="vedtak.pdf", media_type="application/pdf", size=len(pdf), sha256=digest, storage_ref="", role=DocumentRole.MAIN),),
             )
-            ids.append(runtime.shipments.accept(shipment, [pdf], operation="test"))
+            ids.append(runtime.shipments.accept(shipment, [pdf], operation="test").shipment_id)
         return ids
     finally:
         runtime.close()

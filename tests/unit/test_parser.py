@@ -26,3 +26,12 @@ def test_refusals(doc, code):
     with pytest.raises(RequestError) as err:
         parse_untrusted(doc, policy=INLINE_DOCUMENTS)
     assert err.value.code == code
+
+
+@pytest.mark.parametrize("policy", [STRICT, INLINE_DOCUMENTS])
+def test_depth_limit_is_exact(policy):
+    limit = policy.max_depth
+    assert parse_untrusted(b"<a>" * limit + b"</a>" * limit, policy=policy) is not None
+    with pytest.raises(RequestError) as err:
+        parse_untrusted(b"<a>" * (limit + 1) + b"</a>" * (limit + 1), policy=policy)
+    assert err.value.code == "MALFORMED_XML" and "deeper than" in err.value.message
