@@ -125,9 +125,9 @@ def drive(url: str, body: bytes | list[bytes], *, total: int, concurrency: int, 
     }
 
 
-def start_echo(threads: int) -> tuple[subprocess.Popen, str]:
+def start_echo(threads: int, processes: int = 1) -> tuple[subprocess.Popen, str]:
     proc = subprocess.Popen(
-        [sys.executable, str(ROOT / "bench" / "echo_server.py"), "--threads", str(threads)],
+        [sys.executable, str(ROOT / "bench" / "echo_server.py"), "--threads", str(threads), "--processes", str(processes)],
         stdout=subprocess.PIPE, text=True, cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)),
     )
     line = proc.stdout.readline()  # type: ignore[union-attr]

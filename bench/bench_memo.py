@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import base64
-import os
 import subprocess
 import sys
 import tempfile
@@ -26,21 +25,16 @@ from lxml import etree  # noqa: E402
 
 from bench.bench_intake import PASSWORD, USER, drive, echo_envelope, make_pdf, start_echo  # noqa: E402
 from gateway.xml.signatures import sign_message  # noqa: E402
-from tests.process import GatewayProcess, write_config  # noqa: E402
+from tests.process import GatewayProcess, cpu_seconds, write_config  # noqa: E402
 
 CORPUS = ROOT / "tests" / "security" / "memo"
 EXAMPLE = ROOT.parent / "shared" / "specs" / "memo" / "examples" / "MeMo_v1.1_Full_Example.xml"
 MEMO = "https://DigitalPost.dk/MeMo-1"
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (Linux ``/proc``)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def measured(pid: int, run) -> dict[str, float]:
-    """``run()``'s throughput figures plus the server's CPU milliseconds per request."""
+    """``run()``'s throughput figures plus the server's CPU milliseconds per request (all its
+    processes)."""
     before = cpu_seconds(pid)
     result = run()
     result["cpu_ms"] = (cpu_seconds(pid) - before) * 1000 / result["requests"]
@@ -70,40 +64,59 @@ def send_envelope(memo: bytes) -> bytes:
     ).encode()
 
 
+def run_pair(args: argparse.Namespace, tmpdir: Path, pdf: bytes, processes: int) -> tuple[dict[str, float], dict[str, float], Path]:
+    """The echo and the gateway, each with ``processes`` serving processes, one after the other."""
+    data = tmpdir / f"var-{processes}"
+    extra = (f'signing_certificate = "{CORPUS / "corpus-signer.crt"}"\n[dispatch]\nenabled = false\n')
+    config = write_config(tmpdir / f"gateway-{processes}.toml", data_dir=data, database_url=f"sqlite:///{data / 'gateway.db'}", extra=extra)
+    config.write_text(config.read_text().replace("threads = 4", f"threads = {args.threads}\nprocesses = {processes}"), encoding="utf-8")
+    gateway = GatewayProcess(config)
+    echo, echo_url = start_echo(threads=4, processes=processes)
+    try:
+        bodies = [send_envelope(signed_memo(pdf)) for _ in range(args.requests + 40)]
+        echo_body = echo_envelope(signed_memo(pdf))
+        url = gateway.base_url + "/memo"
+        warm, rest = bodies[:40], bodies[40:]
+        drive(echo_url, echo_body, total=40, concurrency=args.concurrency, auth=None)
+        drive(url, warm, total=len(warm), concurrency=args.concurrency, auth=(USER, PASSWORD))
+        echo_r = measured(echo.pid, lambda: drive(echo_url, echo_body, total=args.requests, concurrency=args.concurrency, auth=None))
+        memo_r = measured(gateway.proc.pid, lambda: drive(url, rest, total=len(rest), concurrency=args.concurrency, auth=(USER, PASSWORD)))
+    finally:
+        gateway.terminate()
+        echo.terminate()
+        echo.wait(timeout=30)
+    return echo_r, memo_r, config
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--requests", type=int, default=600)
     parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--threads", type=int, default=4, help="server.threads of the gateway")
+    parser.add_argument("--processes", default="1,2", help="server.processes to measure, comma-separated (default: 1,2)")
     parser.add_argument("--files", type=int, default=1000)
     args = parser.parse_args()
     pdf = make_pdf(6 * 1024)  # three PDFs in the Full example → about 40 KB of MeMo
+    counts = [int(p) for p in args.processes.split(",")]
     with tempfile.TemporaryDirectory(prefix="gw-memo-") as tmp:
         tmpdir = Path(tmp)
-        extra = f'signing_certificate = "{CORPUS / "corpus-signer.crt"}"\n[dispatch]\nenabled = false\n'
-        config = write_config(tmpdir / "gateway.toml", data_dir=tmpdir / "var", database_url=f"sqlite:///{tmpdir / 'var' / 'gateway.db'}", extra=extra)
-        gateway = GatewayProcess(config)
-        echo, echo_url = start_echo(threads=4)
-        try:
-            bodies = [send_envelope(signed_memo(pdf)) for _ in range(args.requests + 40)]
-            size = len(signed_memo(pdf))
-            echo_body = echo_envelope(signed_memo(pdf))
-            url = gateway.base_url + "/memo"
-            warm, rest = bodies[:40], bodies[40:]
-            drive(echo_url, echo_body, total=40, concurrency=args.concurrency, auth=None)
-            drive(url, warm, total=len(warm), concurrency=args.concurrency, auth=(USER, PASSWORD))
-            echo_r = measured(echo.pid, lambda: drive(echo_url, echo_body, total=args.requests, concurrency=args.concurrency, auth=None))
-            memo_r = measured(gateway.proc.pid, lambda: drive(url, rest, total=len(rest), concurrency=args.concurrency, auth=(USER, PASSWORD)))
-        finally:
-            gateway.terminate()
-            echo.terminate()
-            echo.wait(timeout=30)
-        print(f"signed MeMo of {size // 1024} KB ({args.requests} requests, {args.concurrency} concurrent clients, SQLite)")
-        print(f"{'':34}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'CPU ms/req':>12}")
-        for name, r in (("bare spyne echo (baseline)", echo_r), ("gateway /memo sendMessage", memo_r)):
-            print(f"{name:34}{r['rps']:10.1f}{r['p50_ms']:10.1f}{r['p99_ms']:10.1f}{r['cpu_ms']:12.2f}")
-        ratio = memo_r["rps"] / echo_r["rps"]
-        print(f"throughput ratio: {ratio:.2f} (target >= 0.40: {'met' if ratio >= 0.4 else 'NOT met'})")
+        results = {p: run_pair(args, tmpdir, pdf, p) for p in counts}
+        size = len(signed_memo(pdf))
+        print(f"signed MeMo of {size // 1024} KB ({args.requests} requests, {args.concurrency} concurrent clients, SQLite, "
+              f"{args.threads} threads per gateway process)")
+        print(f"{'':40}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'CPU ms/req':>12}")
+        for p, (echo_r, memo_r, _config) in results.items():
+            for name, r in ((f"bare spyne echo, {p} process(es)", echo_r), (f"gateway /memo, {p} process(es)", memo_r)):
+                print(f"{name:40}{r['rps']:10.1f}{r['p50_ms']:10.1f}{r['p99_ms']:10.1f}{r['cpu_ms']:12.2f}")
+        baseline = results[counts[0]][0]["rps"] if counts[0] == 1 else None
+        for p, (echo_r, memo_r, _config) in results.items():
+            same = memo_r["rps"] / echo_r["rps"]
+            line = f"gateway with {p} process(es): {same:.2f} x the echo with as many"
+            if baseline:
+                line += f", {memo_r['rps'] / baseline:.2f} x the one-process echo (the foundation baseline)"
+            print(line + " (target >= 0.40)")
 
+        config = results[counts[0]][2]
         files = tmpdir / "files"
         files.mkdir()
         unsigned = EXAMPLE.read_bytes()

@@ -8,6 +8,8 @@ Prints ``listening on http://127.0.0.1:PORT`` when ready.
 from __future__ import annotations
 
 import argparse
+import os
+import socket
 import sys
 
 from spyne import Application, ServiceBase, Unicode, rpc
@@ -19,6 +21,7 @@ from twisted.web import resource
 from twisted.web.wsgi import WSGIResource
 
 from gateway.server import GatewaySite
+from gateway.supervisor import Supervisor, listening_socket, stop_when_orphaned
 
 NS = "urn:bench:echo"
 
@@ -32,7 +35,11 @@ class Echo(ServiceBase):
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--threads", type=int, default=16)
+    parser.add_argument("--processes", type=int, default=1, help="processes sharing one socket, as server.processes")
+    parser.add_argument("--listen-fd", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.processes > 1 and args.listen_fd is None:
+        return _supervise(args)
     app = Application([Echo], tns=NS, in_protocol=Soap12(validator=None), out_protocol=Soap12())
     pool = ThreadPool(minthreads=1, maxthreads=args.threads, name="echo")
     root = resource.Resource()
@@ -40,11 +47,25 @@ def main() -> int:
     site = GatewaySite(root, max_request_bytes=512 * 1024 * 1024, timeout=300)
     site.noisy = False
     pool.start()
+    if args.listen_fd is not None:  # the same adoption as the gateway's serving processes
+        reactor.adoptStreamPort(args.listen_fd, socket.AF_INET, site)
+        os.close(args.listen_fd)
+        stop_when_orphaned(lambda: reactor.callFromThread(reactor.stop))
+        reactor.addSystemEventTrigger("before", "shutdown", pool.stop)
+        reactor.run()
+        return 0
     port = reactor.listenTCP(0, site, interface="127.0.0.1")
     print(f"listening on http://127.0.0.1:{port.getHost().port}", flush=True)
     reactor.addSystemEventTrigger("before", "shutdown", pool.stop)
     reactor.run()
     return 0
+
+
+def _supervise(args: argparse.Namespace) -> int:
+    sock = listening_socket("127.0.0.1", 0)
+    command = [sys.executable, __file__, "--threads", str(args.threads), "--listen-fd", str(sock.fileno())]
+    print(f"listening on http://127.0.0.1:{sock.getsockname()[1]}", flush=True)
+    return Supervisor([(f"echo-{i + 1}", command) for i in range(args.processes)], pass_fds=[sock.fileno()]).run()
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import gc
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -18,6 +19,8 @@ def main(argv: list[str] | None = None) -> int:
 
     serve = sub.add_parser("serve", help="run the gateway (the default of run_gateway.py)")
     _config_arg(serve)
+    # internal: a serving process started by the supervisor adopts its listening socket
+    serve.add_argument("--listen-fd", type=int, default=None, help=argparse.SUPPRESS)
 
     db = sub.add_parser("db", help="database migrations")
     db_sub = db.add_subparsers(dest="db_command", required=True)
@@ -97,27 +100,35 @@ def _settings(args: argparse.Namespace) -> Settings:
 def _logging(settings: Settings) -> None:
     logging.basicConfig(
         level=getattr(logging, settings.logging.level.upper(), logging.INFO),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        format="%(asctime)s [%(process)d] %(levelname)s %(name)s: %(message)s",
     )
+    # the migration tool's start-up chatter is not news in every process
+    logging.getLogger("alembic").setLevel(max(logging.WARNING, logging.getLogger().level))
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    _logging(settings)
+    if args.listen_fd is None and settings.server.processes > 1:
+        return _supervise(args, settings)
     from twisted.internet import reactor
 
     from gateway.runtime import Runtime
     from gateway.server import listen
-    from gateway.soap import svarut
+    from gateway.supervisor import stop_when_orphaned
 
-    settings = _settings(args)
-    _logging(settings)
-    runtime = Runtime.open(settings)
-    running = listen(runtime, reactor)
+    supervised = args.listen_fd is not None
+    # the supervisor applied the migrations before it started anyone
+    runtime = Runtime.open(settings, upgrade=not supervised)
+    running = listen(runtime, reactor, adopt_fd=args.listen_fd)
     host, port = running.address
     base = f"{'https' if settings.server.tls else 'http'}://{host}:{port}"
-    print(f"gateway {__version__} listening on {base} ({settings.source})", flush=True)
-    print(f"  SvarUt V9: {base}{svarut.PATH}  (WSDL: {base}{svarut.PATH}?wsdl)", flush=True)
-    print(f"  database:  {_safe_url(settings.storage.resolved_database_url)}", flush=True)
-    if settings.dispatch.enabled:
+    if supervised:
+        print(f"gateway {__version__} serving process {os.getpid()} ready on {base}", flush=True)
+        stop_when_orphaned(lambda: reactor.callFromThread(reactor.stop))
+    else:
+        _print_banner(settings, base)
+    if settings.dispatch.enabled and not supervised:
         runtime.start_workers()
         print(f"  dispatch:  {settings.dispatch.workers} worker(s); channels: {', '.join(runtime.dispatcher.channels) or 'none'}", flush=True)
     reactor.addSystemEventTrigger("before", "shutdown", running.stop)
@@ -128,6 +139,43 @@ def cmd_serve(args: argparse.Namespace) -> int:
     gc.freeze()
     reactor.run()
     return 0
+
+
+def _print_banner(settings: Settings, base: str) -> None:
+    from gateway.soap import svarut
+
+    print(f"gateway {__version__} listening on {base} ({settings.source})", flush=True)
+    print(f"  SvarUt V9: {base}{svarut.PATH}  (WSDL: {base}{svarut.PATH}?wsdl)", flush=True)
+    print(f"  database:  {_safe_url(settings.storage.resolved_database_url)}", flush=True)
+
+
+def _supervise(args: argparse.Namespace, settings: Settings) -> int:
+    """``server.processes`` > 1: bind once, migrate once, run and watch the processes."""
+    from gateway.store import migrate
+    from gateway.store.engine import create_engine
+    from gateway.supervisor import Supervisor, child_commands, listening_socket
+
+    engine = create_engine(settings.storage.resolved_database_url, pool_size=1)
+    try:
+        migrate.upgrade(engine)
+    finally:
+        engine.dispose()
+    try:
+        sock = listening_socket(settings.server.host, settings.server.port)
+    except OSError as exc:
+        print(f"gateway: cannot listen on {settings.server.host}:{settings.server.port}: {exc}", file=sys.stderr)
+        return 1
+    host, port = sock.getsockname()[:2]
+    base = f"{'https' if settings.server.tls else 'http'}://{host}:{port}"
+    children = child_commands(settings, args.config, sock.fileno())
+    # the socket listens already: connections wait in its backlog until a process is up
+    _print_banner(settings, base)
+    dispatch = "; dispatch in a process of its own" if settings.dispatch.enabled else ""
+    print(f"  processes: {settings.server.processes} serving, {settings.server.threads} thread(s) each{dispatch}", flush=True)
+    try:
+        return Supervisor(children, pass_fds=[sock.fileno()]).run()
+    finally:
+        sock.close()
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
@@ -144,6 +192,10 @@ def cmd_worker(args: argparse.Namespace) -> int:
     done = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: done.set())
+    if os.environ.get("GATEWAY_SUPERVISED"):
+        from gateway.supervisor import stop_when_orphaned
+
+        stop_when_orphaned(done.set)
     done.wait()
     runtime.close()
     return 0

@@ -36,8 +36,13 @@ class ServerSettings:
     port: int = 8080
     #: Bodies above this are refused in twisted.web before any XML parsing (413).
     max_request_bytes: int = 512 * MiB
-    #: Worker threads that run SOAP calls (the WSGI thread pool).
+    #: Worker threads that run SOAP calls (the WSGI thread pool), per serving process.
     threads: int = 16
+    #: Serving processes sharing the listening socket. Python runs one call at a time per
+    #: process (the GIL), so on a machine with several cores more processes take in more
+    #: letters; with more than one, dispatch runs in a process of its own (see
+    #: gateway/supervisor.py).
+    processes: int = 1
     #: PEM files; when both are set the gateway speaks HTTPS only (HTTP Basic needs TLS
     #: anywhere but on loopback).
     tls_certificate: str = ""
@@ -434,6 +439,8 @@ def _check(settings: Settings) -> None:
         raise ConfigError("server.max_request_bytes must be at least 1024")
     if s.threads < 1:
         raise ConfigError("server.threads must be at least 1")
+    if not 1 <= s.processes <= 64:
+        raise ConfigError(f"server.processes must be 1-64, got {s.processes}")
     if bool(s.tls_certificate) != bool(s.tls_private_key):
         raise ConfigError("server.tls_certificate and server.tls_private_key go together")
     for key in ("tls_certificate", "tls_private_key"):

@@ -11,6 +11,8 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -172,11 +174,28 @@ def tls_options(settings: ServerSettings) -> Any:
     )
 
 
-def listen(runtime: Runtime, reactor: Any, *, host: str | None = None, port: int | None = None) -> RunningServer:
-    """Start serving on the reactor (call from the reactor thread)."""
+def listen(runtime: Runtime, reactor: Any, *, host: str | None = None, port: int | None = None,
+           adopt_fd: int | None = None) -> RunningServer:
+    """Start serving on the reactor (call from the reactor thread).
+
+    ``adopt_fd``: accept on this already listening socket (a serving process started by
+    :mod:`gateway.supervisor`) instead of binding one.
+    """
     settings = runtime.settings.server
     site, pool = build_site(runtime, reactor)
     pool.start()
+    if adopt_fd is not None:
+        factory: Any = site
+        if settings.tls:
+            from twisted.protocols.tls import TLSMemoryBIOFactory
+
+            factory = TLSMemoryBIOFactory(tls_options(settings), False, site)
+        with socket.socket(fileno=os.dup(adopt_fd)) as probe:
+            family = probe.family
+            probe.setblocking(False)  # several processes accept on it: never block in accept()
+        listening = reactor.adoptStreamPort(adopt_fd, family, factory)
+        os.close(adopt_fd)  # twisted holds its own duplicate
+        return RunningServer(port=listening, threadpool=pool, site=site)
     port = settings.port if port is None else port
     interface = settings.host if host is None else host
     if settings.tls:

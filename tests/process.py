@@ -38,6 +38,34 @@ organization_number = "974720760"
     return path
 
 
+def children(pid: int) -> dict[int, str]:
+    """pid → command line of the direct children of ``pid`` (Linux ``/proc``)."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
+        except OSError:
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+            found[int(entry.name)] = cmdline
+    return found
+
+
+def cpu_seconds(pid: int, *, with_children: bool = True) -> float:
+    """User + system CPU time so far of ``pid`` and (by default) its living descendants."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    if not with_children:
+        return own
+    return own + sum(cpu_seconds(child) for child in children(pid))
+
+
 class GatewayProcess:
     """``python run_gateway.py --config FILE`` on a free loopback port."""
 
