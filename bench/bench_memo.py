@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -73,26 +74,39 @@ def run_pair(args: argparse.Namespace, tmpdir: Path, pdf: bytes, processes: int)
     gateway = GatewayProcess(config)
     echo, echo_url = start_echo(threads=4, processes=processes)
     try:
-        bodies = [send_envelope(signed_memo(pdf)) for _ in range(args.requests + 40)]
         echo_body = echo_envelope(signed_memo(pdf))
         url = gateway.base_url + "/memo"
-        warm, rest = bodies[:40], bodies[40:]
         drive(echo_url, echo_body, total=40, concurrency=args.concurrency, auth=None)
+        warm = [send_envelope(signed_memo(pdf)) for _ in range(40)]
         drive(url, warm, total=len(warm), concurrency=args.concurrency, auth=(USER, PASSWORD))
-        echo_r = measured(echo.pid, lambda: drive(echo_url, echo_body, total=args.requests, concurrency=args.concurrency, auth=None))
-        memo_r = measured(gateway.proc.pid, lambda: drive(url, rest, total=len(rest), concurrency=args.concurrency, auth=(USER, PASSWORD)))
+        # Rounds alternate echo and gateway, so a slow minute of a shared machine hits both.
+        echo_rounds, memo_rounds = [], []
+        for _ in range(args.rounds):
+            bodies = [send_envelope(signed_memo(pdf)) for _ in range(args.requests)]  # fresh messageUUIDs
+            echo_rounds.append(measured(echo.pid, lambda: drive(echo_url, echo_body, total=args.requests,
+                                                                concurrency=args.concurrency, auth=None)))
+            memo_rounds.append(measured(gateway.proc.pid, lambda: drive(url, bodies, total=len(bodies),
+                                                                        concurrency=args.concurrency, auth=(USER, PASSWORD))))
     finally:
         gateway.terminate()
         echo.terminate()
         echo.wait(timeout=30)
-    return echo_r, memo_r, config
+    return median_round(echo_rounds), median_round(memo_rounds), config
+
+
+def median_round(rounds: list[dict[str, float]]) -> dict[str, float]:
+    """Each figure's median over the rounds, and the spread of the throughput."""
+    result = {key: statistics.median(r[key] for r in rounds) for key in rounds[0]}
+    result["rps_min"], result["rps_max"] = min(r["rps"] for r in rounds), max(r["rps"] for r in rounds)
+    return result
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--requests", type=int, default=600)
+    parser.add_argument("--requests", type=int, default=600, help="per round")
+    parser.add_argument("--rounds", type=int, default=3, help="echo and gateway alternately; medians are reported")
     parser.add_argument("--concurrency", type=int, default=8)
-    parser.add_argument("--threads", type=int, default=4, help="server.threads of the gateway")
+    parser.add_argument("--threads", type=int, default=2, help="server.threads of the gateway")
     parser.add_argument("--processes", default="1,2", help="server.processes to measure, comma-separated (default: 1,2)")
     parser.add_argument("--files", type=int, default=1000)
     args = parser.parse_args()
@@ -104,10 +118,12 @@ def main() -> int:
         size = len(signed_memo(pdf))
         print(f"signed MeMo of {size // 1024} KB ({args.requests} requests, {args.concurrency} concurrent clients, SQLite, "
               f"{args.threads} threads per gateway process)")
-        print(f"{'':40}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'CPU ms/req':>12}")
+        print(f"medians of {args.rounds} rounds")
+        print(f"{'':40}{'req/s':>10}{'(range)':>16}{'p50 ms':>10}{'p99 ms':>10}{'CPU ms/req':>12}")
         for p, (echo_r, memo_r, _config) in results.items():
             for name, r in ((f"bare spyne echo, {p} process(es)", echo_r), (f"gateway /memo, {p} process(es)", memo_r)):
-                print(f"{name:40}{r['rps']:10.1f}{r['p50_ms']:10.1f}{r['p99_ms']:10.1f}{r['cpu_ms']:12.2f}")
+                spread = f"{r['rps_min']:.0f}-{r['rps_max']:.0f}"
+                print(f"{name:40}{r['rps']:10.1f}{spread:>16}{r['p50_ms']:10.1f}{r['p99_ms']:10.1f}{r['cpu_ms']:12.2f}")
         baseline = results[counts[0]][0]["rps"] if counts[0] == 1 else None
         for p, (echo_r, memo_r, _config) in results.items():
             same = memo_r["rps"] / echo_r["rps"]

@@ -233,7 +233,8 @@ def utcnow() -> dt.datetime:
 
 
 _SCALARS = frozenset({str, int, float, bool, type(None)})
-_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+#: Field names per dataclass; ``None`` for a type seen before that is not a dataclass.
+_FIELD_NAMES: dict[type, tuple[str, ...] | None] = {}
 
 
 def to_data(value: Any) -> Any:
@@ -241,9 +242,11 @@ def to_data(value: Any) -> Any:
     cls = type(value)
     if cls in _SCALARS:
         return value
-    names = _FIELD_NAMES.get(cls)
-    if names is None and dataclasses.is_dataclass(cls):
-        names = _FIELD_NAMES[cls] = tuple(f.name for f in dataclasses.fields(cls))
+    try:
+        names = _FIELD_NAMES[cls]
+    except KeyError:
+        fields = dataclasses.fields(cls) if dataclasses.is_dataclass(cls) else None
+        names = _FIELD_NAMES[cls] = None if fields is None else tuple(f.name for f in fields)
     if names is not None:
         return {name: to_data(getattr(value, name)) for name in names}
     if isinstance(value, enum.Enum):
