@@ -12,6 +12,7 @@ import signal
 import time
 from pathlib import Path
 
+import pytest
 import requests
 from zeep import Client
 from zeep.transports import Transport
@@ -98,3 +99,25 @@ def test_a_process_that_keeps_dying_stops_the_gateway(tmp_path, sqlite_url):
     started = time.monotonic()
     assert supervisor.run() == 1
     assert time.monotonic() - started < 30
+
+
+def test_serving_processes_speak_tls_when_configured(tmp_path, sqlite_url):
+    from tests.conftest import make_certificate
+
+    cert, key = make_certificate(tmp_path)
+    config = write_config(tmp_path / "gateway.toml", data_dir=tmp_path / "var", database_url=sqlite_url, extra="[dispatch]\nenabled = false\n")
+    config.write_text(config.read_text().replace(
+        "threads = 4", f'threads = 2\nprocesses = 2\ntls_certificate = "{cert}"\ntls_private_key = "{key}"'), encoding="utf-8")
+    gw = GatewayProcess(config)
+    try:
+        assert gw.base_url.startswith("https://127.0.0.1:")
+        wait_for(lambda: "".join(gw.output).count("serving process") == 2)
+        assert len(children(gw.proc.pid)) == 2  # dispatch is off: no dispatch process
+        for _ in range(4):
+            with requests.Session() as s:
+                s.trust_env = False
+                assert s.get(gw.base_url + "/health", verify=str(cert), timeout=30).json()["status"] == "ok"
+        with pytest.raises(requests.exceptions.ConnectionError):
+            requests.get(gw.base_url.replace("https", "http") + "/health", timeout=10)
+    finally:
+        assert gw.terminate() == 0
