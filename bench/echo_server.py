@@ -21,7 +21,7 @@ from twisted.web import resource
 from twisted.web.wsgi import WSGIResource
 
 from gateway.server import GatewaySite
-from gateway.supervisor import Supervisor, listening_socket, stop_when_orphaned
+from gateway.supervisor import ChildSpec, Supervisor, listening_socket, stop_when_orphaned
 
 NS = "urn:bench:echo"
 
@@ -65,7 +65,8 @@ def _supervise(args: argparse.Namespace) -> int:
     sock = listening_socket("127.0.0.1", 0)
     command = [sys.executable, __file__, "--threads", str(args.threads), "--listen-fd", str(sock.fileno())]
     print(f"listening on http://127.0.0.1:{sock.getsockname()[1]}", flush=True)
-    return Supervisor([(f"echo-{i + 1}", command) for i in range(args.processes)], pass_fds=[sock.fileno()]).run()
+    children = [ChildSpec(f"echo-{i + 1}", command, pass_fds=(sock.fileno(),)) for i in range(args.processes)]
+    return Supervisor(children, before_stop=sock.close).run()
 
 
 if __name__ == "__main__":

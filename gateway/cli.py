@@ -153,7 +153,7 @@ def _supervise(args: argparse.Namespace, settings: Settings) -> int:
     """``server.processes`` > 1: bind once, migrate once, run and watch the processes."""
     from gateway.store import migrate
     from gateway.store.engine import create_engine
-    from gateway.supervisor import Supervisor, child_commands, listening_socket
+    from gateway.supervisor import Supervisor, child_specs, listening_socket
 
     engine = create_engine(settings.storage.resolved_database_url, pool_size=1)
     try:
@@ -167,13 +167,13 @@ def _supervise(args: argparse.Namespace, settings: Settings) -> int:
         return 1
     host, port = sock.getsockname()[:2]
     base = f"{'https' if settings.server.tls else 'http'}://{host}:{port}"
-    children = child_commands(settings, args.config, sock.fileno())
+    children = child_specs(settings, args.config, sock.fileno())
     # the socket listens already: connections wait in its backlog until a process is up
     _print_banner(settings, base)
     dispatch = "; dispatch in a process of its own" if settings.dispatch.enabled else ""
     print(f"  processes: {settings.server.processes} serving, {settings.server.threads} thread(s) each{dispatch}", flush=True)
     try:
-        return Supervisor(children, pass_fds=[sock.fileno()]).run()
+        return Supervisor(children, before_stop=sock.close).run()
     finally:
         sock.close()
 
@@ -186,13 +186,14 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     _logging(settings)
-    runtime = Runtime.open(settings)
+    supervised = bool(os.environ.get("GATEWAY_SUPERVISED"))
+    runtime = Runtime.open(settings, upgrade=not supervised)  # a supervisor has migrated already
     pool = runtime.start_workers(args.workers)
     print(f"gateway worker: {len(pool.workers)} worker(s); channels: {', '.join(runtime.dispatcher.channels) or 'none'}", flush=True)
     done = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: done.set())
-    if os.environ.get("GATEWAY_SUPERVISED"):
+    if supervised:
         from gateway.supervisor import stop_when_orphaned
 
         stop_when_orphaned(done.set)

@@ -41,10 +41,18 @@ class RestartPolicy:
     stop_timeout_seconds: float = 30.0
 
 
-@dataclass(slots=True)
-class _Child:
+@dataclass(frozen=True, slots=True)
+class ChildSpec:
+    """One supervised process: its name in the log, its command, the descriptors it inherits."""
+
     name: str
     command: list[str]
+    pass_fds: tuple[int, ...] = ()
+
+
+@dataclass(slots=True)
+class _Child:
+    spec: ChildSpec
     proc: subprocess.Popen[bytes] | None = None
     restarts: deque[float] = field(default_factory=deque)
     due: float = 0.0  # when a dead child is started again
@@ -61,24 +69,28 @@ def listening_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def child_commands(settings: Settings, config: str | None, fd: int) -> list[tuple[str, list[str]]]:
-    """What the supervisor runs: ``server.processes`` serving processes and, with dispatch
-    enabled, one dispatch worker process."""
+def child_specs(settings: Settings, config: str | None, fd: int) -> list[ChildSpec]:
+    """What the supervisor runs: ``server.processes`` serving processes (only they get the
+    socket) and, with dispatch enabled, one dispatch worker process."""
     base = [sys.executable, "-m", "gateway.cli"]
     config_args = ["--config", config] if config else []
-    children = [(f"serve-{i + 1}", [*base, "serve", *config_args, "--listen-fd", str(fd)])
+    children = [ChildSpec(f"serve-{i + 1}", [*base, "serve", *config_args, "--listen-fd", str(fd)], pass_fds=(fd,))
                 for i in range(settings.server.processes)]
     if settings.dispatch.enabled:
-        children.append(("dispatch", [*base, "worker", *config_args]))
+        children.append(ChildSpec("dispatch", [*base, "worker", *config_args]))
     return children
 
 
 class Supervisor:
-    def __init__(self, children: Sequence[tuple[str, list[str]]], *, pass_fds: Sequence[int] = (),
-                 policy: RestartPolicy = RestartPolicy()) -> None:
-        self.children = [_Child(name, command) for name, command in children]
-        self.pass_fds = tuple(pass_fds)
+    """Runs ``children`` until a signal. ``before_stop`` runs first when stopping (the
+    supervisor closes its copy of the listening socket there, so the port is released as soon
+    as the serving processes let go of it)."""
+
+    def __init__(self, children: Sequence[ChildSpec], *, policy: RestartPolicy = RestartPolicy(),
+                 before_stop: Callable[[], object] | None = None) -> None:
+        self.children = [_Child(spec) for spec in children]
         self.policy = policy
+        self.before_stop = before_stop
         self._stopping = False
 
     def run(self) -> int:
@@ -91,6 +103,14 @@ class Supervisor:
                 signal.signal(sig, handler)
 
     def _run(self) -> int:
+        try:
+            return self._watch()
+        finally:
+            if self.before_stop is not None:
+                self.before_stop()
+            self._stop_all()
+
+    def _watch(self) -> int:
         for child in self.children:
             self._start(child)
         code = 0
@@ -98,29 +118,30 @@ class Supervisor:
             now = time.monotonic()
             for child in self.children:
                 if child.proc is not None and child.proc.poll() is not None:
-                    logger.error("%s (pid %d) exited with %s; starting it again", child.name, child.proc.pid, child.proc.returncode)
+                    logger.error("%s (pid %d) exited with %s; starting it again", child.spec.name, child.proc.pid,
+                                 child.proc.returncode)
                     child.proc = None
                     child.due = now + self.policy.delay_seconds
                     while child.restarts and now - child.restarts[0] > self.policy.window_seconds:
                         child.restarts.popleft()
                     child.restarts.append(now)
                     if len(child.restarts) > self.policy.max_restarts:
-                        logger.critical("%s died %d times within %.0f s; stopping the gateway", child.name,
+                        logger.critical("%s died %d times within %.0f s; stopping the gateway", child.spec.name,
                                         len(child.restarts), self.policy.window_seconds)
                         self._stopping, code = True, 1
                         break
                 if child.proc is None and not self._stopping and now >= child.due:
                     self._start(child)
             time.sleep(0.1)
-        self._stop_all()
         return code
 
     def _on_signal(self, signum: int, _frame: object) -> None:
         self._stopping = True
 
     def _start(self, child: _Child) -> None:
-        child.proc = subprocess.Popen(child.command, pass_fds=self.pass_fds, env=dict(os.environ, GATEWAY_SUPERVISED="1"))
-        logger.info("started %s (pid %d)", child.name, child.proc.pid)
+        env = dict(os.environ, GATEWAY_SUPERVISED="1", GATEWAY_SUPERVISOR_PID=str(os.getpid()))
+        child.proc = subprocess.Popen(child.spec.command, pass_fds=child.spec.pass_fds, env=env)
+        logger.info("started %s (pid %d)", child.spec.name, child.proc.pid)
 
     def _stop_all(self) -> None:
         running = [c.proc for c in self.children if c.proc is not None and c.proc.poll() is None]
@@ -137,9 +158,9 @@ class Supervisor:
 
 
 def stop_when_orphaned(stop: Callable[[], object], *, interval: float = 1.0) -> None:
-    """Call ``stop`` once this process's supervisor is gone (even if it was killed), so no
-    serving process outlives it holding the port."""
-    parent = os.getppid()
+    """Call ``stop`` once this process's supervisor is gone (even if it was killed, even while
+    this process was still starting), so no serving process outlives it holding the port."""
+    parent = int(os.environ.get("GATEWAY_SUPERVISOR_PID") or os.getppid())
 
     def watch() -> None:
         while os.getppid() == parent:

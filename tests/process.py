@@ -108,7 +108,7 @@ class GatewayProcess:
             self.proc.send_signal(signal.SIGKILL)
         self.proc.wait(timeout=30)
 
-    def terminate(self) -> int:
+    def terminate(self, *, timeout: float = 30) -> int:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
-        return self.proc.wait(timeout=30)
+        return self.proc.wait(timeout=timeout)

@@ -89,10 +89,10 @@ class ShipmentService:
         """Store ``shipment`` durably and answer its id and status, or raise a :class:`GatewayError`.
 
         ``shipment_id`` with ``reservation_required`` (SvarUt ``sendForsendelseMedId``) must
-        come from :meth:`reserve_id`, which is checked before anything else. Without it the
-        caller names the id (MeMo's messageUUID): a new id is the common case, so nothing is
-        read first and the insert itself finds a repeat. Either way a repeat with the same
-        content answers the same id (and stores nothing), other content under it is refused.
+        come from :meth:`reserve_id`; without it the caller names the id (MeMo's messageUUID).
+        Either way the id is looked up before anything is written: a repeat with the same
+        content answers the same id and stored status (and stores nothing, even if the rules
+        have changed since), other content under it is refused with nothing but an audit record.
         """
         tenant = shipment.tenant
         try:
@@ -100,10 +100,9 @@ class ShipmentService:
             reserved = shipment_id is not None and reservation_required
             if shipment_id is not None:
                 shipment_id = parse_shipment_id(shipment_id)
-                if reserved:
-                    existing = self._idempotent_answer(shipment_id, tenant, digest, reservation_required=True)
-                    if existing is not None:
-                        return existing
+                existing = self._idempotent_answer(shipment_id, tenant, digest, reservation_required=reservation_required)
+                if existing is not None:
+                    return existing
             else:
                 shipment_id = new_shipment_id()
             validate_shipment(shipment, policy=self.policy, unique_filenames=unique_filenames)
@@ -130,7 +129,7 @@ class ShipmentService:
         try:
             self.repository.insert_shipment(stored, content_sha256=digest, events=events, reserved=reserved)
         except IdTaken:
-            # A repeat, or a concurrent call with the same id that won the race: same rules.
+            # A concurrent call with the same id won the race: same rules as a repeat.
             try:
                 answer = self._idempotent_answer(shipment_id, tenant, digest, reservation_required=False)
             except GatewayError as exc:

@@ -71,8 +71,22 @@ def parse_untrusted(data: bytes, *, policy: XmlParsePolicy = STRICT) -> etree._E
 
 
 def _check_depth(root: etree._Element, limit: int) -> None:
-    if _deeper_than(limit)(root):
+    try:
+        too_deep = bool(_deeper_than(limit)(root))
+    except etree.XPathEvalError:
+        # libxml2 caps an XPath node set at 10 million nodes; a tree that wide is walked instead
+        too_deep = _walk_deeper_than(root, limit)
+    if too_deep:
         raise HostileXmlError(f"elements nested deeper than {limit} levels", code=FaultCode.MALFORMED_XML)
+
+
+def _walk_deeper_than(root: etree._Element, limit: int) -> bool:
+    depth = 0
+    for event, _elem in etree.iterwalk(root, events=("start", "end")):
+        depth += 1 if event == "start" else -1
+        if depth > limit:
+            return True
+    return False
 
 
 def _deeper_than(limit: int) -> etree.XPath:

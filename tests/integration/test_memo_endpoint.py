@@ -93,8 +93,8 @@ def test_signed_memo_is_accepted_with_its_metadata(memo_gateway, binding):
 
 
 def test_messageuuid_reused_for_other_content_is_a_conflict(memo_gateway):
-    """The insert finds a repeat (nothing is read first): same content is answered with the
-    stored status, other content under the same messageUUID is refused and audited."""
+    """Same content is answered with the stored status, other content under the same
+    messageUUID is refused, audited, and leaves nothing else behind."""
     svc = _service(memo_gateway, "MemoServiceSoap12")
     message_uuid, data = signed_message("MeMo_v1.2_Minimum_Example.xml", pdf=make_pdf("first"))
 
@@ -103,6 +103,7 @@ def test_messageuuid_reused_for_other_content_is_a_conflict(memo_gateway):
 
     _, other = signed_message("MeMo_v1.2_Minimum_Example.xml", pdf=make_pdf("second"), mutate=same_uuid)
     assert svc.sendMessage(message=data).status == "ACCEPTED"
+    blobs = sorted(p for p in memo_gateway.runtime.blobs.root.rglob("*") if p.is_file())
     memo_gateway.runtime.repository.record_event(message_uuid, Event(at=utcnow(), kind="test", status=Status.SENT_DIGITAL))
     repeat = svc.sendMessage(message=data)
     assert (repeat.messageUUID, repeat.status) == (message_uuid, "SENT_DIGITAL")  # the stored status, not a new one
@@ -110,6 +111,8 @@ def test_messageuuid_reused_for_other_content_is_a_conflict(memo_gateway):
         svc.sendMessage(message=other)
     assert _code(err.value) == "SHIPMENT_ID_CONFLICT"
     assert memo_gateway.runtime.repository.count_shipments() == 1
+    # a refusal stores nothing but its audit record: the other content's documents are not kept
+    assert sorted(p for p in memo_gateway.runtime.blobs.root.rglob("*") if p.is_file()) == blobs
     audit = memo_gateway.runtime.repository.audit_records(tenant="kommune-sak")
     assert [(a["outcome"], a["shipment_id"]) for a in audit] == [("SHIPMENT_ID_CONFLICT", message_uuid)]
 

@@ -77,7 +77,7 @@ def test_two_serving_processes_and_a_dispatch_process(tmp_path, database_url, sv
     except BaseException:
         gw.kill()
         raise
-    assert gw.terminate() == 0
+    assert gw.terminate(timeout=90) == 0
     assert not [pid for pid in all_children if alive(pid)]
 
 
@@ -92,9 +92,9 @@ def test_a_process_that_keeps_dying_stops_the_gateway(tmp_path, sqlite_url):
     """A restart cannot fix a broken environment: after too many deaths the gateway exits 1."""
     import sys
 
-    from gateway.supervisor import RestartPolicy, Supervisor
+    from gateway.supervisor import ChildSpec, RestartPolicy, Supervisor
 
-    supervisor = Supervisor([("doomed", [sys.executable, "-c", "raise SystemExit(3)"])],
+    supervisor = Supervisor([ChildSpec("doomed", [sys.executable, "-c", "raise SystemExit(3)"])],
                             policy=RestartPolicy(delay_seconds=0.05, max_restarts=3, window_seconds=60))
     started = time.monotonic()
     assert supervisor.run() == 1
@@ -120,4 +120,15 @@ def test_serving_processes_speak_tls_when_configured(tmp_path, sqlite_url):
         with pytest.raises(requests.exceptions.ConnectionError):
             requests.get(gw.base_url.replace("https", "http") + "/health", timeout=10)
     finally:
-        assert gw.terminate() == 0
+        assert gw.terminate(timeout=90) == 0
+
+
+def test_serving_processes_stop_when_the_supervisor_is_killed(tmp_path, sqlite_url):
+    config = write_config(tmp_path / "gateway.toml", data_dir=tmp_path / "var", database_url=sqlite_url, extra="[dispatch]\nenabled = true\n")
+    config.write_text(config.read_text().replace("threads = 4", "threads = 2\nprocesses = 2"), encoding="utf-8")
+    gw = GatewayProcess(config)
+    wait_for(lambda: "".join(gw.output).count("serving process") == 2 and "gateway worker" in "".join(gw.output))
+    kids = list(children(gw.proc.pid))
+    assert len(kids) == 3
+    gw.kill()  # SIGKILL: the supervisor cannot stop anyone
+    wait_for(lambda: not [pid for pid in kids if alive(pid)], timeout=30)

@@ -35,3 +35,21 @@ def test_depth_limit_is_exact(policy):
     with pytest.raises(RequestError) as err:
         parse_untrusted(b"<a>" * (limit + 1) + b"</a>" * (limit + 1), policy=policy)
     assert err.value.code == "MALFORMED_XML" and "deeper than" in err.value.message
+
+
+def test_depth_is_walked_when_libxml2_gives_up(monkeypatch):
+    """libxml2 refuses XPath node sets over 10 million nodes; such a tree is walked instead."""
+    from lxml import etree
+
+    from gateway.xml import parser
+
+    def too_big(_limit):
+        def evaluate(_root):
+            raise etree.XPathEvalError("unknown error")
+        return evaluate
+
+    monkeypatch.setattr(parser, "_deeper_than", too_big)
+    assert parse_untrusted(b"<a>" * 128 + b"</a>" * 128) is not None
+    with pytest.raises(RequestError) as err:
+        parse_untrusted(b"<a>" * 129 + b"</a>" * 129)
+    assert "deeper than" in err.value.message
