@@ -13,6 +13,7 @@ import functools
 import types
 import typing
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -233,8 +234,9 @@ def utcnow() -> dt.datetime:
 
 
 _SCALARS = frozenset({str, int, float, bool, type(None)})
-#: Field names per dataclass; ``None`` for a type seen before that is not a dataclass.
-_FIELD_NAMES: dict[type, tuple[str, ...] | None] = {}
+#: One converter per type seen, built on first sight: a shipment is converted twice per
+#: intake (digest and storage), and most of its ~300 values are plain scalars.
+_CONVERTERS: dict[type, Callable[[Any], Any]] = {}
 
 
 def to_data(value: Any) -> Any:
@@ -242,19 +244,42 @@ def to_data(value: Any) -> Any:
     cls = type(value)
     if cls in _SCALARS:
         return value
-    try:
-        names = _FIELD_NAMES[cls]
-    except KeyError:
-        fields = dataclasses.fields(cls) if dataclasses.is_dataclass(cls) else None
-        names = _FIELD_NAMES[cls] = None if fields is None else tuple(f.name for f in fields)
-    if names is not None:
-        return {name: to_data(getattr(value, name)) for name in names}
-    if isinstance(value, enum.Enum):
-        return value.value
-    if isinstance(value, dt.datetime):
-        return value.isoformat()
-    if isinstance(value, (list, tuple)):
-        return [to_data(v) for v in value]
+    convert = _CONVERTERS.get(cls)
+    if convert is None:
+        convert = _CONVERTERS[cls] = _converter(cls)
+    return convert(value)
+
+
+def _converter(cls: type) -> Callable[[Any], Any]:
+    if dataclasses.is_dataclass(cls):
+        names = tuple(f.name for f in dataclasses.fields(cls))
+
+        def from_dataclass(value: Any) -> dict[str, Any]:
+            out = {}
+            for name in names:
+                item = getattr(value, name)
+                out[name] = item if type(item) in _SCALARS else to_data(item)
+            return out
+
+        return from_dataclass
+    if issubclass(cls, enum.Enum):
+        return _enum_value
+    if issubclass(cls, dt.datetime):
+        return cls.isoformat
+    if issubclass(cls, (list, tuple)):
+        return _sequence
+    return _unchanged
+
+
+def _enum_value(value: enum.Enum) -> Any:
+    return value.value
+
+
+def _sequence(value: list[Any] | tuple[Any, ...]) -> list[Any]:
+    return [item if type(item) in _SCALARS else to_data(item) for item in value]
+
+
+def _unchanged(value: Any) -> Any:
     return value
 
 

@@ -48,7 +48,7 @@ class MemoIntake:
 
     def accept(self, data: bytes, *, sender: SenderSettings) -> Acceptance:
         try:
-            root = self._verified(data, parse_untrusted(data, policy=INLINE_DOCUMENTS), sender)
+            root = self._verified(parse_untrusted(data, policy=INLINE_DOCUMENTS), sender)
             # The MeMo rules first: several repeat an XSD facet (UUID v4, Z times, lengths)
             # and their codes tell an operator more than a schema message does.
             check_memo(root)
@@ -67,10 +67,10 @@ class MemoIntake:
         return self.shipments.accept(shipment, contents, operation="sendMessage", shipment_id=shipment.id,
                                      reservation_required=False, unique_filenames=False)
 
-    def _verified(self, data: bytes, root: etree._Element, sender: SenderSettings) -> etree._Element:
+    def _verified(self, root: etree._Element, sender: SenderSettings) -> etree._Element:
         verifier = self.verifiers.get(sender.name)
         if verifier is not None:
-            return verifier.verify(root, data=data).root
+            return verifier.verify(root).root
         signed = root.find(DS_SIGNATURE) is not None
         if signed:
             raise SignatureError(SignatureCode.SIGNATURE_CERTIFICATE_UNTRUSTED,

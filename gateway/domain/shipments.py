@@ -51,12 +51,12 @@ class Acceptance:
 
 def content_digest(shipment: Shipment) -> str:
     """SHA-256 over everything the sender said, independent of id and storage."""
-    neutral = dataclasses.replace(
-        shipment,
-        id="",
-        documents=tuple(dataclasses.replace(d, storage_ref="", page_count=None) for d in shipment.documents),
-    )
-    blob = json.dumps(to_data(neutral), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    data = to_data(shipment)
+    data["id"] = ""
+    for document in data["documents"]:
+        document["storage_ref"] = ""
+        document["page_count"] = None
+    blob = json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import functools
 import threading
 from base64 import b64decode
 from collections.abc import Iterable, Sequence
@@ -37,7 +38,7 @@ from cryptography.x509 import verification
 from lxml import etree
 from signxml import CanonicalizationMethod, DigestAlgorithm, SignatureConfiguration, SignatureMethod, VerifyResult, XMLSigner, XMLVerifier
 from signxml import methods as construction
-from signxml.exceptions import InvalidCertificate, SignXMLException
+from signxml.exceptions import InvalidCertificate, InvalidInput, SignXMLException
 
 from gateway.errors import FaultCode, GatewayError, register_faults
 from gateway.xml.parser import INLINE_DOCUMENTS, make_parser
@@ -145,9 +146,40 @@ class VerifiedMessage:
     signature_method: str | None = None
 
 
+@functools.lru_cache(maxsize=256)
 def fingerprint(cert: x509.Certificate) -> str:
-    """SHA-256 over the DER certificate as lowercase hex without separators."""
+    """SHA-256 over the DER certificate as lowercase hex without separators.
+
+    Remembered per certificate (certificates hash and compare by their DER bytes): the same
+    few signing certificates arrive with every message.
+    """
     return cert.fingerprint(hashes.SHA256()).hex()
+
+
+@functools.lru_cache(maxsize=256)
+def _subject(cert: x509.Certificate) -> str:
+    return cert.subject.rfc4514_string()
+
+
+class _ParsedTreeVerifier(XMLVerifier):
+    """signxml's verifier, taking the tree this module has already parsed and inspected.
+
+    signxml serialises and re-parses an element it is given, to detach it from a parent's
+    namespaces; a document root has no parent, was parsed by the same hardened parser signxml
+    is handed, and signxml never modifies its input (it copies the tree before removing the
+    signature). So a root is used as it is; signxml's own input checks (no DTD, no entity
+    references) still run on it. Anything else takes signxml's path.
+    """
+
+    def get_root(self, data: object) -> etree._Element:
+        if isinstance(data, etree._Element) and data.getparent() is None:
+            docinfo = data.getroottree().docinfo
+            if docinfo.internalDTD is not None or docinfo.externalDTD is not None:
+                raise InvalidInput("DTD declarations are not supported in XML input")
+            for _entity in data.iter(etree.Entity):
+                raise InvalidInput("Entities are not supported in XML input")
+            return data
+        return super().get_root(data)
 
 
 class SignatureVerifier:
@@ -171,12 +203,12 @@ class SignatureVerifier:
         )
         self._local = threading.local()
 
-    def verify(self, root: etree._Element, *, data: bytes | None = None) -> VerifiedMessage:
+    def verify(self, root: etree._Element) -> VerifiedMessage:
         """Verify ``root``'s enveloped signature; raise :class:`SignatureError` on any doubt.
 
-        ``data``: the bytes ``root`` was parsed from with :data:`INLINE_DOCUMENTS`, if the
-        caller has them. signxml then parses those (as it would parse its own serialisation of
-        ``root``, into the same tree) and one serialisation of the message is saved.
+        ``root`` should come from :func:`~gateway.xml.parser.parse_untrusted` with
+        :data:`INLINE_DOCUMENTS` (the parser signxml is given too): a document root is then
+        handed to signxml as it is instead of being serialised and parsed a second time.
         """
         signature = self._locate(root)
         if signature is None:
@@ -184,14 +216,14 @@ class SignatureVerifier:
         method, reference = _inspect(signature)
         _check_target(root, reference.get("URI"))
         certificate = self._signing_certificate(_embedded_certificates(signature))
-        result = self._verify_with_signxml(root if data is None else data, certificate)
+        result = self._verify_with_signxml(root, certificate)
         signed = result.signed_xml
         if signed is None or signed.tag != root.tag:
             raise SignatureError(SignatureCode.SIGNATURE_WRAPPING, "the signed data is not the message root")
         return VerifiedMessage(
             root=signed,
             signed=True,
-            signer_subject=certificate.subject.rfc4514_string(),
+            signer_subject=_subject(certificate),
             signer_fingerprint=fingerprint(certificate),
             signer_certificate=certificate,
             signature_method=method,
@@ -254,9 +286,9 @@ class SignatureVerifier:
 
     # -- cryptography ------------------------------------------------------------------------
 
-    def _verify_with_signxml(self, message: etree._Element | bytes, certificate: x509.Certificate) -> VerifyResult:
+    def _verify_with_signxml(self, message: etree._Element, certificate: x509.Certificate) -> VerifyResult:
         try:
-            result = XMLVerifier().verify(message, x509_cert=certificate, parser=self._parser(), expect_config=self._config)
+            result = _ParsedTreeVerifier().verify(message, x509_cert=certificate, parser=self._parser(), expect_config=self._config)
         except InvalidCertificate as exc:
             raise SignatureError(SignatureCode.SIGNATURE_CERTIFICATE_EXPIRED, f"the signing certificate is not usable: {exc}") from exc
         except (SignXMLException, cryptography.exceptions.InvalidSignature, etree.LxmlError, ValueError, KeyError, TypeError) as exc:
@@ -344,9 +376,15 @@ def _embedded_certificates(signature: etree._Element) -> list[x509.Certificate]:
     if len(texts) > _MAX_EMBEDDED_CERTIFICATES:
         raise SignatureError(SignatureCode.SIGNATURE_INVALID, f"{len(texts)} certificates in ds:KeyInfo; at most {_MAX_EMBEDDED_CERTIFICATES}")
     try:
-        return [x509.load_der_x509_certificate(b64decode("".join(text.split()), validate=True)) for text in texts]
+        return [_load_der(b64decode("".join(text.split()), validate=True)) for text in texts]
     except ValueError as exc:
         raise SignatureError(SignatureCode.SIGNATURE_INVALID, f"an X509Certificate in ds:KeyInfo cannot be read: {exc}") from exc
+
+
+@functools.lru_cache(maxsize=256)
+def _load_der(der: bytes) -> x509.Certificate:
+    """Certificates are immutable; a sender's few certificates are decoded once."""
+    return x509.load_der_x509_certificate(der)
 
 
 def _usable(cert: x509.Certificate, now: dt.datetime, min_rsa_bits: int) -> x509.Certificate:
@@ -366,7 +404,7 @@ def _usable(cert: x509.Certificate, now: dt.datetime, min_rsa_bits: int) -> x509
 
 def _describe(cert: x509.Certificate) -> str:
     try:
-        subject = cert.subject.rfc4514_string()
+        subject = _subject(cert)
     except ValueError:
         subject = "<unreadable subject>"
     return f"subject {subject}, SHA-256 {fingerprint(cert)}"
