@@ -183,6 +183,15 @@ def test_the_result_is_the_signed_data_not_the_input(rsa_signer):
     assert result.root.findtext(f"{M}MessageHeader/{M}label") == "Afgørelse om byggetilladelse"
 
 
+def test_the_input_tree_is_left_as_it_was(rsa_signer):
+    """signxml is handed the parsed tree itself (no second parse), which is only sound while
+    signxml copies before it removes the signature: the input must come back untouched."""
+    root = signed(rsa_signer)
+    before = etree.tostring(root)
+    assert pinned(rsa_signer).verify(root).signed
+    assert etree.tostring(root) == before and root.find(SIG) is not None
+
+
 def test_reference_to_the_root_id(rsa_signer):
     root = signed(rsa_signer, Id="memo-1")
     assert root.find(f"{SIG}/{{{DS}}}SignedInfo/{{{DS}}}Reference").get("URI") == "#memo-1"
