@@ -23,6 +23,7 @@ from gateway import passwords
 
 frozen = dataclass(frozen=True, slots=True, kw_only=True)
 
+KiB = 1024
 MiB = 1024 * 1024
 
 
@@ -58,6 +59,11 @@ class StorageSettings:
     data_dir: str = "var"
     #: Defaults to ``sqlite:///<data_dir>/gateway.db``.
     database_url: str = ""
+    #: Documents up to this size are kept in the database and committed in the shipment's
+    #: own transaction (one fsync for the letter); larger ones are files under ``blobs/``.
+    #: SQLite measures small blobs faster inside the database than as files. 0: always files;
+    #: nodes that share only a PostgreSQL database set it above the largest document.
+    inline_document_bytes: int = 128 * KiB
 
     @property
     def resolved_database_url(self) -> str:
@@ -447,6 +453,8 @@ def _check(settings: Settings) -> None:
         value = getattr(s, key)
         if value and not Path(value).is_file():
             raise ConfigError(f"server.{key}: no such file {value!r}")
+    if settings.storage.inline_document_bytes < 0:
+        raise ConfigError(f"storage.inline_document_bytes must be 0 or more, got {settings.storage.inline_document_bytes}")
     url = settings.storage.resolved_database_url
     if not url.startswith(("sqlite:", "postgresql")):
         raise ConfigError(f"storage.database_url must be sqlite:/// or postgresql+psycopg://, got {url!r}")

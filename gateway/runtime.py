@@ -22,7 +22,7 @@ from gateway.domain.shipments import Clock, ShipmentService
 from gateway.mapping.routing_rules import load_rules
 from gateway.model import utcnow
 from gateway.store import migrate
-from gateway.store.blobs import FileBlobStore
+from gateway.store.blobs import DocumentStore, FileBlobStore
 from gateway.store.dispatch import DispatchStore
 from gateway.store.engine import create_engine
 from gateway.store.repository import Repository
@@ -34,7 +34,7 @@ class Runtime:
     settings: Settings
     engine: Engine
     repository: Repository
-    blobs: FileBlobStore
+    blobs: DocumentStore
     shipments: ShipmentService
     authenticator: Authenticator
     dispatch_store: DispatchStore
@@ -56,7 +56,8 @@ class Runtime:
         if upgrade:
             migrate.upgrade(engine)
         repository = Repository(engine)
-        blobs = FileBlobStore(settings.storage.blob_dir)
+        blobs = DocumentStore(engine, FileBlobStore(settings.storage.blob_dir),
+                              inline_max_bytes=settings.storage.inline_document_bytes)
         shipments = ShipmentService(repository, blobs, policy=settings.intake, clock=clock,
                                     routing_rules=load_rules(settings.dispatch.folder_routing_file or None))
         store = DispatchStore(engine)

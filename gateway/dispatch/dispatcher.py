@@ -32,7 +32,7 @@ from gateway.dispatch.backoff import backoff_seconds
 from gateway.dispatch.calendar import WorkingCalendar
 from gateway.dispatch.routing import PRINT, RecipientRegister, choose_route
 from gateway.model import FINAL_STATUSES, Event, PartyKind, Status
-from gateway.store.blobs import BlobStore
+from gateway.store.blobs import DocumentStore
 from gateway.store.dispatch import DEAD, ChannelHealth, DispatchStore, Job, LeaseLost, enqueue
 from gateway.store.dispatch_jobs import enqueue_many, job_row
 from gateway.store.repository import Repository, StoredShipment, append_event
@@ -51,7 +51,7 @@ class Dispatcher:
         settings: Settings,
         repository: Repository,
         store: DispatchStore,
-        blobs: BlobStore,
+        blobs: DocumentStore,
         channels: Mapping[str, Channel],
         register: RecipientRegister,
         clock: Clock,

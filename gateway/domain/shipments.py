@@ -2,8 +2,8 @@
 "nothing half-accepted is stored" live here.
 
 :meth:`ShipmentService.accept` checks every rule, opens the PDFs, writes the document
-bytes to the blob store (fsynced), and only then commits the shipment with its documents
-and first events in one transaction. Its return value, the id, is what an intake endpoint
+bytes that are files to the blob store (fsynced), and only then commits the shipment with
+its documents, the bytes of its small documents and its first events in one transaction. Its return value, the id, is what an intake endpoint
 answers with. A refusal leaves one audit record and nothing else.
 """
 from __future__ import annotations
@@ -23,7 +23,7 @@ from gateway.domain.validation import inspect_documents, validate_shipment
 from gateway.errors import ConflictError, FaultCode, GatewayError, NotFoundError, ValidationError
 from gateway.mapping.routing_rules import RoutingRule, apply_rules
 from gateway.model import FINAL_STATUSES, Event, Shipment, Status, new_shipment_id, to_data, utcnow
-from gateway.store.blobs import BlobStore
+from gateway.store.blobs import DocumentStore
 from gateway.store.repository import IdTaken, Repository, StoredShipment
 
 logger = logging.getLogger(__name__)
@@ -61,7 +61,7 @@ def content_digest(shipment: Shipment) -> str:
 
 
 class ShipmentService:
-    def __init__(self, repository: Repository, blobs: BlobStore, *, policy: IntakePolicy, clock: Clock = utcnow,
+    def __init__(self, repository: Repository, blobs: DocumentStore, *, policy: IntakePolicy, clock: Clock = utcnow,
                  routing_rules: Sequence[RoutingRule] = ()) -> None:
         self.repository = repository
         self.blobs = blobs
@@ -111,9 +111,11 @@ class ShipmentService:
             self.audit_refusal(operation, tenant, exc, shipment_id)
             raise
 
-        documents = []
+        documents, inline = [], []
         for doc, data, info in zip(shipment.documents, contents, infos, strict=True):
-            ref = self.blobs.put(data, sha256=doc.sha256)
+            ref, staged = self.blobs.stage(data, sha256=doc.sha256)
+            if staged is not None:
+                inline.append(staged)
             documents.append(dataclasses.replace(doc, storage_ref=ref, page_count=info.page_count if info else None))
         stored = dataclasses.replace(shipment, id=shipment_id, documents=tuple(documents))
         stored, rule = apply_rules(stored, self.routing_rules)  # after the digest: a repeat still matches
@@ -127,7 +129,7 @@ class ShipmentService:
         if rule is not None:
             events.append(Event(at=now, kind="routing_rule", detail=f"{rule.name}: kontaktpunkt {stored.routing.contact_point}"))
         try:
-            self.repository.insert_shipment(stored, content_sha256=digest, events=events, reserved=reserved)
+            self.repository.insert_shipment(stored, content_sha256=digest, events=events, reserved=reserved, blobs=inline)
         except IdTaken:
             # A concurrent call with the same id won the race: same rules as a repeat.
             try:

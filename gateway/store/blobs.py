@@ -1,25 +1,47 @@
-"""Content-addressed blob store for document bytes (files under ``var/blobs``).
+"""Where document bytes live: in the database for small documents, as files for large ones.
 
-A blob is written to a temporary file, fsynced, renamed to its SHA-256 name and its
-directory fsynced, all before the shipment that refers to it commits: once a row names a
-blob, the bytes are on disk. Identical documents are stored once.
+Both are addressed by SHA-256 and store identical content once.
+
+* :class:`FileBlobStore` writes a file under ``var/blobs/ab/cd/<sha256>``: a temporary file,
+  fsynced, renamed into place, its directory fsynced (and the parents of any directory it
+  had to create), all before the shipment that refers to it commits.
+* :class:`DocumentStore` is what intake and dispatch use. A document up to
+  ``storage.inline_document_bytes`` is *staged*: its bytes go into the ``document_blobs``
+  table in the shipment's own transaction, so one commit (one fsync) makes the letter and its
+  documents durable together, and a refused letter leaves nothing behind. Creating a file,
+  two directories and three fsyncs per document cost more than the whole rest of an intake's
+  storage work for a letter of a few small PDFs. Larger documents go to the files first.
+
+A document's ``storage_ref`` says where it is: ``db:<sha256>`` or the bare SHA-256 of a file.
 """
 from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine
+
 from gateway.errors import FaultCode, StorageError
-from gateway.fileio import fsync_dir
+from gateway.fileio import fsync_dir, write_atomic
+from gateway.store import tables as t
+
+INLINE_PREFIX = "db:"
 
 
 class BlobStore(Protocol):
     def put(self, data: bytes, *, sha256: str | None = None) -> str: ...
     def get(self, sha256: str) -> bytes: ...
     def exists(self, sha256: str) -> bool: ...
+
+
+def _is_sha256(value: str) -> bool:
+    return len(value) == 64 and all(c in "0123456789abcdef" for c in value)
 
 
 class FileBlobStore:
@@ -29,7 +51,7 @@ class FileBlobStore:
         self.root.mkdir(parents=True, exist_ok=True)
 
     def path(self, sha256: str) -> Path:
-        if len(sha256) != 64 or not all(c in "0123456789abcdef" for c in sha256):
+        if not _is_sha256(sha256):
             raise ValueError(f"not a SHA-256 hex digest: {sha256!r}")
         return self.root / sha256[:2] / sha256[2:4] / sha256
 
@@ -42,26 +64,87 @@ class FileBlobStore:
         try:
             if target.is_file() and target.stat().st_size == len(data):
                 return digest
-            target.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".incoming-")
-            try:
-                with os.fdopen(fd, "wb") as fh:
-                    fh.write(data)
-                    fh.flush()
-                    if self.fsync:
-                        os.fsync(fh.fileno())
-                os.replace(tmp, target)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
+            created = self._make_dirs(target.parent)
+            write_atomic(target, data, fsync=self.fsync)
             if self.fsync:
-                fsync_dir(target.parent)
+                for directory in created:  # a new directory's entry is in its parent
+                    fsync_dir(directory.parent)
         except OSError as exc:
             raise StorageError(f"cannot write document to the blob store: {exc}", code=FaultCode.STORAGE_UNAVAILABLE) from exc
         return digest
+
+    def _make_dirs(self, directory: Path) -> list[Path]:
+        """Create ``ab/cd`` as needed; answer the directories this call created, innermost first."""
+        created = []
+        for level in (directory.parent, directory):
+            try:
+                level.mkdir()
+            except FileExistsError:
+                continue
+            created.append(level)
+        return created[::-1]
 
     def get(self, sha256: str) -> bytes:
         try:
             return self.path(sha256).read_bytes()
         except OSError as exc:
             raise StorageError(f"document {sha256} is not readable: {exc}", code=FaultCode.STORAGE_UNAVAILABLE) from exc
+
+
+@dataclass(frozen=True, slots=True)
+class InlineBlob:
+    """Document bytes to insert in the shipment's transaction (:func:`insert_inline`)."""
+
+    sha256: str
+    data: bytes
+
+
+_INSERT_INLINE = {
+    "sqlite": sqlite.insert(t.document_blobs).on_conflict_do_nothing(index_elements=["sha256"]),
+    "postgresql": postgresql.insert(t.document_blobs).on_conflict_do_nothing(index_elements=["sha256"]),
+}
+_SELECT_INLINE = sa.select(t.document_blobs.c.data).where(t.document_blobs.c.sha256 == sa.bindparam("sha256"))
+_EXISTS_INLINE = sa.select(t.document_blobs.c.sha256).where(t.document_blobs.c.sha256 == sa.bindparam("sha256"))
+
+
+def insert_inline(conn: Connection, blobs: Sequence[InlineBlob]) -> None:
+    """Insert staged documents in ``conn``'s transaction; content already stored is kept once."""
+    if blobs:
+        conn.execute(_INSERT_INLINE[conn.dialect.name], [{"sha256": b.sha256, "size": len(b.data), "data": b.data} for b in blobs])
+
+
+class DocumentStore:
+    """Small documents in the database, in the shipment's transaction; large ones as files."""
+
+    def __init__(self, engine: Engine, files: FileBlobStore, *, inline_max_bytes: int) -> None:
+        self.engine = engine
+        self.files = files
+        self.inline_max_bytes = inline_max_bytes
+
+    def stage(self, data: bytes, *, sha256: str) -> tuple[str, InlineBlob | None]:
+        """(storage_ref, bytes to insert with the shipment or ``None``).
+
+        A large document is written to a file and fsynced now; a small one is only durable
+        once the caller has inserted the returned :class:`InlineBlob` and committed.
+        """
+        if len(data) <= self.inline_max_bytes:
+            return INLINE_PREFIX + sha256, InlineBlob(sha256, data)
+        return self.files.put(data, sha256=sha256), None
+
+    def get(self, ref: str) -> bytes:
+        if not ref.startswith(INLINE_PREFIX):
+            return self.files.get(ref)
+        try:
+            with self.engine.connect() as conn:
+                data = conn.execute(_SELECT_INLINE, {"sha256": ref[len(INLINE_PREFIX):]}).scalar()
+        except sa.exc.SQLAlchemyError as exc:
+            raise StorageError(f"document {ref} is not readable: {exc}", code=FaultCode.STORAGE_UNAVAILABLE) from exc
+        if data is None:
+            raise StorageError(f"document {ref} is not in the database", code=FaultCode.STORAGE_UNAVAILABLE)
+        return bytes(data)
+
+    def exists(self, ref: str) -> bool:
+        if not ref.startswith(INLINE_PREFIX):
+            return self.files.exists(ref)
+        with self.engine.connect() as conn:
+            return conn.execute(_EXISTS_INLINE, {"sha256": ref[len(INLINE_PREFIX):]}).first() is not None

@@ -33,6 +33,17 @@ shipments = sa.Table(
     sa.Index("ix_shipments_status", "status"),
 )
 
+#: Bytes of documents up to ``storage.inline_document_bytes``, content-addressed like the
+#: blob files and inserted in the transaction of the shipment that first brings them
+#: (migration 0003).
+document_blobs = sa.Table(
+    "document_blobs",
+    metadata,
+    sa.Column("sha256", sa.String(64), primary_key=True),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("data", sa.LargeBinary, nullable=False),
+)
+
 documents = sa.Table(
     "documents",
     metadata,

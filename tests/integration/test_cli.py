@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import subprocess
 import sys
 import time
@@ -40,9 +41,9 @@ def test_db_upgrade_and_current(tmp_path):
     config = tmp_path / "g.toml"
     config.write_text(f'[storage]\ndata_dir = "{tmp_path / "var"}"\n', encoding="utf-8")
     out = gateway("db", "upgrade", "--config", str(config))
-    assert out.returncode == 0 and "at revision 0002 (head 0002)" in out.stdout
+    assert out.returncode == 0 and "at revision 0003 (head 0003)" in out.stdout
     assert (tmp_path / "var" / "gateway.db").exists()
-    assert "at revision 0002" in gateway("db", "current", "--config", str(config)).stdout
+    assert "at revision 0003" in gateway("db", "current", "--config", str(config)).stdout
 
 
 def test_export_wsdl(tmp_path):
@@ -78,7 +79,9 @@ def test_run_gateway_on_embedded_defaults(tmp_path, svarut_wsdl):
         assert svc.retrieveForsendelseStatus(forsendelsesid=sid) == "SENDT_PRINT"
     finally:
         assert proc.terminate() == 0
-    assert (tmp_path / "var" / "gateway.db").exists() and any((tmp_path / "var" / "blobs").rglob("*"))
+    with sqlite3.connect(tmp_path / "var" / "gateway.db") as db:  # the letter's small PDF is kept in the database
+        assert db.execute("SELECT count(*) FROM document_blobs").fetchone()[0] >= 1
+    assert (tmp_path / "var" / "blobs").is_dir()
     assert any((tmp_path / "var" / "print").rglob(f"{sid}.pdf"))
 
 

@@ -49,6 +49,8 @@ def test_sigkill_after_acknowledged_send_loses_nothing(tmp_path, database_url, s
     try:
         stored = runtime.repository.get(sid)
         assert [d.filename for d in stored.shipment.documents] == ["Vedtak.pdf", "Vedlegg situasjonsplan.pdf"]
+        # both places a document can be kept: the small one in the database, the 200 KB one as a file
+        assert [d.storage_ref.startswith("db:") for d in stored.shipment.documents] == [True, False]
         for doc, original in zip(stored.shipment.documents, (first, second)):
             data = runtime.blobs.get(doc.storage_ref)
             assert data == original and hashlib.sha256(data).hexdigest() == doc.sha256

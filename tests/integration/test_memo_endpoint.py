@@ -10,12 +10,14 @@ from pathlib import Path
 
 import pytest
 import requests
+import sqlalchemy as sa
 import zeep
 from lxml import etree
 from zeep.transports import Transport
 
 from gateway.model import DeliveryMode, Event, PartyKind, Status, utcnow
 from gateway.soap.memo import NS, PATH
+from gateway.store import tables
 from gateway.xml.signatures import sign_message
 from tests.conftest import OTHER_PASSWORD, SENDER_PASSWORD, SPECS, make_pdf, require_spec
 
@@ -92,6 +94,14 @@ def test_signed_memo_is_accepted_with_its_metadata(memo_gateway, binding):
     assert again.messageUUID == message_uuid and memo_gateway.runtime.repository.count_shipments() == 1
 
 
+def _stored_documents(runtime) -> tuple[list, list]:
+    """Document bytes kept anywhere: files and database rows."""
+    files = sorted(p for p in runtime.blobs.files.root.rglob("*") if p.is_file())
+    with runtime.engine.connect() as conn:
+        rows = sorted(conn.execute(sa.select(tables.document_blobs.c.sha256)).scalars())
+    return files, rows
+
+
 def test_messageuuid_reused_for_other_content_is_a_conflict(memo_gateway):
     """Same content is answered with the stored status, other content under the same
     messageUUID is refused, audited, and leaves nothing else behind."""
@@ -103,7 +113,8 @@ def test_messageuuid_reused_for_other_content_is_a_conflict(memo_gateway):
 
     _, other = signed_message("MeMo_v1.2_Minimum_Example.xml", pdf=make_pdf("second"), mutate=same_uuid)
     assert svc.sendMessage(message=data).status == "ACCEPTED"
-    blobs = sorted(p for p in memo_gateway.runtime.blobs.root.rglob("*") if p.is_file())
+    blobs = _stored_documents(memo_gateway.runtime)
+    assert blobs[1]  # the letter's small PDF is kept in the database
     memo_gateway.runtime.repository.record_event(message_uuid, Event(at=utcnow(), kind="test", status=Status.SENT_DIGITAL))
     repeat = svc.sendMessage(message=data)
     assert (repeat.messageUUID, repeat.status) == (message_uuid, "SENT_DIGITAL")  # the stored status, not a new one
@@ -112,7 +123,7 @@ def test_messageuuid_reused_for_other_content_is_a_conflict(memo_gateway):
     assert _code(err.value) == "SHIPMENT_ID_CONFLICT"
     assert memo_gateway.runtime.repository.count_shipments() == 1
     # a refusal stores nothing but its audit record: the other content's documents are not kept
-    assert sorted(p for p in memo_gateway.runtime.blobs.root.rglob("*") if p.is_file()) == blobs
+    assert _stored_documents(memo_gateway.runtime) == blobs
     audit = memo_gateway.runtime.repository.audit_records(tenant="kommune-sak")
     assert [(a["outcome"], a["shipment_id"]) for a in audit] == [("SHIPMENT_ID_CONFLICT", message_uuid)]
 

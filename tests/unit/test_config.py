@@ -61,6 +61,7 @@ system = "Elements"
         ("[[senders]]\nname = 'a'\npassword_hash = 'plain'", "not a hash"),
         ("[server]\nhost = '0.0.0.0'", "demo sender"),
         ("[storage]\ndatabase_url = 'mysql://x'", "storage.database_url"),
+        ("[storage]\ninline_document_bytes = -1", "storage.inline_document_bytes must be 0 or more"),
         ("not toml =", "not valid TOML"),
     ],
 )

@@ -1,13 +1,17 @@
 """Repository and migrations, on SQLite and on PostgreSQL."""
 import datetime as dt
+import hashlib
 
 import pytest
+import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 from gateway.model import Event, Party, Shipment, Status
 from gateway.store import migrate
-from gateway.store.blobs import FileBlobStore
+from gateway.errors import StorageError
+from gateway.store import tables
+from gateway.store.blobs import DocumentStore, FileBlobStore
 from gateway.store.engine import create_engine
 from gateway.store.repository import IdTaken, Repository
 from gateway.store.tables import metadata
@@ -57,4 +61,58 @@ def test_blob_store_is_content_addressed(tmp_path):
     assert ref == "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"
     assert store.put(b"hello") == ref and store.get(ref) == b"hello"
     assert store.path(ref).parent.parent.name == "2c"
-    assert not list(tmp_path.rglob(".incoming-*"))
+    assert not list(tmp_path.rglob("*.tmp"))  # nothing half-written left behind
+
+
+def test_blob_store_makes_new_directories_durable(tmp_path, monkeypatch):
+    """A file renamed into a directory the store just created is only durable once the
+    directory's own entry is: the parents of new directories are fsynced too."""
+    synced = []
+    monkeypatch.setattr("gateway.store.blobs.fsync_dir", lambda path: synced.append(path))
+    monkeypatch.setattr("gateway.fileio.fsync_dir", lambda path: synced.append(path))
+    store = FileBlobStore(tmp_path)
+    ref = store.put(b"hello")
+    leaf = store.path(ref).parent
+    assert set(synced) == {leaf, leaf.parent, tmp_path}
+    synced.clear()
+    store.put(b"hello")  # already there: nothing written, nothing synced
+    assert synced == []
+
+
+@pytest.fixture
+def documents(repo, tmp_path):
+    return DocumentStore(repo.engine, FileBlobStore(tmp_path / "blobs"), inline_max_bytes=1024)
+
+
+def test_small_documents_commit_with_their_shipment(repo, documents):
+    small, large = b"%PDF-1.4 small", b"x" * 2048
+    small_ref, staged = documents.stage(small, sha256=hashlib.sha256(small).hexdigest())
+    large_ref, nothing = documents.stage(large, sha256=hashlib.sha256(large).hexdigest())
+    assert small_ref == "db:" + hashlib.sha256(small).hexdigest() and staged is not None
+    assert large_ref == hashlib.sha256(large).hexdigest() and nothing is None
+    assert documents.get(large_ref) == large  # a large document is a file, written at once
+    assert not documents.exists(small_ref)  # a small one exists only once its shipment commits
+    for n in (1, 2):  # the same bytes in two shipments are stored once
+        s = Shipment(id=f"00000000-0000-4000-8000-00000000000{n}", tenant="a", title="T", recipient=Party(), documents=())
+        repo.insert_shipment(s, content_sha256="c" * 64, events=[], blobs=[staged])
+    assert documents.exists(small_ref) and documents.get(small_ref) == small
+    with repo.engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(tables.document_blobs)).scalar() == 1
+
+
+def test_a_failed_insert_keeps_no_document_bytes(repo, documents):
+    data = b"%PDF-1.4 refused"
+    ref, staged = documents.stage(data, sha256=hashlib.sha256(data).hexdigest())
+    s = Shipment(id="00000000-0000-4000-8000-000000000001", tenant="a", title="T", recipient=Party(), documents=())
+    repo.insert_shipment(s, content_sha256="c" * 64, events=[])
+    with pytest.raises(IdTaken):
+        repo.insert_shipment(s, content_sha256="c" * 64, events=[], blobs=[staged])
+    assert not documents.exists(ref)
+    with pytest.raises(StorageError):
+        documents.get(ref)
+
+
+def test_inline_storage_can_be_turned_off(repo, tmp_path):
+    files_only = DocumentStore(repo.engine, FileBlobStore(tmp_path / "blobs"), inline_max_bytes=0)
+    ref, staged = files_only.stage(b"%PDF", sha256=hashlib.sha256(b"%PDF").hexdigest())
+    assert staged is None and files_only.files.exists(ref) and files_only.get(ref) == b"%PDF"
