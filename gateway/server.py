@@ -66,14 +66,6 @@ class LimitedRequest(server.Request):
             return
         super().handleContentChunk(data)
 
-    def requestReceived(self, command: bytes, path: bytes, version: bytes) -> None:
-        # twisted.web parses form bodies into memory in the reactor thread before anyone has
-        # logged in; no endpoint here takes forms, so they are not parsed at all
-        content_type = (self.requestHeaders.getRawHeaders(b"content-type") or [b""])[0].lower()
-        if content_type.startswith((b"multipart/form-data", b"application/x-www-form-urlencoded")):
-            self.requestHeaders.setRawHeaders(b"content-type", [b"application/octet-stream"])
-        super().requestReceived(command, path, version)
-
     def process(self) -> None:
         self.requestHeaders.removeHeader(_REJECTED_HEADER)
         if self._too_large:
@@ -85,10 +77,17 @@ class LimitedRequest(server.Request):
 
 
 class GatewaySite(server.Site):
+    """The gateway's site: bodies bounded by :class:`LimitedRequest`, and no form parsing.
+
+    twisted.web would parse form bodies into memory in the reactor thread before anyone has
+    logged in, and parses the Content-Type of every POST with the slow ``email`` package to
+    find out; no endpoint here takes forms.
+    """
+
     requestFactory = LimitedRequest
 
     def __init__(self, root: resource.Resource, *, max_request_bytes: int, **kwargs: Any) -> None:
-        super().__init__(root, **kwargs)
+        super().__init__(root, parsePOSTFormSubmission=False, **kwargs)
         self.max_request_bytes = max_request_bytes
 
 
