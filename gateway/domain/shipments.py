@@ -1,10 +1,11 @@
 """Intake and lookup of shipments: the promises "accepted means durable" and
 "nothing half-accepted is stored" live here.
 
-:meth:`ShipmentService.accept` checks every rule, opens the PDFs, writes the document
-bytes that are files to the blob store (fsynced), and only then commits the shipment with
-its documents, the bytes of its small documents and its first events in one transaction. Its return value, the id, is what an intake endpoint
-answers with. A refusal leaves one audit record and nothing else.
+:meth:`ShipmentService.accept` checks every rule, opens the PDFs, writes large documents to
+the blob files (fsynced), and only then commits the shipment with its documents, the bytes
+of its small documents and its first events in one transaction. Its answer, the id and
+status, is what an intake endpoint replies. A refusal leaves one audit record and nothing
+else.
 """
 from __future__ import annotations
 

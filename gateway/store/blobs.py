@@ -8,9 +8,10 @@ Both are addressed by SHA-256 and store identical content once.
 * :class:`DocumentStore` is what intake and dispatch use. A document up to
   ``storage.inline_document_bytes`` is *staged*: its bytes go into the ``document_blobs``
   table in the shipment's own transaction, so one commit (one fsync) makes the letter and its
-  documents durable together, and a refused letter leaves nothing behind. Creating a file,
-  two directories and three fsyncs per document cost more than the whole rest of an intake's
-  storage work for a letter of a few small PDFs. Larger documents go to the files first.
+  documents durable together, and a refused letter leaves nothing behind. A file per document
+  (up to two new directories, two to four fsyncs) cost more than the whole rest of an
+  intake's storage work for a letter of a few small PDFs. Larger documents go to the files
+  first.
 
 A document's ``storage_ref`` says where it is: ``db:<sha256>`` or the bare SHA-256 of a file.
 """
@@ -21,7 +22,6 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -34,16 +34,6 @@ from gateway.store import tables as t
 INLINE_PREFIX = "db:"
 
 
-class BlobStore(Protocol):
-    def put(self, data: bytes, *, sha256: str | None = None) -> str: ...
-    def get(self, sha256: str) -> bytes: ...
-    def exists(self, sha256: str) -> bool: ...
-
-
-def _is_sha256(value: str) -> bool:
-    return len(value) == 64 and all(c in "0123456789abcdef" for c in value)
-
-
 class FileBlobStore:
     def __init__(self, root: str | os.PathLike[str], *, fsync: bool = True) -> None:
         self.root = Path(root)
@@ -51,7 +41,7 @@ class FileBlobStore:
         self.root.mkdir(parents=True, exist_ok=True)
 
     def path(self, sha256: str) -> Path:
-        if not _is_sha256(sha256):
+        if len(sha256) != 64 or not all(c in "0123456789abcdef" for c in sha256):
             raise ValueError(f"not a SHA-256 hex digest: {sha256!r}")
         return self.root / sha256[:2] / sha256[2:4] / sha256
 
