@@ -3,12 +3,14 @@
 Both are addressed by SHA-256 and store identical content once.
 
 * :class:`FileBlobStore` writes a file under ``var/blobs/ab/cd/<sha256>``: a temporary file,
-  fsynced, renamed into place, its directory fsynced (and the parents of any directory it
-  had to create), all before the shipment that refers to it commits.
+  fsynced, renamed into place, its directory fsynced, and the entries of ``ab`` and ``cd``
+  made durable, all before the shipment that refers to it commits. A file that is already
+  there (identical content) gets its directory fsynced too, since the call that renamed it
+  may not have done so yet.
 * :class:`DocumentStore` is what intake and dispatch use. A document up to
   ``storage.inline_document_bytes`` is *staged*: its bytes go into the ``document_blobs``
   table in the shipment's own transaction, so one commit (one fsync) makes the letter and its
-  documents durable together, and a refused letter leaves nothing behind. A file per document
+  documents durable together, and a refused letter leaves none of their bytes behind. A file per document
   (up to two new directories, two to four fsyncs) cost more than the whole rest of an
   intake's storage work for a letter of a few small PDFs. Larger documents go to the files
   first.
@@ -39,6 +41,7 @@ class FileBlobStore:
         self.root = Path(root)
         self.fsync = fsync
         self.root.mkdir(parents=True, exist_ok=True)
+        self._durable: set[Path] = set()  # directories whose entry this process has fsynced
 
     def path(self, sha256: str) -> Path:
         if len(sha256) != 64 or not all(c in "0123456789abcdef" for c in sha256):
@@ -53,26 +56,30 @@ class FileBlobStore:
         target = self.path(digest)
         try:
             if target.is_file() and target.stat().st_size == len(data):
+                # Another call may have renamed it into place and not fsynced the directory
+                # yet (or failed to): the entry must be durable before a shipment names it.
+                self._durable_dirs(target.parent)
+                if self.fsync:
+                    fsync_dir(target.parent)
                 return digest
-            created = self._make_dirs(target.parent)
-            write_atomic(target, data, fsync=self.fsync)
-            if self.fsync:
-                for directory in created:  # a new directory's entry is in its parent
-                    fsync_dir(directory.parent)
+            for level in (target.parent.parent, target.parent):
+                level.mkdir(exist_ok=True)
+            self._durable_dirs(target.parent)
+            write_atomic(target, data, fsync=self.fsync)  # the file, then its directory
         except OSError as exc:
             raise StorageError(f"cannot write document to the blob store: {exc}", code=FaultCode.STORAGE_UNAVAILABLE) from exc
         return digest
 
-    def _make_dirs(self, directory: Path) -> list[Path]:
-        """Create ``ab/cd`` as needed; answer the directories this call created, innermost first."""
-        created = []
+    def _durable_dirs(self, directory: Path) -> None:
+        """Make the entries of ``ab`` and ``ab/cd`` durable in their parents, once per process:
+        whoever created them (another thread, another process, an earlier failed call) may
+        not have fsynced them yet."""
+        if not self.fsync:
+            return
         for level in (directory.parent, directory):
-            try:
-                level.mkdir()
-            except FileExistsError:
-                continue
-            created.append(level)
-        return created[::-1]
+            if level not in self._durable:
+                fsync_dir(level.parent)
+                self._durable.add(level)
 
     def get(self, sha256: str) -> bytes:
         try:
@@ -98,9 +105,15 @@ _EXISTS_INLINE = sa.select(t.document_blobs.c.sha256).where(t.document_blobs.c.s
 
 
 def insert_inline(conn: Connection, blobs: Sequence[InlineBlob]) -> None:
-    """Insert staged documents in ``conn``'s transaction; content already stored is kept once."""
-    if blobs:
-        conn.execute(_INSERT_INLINE[conn.dialect.name], [{"sha256": b.sha256, "size": len(b.data), "data": b.data} for b in blobs])
+    """Insert staged documents in ``conn``'s transaction; content already stored is kept once.
+
+    Rows go in digest order: two letters with the same attachments in another order would
+    otherwise each hold one row's lock and wait for the other's (a PostgreSQL deadlock).
+    """
+    unique = {b.sha256: b for b in blobs}
+    if unique:
+        rows = [{"sha256": sha, "size": len(unique[sha].data), "data": unique[sha].data} for sha in sorted(unique)]
+        conn.execute(_INSERT_INLINE[conn.dialect.name], rows)
 
 
 class DocumentStore:
@@ -136,5 +149,8 @@ class DocumentStore:
     def exists(self, ref: str) -> bool:
         if not ref.startswith(INLINE_PREFIX):
             return self.files.exists(ref)
-        with self.engine.connect() as conn:
-            return conn.execute(_EXISTS_INLINE, {"sha256": ref[len(INLINE_PREFIX):]}).first() is not None
+        try:
+            with self.engine.connect() as conn:
+                return conn.execute(_EXISTS_INLINE, {"sha256": ref[len(INLINE_PREFIX):]}).first() is not None
+        except sa.exc.SQLAlchemyError as exc:
+            raise StorageError(f"document {ref} cannot be looked up: {exc}", code=FaultCode.STORAGE_UNAVAILABLE) from exc

@@ -48,6 +48,9 @@ ENVELOPED = "http://www.w3.org/2000/09/xmldsig#enveloped-signature"
 _SIGNATURE = f"{{{DS}}}Signature"
 _ID_NAMES = frozenset({"Id", "ID", "id"})  # signxml matches these local names in any namespace
 _MAX_EMBEDDED_CERTIFICATES = 8
+#: Signing certificates are 1–3 KB; a larger one is refused before it is decoded, which also
+#: bounds what the per-certificate caches below can be made to hold.
+_MAX_CERTIFICATE_BYTES = 16 * 1024
 
 
 class SignatureCode(enum.StrEnum):
@@ -375,8 +378,18 @@ def _embedded_certificates(signature: etree._Element) -> list[x509.Certificate]:
     texts = [el.text or "" for el in signature.iterfind(f"{{{DS}}}KeyInfo/{{{DS}}}X509Data/{{{DS}}}X509Certificate")]
     if len(texts) > _MAX_EMBEDDED_CERTIFICATES:
         raise SignatureError(SignatureCode.SIGNATURE_INVALID, f"{len(texts)} certificates in ds:KeyInfo; at most {_MAX_EMBEDDED_CERTIFICATES}")
+    ders = []
+    for text in texts:
+        if len(text) > 2 * _MAX_CERTIFICATE_BYTES:  # base64 with generous room for line breaks
+            raise SignatureError(SignatureCode.SIGNATURE_INVALID, f"an X509Certificate in ds:KeyInfo is larger than {_MAX_CERTIFICATE_BYTES} bytes")
+        try:
+            ders.append(b64decode("".join(text.split()), validate=True))
+        except ValueError as exc:
+            raise SignatureError(SignatureCode.SIGNATURE_INVALID, f"an X509Certificate in ds:KeyInfo cannot be read: {exc}") from exc
+        if len(ders[-1]) > _MAX_CERTIFICATE_BYTES:
+            raise SignatureError(SignatureCode.SIGNATURE_INVALID, f"an X509Certificate in ds:KeyInfo is larger than {_MAX_CERTIFICATE_BYTES} bytes")
     try:
-        return [_load_der(b64decode("".join(text.split()), validate=True)) for text in texts]
+        return [_load_der(der) for der in ders]
     except ValueError as exc:
         raise SignatureError(SignatureCode.SIGNATURE_INVALID, f"an X509Certificate in ds:KeyInfo cannot be read: {exc}") from exc
 

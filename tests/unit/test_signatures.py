@@ -10,7 +10,7 @@ from dataclasses import FrozenInstanceError
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 from lxml import etree
@@ -312,6 +312,28 @@ def test_unreadable_keyinfo_certificate(rsa_signer):
     root = signed(rsa_signer)
     root.find(f"{SIG}/{{{DS}}}KeyInfo/{{{DS}}}X509Data/{{{DS}}}X509Certificate").text = "bm90IGEgY2VydGlmaWNhdGU="
     assert refused(pinned(rsa_signer), root) is SignatureCode.SIGNATURE_INVALID
+
+
+def test_oversized_keyinfo_certificate_is_refused_before_decoding(rsa_signer):
+    """A certificate padded with a 20 KB extension is valid DER; it is refused by size, so an
+    authenticated sender cannot fill the per-certificate caches with megabytes."""
+    from gateway.xml import signatures
+
+    key, _ = rsa_signer
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Padded")])
+    now = dt.datetime.now(dt.timezone.utc)
+    padded = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(1).not_valid_before(now).not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(x509.UnrecognizedExtension(x509.ObjectIdentifier("1.2.3.4"), b"x" * 20_000), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    root = signed(rsa_signer)
+    root.find(f"{SIG}/{{{DS}}}KeyInfo/{{{DS}}}X509Data/{{{DS}}}X509Certificate").text = base64.b64encode(
+        padded.public_bytes(serialization.Encoding.DER)).decode()
+    cached = signatures._load_der.cache_info().currsize
+    assert refused(pinned(rsa_signer), root) is SignatureCode.SIGNATURE_INVALID
+    assert signatures._load_der.cache_info().currsize == cached
 
 
 # ---------------------------------------------------------------- algorithms

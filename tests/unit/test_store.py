@@ -64,19 +64,26 @@ def test_blob_store_is_content_addressed(tmp_path):
     assert not list(tmp_path.rglob("*.tmp"))  # nothing half-written left behind
 
 
-def test_blob_store_makes_new_directories_durable(tmp_path, monkeypatch):
-    """A file renamed into a directory the store just created is only durable once the
-    directory's own entry is: the parents of new directories are fsynced too."""
+def test_blob_store_makes_directories_and_renames_durable(tmp_path, monkeypatch):
+    """A file renamed into a directory is only durable once the directory's own entry is.
+    Whoever created a directory or renamed a file (another thread, another process, an
+    earlier call that failed) may not have fsynced it yet, so the store does it before
+    answering, and remembers which directory entries it has made durable."""
     synced = []
     monkeypatch.setattr("gateway.store.blobs.fsync_dir", lambda path: synced.append(path))
     monkeypatch.setattr("gateway.fileio.fsync_dir", lambda path: synced.append(path))
     store = FileBlobStore(tmp_path)
     ref = store.put(b"hello")
     leaf = store.path(ref).parent
-    assert set(synced) == {leaf, leaf.parent, tmp_path}
+    assert sorted(synced) == sorted([tmp_path, leaf.parent, leaf])
     synced.clear()
-    store.put(b"hello")  # already there: nothing written, nothing synced
-    assert synced == []
+    store.put(b"hello")  # already there: its directory again (a concurrent rename), not the parents
+    assert synced == [leaf]
+
+    other = FileBlobStore(tmp_path)  # a directory made by someone else is made durable once more
+    synced.clear()
+    other.put(b"hello")
+    assert sorted(synced) == sorted([tmp_path, leaf.parent, leaf])
 
 
 @pytest.fixture
@@ -116,3 +123,19 @@ def test_inline_storage_can_be_turned_off(repo, tmp_path):
     files_only = DocumentStore(repo.engine, FileBlobStore(tmp_path / "blobs"), inline_max_bytes=0)
     ref, staged = files_only.stage(b"%PDF", sha256=hashlib.sha256(b"%PDF").hexdigest())
     assert staged is None and files_only.files.exists(ref) and files_only.get(ref) == b"%PDF"
+
+
+def test_inline_rows_go_in_digest_order_once(repo):
+    """Two letters with the same attachments in another order must not each lock one row and
+    wait for the other's (PostgreSQL would abort one as a deadlock)."""
+    from gateway.store.blobs import InlineBlob, insert_inline
+
+    a, b = (InlineBlob(hashlib.sha256(x).hexdigest(), x) for x in (b"first", b"second"))
+    sent = []
+    sa.event.listen(repo.engine, "before_cursor_execute",
+                    lambda conn, cursor, statement, params, context, many: sent.append(params) if "document_blobs" in statement else None)
+    with repo.engine.begin() as conn:
+        insert_inline(conn, [max(a, b, key=lambda x: x.sha256), min(a, b, key=lambda x: x.sha256), a])
+    rows = sent[0] if isinstance(sent[0], list) else [sent[0]]
+    digests = [row["sha256"] if isinstance(row, dict) else row[0] for row in rows]
+    assert digests == sorted({a.sha256, b.sha256})
