@@ -137,11 +137,7 @@ class DocumentStore:
     def get(self, ref: str) -> bytes:
         if not ref.startswith(INLINE_PREFIX):
             return self.files.get(ref)
-        try:
-            with self.engine.connect() as conn:
-                data = conn.execute(_SELECT_INLINE, {"sha256": ref[len(INLINE_PREFIX):]}).scalar()
-        except sa.exc.SQLAlchemyError as exc:
-            raise StorageError(f"document {ref} is not readable: {exc}", code=FaultCode.STORAGE_UNAVAILABLE) from exc
+        data = self._inline(_SELECT_INLINE, ref)
         if data is None:
             raise StorageError(f"document {ref} is not in the database", code=FaultCode.STORAGE_UNAVAILABLE)
         return bytes(data)
@@ -149,8 +145,12 @@ class DocumentStore:
     def exists(self, ref: str) -> bool:
         if not ref.startswith(INLINE_PREFIX):
             return self.files.exists(ref)
+        return self._inline(_EXISTS_INLINE, ref) is not None
+
+    def _inline(self, statement: sa.Select, ref: str) -> object:
+        """The one column ``statement`` selects for an inline document, or ``None``."""
         try:
             with self.engine.connect() as conn:
-                return conn.execute(_EXISTS_INLINE, {"sha256": ref[len(INLINE_PREFIX):]}).first() is not None
+                return conn.execute(statement, {"sha256": ref[len(INLINE_PREFIX):]}).scalar()
         except sa.exc.SQLAlchemyError as exc:
-            raise StorageError(f"document {ref} cannot be looked up: {exc}", code=FaultCode.STORAGE_UNAVAILABLE) from exc
+            raise StorageError(f"document {ref} is not readable: {exc}", code=FaultCode.STORAGE_UNAVAILABLE) from exc

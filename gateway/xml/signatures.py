@@ -378,20 +378,18 @@ def _embedded_certificates(signature: etree._Element) -> list[x509.Certificate]:
     texts = [el.text or "" for el in signature.iterfind(f"{{{DS}}}KeyInfo/{{{DS}}}X509Data/{{{DS}}}X509Certificate")]
     if len(texts) > _MAX_EMBEDDED_CERTIFICATES:
         raise SignatureError(SignatureCode.SIGNATURE_INVALID, f"{len(texts)} certificates in ds:KeyInfo; at most {_MAX_EMBEDDED_CERTIFICATES}")
-    ders = []
+    certificates = []
     for text in texts:
-        if len(text) > 2 * _MAX_CERTIFICATE_BYTES:  # base64 with generous room for line breaks
-            raise SignatureError(SignatureCode.SIGNATURE_INVALID, f"an X509Certificate in ds:KeyInfo is larger than {_MAX_CERTIFICATE_BYTES} bytes")
         try:
-            ders.append(b64decode("".join(text.split()), validate=True))
+            # base64 with generous room for line breaks; larger is never decoded
+            der = b64decode("".join(text.split()), validate=True) if len(text) <= 2 * _MAX_CERTIFICATE_BYTES else None
+            if der is None or len(der) > _MAX_CERTIFICATE_BYTES:
+                raise SignatureError(SignatureCode.SIGNATURE_INVALID,
+                                     f"an X509Certificate in ds:KeyInfo is larger than {_MAX_CERTIFICATE_BYTES} bytes")
+            certificates.append(_load_der(der))
         except ValueError as exc:
             raise SignatureError(SignatureCode.SIGNATURE_INVALID, f"an X509Certificate in ds:KeyInfo cannot be read: {exc}") from exc
-        if len(ders[-1]) > _MAX_CERTIFICATE_BYTES:
-            raise SignatureError(SignatureCode.SIGNATURE_INVALID, f"an X509Certificate in ds:KeyInfo is larger than {_MAX_CERTIFICATE_BYTES} bytes")
-    try:
-        return [_load_der(der) for der in ders]
-    except ValueError as exc:
-        raise SignatureError(SignatureCode.SIGNATURE_INVALID, f"an X509Certificate in ds:KeyInfo cannot be read: {exc}") from exc
+    return certificates
 
 
 @functools.lru_cache(maxsize=256)
