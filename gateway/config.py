@@ -74,6 +74,12 @@ class StorageSettings:
         return Path(self.data_dir) / "blobs"
 
     @property
+    def spool_dir(self) -> Path:
+        """Large MTOM attachments while their request is handled; on the blobs' file
+        system, so an accepted document is adopted by a rename."""
+        return Path(self.data_dir) / "spool"
+
+    @property
     def schema_dir(self) -> Path:
         """Schema bundles added by operators (``gateway schemas add``)."""
         return Path(self.data_dir) / "schemas"

@@ -5,6 +5,8 @@ import os
 import uuid
 from pathlib import Path
 
+from gateway.spool import Content, SpooledContent, copy_into
+
 
 def fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
@@ -14,12 +16,15 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def write_atomic(path: Path, data: bytes, *, fsync: bool = True) -> None:
+def write_atomic(path: Path, data: Content, *, fsync: bool = True) -> None:
     """``path`` holds either its old content or all of ``data``, even across a crash."""
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     try:
         with open(tmp, "xb") as out:
-            out.write(data)
+            if isinstance(data, SpooledContent):
+                copy_into(data, out)
+            else:
+                out.write(data)
             out.flush()
             if fsync:
                 os.fsync(out.fileno())

@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import logging
 from dataclasses import dataclass
+from typing import BinaryIO
 
 from pypdf import PdfReader
 from pypdf.errors import PdfReadError, PyPdfError
@@ -23,12 +24,16 @@ class PdfInfo:
     encrypted: bool
 
 
-def inspect_pdf(data: bytes, *, field: str) -> PdfInfo:
-    """Open ``data`` as a PDF or raise :class:`DocumentError` naming ``field``."""
-    if b"%PDF-" not in data[:1024]:  # the header may follow a little junk, as readers allow
+def inspect_pdf(data: bytes | BinaryIO, *, field: str) -> PdfInfo:
+    """Open ``data`` (bytes, or a seekable file for a large document) as a PDF or raise
+    :class:`DocumentError` naming ``field``."""
+    stream = io.BytesIO(data) if isinstance(data, (bytes, bytearray)) else data
+    head = stream.read(1024)
+    stream.seek(0)
+    if b"%PDF-" not in head:  # the header may follow a little junk, as readers allow
         raise DocumentError("not a PDF: the file does not start with a %PDF- header", code=FaultCode.PDF_UNREADABLE, field=field)
     try:
-        reader = PdfReader(io.BytesIO(data), strict=False)
+        reader = PdfReader(stream, strict=False)
         encrypted = reader.is_encrypted
         if encrypted:
             try:

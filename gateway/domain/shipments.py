@@ -24,6 +24,7 @@ from gateway.domain.validation import inspect_documents, validate_shipment
 from gateway.errors import ConflictError, FaultCode, GatewayError, NotFoundError, ValidationError
 from gateway.mapping.routing_rules import RoutingRule, apply_rules
 from gateway.model import FINAL_STATUSES, Event, Shipment, Status, new_shipment_id, to_data, utcnow
+from gateway.spool import Content
 from gateway.store.blobs import DocumentStore
 from gateway.store.repository import IdTaken, Repository, StoredShipment
 
@@ -80,7 +81,7 @@ class ShipmentService:
     def accept(
         self,
         shipment: Shipment,
-        contents: Sequence[bytes],
+        contents: Sequence[Content],
         *,
         operation: str,
         shipment_id: str | None = None,

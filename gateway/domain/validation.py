@@ -17,6 +17,7 @@ from gateway.documents.pdf import PdfInfo, inspect_pdf
 from gateway.domain.identifiers import is_valid_norwegian_organization_number, is_valid_norwegian_person_id
 from gateway.errors import FaultCode, ValidationError
 from gateway.model import Document, Party, PartyKind, Shipment
+from gateway.spool import Content, SpooledContent
 
 COST_CODE = re.compile(r"^[a-zA-Z0-9\-\.øæåØÆÅ]{0,20}$")
 FORBIDDEN_FILENAME_CHARS = frozenset('"<>?*|:/\\')
@@ -63,14 +64,18 @@ def validate_shipment(shipment: Shipment, *, policy: IntakePolicy, unique_filena
         _fail(FaultCode.SIGNING_NOT_SUPPORTED, "signing.signature_type", "signing orders are not offered by this gateway")
 
 
-def inspect_documents(documents: Sequence[Document], contents: Sequence[bytes]) -> list[PdfInfo | None]:
+def inspect_documents(documents: Sequence[Document], contents: Sequence[Content]) -> list[PdfInfo | None]:
     """Open every PDF; the last and most expensive check."""
     infos: list[PdfInfo | None] = []
     seen: dict[str, PdfInfo] = {}  # the same PDF twice in one letter is opened once
     for i, (doc, data) in enumerate(zip(documents, contents, strict=True)):
         if normalize_media_type(doc.media_type) == PDF:
             if doc.sha256 not in seen:
-                seen[doc.sha256] = inspect_pdf(data, field=f"documents[{i}].content")
+                if isinstance(data, SpooledContent):  # read from its file, not into memory
+                    with data.open() as f:
+                        seen[doc.sha256] = inspect_pdf(f, field=f"documents[{i}].content")
+                else:
+                    seen[doc.sha256] = inspect_pdf(data, field=f"documents[{i}].content")
             infos.append(seen[doc.sha256])
         else:
             infos.append(None)

@@ -13,14 +13,17 @@ from __future__ import annotations
 import binascii
 import functools
 import logging
+import tempfile
 import types
+from collections.abc import Callable
 from email.message import Message
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
+
+from lxml import etree
 
 import pybase64
 from spyne import Fault, ServiceBase
 from spyne.protocol.soap import Soap11, Soap12
-from spyne.protocol.soap.mime import collapse_swa
 from spyne.error import RequestNotAllowed
 from spyne.server.http import HttpTransportContext
 from spyne.server.wsgi import WsgiApplication
@@ -29,6 +32,9 @@ from gateway.auth import Authenticator
 from gateway.config import SenderSettings
 from gateway.errors import FaultCode, GatewayError, RequestError
 from gateway.soap.faults import FieldNamer, GatewayFault, http_status, normalize, to_fault
+from gateway.soap.multipart import DEFAULT_POLICY, MultipartPolicy, read_multipart
+from gateway.soap.xop import XOP_NS, XopContents, refuse_includes, resolve_includes
+from gateway.spool import Spool
 from gateway.xml.parser import STRICT, XmlParsePolicy, parse_untrusted
 
 logger = logging.getLogger(__name__)
@@ -37,10 +43,16 @@ logger = logging.getLogger(__name__)
 logging.getLogger("spyne").setLevel(logging.CRITICAL)
 
 
+_T = TypeVar("_T")
+
 SENDER_KEY = "gateway.sender"
 #: Set by the Twisted request (never by a client: see gateway.server) when the body was refused.
 REJECTED_ENV = "HTTP_X_GATEWAY_REJECTED"
 TOO_LARGE = "too-large"
+#: The request's spool (MTOM attachments on disk) and its resolved xop:Includes.
+SPOOL_KEY = "gateway.spool"
+XOP_KEY = "gateway.xop"
+_XOP_NS_BYTES = XOP_NS.encode()
 
 
 def sender_of(ctx: Any) -> SenderSettings:
@@ -56,11 +68,15 @@ class _HardenedInput:
         *args: Any,
         parse_policy: XmlParsePolicy = STRICT,
         authenticator: Authenticator | None = None,
+        spool_dir: str | None = None,
+        multipart_policy: MultipartPolicy = DEFAULT_POLICY,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         self.parse_policy = parse_policy
         self.authenticator = authenticator
+        self.spool_dir = spool_dir
+        self.multipart_policy = multipart_policy
 
     def create_in_document(self, ctx: Any, charset: str | None = None) -> None:
         if isinstance(ctx.transport, HttpTransportContext):
@@ -76,12 +92,31 @@ class _HardenedInput:
             content_type = ctx.transport.get_request_content_type()
             if content_type is None or ctx.transport.get_request_method() != "POST":
                 raise RequestNotAllowed("a SOAP call is a POST with a Content-Type")
-            ctx.in_string = collapse_swa(ctx, _parse_content_type(content_type), self.ns_soap_env)
-        try:
-            root = parse_untrusted(self._body(ctx), policy=self.parse_policy)
-        except GatewayError as exc:
-            raise to_fault(exc) from None
+            media_type, params = _parse_content_type(content_type)
+            if media_type == "multipart/related":
+                root = self._read_mtom(ctx, params)
+            else:
+                body = self._body(ctx)
+                root = self._parse(body, params.get("charset"))
+                if _XOP_NS_BYTES in body:
+                    _raise_as_fault(refuse_includes, root)
+        else:
+            root = self._parse(self._body(ctx), None)
         ctx.in_document = (root, {})
+
+    def _parse(self, body: bytes, charset: str | None) -> Any:
+        return _raise_as_fault(parse_untrusted, body, policy=self.parse_policy, charset=charset)
+
+    def _read_mtom(self, ctx: Any, params: dict[str, str]) -> Any:
+        """MTOM/XOP: our own streaming reader, the hardened parser for the root part, and
+        the xop:Includes resolved in the tree (see gateway.soap.multipart and .xop)."""
+        env = ctx.transport.req_env
+        spool = env[SPOOL_KEY] = Spool(self.spool_dir or tempfile.gettempdir())
+        message = _raise_as_fault(read_multipart, env["wsgi.input"], boundary=params.get("boundary"),
+                                  start=params.get("start"), spool=spool, policy=self.multipart_policy)
+        root = self._parse(message.root, message.root_charset)
+        env[XOP_KEY] = _raise_as_fault(resolve_includes, root, message.attachments)
+        return root
 
     @staticmethod
     def _body(ctx: Any) -> bytes:
@@ -104,6 +139,11 @@ class _HardenedInput:
         Once decoded, the base64 text is dropped from the tree: for a 100 MB document that
         is 133 MB less to hold while the shipment is checked and stored.
         """
+        xop = _xop_contents(ctx)
+        if xop is not None:
+            content = xop.take(element)
+            if content is not None:
+                return [content]
         text = element.text
         if not text:
             return [b""]
@@ -132,6 +172,27 @@ class _HardenedInput:
             raise
         except Exception as exc:  # noqa: BLE001 - e.g. bad base64, a number that is not one
             raise to_fault(RequestError(f"a value in the message cannot be decoded: {exc}", code=FaultCode.INVALID_REQUEST)) from None
+        xop = _xop_contents(ctx)
+        if xop is not None:
+            stray = xop.untaken()
+            if stray:
+                name = etree.QName(stray[0]).localname
+                raise to_fault(RequestError(f"XOP: <{name}> is not a binary (base64Binary) value, an xop:Include cannot stand there",
+                                            code=FaultCode.INVALID_REQUEST))
+
+
+def _xop_contents(ctx: Any) -> XopContents | None:
+    if isinstance(ctx.transport, HttpTransportContext):
+        return ctx.transport.req_env.get(XOP_KEY)
+    return None
+
+
+def _raise_as_fault(function: Callable[..., _T], *args: Any, **kwargs: Any) -> _T:
+    """Call ``function``; a :class:`GatewayError` it raises becomes the fault spyne answers."""
+    try:
+        return function(*args, **kwargs)
+    except GatewayError as exc:
+        raise to_fault(exc) from None
 
 
 def _parse_content_type(value: str) -> tuple[str, dict[str, str]]:
@@ -176,6 +237,14 @@ class GatewayService(ServiceBase):
 
 
 class GatewayWsgiApplication(WsgiApplication):
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        try:
+            result = super().__call__(environ, start_response)
+        except BaseException:
+            _close_spool(environ)
+            raise
+        return _ClosingResponse(result, environ)
+
     def handle_error(self, p_ctx: Any, others: Any, error: Any, start_response: Any) -> Any:
         fault = normalize(error)
         p_ctx.in_error = p_ctx.in_error and fault
@@ -184,3 +253,29 @@ class GatewayWsgiApplication(WsgiApplication):
         if fault.error.code is FaultCode.AUTHENTICATION_FAILED:
             p_ctx.transport.resp_headers["WWW-Authenticate"] = 'Basic realm="gateway", charset="UTF-8"'
         return super().handle_error(p_ctx, others, fault, start_response)
+
+
+def _close_spool(environ: dict[str, Any]) -> None:
+    spool = environ.pop(SPOOL_KEY, None)
+    if spool is not None:
+        spool.close()
+
+
+class _ClosingResponse:
+    """The WSGI response; its ``close`` (called by twisted.web when the response is sent)
+    removes the request's spool files."""
+
+    def __init__(self, body: Any, environ: dict[str, Any]) -> None:
+        self._body = body
+        self._environ = environ
+
+    def __iter__(self) -> Any:
+        return iter(self._body)
+
+    def close(self) -> None:
+        try:
+            close = getattr(self._body, "close", None)
+            if close is not None:
+                close()
+        finally:
+            _close_spool(self._environ)

@@ -171,6 +171,7 @@ def build_application(runtime: Runtime | None) -> GatewayWsgiApplication:
             validator=None,
             parse_policy=INLINE_DOCUMENTS,
             authenticator=runtime.authenticator if runtime else None,
+            spool_dir=str(runtime.settings.storage.spool_dir) if runtime else None,
         ),
         out_protocol=HardenedSoap12(),
         classes=list(w.POLYMORPHIC_TYPES),

@@ -1,7 +1,6 @@
 """SvarUt V9 wire objects ⇄ the canonical model. Translation only: no rules here."""
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable
 
 from gateway.config import SenderSettings
@@ -26,23 +25,24 @@ from gateway.model import (
     SigningRequest,
 )
 from gateway.soap import svarut_types as w
+from gateway.spool import Content, SpooledContent, content_bytes, content_sha256
 
 CONTRACT = "svarut-v9"
 
 
-def shipment_from_wire(f: w.Forsendelse, *, sender: SenderSettings) -> tuple[Shipment, list[bytes]]:
-    """A wire ``forsendelse`` → (shipment without id, document bytes in order)."""
+def shipment_from_wire(f: w.Forsendelse, *, sender: SenderSettings) -> tuple[Shipment, list[Content]]:
+    """A wire ``forsendelse`` → (shipment without id, document contents in order)."""
     documents: list[Document] = []
-    contents: list[bytes] = []
+    contents: list[Content] = []
     for i, d in enumerate(x for x in (f.dokumenter or []) if x is not None):
-        data = _bytes(d.data)
+        data = _content(d.data)
         contents.append(data)
         documents.append(
             Document(
                 filename=d.filnavn or "",
                 media_type=normalize_media_type(d.mimetype or ""),
                 size=len(data),
-                sha256=hashlib.sha256(data).hexdigest(),
+                sha256=content_sha256(data),
                 storage_ref="",
                 role=DocumentRole.MAIN if i == 0 else DocumentRole.ATTACHMENT,
                 exclude_from_print=bool(d.ekskluderesFraPrint),
@@ -166,9 +166,14 @@ def _text(value: object) -> str | None:
     return None if value is None else str(value)
 
 
-def _bytes(data: object) -> bytes:
+def _content(data: object) -> Content:
+    """spyne hands base64Binary over as a sequence of chunks; an MTOM attachment too large
+    for memory arrives as one :class:`SpooledContent`."""
     if data is None:
         return b""
     if isinstance(data, (bytes, bytearray)):
         return bytes(data)
-    return b"".join(data)  # spyne hands base64Binary over as a sequence of chunks
+    chunks = list(data)  # type: ignore[call-overload]
+    if len(chunks) == 1 and isinstance(chunks[0], SpooledContent):
+        return chunks[0]
+    return b"".join(content_bytes(c) for c in chunks)

@@ -19,7 +19,7 @@ A document's ``storage_ref`` says where it is: ``db:<sha256>`` or the bare SHA-2
 """
 from __future__ import annotations
 
-import hashlib
+import errno
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -31,6 +31,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from gateway.errors import FaultCode, StorageError
 from gateway.fileio import fsync_dir, write_atomic
+from gateway.spool import Content, SpooledContent, content_bytes, content_sha256
 from gateway.store import tables as t
 
 INLINE_PREFIX = "db:"
@@ -51,8 +52,13 @@ class FileBlobStore:
     def exists(self, sha256: str) -> bool:
         return self.path(sha256).is_file()
 
-    def put(self, data: bytes, *, sha256: str | None = None) -> str:
-        digest = sha256 or hashlib.sha256(data).hexdigest()
+    def put(self, data: Content, *, sha256: str | None = None) -> str:
+        """Store ``data`` (fsynced, its directory entries too) and answer its digest.
+
+        A :class:`SpooledContent` is adopted: its spool file is fsynced and renamed into
+        place (copied only when the spool is on another file system), so a 350 MB document
+        is never read into memory."""
+        digest = sha256 or content_sha256(data)
         target = self.path(digest)
         try:
             if target.is_file() and target.stat().st_size == len(data):
@@ -65,10 +71,26 @@ class FileBlobStore:
             for level in (target.parent.parent, target.parent):
                 level.mkdir(exist_ok=True)
             self._durable_dirs(target.parent)
-            write_atomic(target, data, fsync=self.fsync)  # the file, then its directory
+            if not (isinstance(data, SpooledContent) and self._adopt(data, target)):
+                write_atomic(target, data, fsync=self.fsync)  # the file, then its directory
         except OSError as exc:
             raise StorageError(f"cannot write document to the blob store: {exc}", code=FaultCode.STORAGE_UNAVAILABLE) from exc
         return digest
+
+    def _adopt(self, content: SpooledContent, target: Path) -> bool:
+        """Rename the spool file into place; False when it is on another file system."""
+        if self.fsync:
+            with open(content.path, "rb") as f:
+                os.fsync(f.fileno())
+        try:
+            os.replace(content.path, target)
+        except OSError as exc:
+            if exc.errno == errno.EXDEV:
+                return False
+            raise
+        if self.fsync:
+            fsync_dir(target.parent)
+        return True
 
     def _durable_dirs(self, directory: Path) -> None:
         """Make the entries of ``ab`` and ``ab/cd`` durable in their parents, once per process:
@@ -124,14 +146,14 @@ class DocumentStore:
         self.files = files
         self.inline_max_bytes = inline_max_bytes
 
-    def stage(self, data: bytes, *, sha256: str) -> tuple[str, InlineBlob | None]:
+    def stage(self, data: Content, *, sha256: str) -> tuple[str, InlineBlob | None]:
         """(storage_ref, bytes to insert with the shipment or ``None``).
 
         A large document is written to a file and fsynced now; a small one is only durable
         once the caller has inserted the returned :class:`InlineBlob` and committed.
         """
         if len(data) <= self.inline_max_bytes:
-            return INLINE_PREFIX + sha256, InlineBlob(sha256, data)
+            return INLINE_PREFIX + sha256, InlineBlob(sha256, content_bytes(data))
         return self.files.put(data, sha256=sha256), None
 
     def get(self, ref: str) -> bytes:

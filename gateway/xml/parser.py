@@ -9,6 +9,7 @@ Parse once and hand the same tree to every later step.
 """
 from __future__ import annotations
 
+import codecs
 import threading
 from dataclasses import dataclass
 
@@ -29,9 +30,12 @@ INLINE_DOCUMENTS = XmlParsePolicy(allow_large_text=True)
 _local = threading.local()
 
 
-def make_parser(policy: XmlParsePolicy = STRICT) -> etree.XMLParser:
-    """A fresh parser for ``policy``; lxml parsers must not be shared across threads."""
+def make_parser(policy: XmlParsePolicy = STRICT, *, encoding: str | None = None) -> etree.XMLParser:
+    """A fresh parser for ``policy``; lxml parsers must not be shared across threads.
+
+    ``encoding`` overrides what the document declares (the transport said so)."""
     return etree.XMLParser(
+        encoding=encoding,
         resolve_entities=False,
         no_network=True,
         load_dtd=False,
@@ -43,22 +47,46 @@ def make_parser(policy: XmlParsePolicy = STRICT) -> etree.XMLParser:
     )
 
 
-def _parser(policy: XmlParsePolicy) -> etree.XMLParser:
+def _parser(policy: XmlParsePolicy, encoding: str | None = None) -> etree.XMLParser:
     cache = getattr(_local, "parsers", None)
     if cache is None:
         cache = _local.parsers = {}
-    parser = cache.get(policy)
+    parser = cache.get((policy, encoding))
     if parser is None:
-        parser = cache[policy] = make_parser(policy)
+        parser = cache[(policy, encoding)] = make_parser(policy, encoding=encoding)
     return parser
 
 
-def parse_untrusted(data: bytes, *, policy: XmlParsePolicy = STRICT) -> etree._Element:
-    """Parse ``data`` or raise a :class:`RequestError` with a stable code."""
+_BOMS = (codecs.BOM_UTF8, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE, codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)
+
+
+def _as_utf8(data: bytes, charset: str | None) -> tuple[bytes, str | None]:
+    """Apply the transport's ``charset`` (RFC 7303: it outranks the XML declaration, a byte
+    order mark outranks both). Without one, the declaration decides and UTF-8 is the default.
+    Answers the bytes to parse and the encoding to impose on the parser."""
+    if not charset or data.startswith(_BOMS):
+        return data, None
+    try:
+        name = codecs.lookup(charset).name
+    except LookupError:
+        raise RequestError(f"the charset {charset[:40]!r} is unknown", code=FaultCode.MALFORMED_XML) from None
+    if name != "utf-8":
+        try:
+            data = data.decode(name).encode("utf-8")
+        except UnicodeError as exc:
+            raise RequestError(f"the body is not valid {charset[:40]}: {exc.reason}", code=FaultCode.MALFORMED_XML) from None
+    return data, "utf-8"
+
+
+def parse_untrusted(data: bytes, *, policy: XmlParsePolicy = STRICT, charset: str | None = None) -> etree._Element:
+    """Parse ``data`` or raise a :class:`RequestError` with a stable code.
+
+    ``charset``: the ``charset`` parameter of the Content-Type the bytes came with, if any."""
     if not data or not data.strip():
         raise RequestError("the request body is empty", code=FaultCode.MALFORMED_XML)
+    data, encoding = _as_utf8(data, charset)
     try:
-        root = etree.fromstring(data, parser=_parser(policy))
+        root = etree.fromstring(data, parser=_parser(policy, encoding))
     except etree.XMLSyntaxError as exc:
         if b"<!DOCTYPE" in data or "DTD" in str(exc) or "entity" in str(exc).lower() and "load" in str(exc):
             raise HostileXmlError(f"a DOCTYPE or external entity is not allowed: {exc}", code=FaultCode.FORBIDDEN_DTD) from None

@@ -1,0 +1,105 @@
+"""Document bytes that stay on disk while a request is handled.
+
+A 350 MB MTOM attachment must not be held in memory (the gateway runs 16 calls at once):
+the multipart reader streams it into a file of the request's :class:`Spool`, hashing it on
+the way, and hands on a :class:`SpooledContent` in place of ``bytes``. PDF checks read it
+from the file, and the blob store adopts the file by renaming it (the spool lives under the
+data folder, on the same file system as the blobs). Whatever is left is removed when the
+request ends.
+
+Document content is therefore ``bytes | SpooledContent`` (:data:`Content`) everywhere
+between the SOAP layer and the store.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import threading
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, Union
+
+
+@dataclass(frozen=True, slots=True)
+class SpooledContent:
+    """Bytes in a spool file; ``size`` and ``sha256`` were computed while it was written."""
+
+    path: Path
+    size: int
+    sha256: str
+
+    def __len__(self) -> int:
+        return self.size
+
+    def open(self) -> BinaryIO:
+        return open(self.path, "rb")
+
+    def read(self) -> bytes:
+        """All of it in memory: only for content known to be small (a MeMo message)."""
+        with self.open() as f:
+            return f.read()
+
+
+Content = Union[bytes, SpooledContent]
+
+
+def content_bytes(content: Content) -> bytes:
+    return content.read() if isinstance(content, SpooledContent) else bytes(content)
+
+
+def content_sha256(content: Content) -> str:
+    return content.sha256 if isinstance(content, SpooledContent) else hashlib.sha256(content).hexdigest()
+
+
+class SpoolFile:
+    """A file being written into the spool; :meth:`finish` turns it into content."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._file = open(path, "xb")
+        self._hash = hashlib.sha256()
+        self.size = 0
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        self._file.write(data)
+        self._hash.update(data)
+        self.size += len(data)
+
+    def finish(self) -> SpooledContent:
+        self._file.close()
+        return SpooledContent(self.path, self.size, self._hash.hexdigest())
+
+    def abort(self) -> None:
+        self._file.close()
+        self.path.unlink(missing_ok=True)
+
+
+class Spool:
+    """The spool files of one request, removed by :meth:`close` (files adopted by the blob
+    store are gone from here already)."""
+
+    def __init__(self, directory: str | os.PathLike[str]) -> None:
+        self.directory = Path(directory)
+        self._paths: list[Path] = []
+        self._lock = threading.Lock()
+
+    def new_file(self) -> SpoolFile:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        path = self.directory / f"{uuid.uuid4().hex}.part"
+        with self._lock:
+            self._paths.append(path)
+        return SpoolFile(path)
+
+    def close(self) -> None:
+        with self._lock:
+            paths, self._paths = self._paths, []
+        for path in paths:
+            path.unlink(missing_ok=True)
+
+
+def copy_into(content: SpooledContent, out: BinaryIO) -> None:
+    """Stream ``content`` into ``out`` (when a rename cannot adopt it)."""
+    with content.open() as source:
+        shutil.copyfileobj(source, out, 1024 * 1024)
