@@ -237,13 +237,13 @@ class GatewayService(ServiceBase):
 
 
 class GatewayWsgiApplication(WsgiApplication):
-    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+    def handle_rpc(self, req_env: dict[str, Any], start_response: Any) -> Any:
+        """The call runs to its end in here (the answer is serialised afterwards), so the
+        request's spool files are removed before the first byte of the answer is sent."""
         try:
-            result = super().__call__(environ, start_response)
-        except BaseException:
-            _close_spool(environ)
-            raise
-        return _ClosingResponse(result, environ)
+            return super().handle_rpc(req_env, start_response)
+        finally:
+            _close_spool(req_env)
 
     def handle_error(self, p_ctx: Any, others: Any, error: Any, start_response: Any) -> Any:
         fault = normalize(error)
@@ -260,22 +260,3 @@ def _close_spool(environ: dict[str, Any]) -> None:
     if spool is not None:
         spool.close()
 
-
-class _ClosingResponse:
-    """The WSGI response; its ``close`` (called by twisted.web when the response is sent)
-    removes the request's spool files."""
-
-    def __init__(self, body: Any, environ: dict[str, Any]) -> None:
-        self._body = body
-        self._environ = environ
-
-    def __iter__(self) -> Any:
-        return iter(self._body)
-
-    def close(self) -> None:
-        try:
-            close = getattr(self._body, "close", None)
-            if close is not None:
-                close()
-        finally:
-            _close_spool(self._environ)
