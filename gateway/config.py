@@ -44,6 +44,12 @@ class ServerSettings:
     #: letters; with more than one, dispatch runs in a process of its own (see
     #: gateway/supervisor.py).
     processes: int = 1
+    #: Memory that calls with large bodies may claim together, per serving process: an
+    #: inline document costs about 4x its request body while it is handled (MTOM
+    #: attachments are streamed to disk and cost nothing here). A call that finds no room
+    #: waits up to ``memory_wait_seconds``, then gets 503 SERVER_BUSY. See gateway/admission.py.
+    memory_budget_bytes: int = 2048 * MiB
+    memory_wait_seconds: float = 60.0
     #: PEM files; when both are set the gateway speaks HTTPS only (HTTP Basic needs TLS
     #: anywhere but on loopback).
     tls_certificate: str = ""
@@ -451,6 +457,8 @@ def _check(settings: Settings) -> None:
         raise ConfigError("server.max_request_bytes must be at least 1024")
     if s.threads < 1:
         raise ConfigError("server.threads must be at least 1")
+    if s.memory_budget_bytes < 64 * MiB:
+        raise ConfigError("server.memory_budget_bytes must be at least 64 MiB")
     if not 1 <= s.processes <= 64:
         raise ConfigError(f"server.processes must be 1-64, got {s.processes}")
     if bool(s.tls_certificate) != bool(s.tls_private_key):

@@ -61,6 +61,7 @@ class FaultCode(enum.StrEnum):
     SCHEMA_INVALID = "SCHEMA_INVALID"
     # server side
     STORAGE_UNAVAILABLE = "STORAGE_UNAVAILABLE"
+    SERVER_BUSY = "SERVER_BUSY"
     INTERNAL_ERROR = "INTERNAL_ERROR"
 
 
@@ -112,6 +113,7 @@ FAULTS: dict[str, FaultInfo] = {
     FaultCode.SCHEMA_UNKNOWN: FaultInfo("Client", 404, "No schema is registered under that name (`listSchemas`, `gateway schemas list`)."),
     FaultCode.SCHEMA_INVALID: FaultInfo("Client", 400, "The message does not validate against its schema (the MeMo version's); the field is the element path."),
     FaultCode.STORAGE_UNAVAILABLE: FaultInfo("Server", 503, "The database or blob store failed; nothing was accepted, the call can be retried."),
+    FaultCode.SERVER_BUSY: FaultInfo("Server", 503, "Other large letters use this process's memory budget (`server.memory_budget_bytes`) and no room came free in time; retry after the Retry-After seconds."),
     FaultCode.INTERNAL_ERROR: FaultInfo("Server", 500, "An unexpected error; it is logged with the request id."),
 }
 

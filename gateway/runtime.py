@@ -11,6 +11,7 @@ from collections.abc import Mapping
 
 from sqlalchemy.engine import Engine
 
+from gateway.admission import MemoryBudget
 from gateway.auth import Authenticator
 from gateway.channels.base import Channel
 from gateway.config import Settings
@@ -41,6 +42,8 @@ class Runtime:
     dispatcher: Dispatcher
     schemas: SchemaRegistry
     memo: MemoIntake
+    #: Shared by every endpoint of this process (gateway/admission.py).
+    memory_budget: MemoryBudget
     workers: WorkerPool | None = None
 
     @classmethod
@@ -81,6 +84,7 @@ class Runtime:
             dispatcher=dispatcher,
             schemas=schemas,
             memo=memo,
+            memory_budget=MemoryBudget(settings.server.memory_budget_bytes, wait_seconds=settings.server.memory_wait_seconds),
         )
 
     def start_workers(self, count: int | None = None) -> WorkerPool:

@@ -28,6 +28,7 @@ from spyne.error import RequestNotAllowed
 from spyne.server.http import HttpTransportContext
 from spyne.server.wsgi import WsgiApplication
 
+from gateway.admission import INLINE_COST_FACTOR, MemoryBudget
 from gateway.auth import Authenticator
 from gateway.config import SenderSettings
 from gateway.errors import FaultCode, GatewayError, RequestError
@@ -52,6 +53,7 @@ TOO_LARGE = "too-large"
 #: The request's spool (MTOM attachments on disk) and its resolved xop:Includes.
 SPOOL_KEY = "gateway.spool"
 XOP_KEY = "gateway.xop"
+CLAIM_KEY = "gateway.memory-claim"
 _XOP_NS_BYTES = XOP_NS.encode()
 
 
@@ -70,6 +72,7 @@ class _HardenedInput:
         authenticator: Authenticator | None = None,
         spool_dir: str | None = None,
         multipart_policy: MultipartPolicy = DEFAULT_POLICY,
+        memory_budget: MemoryBudget | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
@@ -77,6 +80,7 @@ class _HardenedInput:
         self.authenticator = authenticator
         self.spool_dir = spool_dir
         self.multipart_policy = multipart_policy
+        self.memory_budget = memory_budget
 
     def create_in_document(self, ctx: Any, charset: str | None = None) -> None:
         if isinstance(ctx.transport, HttpTransportContext):
@@ -96,13 +100,25 @@ class _HardenedInput:
             if media_type == "multipart/related":
                 root = self._read_mtom(ctx, params)
             else:
+                length = ctx.transport.req_env.get("CONTENT_LENGTH")
+                if length:  # claim before reading; a chunked body only once it is read
+                    self._claim(ctx, int(length) * INLINE_COST_FACTOR)
                 body = self._body(ctx)
+                if not length:
+                    self._claim(ctx, len(body) * INLINE_COST_FACTOR)
                 root = self._parse(body, params.get("charset"))
                 if _XOP_NS_BYTES in body:
                     _raise_as_fault(refuse_includes, root)
         else:
             root = self._parse(self._body(ctx), None)
         ctx.in_document = (root, {})
+
+    def _claim(self, ctx: Any, nbytes: int) -> None:
+        """Reserve memory for this call from the process's budget; released when it ends."""
+        if self.memory_budget is not None:
+            claim = _raise_as_fault(self.memory_budget.claim, nbytes)
+            if claim is not None:
+                ctx.transport.req_env[CLAIM_KEY] = claim
 
     def _parse(self, body: bytes, charset: str | None) -> Any:
         return _raise_as_fault(parse_untrusted, body, policy=self.parse_policy, charset=charset)
@@ -114,6 +130,9 @@ class _HardenedInput:
         spool = env[SPOOL_KEY] = Spool(self.spool_dir or tempfile.gettempdir())
         message = _raise_as_fault(read_multipart, env["wsgi.input"], boundary=params.get("boundary"),
                                   start=params.get("start"), spool=spool, policy=self.multipart_policy)
+        # attachments on disk cost nothing; the root part and small attachments in memory do
+        in_memory = sum(len(a.content) for a in message.attachments.values() if isinstance(a.content, bytes))
+        self._claim(ctx, len(message.root) * INLINE_COST_FACTOR + in_memory)
         root = self._parse(message.root, message.root_charset)
         env[XOP_KEY] = _raise_as_fault(resolve_includes, root, message.attachments)
         return root
@@ -244,6 +263,9 @@ class GatewayWsgiApplication(WsgiApplication):
             return super().handle_rpc(req_env, start_response)
         finally:
             _close_spool(req_env)
+            claim = req_env.pop(CLAIM_KEY, None)
+            if claim is not None:
+                claim.release()
 
     def handle_error(self, p_ctx: Any, others: Any, error: Any, start_response: Any) -> Any:
         fault = normalize(error)
@@ -252,6 +274,8 @@ class GatewayWsgiApplication(WsgiApplication):
         p_ctx.transport.resp_code = http_status(fault)
         if fault.error.code is FaultCode.AUTHENTICATION_FAILED:
             p_ctx.transport.resp_headers["WWW-Authenticate"] = 'Basic realm="gateway", charset="UTF-8"'
+        if fault.error.code is FaultCode.SERVER_BUSY:
+            p_ctx.transport.resp_headers["Retry-After"] = "30"
         return super().handle_error(p_ctx, others, fault, start_response)
 
 

@@ -172,6 +172,7 @@ def build_application(runtime: Runtime | None) -> GatewayWsgiApplication:
             parse_policy=INLINE_DOCUMENTS,
             authenticator=runtime.authenticator if runtime else None,
             spool_dir=str(runtime.settings.storage.spool_dir) if runtime else None,
+            memory_budget=runtime.memory_budget if runtime else None,
         ),
         out_protocol=HardenedSoap12(),
         classes=list(w.POLYMORPHIC_TYPES),

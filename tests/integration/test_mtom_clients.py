@@ -214,3 +214,25 @@ def test_memo_over_mtom_reaches_the_memo_intake(sqlite_gateway):
                       headers={"Content-Type": content_type, "SOAPAction": '"sendMessage"'})
     code = etree.fromstring(r.content).find(".//{urn:gateway:faults}code")
     assert code is not None and code.text.startswith("SIGNATURE_"), r.text
+
+
+def test_a_large_inline_letter_waits_for_the_memory_budget(start_gateway, settings_factory):
+    """Defect 18: concurrent large uploads are admitted against the memory budget; one that
+    finds no room in time gets 503 SERVER_BUSY with Retry-After, and is taken once there is."""
+    import base64
+    import threading
+
+    gw = start_gateway(settings_factory(memory_budget_bytes=64 * 1024 * 1024, memory_wait_seconds=0.5))
+    pdf = make_pdf("Budsjett", padding=2 * 1024 * 1024)
+    data = base64.b64encode(pdf).decode()
+    body = envelope(["X"]).replace('<xop:Include xmlns:xop="http://www.w3.org/2004/08/xop/include" href="X"/>', data).encode()
+    soap12 = "application/soap+xml; charset=utf-8"
+    held = gw.runtime.memory_budget.claim(64 * 1024 * 1024)  # another call holds it all
+    r = post(gw, body, soap12)
+    assert r.status_code == 503 and r.headers.get("Retry-After") == "30"
+    assert etree.fromstring(r.content).find(".//{urn:gateway:faults}code").text == "SERVER_BUSY"
+    assert gw.runtime.repository.count_shipments() == 0
+    threading.Timer(0.2, held.release).start()  # room comes free while the next call waits
+    gw_waiting = post(gw, body, soap12)
+    assert stored(gw, gw_waiting).title == TITLE
+    assert gw.runtime.memory_budget.used == 0
