@@ -12,8 +12,7 @@ from spyne import Array, ByteArray, ComplexModel, DateTime, Unicode, rpc
 
 from gateway.runtime import Runtime
 from gateway.soap.dual import DualSoapApplication, build_dual
-from gateway.soap.protocol import GatewayService, sender_of
-from gateway.spool import content_bytes
+from gateway.soap.protocol import GatewayService, binary_bytes, sender_of
 
 PATH = "/memo"
 NS = "urn:gateway:memo:1"
@@ -52,7 +51,7 @@ class MemoService(GatewayService):
          _operation_name="sendMessage")
     def sendMessage(ctx, message):
         runtime: Runtime = ctx.app.gateway
-        data = b"".join(content_bytes(c) for c in message) if isinstance(message, (list, tuple)) else bytes(message or b"")
+        data = binary_bytes(message)
         accepted = runtime.memo.accept(data, sender=sender_of(ctx))
         return SendResult(messageUUID=accepted.shipment_id, status=str(accepted.status))
 

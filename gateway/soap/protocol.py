@@ -35,7 +35,7 @@ from gateway.errors import FaultCode, GatewayError, RequestError
 from gateway.soap.faults import FieldNamer, GatewayFault, http_status, normalize, to_fault
 from gateway.soap.multipart import DEFAULT_POLICY, MultipartPolicy, read_multipart
 from gateway.soap.xop import XOP_NS, XopContents, refuse_includes, resolve_includes
-from gateway.spool import Spool
+from gateway.spool import Spool, content_bytes
 from gateway.xml.parser import STRICT, XmlParsePolicy, parse_untrusted
 
 logger = logging.getLogger(__name__)
@@ -55,6 +55,15 @@ SPOOL_KEY = "gateway.spool"
 XOP_KEY = "gateway.xop"
 CLAIM_KEY = "gateway.memory-claim"
 _XOP_NS_BYTES = XOP_NS.encode()
+
+
+def binary_bytes(value: Any) -> bytes:
+    """A base64Binary argument as one ``bytes``: spyne hands over a list of chunks, and an
+    MTOM attachment may be a :class:`~gateway.spool.SpooledContent` (read here: only for
+    values that are handled in memory anyway, such as a MeMo message)."""
+    if isinstance(value, (list, tuple)):
+        return b"".join(content_bytes(c) for c in value)
+    return bytes(value or b"")
 
 
 def sender_of(ctx: Any) -> SenderSettings:

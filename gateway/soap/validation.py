@@ -13,7 +13,7 @@ from spyne import Array, Boolean, ByteArray, ComplexModel, Integer, Unicode, rpc
 from gateway.domain.validation_service import validate_payload
 from gateway.runtime import Runtime
 from gateway.soap.dual import DualSoapApplication, build_dual
-from gateway.soap.protocol import GatewayService
+from gateway.soap.protocol import GatewayService, binary_bytes
 
 PATH = "/validation"
 NS = "urn:gateway:validation:1"
@@ -42,7 +42,7 @@ class ValidationService(GatewayService):
     @rpc(Unicode(min_occurs=1, nillable=False), ByteArray(min_occurs=1, nillable=False), _returns=ValidationResult,
          _in_variable_names={"schema_name": "schemaName"}, _operation_name="validate")
     def validate(ctx, schema_name, payload):
-        data = b"".join(payload) if isinstance(payload, (list, tuple)) else bytes(payload or b"")
+        data = binary_bytes(payload)
         report = validate_payload(ctx.app.gateway.schemas, schema_name or "", data)
         return ValidationResult(
             schemaName=schema_name,

@@ -236,3 +236,39 @@ def test_a_large_inline_letter_waits_for_the_memory_budget(start_gateway, settin
     gw_waiting = post(gw, body, soap12)
     assert stored(gw, gw_waiting).title == TITLE
     assert gw.runtime.memory_budget.used == 0
+
+
+def test_validation_service_takes_a_large_payload_as_mtom(sqlite_gateway):
+    """An attachment over the in-memory threshold reaches /validation too (no 500)."""
+    from gateway.soap.validation import NS as VNS, PATH as VPATH
+
+    payload = b'<Message xmlns="https://DigitalPost.dk/MeMo-1"><x>' + b"a" * 1_500_000 + b"</x></Message>"
+    root = (f'<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:v="{VNS}">'
+            "<soapenv:Body><v:validate><v:schemaName>memo-1.1</v:schemaName><v:payload>"
+            '<xop:Include xmlns:xop="http://www.w3.org/2004/08/xop/include" href="cid:payload"/>'
+            "</v:payload></v:validate></soapenv:Body></soapenv:Envelope>").encode()
+    body = mime("v", [
+        ([("Content-Type", 'application/xop+xml; type="text/xml"'), ("Content-ID", "<root>")], root),
+        ([("Content-Type", "application/xml"), ("Content-ID", "<payload>")], payload),
+    ])
+    r = requests.post(sqlite_gateway.base_url + VPATH, data=body, auth=("kommune-sak", SENDER_PASSWORD), timeout=60,
+                      headers={"Content-Type": 'multipart/related; type="application/xop+xml"; boundary=v; start="<root>"; '
+                                               'start-info="text/xml"', "SOAPAction": '"validate"'})
+    assert r.status_code == 200, r.text[:500]
+    assert b"<tns:valid>false</tns:valid>" in r.content or b"valid>false<" in r.content
+
+
+def test_the_root_part_is_parsed_once_whatever_the_number_of_parts(sqlite_gateway, monkeypatch):
+    """spyne re-parsed the root once per attachment (cost: parts x root size)."""
+    import gateway.soap.protocol as protocol
+
+    calls: list[int] = []
+    real = protocol.parse_untrusted
+    monkeypatch.setattr(protocol, "parse_untrusted", lambda data, **kw: calls.append(len(data)) or real(data, **kw))
+    pdfs = [make_pdf(f"Del {i}") for i in range(40)]
+    root = envelope([f"cid:d{i}" for i in range(40)]).encode()
+    body = mime("many", [([("Content-Type", 'application/xop+xml; type="application/soap+xml"'), ("Content-ID", "<root>")], root)]
+                + [([("Content-Type", "application/pdf"), ("Content-ID", f"<d{i}>")], pdf) for i, pdf in enumerate(pdfs)])
+    shipment = stored(sqlite_gateway, post(sqlite_gateway, body, 'multipart/related; type="application/xop+xml"; boundary=many'))
+    assert len(shipment.documents) == 40
+    assert calls == [len(root)]
