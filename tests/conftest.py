@@ -142,6 +142,18 @@ def pdf() -> bytes:
 # ---------------------------------------------------------------- settings and databases
 
 SENDER_PASSWORD = "s3cret-kommune"
+
+
+def fault_code(content: bytes) -> str | None:
+    """The gateway's stable code in a SOAP fault body (``Detail/code``), or None."""
+    from lxml import etree
+
+    try:
+        doc = etree.fromstring(content)
+    except etree.XMLSyntaxError:
+        return None
+    code = doc.find(".//{urn:gateway:faults}code")
+    return code.text if code is not None else None
 OTHER_PASSWORD = "s3cret-annen"
 
 

@@ -9,22 +9,12 @@ import re
 from pathlib import Path
 
 import requests
-from lxml import etree
 
-from tests.conftest import SENDER_PASSWORD
+from tests.conftest import SENDER_PASSWORD, fault_code
 
 CORPUS = Path(__file__).with_name("corpus")
 NAME = re.compile(r"^nonconformant-([A-Z_]+)-[\w-]+\.xml$")
 SOAP12 = "http://www.w3.org/2003/05/soap-envelope"
-
-
-def _fault_code(content: bytes) -> str | None:
-    try:
-        doc = etree.fromstring(content)
-    except etree.XMLSyntaxError:
-        return None
-    code = doc.find(".//{urn:gateway:faults}code")
-    return code.text if code is not None else None
 
 
 def test_corpus(sqlite_gateway):
@@ -50,7 +40,7 @@ def test_corpus(sqlite_gateway):
             problems.append(f"{path.name}: not named nonconformant-<CODE>-<what>.xml or conformant-<what>.xml")
             continue
         expected = match.group(1)
-        got = _fault_code(r.content)
+        got = fault_code(r.content)
         if not (400 <= r.status_code < 500) or got != expected:
             problems.append(f"{path.name}: expected {expected} with 4xx, got {r.status_code} {got!r}: {r.text[:300]}")
         if b"root:" in r.content or b"/etc/passwd" in r.content and expected != "FORBIDDEN_DTD":

@@ -16,9 +16,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import requests
-from lxml import etree
 
-from tests.conftest import SENDER_PASSWORD
+from tests.conftest import SENDER_PASSWORD, fault_code
 
 CORPUS = Path(__file__).with_name("mtom")
 NAME = re.compile(r"^nonconformant-([A-Z_]+)-[\w-]+\.mime$")
@@ -33,15 +32,6 @@ def load(path: Path) -> tuple[str, bytes]:
     name, _, value = head.decode().partition(":")
     assert name.lower() == "content-type", path.name
     return value.strip(), body
-
-
-def _fault_code(content: bytes) -> str | None:
-    try:
-        doc = etree.fromstring(content)
-    except etree.XMLSyntaxError:
-        return None
-    code = doc.find(".//{urn:gateway:faults}code")
-    return code.text if code is not None else None
 
 
 def _chunked(body: bytes, size: int = 1000) -> Iterator[bytes]:
@@ -78,7 +68,7 @@ def test_mtom_corpus(sqlite_gateway):
             if match is None:
                 problems.append(f"{path.name}: not named nonconformant-<CODE>-<what>.mime or conformant-<what>.mime")
                 continue
-            expected, got = match.group(1), _fault_code(r.content)
+            expected, got = match.group(1), fault_code(r.content)
             if not (400 <= r.status_code < 600) or r.status_code == 500 and got == "INTERNAL_ERROR" or got != expected:
                 problems.append(f"{where}: expected {expected}, got {r.status_code} {got!r}: {r.text[:300]}")
             if b"root:" in r.content or b"Expanded" in r.content:
