@@ -31,6 +31,7 @@ from signxml import CanonicalizationMethod, DigestAlgorithm, SignatureMethod, XM
 from gateway.domain.memo_rules import MEMO_NS
 from gateway.xml.parser import parse_untrusted
 from gateway.xml.signatures import DS, sign_message
+from tests.xmldsig import C14N, Signer as XmlsecSigner, sign_with_xmlsec1
 
 HERE = Path(__file__).resolve().parent
 EXAMPLES = HERE.parents[3] / "shared" / "specs" / "memo" / "examples"
@@ -208,6 +209,17 @@ def build(signer: Signer, stranger: Signer) -> dict[str, Callable[[], bytes]]:
     def lifted(new_root: etree._Element) -> bytes:
         return serialize(lift_signature(sign(with_id(v11_minimum()), signer), new_root))
 
+    def dotnet(root: etree._Element, c14n: str = "inclusive", prefix: str | None = None) -> bytes:
+        """Signed by xmlsec1 as .NET SignedXml signs by default: inclusive C14N 1.0,
+        ``<Signature xmlns="…xmldsig#">``, enveloped signature over ``URI=""``."""
+        return sign_with_xmlsec1(serialize(root), XmlsecSigner(*signer), c14n=C14N[c14n], prefix=prefix) + b"\n"
+
+    def dotnet_changed_byte() -> bytes:
+        data = dotnet(official("MeMo_v1.2_Minimum_Example.xml"))
+        before, after = b"<memo:senderID>12345678</memo:senderID>", b"<memo:senderID>12345679</memo:senderID>"
+        assert data.count(before) == 1, data
+        return data.replace(before, after)
+
     def changed_byte() -> bytes:
         data = signed(v11_minimum())
         before, after = b">Pladsanvisning</memo:label>", b">Pladsanvisninq</memo:label>"
@@ -252,7 +264,13 @@ def build(signer: Signer, stranger: Signer) -> dict[str, Callable[[], bytes]]:
         "conformant-v12-minimum.xml": lambda: signed(official("MeMo_v1.2_Minimum_Example.xml")),
         "conformant-v12-full.xml": lambda: signed(official("MeMo_v1.2_Full_Example.xml")),
         "conformant-v12-minimum-id-reference.xml": lambda: signed(with_id(official("MeMo_v1.2_Minimum_Example.xml"))),
+        "conformant-v12-minimum-dotnet-inclusive-default-namespace.xml": lambda: dotnet(official("MeMo_v1.2_Minimum_Example.xml")),
+        "conformant-v12-full-xmlsec1-inclusive-with-comments-default-namespace.xml":
+            lambda: dotnet(official("MeMo_v1.2_Full_Example.xml"), "inclusive-with-comments"),
+        "conformant-v11-minimum-xmlsec1-c14n11-default-namespace.xml": lambda: dotnet(v11_minimum(), "c14n-1.1"),
+        "conformant-v11-full-xmlsec1-inclusive-other-prefix.xml": lambda: dotnet(v11_full_https(), "inclusive", "dsig"),
         # signature refusals
+        "nonconformant-SIGNATURE_INVALID-dotnet-changed-byte.xml": dotnet_changed_byte,
         "nonconformant-SIGNATURE_MISSING-unsigned.xml": lambda: serialize(v11_minimum()),
         "nonconformant-SIGNATURE_INVALID-changed-byte.xml": changed_byte,
         "nonconformant-SIGNATURE_INVALID-pinned-certificate-stranger-key.xml":
