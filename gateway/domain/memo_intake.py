@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from lxml import etree
 
 from gateway.config import SenderSettings
-from gateway.domain.memo_rules import check_memo
+from gateway.domain.memo_rules import SUPPORTED_VERSIONS, MemoRule, MemoRuleError, check_memo
 from gateway.domain.shipments import Acceptance, ShipmentService
 from gateway.errors import FaultCode, GatewayError, ValidationError
 from gateway.mapping.memo import shipment_from_memo
@@ -22,7 +22,8 @@ from gateway.xml.parser import INLINE_DOCUMENTS, parse_untrusted
 from gateway.xml.schemas import SchemaRegistry
 from gateway.xml.signatures import SignatureCode, SignatureError, SignaturePolicy, SignatureVerifier
 
-SCHEMA_BY_VERSION = {"1.1": "memo-1.1", "1.2": "memo-1.2"}
+#: One schema per version the MeMo rules admit (the rules compare the text exactly).
+SCHEMA_BY_VERSION = {version: f"memo-{version}" for version in SUPPORTED_VERSIONS}
 DS_SIGNATURE = "{http://www.w3.org/2000/09/xmldsig#}Signature"
 
 
@@ -53,7 +54,11 @@ class MemoIntake:
             # and their codes tell an operator more than a schema message does.
             check_memo(root)
             version = root.get("memoVersion", "")
-            report = self.schemas.validate(SCHEMA_BY_VERSION[version], root)
+            schema = SCHEMA_BY_VERSION.get(version)
+            if schema is None:  # check_memo admits only these; never a KeyError (HTTP 500, no audit)
+                raise MemoRuleError(MemoRule.VERSION_UNSUPPORTED, f"no schema for memoVersion {version[:20]!r}",
+                                    field="/Message/@memoVersion")
+            report = self.schemas.validate(schema, root)
             if not report.valid:
                 first = report.errors[0]
                 raise ValidationError(f"not a valid MeMo {version} message: {first.message}",
