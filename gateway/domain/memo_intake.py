@@ -17,7 +17,7 @@ from gateway.config import SenderSettings
 from gateway.domain.memo_rules import SUPPORTED_VERSIONS, MemoRule, MemoRuleError, check_memo
 from gateway.domain.shipments import Acceptance, ShipmentService
 from gateway.errors import FaultCode, GatewayError, ValidationError
-from gateway.mapping.memo import shipment_from_memo
+from gateway.mapping.memo import is_nemsms, shipment_from_memo
 from gateway.xml.parser import INLINE_DOCUMENTS, parse_untrusted
 from gateway.xml.schemas import SchemaRegistry
 from gateway.xml.signatures import SignatureCode, SignatureError, SignaturePolicy, SignatureVerifier
@@ -68,9 +68,11 @@ class MemoIntake:
             self.shipments.audit_refusal("sendMessage", sender.name, exc, None)
             raise
         # MeMo documents may share a file name (a main and an additional document both
-        # "Vedtak.pdf"); SvarUt's uniqueness rule does not apply.
+        # "Vedtak.pdf"); SvarUt's uniqueness rule does not apply. A NemSMS has no documents
+        # (the MeMo rules made sure it has its text instead) and is digital only.
         return self.shipments.accept(shipment, contents, operation="sendMessage", shipment_id=shipment.id,
-                                     reservation_required=False, unique_filenames=False)
+                                     reservation_required=False, unique_filenames=False,
+                                     documents_required=not is_nemsms(root))
 
     def _verified(self, root: etree._Element, sender: SenderSettings) -> etree._Element:
         verifier = self.verifiers.get(sender.name)

@@ -27,6 +27,9 @@ from lxml import etree
 from gateway.errors import FaultCode, GatewayError, register_faults
 
 MEMO_NS = "https://DigitalPost.dk/MeMo-1"
+#: ``messageType`` of a text message: the header's ``notification`` sent as an SMS through
+#: Digital Post's NemSMS service; no ``MessageBody``, so no documents.
+NEMSMS = "NEMSMS"
 #: ``memoVersion`` exactly as a sender must write it, one per schema the gateway has. The XSD
 #: type is ``xs:decimal``, so ``1.10``, ``01.1`` or `` 1.1`` are schema-valid spellings of 1.1;
 #: they are refused all the same: Digital Post compares the text, and the version picks the
@@ -77,6 +80,7 @@ class MemoRule(enum.StrEnum):
     NOTIFICATION_TOO_LONG = "MEMO_NOTIFICATION_TOO_LONG"
     TOO_MANY_ADDITIONAL_CONTENT_DATA = "MEMO_TOO_MANY_ADDITIONAL_CONTENT_DATA"
     NEMSMS_WITH_BODY = "MEMO_NEMSMS_WITH_BODY"
+    NEMSMS_WITHOUT_NOTIFICATION = "MEMO_NEMSMS_WITHOUT_NOTIFICATION"
 
 
 #: What each rule means for an operator (for the central fault table).
@@ -90,7 +94,8 @@ MEMO_RULE_MEANINGS: dict[MemoRule, str] = {
     MemoRule.LABEL_TOO_LONG: "A `label` is longer than 256 characters.",
     MemoRule.NOTIFICATION_TOO_LONG: "`notification` is longer than 150 characters or `additionalNotification` longer than 256.",
     MemoRule.TOO_MANY_ADDITIONAL_CONTENT_DATA: "More than 10 `AdditionalContentData` elements.",
-    MemoRule.NEMSMS_WITH_BODY: "A message of `messageType` NEMSMS must not have a `MessageBody`.",
+    MemoRule.NEMSMS_WITH_BODY: "A message of `messageType` NEMSMS must not have a `MessageBody` (a NemSMS is its header's `notification`, sent as a text message).",
+    MemoRule.NEMSMS_WITHOUT_NOTIFICATION: "A message of `messageType` NEMSMS needs a non-empty `MessageHeader/notification`: it is the text of the SMS.",
 }
 
 
@@ -124,8 +129,13 @@ def memo_violations(root: etree._Element) -> Iterator[MemoRuleError]:
         yield MemoRuleError(MemoRule.VERSION_UNSUPPORTED, _version_problem(version), field="/Message/@memoVersion")
     message_type = _text(root.find(f"{{{MEMO_NS}}}MessageHeader/{{{MEMO_NS}}}messageType")).strip(_XML_SPACE)
     body = root.find(f"{{{MEMO_NS}}}MessageBody")
-    if message_type == "NEMSMS" and body is not None:
-        yield MemoRuleError(MemoRule.NEMSMS_WITH_BODY, "a NEMSMS message has no MessageBody", field=path_of(body))
+    if message_type == NEMSMS:
+        if body is not None:
+            yield MemoRuleError(MemoRule.NEMSMS_WITH_BODY, "a NEMSMS message has no MessageBody", field=path_of(body))
+        notification = root.find(f"{{{MEMO_NS}}}MessageHeader/{{{MEMO_NS}}}notification")
+        if not _text(notification).strip(_XML_SPACE):
+            yield MemoRuleError(MemoRule.NEMSMS_WITHOUT_NOTIFICATION, "a NEMSMS message needs a notification: the text of the SMS",
+                                field="/Message/MessageHeader/notification")
     additional_content = 0
     for element in root.iter(etree.Element):
         tag = element.tag
@@ -273,7 +283,7 @@ def path_of(element: etree._Element) -> str:
 
 
 __all__ = [
-    "ADDITIONAL_CONTENT_DATA_MAX", "FILENAME_FORBIDDEN", "FILENAME_FORBIDDEN_SPACES", "MEMO_NS", "MEMO_RULE_MEANINGS",
+    "ADDITIONAL_CONTENT_DATA_MAX", "FILENAME_FORBIDDEN", "FILENAME_FORBIDDEN_SPACES", "MEMO_NS", "MEMO_RULE_MEANINGS", "NEMSMS",
     "MemoRule", "MemoRuleError", "NOTIFICATION_MAX", "SUPPORTED_VERSIONS", "TEXT_MAX", "UUID_V4_PATTERN", "check_memo", "memo_violations",
     "path_of",
 ]

@@ -226,3 +226,56 @@ def test_other_spellings_of_memo_version_are_refused_and_audited(memo_gateway, v
     assert [(a["outcome"], a["field"]) for a in audit] == [("MEMO_VERSION_UNSUPPORTED", "/Message/@memoVersion")]
     assert memo_gateway.runtime.repository.count_shipments() == 0
 
+
+
+def as_nemsms(root, text: str | None = "Husk din tid hos tandlægen i morgen kl. 9.00. Mvh Kommunen") -> None:
+    """Make an official example a NemSMS: messageType NEMSMS, no MessageBody, the SMS text as
+    the header's notification (what a NemSMS is in the MeMo 1.1 XSD)."""
+    header = root.find(f"{{{MEMO}}}MessageHeader")
+    header.find(f"{{{MEMO}}}messageType").text = "NEMSMS"
+    root.remove(root.find(f"{{{MEMO}}}MessageBody"))
+    notification = header.find(f"{{{MEMO}}}notification")
+    if notification is None and text is not None:
+        notification = etree.Element(f"{{{MEMO}}}notification")
+        header.find(f"{{{MEMO}}}label").addnext(notification)
+    if text is not None:
+        notification.text = text
+
+
+@pytest.mark.parametrize("example", ["MeMo_v1.1_Minimum_Example.xml", "MeMo_v1.2_Minimum_Example.xml", "MeMo_v1.1_Full_Example.xml"])
+@pytest.mark.parametrize("binding", ["MemoService", "MemoServiceSoap12"])
+def test_nemsms_is_accepted_without_documents(memo_gateway, binding, example):
+    """A NemSMS could never be accepted: the MeMo rule forbids a body, the shipment needed a
+    document. It is stored as a digital-only shipment without documents, its text kept."""
+    svc = _service(memo_gateway, binding)
+    message_uuid, data = signed_message(example, pdf=make_pdf(), mutate=as_nemsms)
+    result = svc.sendMessage(message=data)
+    assert (result.messageUUID, result.status) == (message_uuid, "ACCEPTED")
+    assert [e.kind for e in svc.getHistory(messageUUID=message_uuid)] == ["received", "accepted"]
+    s = memo_gateway.runtime.repository.get(message_uuid).shipment
+    assert s.documents == () and s.delivery.mode is DeliveryMode.DIGITAL_ONLY and s.links == ()
+    extra = dict(s.routing.extra)
+    assert extra["memo.messageType"] == "NEMSMS"
+    assert extra["memo.notification"] == "Husk din tid hos tandlægen i morgen kl. 9.00. Mvh Kommunen"
+    assert svc.sendMessage(message=data).messageUUID == message_uuid  # a repeat is answered
+    assert memo_gateway.runtime.repository.count_shipments() == 1
+
+
+def test_nemsms_refusals(memo_gateway):
+    svc = _service(memo_gateway, "MemoServiceSoap12")
+    _, without_text = signed_message("MeMo_v1.2_Minimum_Example.xml", pdf=make_pdf(), mutate=lambda r: as_nemsms(r, None))
+    _, with_body = signed_message("MeMo_v1.2_Minimum_Example.xml", pdf=make_pdf(),
+                                  mutate=lambda r: r.find(f"{{{MEMO}}}MessageHeader/{{{MEMO}}}messageType").__setattr__("text", "NEMSMS"))
+
+    def letter_without_body(root):
+        root.remove(root.find(f"{{{MEMO}}}MessageBody"))
+
+    _, no_documents = signed_message("MeMo_v1.2_Minimum_Example.xml", pdf=make_pdf(), mutate=letter_without_body)
+    cases = {"MEMO_NEMSMS_WITHOUT_NOTIFICATION": without_text, "MEMO_NEMSMS_WITH_BODY": with_body, "DOCUMENTS_REQUIRED": no_documents}
+    for code, body in cases.items():
+        with pytest.raises(zeep.exceptions.Fault) as err:
+            svc.sendMessage(message=body)
+        assert _code(err.value) == code, code
+    assert memo_gateway.runtime.repository.count_shipments() == 0
+    audit = memo_gateway.runtime.repository.audit_records(tenant="kommune-sak")
+    assert [a["outcome"] for a in audit] == list(cases)

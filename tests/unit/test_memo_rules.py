@@ -273,6 +273,27 @@ def test_nemsms_has_no_body():
     check_memo(root)
 
 
+@pytest.mark.parametrize("text", [None, "", "  ", "\n\t"])
+def test_nemsms_needs_its_text(text):
+    """The notification is the SMS; a NemSMS without it would be accepted and send nothing."""
+    root = with_text("memo:MessageHeader/memo:messageType", "NEMSMS")
+    root.remove(root.find(f"{M}MessageBody"))
+    notification = root.find(f"{M}MessageHeader/{M}notification")
+    if text is None:
+        notification.getparent().remove(notification)
+    else:
+        notification.text = text
+    error = refusal(root)
+    assert (error.rule, error.field) == (MemoRule.NEMSMS_WITHOUT_NOTIFICATION, "/Message/MessageHeader/notification")
+
+
+def test_a_letter_needs_no_notification():
+    root = message()
+    notification = root.find(f"{M}MessageHeader/{M}notification")
+    notification.getparent().remove(notification)
+    check_memo(root)
+
+
 @pytest.mark.parametrize("version", ["1.1", "1.2"])
 def test_supported_versions(version):
     root = message()

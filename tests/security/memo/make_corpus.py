@@ -162,6 +162,15 @@ def element(local: str, text: str | None = None, *children: etree._Element) -> e
     return made
 
 
+def nemsms(root: etree._Element, text: str | None = "Husk din tid hos tandlægen i morgen kl. 9.00. Mvh Kommunen") -> etree._Element:
+    """A NemSMS: messageType NEMSMS, no MessageBody, the SMS text as the header's notification."""
+    edit(root, f"{M}MessageHeader/{M}messageType", "NEMSMS")
+    root.remove(root.find(f"{M}MessageBody"))
+    if text is not None:
+        insert_after(root, f"{M}MessageHeader/{M}label", element("notification", text))
+    return root
+
+
 def with_action_url(root: etree._Element, url: str) -> etree._Element:
     main = root.find(f"{M}MessageBody/{M}MainDocument")
     action = element("Action", None, element("label", "Svar her"), element("actionCode", "SELVBETJENING"),
@@ -308,6 +317,8 @@ def build(signer: Signer, stranger: Signer) -> dict[str, Callable[[], bytes]]:
             lambda: dotnet(official("MeMo_v1.2_Full_Example.xml"), "inclusive-with-comments"),
         "conformant-v11-minimum-xmlsec1-c14n11-default-namespace.xml": lambda: dotnet(v11_minimum(), "c14n-1.1"),
         "conformant-v11-full-xmlsec1-inclusive-other-prefix.xml": lambda: dotnet(v11_full_https(), "inclusive", "dsig"),
+        "conformant-v11-nemsms.xml": lambda: signed(nemsms(v11_minimum())),
+        "conformant-v12-nemsms-dotnet-inclusive-default-namespace.xml": lambda: dotnet(nemsms(official("MeMo_v1.2_Minimum_Example.xml"))),
         # signature refusals
         "nonconformant-SIGNATURE_INVALID-dotnet-changed-byte.xml": dotnet_changed_byte,
         "nonconformant-SIGNATURE_MISSING-unsigned.xml": lambda: serialize(v11_minimum()),
@@ -352,6 +363,13 @@ def build(signer: Signer, stranger: Signer) -> dict[str, Callable[[], bytes]]:
         "nonconformant-MEMO_TOO_MANY_ADDITIONAL_CONTENT_DATA-eleven.xml":
             lambda: signed(with_additional_content_data(official("MeMo_v1.2_Full_Example.xml"), 11)),
         "nonconformant-MEMO_NEMSMS_WITH_BODY-nemsms.xml": lambda: signed(edit(v11_minimum(), f"{header}/{M}messageType", "NEMSMS")),
+        "nonconformant-MEMO_NEMSMS_WITHOUT_NOTIFICATION-no-notification.xml": lambda: signed(nemsms(v11_minimum(), None)),
+        "nonconformant-MEMO_NEMSMS_WITHOUT_NOTIFICATION-blank-notification.xml":
+            lambda: signed(nemsms(official("MeMo_v1.2_Minimum_Example.xml"), " \n\t")),
+        "nonconformant-MEMO_NOTIFICATION_TOO_LONG-nemsms-151-characters.xml": lambda: signed(nemsms(v11_minimum(), "z" * 151)),
+        # a DIGITALPOST letter still needs its documents
+        "nonconformant-DOCUMENTS_REQUIRED-digitalpost-without-body.xml":
+            lambda: signed(_without_body(official("MeMo_v1.2_Minimum_Example.xml"))),
     }
 
 
@@ -372,6 +390,11 @@ VERSION_VARIANTS = [
 
 def _version_variant(signed: Callable[[etree._Element], bytes], example: str, version: str) -> bytes:
     return signed(_set(official(example), "memoVersion", version))
+
+
+def _without_body(root: etree._Element) -> etree._Element:
+    root.remove(root.find(f"{M}MessageBody"))
+    return root
 
 
 def _set(root: etree._Element, attribute: str, value: str) -> etree._Element:
