@@ -26,9 +26,10 @@ import enum
 import functools
 import threading
 from base64 import b64decode
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 
 import cryptography.exceptions
 from cryptography import x509
@@ -198,7 +199,7 @@ class _ParsedTreeVerifier(XMLVerifier):
         over exactly the signed bytes. Document roots (the referenced message) take signxml's path.
         """
         if isinstance(nodes, etree._Element) and nodes.getparent() is not None:
-            standalone = self._fromstring(self._tostring(nodes))
+            standalone = self._fromstring(self._tostring(nodes, with_tail=False))
             exclusive = algorithm.value.startswith("http://www.w3.org/2001/10/xml-exc-c14n#")
             if not exclusive:
                 for name, value in _inherited_xml_attributes(nodes, self.outer_xml_attributes, algorithm).items():
@@ -209,7 +210,7 @@ class _ParsedTreeVerifier(XMLVerifier):
     #: ``xml:*`` attributes of the message root, set per call by :class:`SignatureVerifier`:
     #: signxml cuts the signature out of the message before canonicalising ``ds:SignedInfo``,
     #: and inclusive canonicalisation renders what ``ds:SignedInfo`` inherits from the root.
-    outer_xml_attributes: dict[str, str] = {}
+    outer_xml_attributes: Mapping[str, str] = MappingProxyType({})
 
 
 class SignatureVerifier:
@@ -348,7 +349,7 @@ def _xml_attributes(element: etree._Element) -> dict[str, str]:
     return {name: value for name, value in element.attrib.items() if name.startswith(f"{{{_XML_NS}}}")}
 
 
-def _inherited_xml_attributes(element: etree._Element, outer: dict[str, str],
+def _inherited_xml_attributes(element: etree._Element, outer: Mapping[str, str],
                               algorithm: CanonicalizationMethod) -> dict[str, str]:
     """The ``xml:*`` attributes inclusive canonicalisation puts on a subtree's apex.
 
