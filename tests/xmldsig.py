@@ -55,8 +55,13 @@ class Signer:
     cert: x509.Certificate
 
 
-def template(*, c14n: CanonicalizationMethod, prefix: str | None, reference_uri: str = "") -> etree._Element:
-    """An empty enveloped-signature template, as a .NET or xmlsec1 user writes it."""
+def template(*, c14n: CanonicalizationMethod, prefix: str | None, reference_uri: str = "",
+             reference_c14n: bool = True) -> etree._Element:
+    """An empty enveloped-signature template, as a .NET or xmlsec1 user writes it.
+
+    ``reference_c14n=False`` leaves the reference with the enveloped transform alone, as .NET
+    ``SignedXml`` writes it by default (the node-set is then canonicalised with C14N 1.0).
+    """
     nsmap = {prefix: DS}
 
     def el(parent: etree._Element | None, local: str, **attributes: str) -> etree._Element:
@@ -73,7 +78,8 @@ def template(*, c14n: CanonicalizationMethod, prefix: str | None, reference_uri:
     reference = el(signed_info, "Reference", URI=reference_uri)
     transforms = el(reference, "Transforms")
     el(transforms, "Transform", Algorithm=ENVELOPED)
-    el(transforms, "Transform", Algorithm=c14n.value)
+    if reference_c14n:
+        el(transforms, "Transform", Algorithm=c14n.value)
     el(reference, "DigestMethod", Algorithm=DigestAlgorithm.SHA256.value)
     el(reference, "DigestValue")
     el(signature, "SignatureValue")
@@ -82,7 +88,7 @@ def template(*, c14n: CanonicalizationMethod, prefix: str | None, reference_uri:
 
 
 def sign_with_xmlsec1(data: bytes, signer: Signer, *, c14n: CanonicalizationMethod, prefix: str | None,
-                      reference_uri: str = "") -> bytes:
+                      reference_uri: str = "", reference_c14n: bool = True) -> bytes:
     """``data`` with an enveloped signature made by ``xmlsec1 --sign`` from a template.
 
     The template is added as the message root's last child with a serialiser that does not
@@ -91,7 +97,7 @@ def sign_with_xmlsec1(data: bytes, signer: Signer, *, c14n: CanonicalizationMeth
     """
     program = require_xmlsec1()
     root = etree.fromstring(data)
-    root.append(template(c14n=c14n, prefix=prefix, reference_uri=reference_uri))
+    root.append(template(c14n=c14n, prefix=prefix, reference_uri=reference_uri, reference_c14n=reference_c14n))
     with tempfile.TemporaryDirectory(prefix="xmlsec1-") as folder:
         work = Path(folder)
         (work / "key.pem").write_bytes(signer.key.private_bytes(

@@ -193,8 +193,11 @@ def test_signed_attack_corpus_over_soap(memo_gateway):
 
 
 @pytest.mark.parametrize("binding", ["MemoService", "MemoServiceSoap12"])
-@pytest.mark.parametrize("c14n, prefix", [("inclusive", None), ("inclusive", "ds"), ("exclusive", None), ("c14n-1.1", None)])
-def test_xmlsec1_signed_memo_over_soap(memo_gateway, binding, c14n, prefix):
+@pytest.mark.parametrize("c14n, prefix, reference_c14n", [
+    ("inclusive", None, False),  # .NET SignedXml's default: the reference has the enveloped transform alone
+    ("inclusive", None, True), ("inclusive", "ds", True), ("exclusive", None, True), ("c14n-1.1", None, True),
+])
+def test_xmlsec1_signed_memo_over_soap(memo_gateway, binding, c14n, prefix, reference_c14n):
     """Signed by xmlsec1 as .NET SignedXml signs by default (inclusive C14N 1.0, ``Signature``
     in the default namespace): refused as SIGNATURE_INVALID before (signxml issue 275)."""
     from tests.xmldsig import C14N, Signer, sign_with_xmlsec1
@@ -202,7 +205,7 @@ def test_xmlsec1_signed_memo_over_soap(memo_gateway, binding, c14n, prefix):
     message_uuid, data = signed_message("MeMo_v1.2_Full_Example.xml", pdf=make_pdf("Afgørelse"), sign=False)
     key = serialization.load_pem_private_key(SIGNER_KEY.read_bytes(), password=None)
     signer = Signer(key, x509.load_pem_x509_certificate(SIGNER_CERT.read_bytes()))
-    signed = sign_with_xmlsec1(data, signer, c14n=C14N[c14n], prefix=prefix)
+    signed = sign_with_xmlsec1(data, signer, c14n=C14N[c14n], prefix=prefix, reference_c14n=reference_c14n)
     svc = _service(memo_gateway, binding)
     assert svc.sendMessage(message=signed).messageUUID == message_uuid
     assert memo_gateway.runtime.repository.get(message_uuid).shipment.title == "Besked fra Børneforvaltningen"

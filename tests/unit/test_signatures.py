@@ -438,6 +438,21 @@ def test_xmlsec1_reference_to_the_root_id(rsa_signer, c14n, prefix):
     assert _verify_bytes(rsa_signer, changed) is SignatureCode.SIGNATURE_REFERENCE_INVALID
 
 
+@pytest.mark.parametrize("shape", sorted(MESSAGES))
+@pytest.mark.parametrize("prefix", sorted(PREFIXES))
+@pytest.mark.parametrize("c14n", sorted(C14N))
+def test_reference_with_only_the_enveloped_transform(rsa_signer, c14n, prefix, shape):
+    """.NET SignedXml's default reference has the enveloped transform alone; the message is then
+    canonicalised with C14N 1.0 (XML-DSig 4.3.3.2)."""
+    key, cert = rsa_signer
+    data = sign_with_xmlsec1(MESSAGES[shape], Signer(key, cert), c14n=C14N[c14n], prefix=PREFIXES[prefix], reference_c14n=False)
+    assert verify_with_xmlsec1(data, cert)
+    assert etree.fromstring(data).findall(f".//{{{DS}}}Transform")[-1].get("Algorithm").endswith("#enveloped-signature")
+    assert _verify_bytes(rsa_signer, data).signed
+    changed = _one_byte_changed(data, "byggetilladelse<".encode(), "byggetilladelsf<".encode())
+    assert _verify_bytes(rsa_signer, changed) is SignatureCode.SIGNATURE_INVALID
+
+
 @pytest.mark.parametrize("c14n", ["inclusive", "inclusive-with-comments", "c14n-1.1", "exclusive"])
 @pytest.mark.parametrize("prefix", sorted(PREFIXES))
 def test_inherited_xml_lang_is_part_of_the_signed_info(rsa_signer, c14n, prefix):

@@ -258,8 +258,11 @@ def build(signer: Signer, stranger: Signer) -> dict[str, Callable[[], bytes]]:
 
     def dotnet(root: etree._Element, c14n: str = "inclusive", prefix: str | None = None) -> bytes:
         """Signed by xmlsec1 as .NET SignedXml signs by default: inclusive C14N 1.0,
-        ``<Signature xmlns="…xmldsig#">``, enveloped signature over ``URI=""``."""
-        return sign_with_xmlsec1(serialize(root), XmlsecSigner(*signer), c14n=C14N[c14n], prefix=prefix) + b"\n"
+        ``<Signature xmlns="…xmldsig#">``, one reference ``URI=""`` with the enveloped transform
+        alone (other canonicalisations and prefixes name their C14N transform too)."""
+        dotnet_default = (c14n, prefix) == ("inclusive", None)
+        return sign_with_xmlsec1(serialize(root), XmlsecSigner(*signer), c14n=C14N[c14n], prefix=prefix,
+                                 reference_c14n=not dotnet_default) + b"\n"
 
     def dotnet_changed_byte() -> bytes:
         data = dotnet(official("MeMo_v1.2_Minimum_Example.xml"))
