@@ -14,15 +14,16 @@ from collections.abc import Mapping
 from lxml import etree
 
 from gateway.config import SenderSettings
-from gateway.domain.memo_rules import check_memo
+from gateway.domain.memo_rules import SUPPORTED_VERSIONS, MemoRule, MemoRuleError, check_memo
 from gateway.domain.shipments import Acceptance, ShipmentService
 from gateway.errors import FaultCode, GatewayError, ValidationError
-from gateway.mapping.memo import shipment_from_memo
+from gateway.mapping.memo import is_nemsms, shipment_from_memo
 from gateway.xml.parser import INLINE_DOCUMENTS, parse_untrusted
 from gateway.xml.schemas import SchemaRegistry
 from gateway.xml.signatures import SignatureCode, SignatureError, SignaturePolicy, SignatureVerifier
 
-SCHEMA_BY_VERSION = {"1.1": "memo-1.1", "1.2": "memo-1.2"}
+#: One schema per version the MeMo rules admit (the rules compare the text exactly).
+SCHEMA_BY_VERSION = {version: f"memo-{version}" for version in SUPPORTED_VERSIONS}
 DS_SIGNATURE = "{http://www.w3.org/2000/09/xmldsig#}Signature"
 
 
@@ -53,7 +54,11 @@ class MemoIntake:
             # and their codes tell an operator more than a schema message does.
             check_memo(root)
             version = root.get("memoVersion", "")
-            report = self.schemas.validate(SCHEMA_BY_VERSION[version], root)
+            schema = SCHEMA_BY_VERSION.get(version)
+            if schema is None:  # check_memo admits only these; never a KeyError (HTTP 500, no audit)
+                raise MemoRuleError(MemoRule.VERSION_UNSUPPORTED, f"no schema for memoVersion {version[:20]!r}",
+                                    field="/Message/@memoVersion")
+            report = self.schemas.validate(schema, root)
             if not report.valid:
                 first = report.errors[0]
                 raise ValidationError(f"not a valid MeMo {version} message: {first.message}",
@@ -63,9 +68,11 @@ class MemoIntake:
             self.shipments.audit_refusal("sendMessage", sender.name, exc, None)
             raise
         # MeMo documents may share a file name (a main and an additional document both
-        # "Vedtak.pdf"); SvarUt's uniqueness rule does not apply.
+        # "Vedtak.pdf"); SvarUt's uniqueness rule does not apply. A NemSMS has no documents
+        # (the MeMo rules made sure it has its text instead) and is digital only.
         return self.shipments.accept(shipment, contents, operation="sendMessage", shipment_id=shipment.id,
-                                     reservation_required=False, unique_filenames=False)
+                                     reservation_required=False, unique_filenames=False,
+                                     documents_required=not is_nemsms(root))
 
     def _verified(self, root: etree._Element, sender: SenderSettings) -> etree._Element:
         verifier = self.verifiers.get(sender.name)

@@ -27,7 +27,14 @@ from lxml import etree
 from gateway.errors import FaultCode, GatewayError, register_faults
 
 MEMO_NS = "https://DigitalPost.dk/MeMo-1"
-SUPPORTED_VERSIONS = frozenset({Decimal("1.1"), Decimal("1.2")})
+#: ``messageType`` of a text message: the header's ``notification`` sent as an SMS through
+#: Digital Post's NemSMS service; no ``MessageBody``, so no documents.
+NEMSMS = "NEMSMS"
+#: ``memoVersion`` exactly as a sender must write it, one per schema the gateway has. The XSD
+#: type is ``xs:decimal``, so ``1.10``, ``01.1`` or `` 1.1`` are schema-valid spellings of 1.1;
+#: they are refused all the same: Digital Post compares the text, and the version picks the
+#: schema, so an unlisted spelling must never get further than this rule.
+SUPPORTED_VERSIONS: tuple[str, ...] = ("1.1", "1.2")
 
 #: ``dt:memoTextType`` maxLength (labels, additionalNotification, filename, ...).
 TEXT_MAX = 256
@@ -73,12 +80,13 @@ class MemoRule(enum.StrEnum):
     NOTIFICATION_TOO_LONG = "MEMO_NOTIFICATION_TOO_LONG"
     TOO_MANY_ADDITIONAL_CONTENT_DATA = "MEMO_TOO_MANY_ADDITIONAL_CONTENT_DATA"
     NEMSMS_WITH_BODY = "MEMO_NEMSMS_WITH_BODY"
+    NEMSMS_WITHOUT_NOTIFICATION = "MEMO_NEMSMS_WITHOUT_NOTIFICATION"
 
 
 #: What each rule means for an operator (for the central fault table).
 MEMO_RULE_MEANINGS: dict[MemoRule, str] = {
     MemoRule.NOT_A_MESSAGE: "The root element is not `Message` in namespace `https://DigitalPost.dk/MeMo-1`.",
-    MemoRule.VERSION_UNSUPPORTED: "`memoVersion` is missing or not 1.1 or 1.2.",
+    MemoRule.VERSION_UNSUPPORTED: "`memoVersion` is missing or not exactly `1.1` or `1.2` (no spaces, no leading or trailing zeros).",
     MemoRule.FILENAME_INVALID_CHARACTERS: "`File/filename` contains one of `< > : \" / \\ | ? *`, a line break or control character, or a Unicode space Digital Post refuses (U+00A0, U+2000–U+200B, U+202F, U+205F, U+3000, U+FEFF).",
     MemoRule.ACTION_URL_NOT_HTTPS: "`Action/EntryPoint/url` is not an absolute https URL.",
     MemoRule.UUID_NOT_V4: "A `...UUID` element (messageUUID, replyUUID, reservationUUID) is not a version 4 UUID.",
@@ -86,7 +94,8 @@ MEMO_RULE_MEANINGS: dict[MemoRule, str] = {
     MemoRule.LABEL_TOO_LONG: "A `label` is longer than 256 characters.",
     MemoRule.NOTIFICATION_TOO_LONG: "`notification` is longer than 150 characters or `additionalNotification` longer than 256.",
     MemoRule.TOO_MANY_ADDITIONAL_CONTENT_DATA: "More than 10 `AdditionalContentData` elements.",
-    MemoRule.NEMSMS_WITH_BODY: "A message of `messageType` NEMSMS must not have a `MessageBody`.",
+    MemoRule.NEMSMS_WITH_BODY: "A message of `messageType` NEMSMS must not have a `MessageBody` (a NemSMS is its header's `notification`, sent as a text message).",
+    MemoRule.NEMSMS_WITHOUT_NOTIFICATION: "A message of `messageType` NEMSMS needs a non-empty `MessageHeader/notification`: it is the text of the SMS.",
 }
 
 
@@ -116,13 +125,17 @@ def memo_violations(root: etree._Element) -> Iterator[MemoRuleError]:
         yield MemoRuleError(MemoRule.NOT_A_MESSAGE, f"the root is {root.tag}, not a MeMo Message", field="/")
         return
     version = root.get("memoVersion")
-    if _decimal(version) not in SUPPORTED_VERSIONS:
-        yield MemoRuleError(MemoRule.VERSION_UNSUPPORTED, f"memoVersion {version!r} is not supported (1.1 and 1.2 are)",
-                            field="/Message/@memoVersion")
+    if version not in SUPPORTED_VERSIONS:
+        yield MemoRuleError(MemoRule.VERSION_UNSUPPORTED, _version_problem(version), field="/Message/@memoVersion")
     message_type = _text(root.find(f"{{{MEMO_NS}}}MessageHeader/{{{MEMO_NS}}}messageType")).strip(_XML_SPACE)
     body = root.find(f"{{{MEMO_NS}}}MessageBody")
-    if message_type == "NEMSMS" and body is not None:
-        yield MemoRuleError(MemoRule.NEMSMS_WITH_BODY, "a NEMSMS message has no MessageBody", field=path_of(body))
+    if message_type == NEMSMS:
+        if body is not None:
+            yield MemoRuleError(MemoRule.NEMSMS_WITH_BODY, "a NEMSMS message has no MessageBody", field=path_of(body))
+        notification = root.find(f"{{{MEMO_NS}}}MessageHeader/{{{MEMO_NS}}}notification")
+        if not _text(notification).strip(_XML_SPACE):
+            yield MemoRuleError(MemoRule.NEMSMS_WITHOUT_NOTIFICATION, "a NEMSMS message needs a notification: the text of the SMS",
+                                field="/Message/MessageHeader/notification")
     additional_content = 0
     for element in root.iter(etree.Element):
         tag = element.tag
@@ -239,11 +252,19 @@ def _text(element: etree._Element | None) -> str:
     return "".join(element.itertext())
 
 
-def _decimal(value: str | None) -> Decimal | None:
-    try:
-        return Decimal(value.strip(_XML_SPACE)) if value is not None else None
+def _version_problem(version: str | None) -> str:
+    supported = " or ".join(repr(v) for v in SUPPORTED_VERSIONS)
+    if version is None:
+        return f"memoVersion is missing; it must be {supported}"
+    shown = repr(version[:20] + "…" if len(version) > 20 else version)
+    try:  # only to say what was meant; a long value is not worth reading as a number
+        number = Decimal(version.strip(_XML_SPACE)) if len(version) <= 40 else None
     except InvalidOperation:
-        return None
+        number = None
+    same_number = [v for v in SUPPORTED_VERSIONS if number is not None and number == Decimal(v)]
+    if same_number:
+        return f"memoVersion {shown} must be written exactly {same_number[0]!r} (no spaces, no leading or trailing zeros)"
+    return f"memoVersion {shown} is not supported; it must be {supported}"
 
 
 def path_of(element: etree._Element) -> str:
@@ -262,7 +283,7 @@ def path_of(element: etree._Element) -> str:
 
 
 __all__ = [
-    "ADDITIONAL_CONTENT_DATA_MAX", "FILENAME_FORBIDDEN", "FILENAME_FORBIDDEN_SPACES", "MEMO_NS", "MEMO_RULE_MEANINGS",
-    "MemoRule", "MemoRuleError", "NOTIFICATION_MAX", "TEXT_MAX", "UUID_V4_PATTERN", "check_memo", "memo_violations",
+    "ADDITIONAL_CONTENT_DATA_MAX", "FILENAME_FORBIDDEN", "FILENAME_FORBIDDEN_SPACES", "MEMO_NS", "MEMO_RULE_MEANINGS", "NEMSMS",
+    "MemoRule", "MemoRuleError", "NOTIFICATION_MAX", "SUPPORTED_VERSIONS", "TEXT_MAX", "UUID_V4_PATTERN", "check_memo", "memo_violations",
     "path_of",
 ]

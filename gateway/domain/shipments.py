@@ -87,6 +87,7 @@ class ShipmentService:
         shipment_id: str | None = None,
         reservation_required: bool = True,
         unique_filenames: bool = True,
+        documents_required: bool = True,
     ) -> Acceptance:
         """Store ``shipment`` durably and answer its id and status, or raise a :class:`GatewayError`.
 
@@ -107,7 +108,7 @@ class ShipmentService:
                     return existing
             else:
                 shipment_id = new_shipment_id()
-            validate_shipment(shipment, policy=self.policy, unique_filenames=unique_filenames)
+            validate_shipment(shipment, policy=self.policy, unique_filenames=unique_filenames, documents_required=documents_required)
             infos = inspect_documents(shipment.documents, contents)
         except GatewayError as exc:
             self.audit_refusal(operation, tenant, exc, shipment_id)

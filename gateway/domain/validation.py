@@ -36,11 +36,15 @@ def is_norway(country: str | None) -> bool:
     return (country or "").strip().upper() in NORWEGIAN_COUNTRY_NAMES
 
 
-def validate_shipment(shipment: Shipment, *, policy: IntakePolicy, unique_filenames: bool = True) -> None:
+def validate_shipment(shipment: Shipment, *, policy: IntakePolicy, unique_filenames: bool = True,
+                      documents_required: bool = True) -> None:
     """Raise :class:`ValidationError` for the first rule ``shipment`` breaks.
 
     ``unique_filenames``: SvarUt wants every document name unique; MeMo does not.
+    ``documents_required``: false only for a text message (a MeMo NemSMS), which is digital only.
     """
+    if not shipment.documents and shipment.printable:  # nothing to print: a text message is digital only
+        documents_required = True
     if not shipment.title or not shipment.title.strip():
         _fail(FaultCode.TITLE_REQUIRED, "title", "a title is required")
     if shipment.external_ref is not None and len(shipment.external_ref) > MAX_EXTERNAL_REF:
@@ -48,7 +52,8 @@ def validate_shipment(shipment: Shipment, *, policy: IntakePolicy, unique_filena
     _check_recipient(shipment)
     if shipment.reply_to is not None:
         _check_identifier(shipment.reply_to, "reply_to")
-    _check_documents(shipment.documents, printable=shipment.printable, policy=policy, unique_filenames=unique_filenames)
+    if shipment.documents or documents_required:
+        _check_documents(shipment.documents, printable=shipment.printable, policy=policy, unique_filenames=unique_filenames)
     if shipment.cost_code is not None and not COST_CODE.match(shipment.cost_code):
         _fail(FaultCode.INVALID_COST_CODE, "cost_code", "at most 20 of the characters a-z, A-Z, 0-9, '-', '.', æøå")
     for i, link in enumerate(shipment.links):

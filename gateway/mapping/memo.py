@@ -4,7 +4,9 @@ Every routing field the table names is kept: subject keys (KLE, FORM), case id a
 system, P-number, contact point, post type, CPR/CVR content data, attention data, forward and
 reply data, AdditionalContentData; Actions become deep links with their action codes.
 Documents are the ``File`` elements of MainDocument, AdditionalDocument and
-TechnicalDocument, in order.
+TechnicalDocument, in order. A NemSMS (``messageType`` NEMSMS) has none: its text is the
+header's ``notification`` (kept as ``memo.notification``), and it is digital only, since
+only Danish Digital Post can send it and a text message cannot be printed.
 """
 from __future__ import annotations
 
@@ -151,12 +153,19 @@ def shipment_from_memo(root: etree._Element, *, sender: SenderSettings) -> tuple
             extra=tuple(extra),
         ),
         # Print needs an address: with a structured one the letter may fall back to print,
-        # without one it is digital only (the gateway has no CPR address register).
-        delivery=DeliveryPolicy(mode=DeliveryMode.DIGITAL_WITH_PRINT_FALLBACK if address else DeliveryMode.DIGITAL_ONLY),
+        # without one it is digital only (the gateway has no CPR address register). A NemSMS
+        # is never printed.
+        delivery=DeliveryPolicy(mode=DeliveryMode.DIGITAL_WITH_PRINT_FALLBACK if address and not is_nemsms(root)
+                                else DeliveryMode.DIGITAL_ONLY),
         external_ref=fields["external_ref"],
         source_contract=CONTRACT,
     )
     return shipment, contents
+
+
+def is_nemsms(root: etree._Element) -> bool:
+    """A NemSMS: a text message without documents (``messageType`` NEMSMS)."""
+    return (_text(root, "memo:MessageHeader/memo:messageType") or "") == "NEMSMS"
 
 
 def _recipient_address(root: etree._Element, header: _Header) -> PostalAddress | None:

@@ -68,6 +68,9 @@ def shipment_to_memo(shipment: Shipment, *, content: Callable[[Document], bytes]
     _content_data(header, shipment, extra)
     _reply_data(header, extra)
 
+    if extra.get("memo.messageType") == "NEMSMS" and not shipment.documents:
+        # a NemSMS: the header's notification is the text message; no MessageBody
+        return shipment.id, etree.tostring(message, xml_declaration=True, encoding="UTF-8")
     body = _sub(message, "MessageBody")
     _text(body, "createdDateTime", now.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))
     main = [d for d in shipment.documents if d.role is DocumentRole.MAIN] or list(shipment.documents[:1])

@@ -26,9 +26,10 @@ import enum
 import functools
 import threading
 from base64 import b64decode
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 
 import cryptography.exceptions
 from cryptography import x509
@@ -184,6 +185,33 @@ class _ParsedTreeVerifier(XMLVerifier):
             return data
         return super().get_root(data)
 
+    def _c14n(self, nodes: object, algorithm: CanonicalizationMethod, inclusive_ns_prefixes: list[str] | None = None) -> bytes:
+        """Canonicalise an element that is not a document root as the root of its own document.
+
+        libxml2's subtree canonicalisation (lxml 6, signxml 5.2: signxml issue 275) writes
+        ``xmlns=""`` on the grandchildren of an element whose default namespace is declared on
+        an ancestor, so a ``<Signature xmlns="…xmldsig#">`` (the .NET ``SignedXml`` shape) is
+        checked against bytes its signer never signed. Serialising the element declares every
+        in-scope namespace on it, and a whole document is canonicalised correctly; inclusive
+        canonicalisation also renders the ``xml:*`` attributes the element inherits
+        (:func:`_inherited_xml_attributes`). The outcome is the subtree's canonical form as the
+        specifications define it (what xmlsec1 and .NET sign), so the signature is still checked
+        over exactly the signed bytes. Document roots (the referenced message) take signxml's path.
+        """
+        if isinstance(nodes, etree._Element) and nodes.getparent() is not None:
+            standalone = self._fromstring(self._tostring(nodes, with_tail=False))
+            exclusive = algorithm.value.startswith("http://www.w3.org/2001/10/xml-exc-c14n#")
+            if not exclusive:
+                for name, value in _inherited_xml_attributes(nodes, self.outer_xml_attributes, algorithm).items():
+                    standalone.set(name, value)
+            nodes = standalone
+        return super()._c14n(nodes, algorithm, inclusive_ns_prefixes=inclusive_ns_prefixes)
+
+    #: ``xml:*`` attributes of the message root, set per call by :class:`SignatureVerifier`:
+    #: signxml cuts the signature out of the message before canonicalising ``ds:SignedInfo``,
+    #: and inclusive canonicalisation renders what ``ds:SignedInfo`` inherits from the root.
+    outer_xml_attributes: Mapping[str, str] = MappingProxyType({})
+
 
 class SignatureVerifier:
     """Verifies enveloped signatures for one :class:`SignaturePolicy`; build once, share freely.
@@ -291,7 +319,11 @@ class SignatureVerifier:
 
     def _verify_with_signxml(self, message: etree._Element, certificate: x509.Certificate) -> VerifyResult:
         try:
-            result = _ParsedTreeVerifier().verify(message, x509_cert=certificate, parser=self._parser(), expect_config=self._config)
+            verifier = _ParsedTreeVerifier()
+            outer = _xml_attributes(message)
+            if outer:
+                verifier.outer_xml_attributes = outer
+            result = verifier.verify(message, x509_cert=certificate, parser=self._parser(), expect_config=self._config)
         except InvalidCertificate as exc:
             raise SignatureError(SignatureCode.SIGNATURE_CERTIFICATE_EXPIRED, f"the signing certificate is not usable: {exc}") from exc
         except (SignXMLException, cryptography.exceptions.InvalidSignature, etree.LxmlError, ValueError, KeyError, TypeError) as exc:
@@ -305,6 +337,38 @@ class SignatureVerifier:
         if parser is None:
             parser = self._local.parser = make_parser(INLINE_DOCUMENTS)
         return parser
+
+
+_XML_NS = "http://www.w3.org/XML/1998/namespace"
+#: C14N 1.1 inherits only these into a subtree's apex; ``xml:id`` is not inherited and
+#: ``xml:base`` needs URI joining (refused below, as no MeMo signer has a reason to send it).
+_C14N11_INHERITED = frozenset({f"{{{_XML_NS}}}lang", f"{{{_XML_NS}}}space"})
+
+
+def _xml_attributes(element: etree._Element) -> dict[str, str]:
+    return {name: value for name, value in element.attrib.items() if name.startswith(f"{{{_XML_NS}}}")}
+
+
+def _inherited_xml_attributes(element: etree._Element, outer: Mapping[str, str],
+                              algorithm: CanonicalizationMethod) -> dict[str, str]:
+    """The ``xml:*`` attributes inclusive canonicalisation puts on a subtree's apex.
+
+    C14N 1.0 (section 2.4) renders every ``xml:*`` attribute of the ancestors that the
+    element does not override, the nearest ancestor winning; C14N 1.1 only ``xml:lang`` and
+    ``xml:space``, and ``xml:base`` only after URI fix-up, which is not implemented: such a
+    signature is refused rather than checked against guessed bytes. ``outer`` holds the
+    attributes of ancestors signxml has cut away (the message root).
+    """
+    inherited = dict(outer)
+    for ancestor in reversed(list(element.iterancestors())):
+        inherited.update(_xml_attributes(ancestor))
+    for name in _xml_attributes(element):
+        inherited.pop(name, None)
+    if algorithm.value.startswith("http://www.w3.org/2006/12/xml-c14n11"):
+        if f"{{{_XML_NS}}}base" in inherited:
+            raise InvalidInput("xml:base above ds:SignedInfo under C14N 1.1 is not supported")
+        inherited = {name: value for name, value in inherited.items() if name in _C14N11_INHERITED}
+    return inherited
 
 
 def _validate_key_usage(_policy: object, _cert: x509.Certificate, key_usage: x509.KeyUsage | None) -> None:

@@ -12,6 +12,8 @@ import pytest
 import requests
 import sqlalchemy as sa
 import zeep
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 from lxml import etree
 from zeep.transports import Transport
 
@@ -45,8 +47,9 @@ def _service(gw, binding: str, user: str = "kommune-sak", password: str = SENDER
     return client.create_service(f"{{{NS}}}{binding}", gw.base_url + PATH)
 
 
-def signed_message(example: str, *, pdf: bytes, https_links: bool = True, mutate=None) -> tuple[str, bytes]:
-    """An official example with a fresh messageUUID and real PDFs, signed by the corpus signer."""
+def signed_message(example: str, *, pdf: bytes, https_links: bool = True, mutate=None, sign: bool = True) -> tuple[str, bytes]:
+    """An official example with a fresh messageUUID and real PDFs, signed by the corpus signer
+    (unless ``sign`` is false: then for another signer)."""
     root = etree.fromstring(require_spec(EXAMPLES / example).read_bytes())
     message_uuid = str(uuid.uuid4())
     root.find(f"{{{MEMO}}}MessageHeader/{{{MEMO}}}messageUUID").text = message_uuid
@@ -58,6 +61,8 @@ def signed_message(example: str, *, pdf: bytes, https_links: bool = True, mutate
             url.text = re.sub(r"^http://", "https://", url.text)
     if mutate:
         mutate(root)
+    if not sign:
+        return message_uuid, etree.tostring(root, xml_declaration=True, encoding="UTF-8")
     signed = sign_message(root, key=SIGNER_KEY.read_bytes(), cert=SIGNER_CERT.read_bytes())
     return message_uuid, etree.tostring(signed, xml_declaration=True, encoding="UTF-8")
 
@@ -180,9 +185,100 @@ def test_signed_attack_corpus_over_soap(memo_gateway):
             expected = re.match(r"nonconformant-([A-Z0-9_]+?)-[a-z0-9]", path.name).group(1)
             if got != expected:
                 problems.append(f"{path.name}: expected {expected}, got {got}")
-        elif got is not None and got.startswith(("SIGNATURE_", "MEMO_", "SCHEMA_")):
-            # the corpus' example PDFs are not real PDFs: PDF_UNREADABLE is fine, a signature,
-            # schema or MeMo refusal is not
-            if not path.name.startswith("conformant-v12-minimum-id-reference"):  # Id on Message is not MeMo XSD
-                problems.append(f"{path.name}: refused with {got}")
+        elif got is not None:  # conformant files carry real PDFs and messageUUIDs of their own
+            problems.append(f"{path.name}: refused with {got}")
     assert not problems, "\n".join(problems)
+    audit = memo_gateway.runtime.repository.audit_records(tenant="kommune-sak")
+    assert len(audit) == len(list(CORPUS.glob("nonconformant-*.xml")))  # every refusal audited, no 500
+
+
+@pytest.mark.parametrize("binding", ["MemoService", "MemoServiceSoap12"])
+@pytest.mark.parametrize("c14n, prefix, reference_c14n", [
+    ("inclusive", None, False),  # .NET SignedXml's default: the reference has the enveloped transform alone
+    ("inclusive", None, True), ("inclusive", "ds", True), ("exclusive", None, True), ("c14n-1.1", None, True),
+])
+def test_xmlsec1_signed_memo_over_soap(memo_gateway, binding, c14n, prefix, reference_c14n):
+    """Signed by xmlsec1 as .NET SignedXml signs by default (inclusive C14N 1.0, ``Signature``
+    in the default namespace): refused as SIGNATURE_INVALID before (signxml issue 275)."""
+    from tests.xmldsig import C14N, Signer, sign_with_xmlsec1
+
+    message_uuid, data = signed_message("MeMo_v1.2_Full_Example.xml", pdf=make_pdf("Afgørelse"), sign=False)
+    key = serialization.load_pem_private_key(SIGNER_KEY.read_bytes(), password=None)
+    signer = Signer(key, x509.load_pem_x509_certificate(SIGNER_CERT.read_bytes()))
+    signed = sign_with_xmlsec1(data, signer, c14n=C14N[c14n], prefix=prefix, reference_c14n=reference_c14n)
+    svc = _service(memo_gateway, binding)
+    assert svc.sendMessage(message=signed).messageUUID == message_uuid
+    assert memo_gateway.runtime.repository.get(message_uuid).shipment.title == "Besked fra Børneforvaltningen"
+    tampered = signed.replace(b"Besked fra B", b"Besked fra b", 1)
+    with pytest.raises(zeep.exceptions.Fault) as err:
+        svc.sendMessage(message=tampered)
+    assert _code(err.value) == "SIGNATURE_INVALID"
+
+
+@pytest.mark.parametrize("version", ["1.10", "01.1", " 1.1", "1.1 ", "1.2.0"])
+def test_other_spellings_of_memo_version_are_refused_and_audited(memo_gateway, version):
+    """They passed the MeMo rules and crashed the schema lookup: HTTP 500 and no audit record."""
+    def set_version(root):
+        root.set("memoVersion", version)
+
+    _, data = signed_message("MeMo_v1.1_Minimum_Example.xml", pdf=make_pdf(), mutate=set_version)
+    with pytest.raises(zeep.exceptions.Fault) as err:
+        _service(memo_gateway, "MemoService").sendMessage(message=data)
+    assert _code(err.value) == "MEMO_VERSION_UNSUPPORTED"
+    audit = memo_gateway.runtime.repository.audit_records(tenant="kommune-sak")
+    assert [(a["outcome"], a["field"]) for a in audit] == [("MEMO_VERSION_UNSUPPORTED", "/Message/@memoVersion")]
+    assert memo_gateway.runtime.repository.count_shipments() == 0
+
+
+
+def as_nemsms(root, text: str | None = "Husk din tid hos tandlægen i morgen kl. 9.00. Mvh Kommunen") -> None:
+    """Make an official example a NemSMS: messageType NEMSMS, no MessageBody, the SMS text as
+    the header's notification (what a NemSMS is in the MeMo 1.1 XSD)."""
+    header = root.find(f"{{{MEMO}}}MessageHeader")
+    header.find(f"{{{MEMO}}}messageType").text = "NEMSMS"
+    root.remove(root.find(f"{{{MEMO}}}MessageBody"))
+    notification = header.find(f"{{{MEMO}}}notification")
+    if notification is None and text is not None:
+        notification = etree.Element(f"{{{MEMO}}}notification")
+        header.find(f"{{{MEMO}}}label").addnext(notification)
+    if text is not None:
+        notification.text = text
+
+
+@pytest.mark.parametrize("example", ["MeMo_v1.1_Minimum_Example.xml", "MeMo_v1.2_Minimum_Example.xml", "MeMo_v1.1_Full_Example.xml"])
+@pytest.mark.parametrize("binding", ["MemoService", "MemoServiceSoap12"])
+def test_nemsms_is_accepted_without_documents(memo_gateway, binding, example):
+    """A NemSMS could never be accepted: the MeMo rule forbids a body, the shipment needed a
+    document. It is stored as a digital-only shipment without documents, its text kept."""
+    svc = _service(memo_gateway, binding)
+    message_uuid, data = signed_message(example, pdf=make_pdf(), mutate=as_nemsms)
+    result = svc.sendMessage(message=data)
+    assert (result.messageUUID, result.status) == (message_uuid, "ACCEPTED")
+    assert [e.kind for e in svc.getHistory(messageUUID=message_uuid)] == ["received", "accepted"]
+    s = memo_gateway.runtime.repository.get(message_uuid).shipment
+    assert s.documents == () and s.delivery.mode is DeliveryMode.DIGITAL_ONLY and s.links == ()
+    extra = dict(s.routing.extra)
+    assert extra["memo.messageType"] == "NEMSMS"
+    assert extra["memo.notification"] == "Husk din tid hos tandlægen i morgen kl. 9.00. Mvh Kommunen"
+    assert svc.sendMessage(message=data).messageUUID == message_uuid  # a repeat is answered
+    assert memo_gateway.runtime.repository.count_shipments() == 1
+
+
+def test_nemsms_refusals(memo_gateway):
+    svc = _service(memo_gateway, "MemoServiceSoap12")
+    _, without_text = signed_message("MeMo_v1.2_Minimum_Example.xml", pdf=make_pdf(), mutate=lambda r: as_nemsms(r, None))
+    _, with_body = signed_message("MeMo_v1.2_Minimum_Example.xml", pdf=make_pdf(),
+                                  mutate=lambda r: r.find(f"{{{MEMO}}}MessageHeader/{{{MEMO}}}messageType").__setattr__("text", "NEMSMS"))
+
+    def letter_without_body(root):
+        root.remove(root.find(f"{{{MEMO}}}MessageBody"))
+
+    _, no_documents = signed_message("MeMo_v1.2_Minimum_Example.xml", pdf=make_pdf(), mutate=letter_without_body)
+    cases = {"MEMO_NEMSMS_WITHOUT_NOTIFICATION": without_text, "MEMO_NEMSMS_WITH_BODY": with_body, "DOCUMENTS_REQUIRED": no_documents}
+    for code, body in cases.items():
+        with pytest.raises(zeep.exceptions.Fault) as err:
+            svc.sendMessage(message=body)
+        assert _code(err.value) == code, code
+    assert memo_gateway.runtime.repository.count_shipments() == 0
+    audit = memo_gateway.runtime.repository.audit_records(tenant="kommune-sak")
+    assert [a["outcome"] for a in audit] == list(cases)

@@ -17,7 +17,7 @@ from gateway.config import ChannelSettings, DigitalPostSettings, DispatchSetting
 from gateway.dispatch.worker import Worker
 from tests.conftest import SPECS, make_pdf, require_spec
 from tests.doubles.digitalpost import DigitalPostDouble, make_pki
-from tests.integration.test_memo_endpoint import MEMO, SIGNER_CERT, _service, signed_message
+from tests.integration.test_memo_endpoint import MEMO, SIGNER_CERT, _service, as_nemsms, signed_message
 
 GRD = "https://data.gov.dk/model/core/"
 CPR = "2211771212"
@@ -143,3 +143,41 @@ def test_recipient_without_digital_post_or_address_is_not_delivered(rig):
     _service(gw, "MemoService").sendMessage(message=data)
     _drain(gw)
     assert str(gw.runtime.repository.get(message_uuid).status) == "NOT_DELIVERED"
+
+
+def _nemsms_with_address(root: etree._Element) -> None:
+    _with_address(root)
+    as_nemsms(root)
+
+
+@pytest.mark.parametrize("binding", ["MemoService", "MemoServiceSoap12"])
+def test_nemsms_reaches_digital_post_as_a_text_message(rig, binding):
+    """End to end: a NemSMS through /memo becomes a MeMo NEMSMS for Digital Post: header only
+    (no MessageBody), its text in notification, valid against the official 1.1 XSD."""
+    gw, double = rig
+    double.registered[CPR] = True
+    message_uuid, data = signed_message("MeMo_v1.1_Full_Example.xml", pdf=make_pdf(), mutate=_nemsms_with_address)
+    assert _service(gw, binding).sendMessage(message=data).messageUUID == message_uuid
+    _drain(gw)
+
+    root = etree.fromstring(double.messages[message_uuid].data)
+    _official_schema().assertValid(root)
+    ns = {"memo": MEMO}
+    assert root.find("memo:MessageBody", ns) is None
+    assert root.findtext("memo:MessageHeader/memo:messageType", namespaces=ns) == "NEMSMS"
+    assert root.findtext("memo:MessageHeader/memo:notification", namespaces=ns) == "Husk din tid hos tandlægen i morgen kl. 9.00. Mvh Kommunen"
+    assert root.findtext("memo:MessageHeader/memo:label", namespaces=ns) == "Besked fra Børneforvaltningen"
+    assert str(gw.runtime.repository.get(message_uuid).status) == "SENT_DIGITAL"
+
+
+def test_nemsms_is_never_printed(rig):
+    """Only Danish Digital Post can send a NemSMS: without it the message is not delivered,
+    even when the recipient has a postal address (a letter would go to print)."""
+    gw, double = rig
+    double.registered[CPR] = False
+    message_uuid, data = signed_message("MeMo_v1.1_Full_Example.xml", pdf=make_pdf(), mutate=_nemsms_with_address)
+    _service(gw, "MemoService").sendMessage(message=data)
+    _drain(gw)
+    assert str(gw.runtime.repository.get(message_uuid).status) == "NOT_DELIVERED"
+    assert double.messages == {}
+    assert not list((Path(gw.runtime.settings.storage.data_dir) / "print").rglob(f"{message_uuid}*"))

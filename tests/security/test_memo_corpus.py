@@ -1,54 +1,82 @@
-"""The signed MeMo attack corpus: every file in ``memo/`` is parsed, verified and rule-checked.
+"""The signed MeMo attack corpus, run through the real MeMo intake end to end.
 
-``conformant-<what>.xml`` must verify against the pinned ``corpus-signer.crt`` and pass every
-MeMo rule; ``nonconformant-<CODE>-<what>.xml`` must be refused with exactly CODE (a
-:class:`SignatureCode` or :class:`MemoRule`, found in ``details["code"]``). The files are
+Every file in ``memo/`` goes through :meth:`gateway.domain.memo_intake.MemoIntake.accept`, the
+path ``/memo sendMessage`` takes (parse, verify, MeMo rules, schema, mapping, PDF checks,
+store), on a real database: so a crash in any later stage shows up here, not only a refusal in
+the first ones. ``conformant-<what>.xml`` must be accepted and stored (pinned to
+``corpus-signer.crt``); ``nonconformant-<CODE>-<what>.xml`` must be refused with exactly CODE
+(a :class:`SignatureCode`, :class:`MemoRule` or fault code, found in ``details["code"]`` or the
+error's code), leave one audit record with that outcome and store nothing. The files are
 committed; ``memo/make_corpus.py`` regenerates them from the official examples.
 """
 from __future__ import annotations
 
+import dataclasses
 import re
 from pathlib import Path
 
-from gateway.domain.memo_rules import MemoRule, check_memo
+import pytest
+
+from gateway.domain.memo_rules import MemoRule
 from gateway.errors import GatewayError
-from gateway.xml.parser import parse_untrusted
-from gateway.xml.signatures import SignatureCode, SignaturePolicy, SignatureVerifier, fingerprint
+from gateway.runtime import Runtime
+from gateway.xml.signatures import SignatureCode
 
 CORPUS = Path(__file__).with_name("memo")
 NAME = re.compile(r"^nonconformant-([A-Z0-9_]+)-[\w-]+\.xml$")
 SUPPORT = {"make_corpus.py", "corpus-signer.pem", "corpus-signer.crt", "unpinned-signer.pem", "unpinned-signer.crt"}
 NOT_IN_CORPUS = {SignatureCode.SIGNATURE_CERTIFICATE_EXPIRED}  # time-dependent; see tests/unit/test_signatures.py
+SENDER = "kommune-sak"
 
 
-def _outcome(verifier: SignatureVerifier, data: bytes) -> tuple[str | None, str]:
+@pytest.fixture
+def runtime(settings_factory, sqlite_url):
+    settings = settings_factory(sqlite_url)
+    senders = tuple(dataclasses.replace(s, signing_certificate=str(CORPUS / "corpus-signer.crt")) if s.name == SENDER else s
+                    for s in settings.senders)
+    opened = Runtime.open(dataclasses.replace(settings, senders=senders), channels={})
+    yield opened
+    opened.close()
+
+
+def _outcome(runtime: Runtime, data: bytes) -> tuple[str | None, str]:
+    """(code, detail) of a refusal, or (None, shipment id) of an acceptance. Anything but a
+    :class:`GatewayError` is what the endpoint would answer with HTTP 500: it fails the test."""
     try:
-        verified = verifier.verify(parse_untrusted(data))
-        check_memo(verified.root)
+        acceptance = runtime.memo.accept(data, sender=_sender(runtime))
     except GatewayError as exc:
         return exc.details.get("code", str(exc.code)), f"{exc.field or ''} {exc.message}"
-    return None, f"signed by {verified.signer_fingerprint}" if verified.signed else "unsigned"
+    except Exception as exc:  # noqa: BLE001 - the point of this test
+        return "CRASH", f"{type(exc).__name__}: {exc}"
+    return None, str(acceptance.shipment_id)
 
 
-def test_memo_corpus():
-    policy = SignaturePolicy.from_pem_files(pinned=[CORPUS / "corpus-signer.crt"])
-    verifier = SignatureVerifier(policy)
-    pinned = fingerprint(policy.pinned_certificates[0])
+def _sender(runtime: Runtime):
+    return next(s for s in runtime.settings.senders if s.name == SENDER)
+
+
+def test_memo_corpus_through_the_real_intake(runtime):
     files = sorted(path for path in CORPUS.iterdir() if path.is_file())
     stray = {path.name for path in files if path.suffix != ".xml"} - SUPPORT
     assert not stray, f"unexpected files in {CORPUS}: {sorted(stray)}"
     documents = [path for path in files if path.suffix == ".xml"]
-    assert len(documents) >= 30, "the corpus is missing: run tests/security/memo/make_corpus.py"
+    assert len(documents) >= 40, "the corpus is missing: run tests/security/memo/make_corpus.py"
 
     problems: list[str] = []
     seen: set[str] = set()
-    conformant = 0
+    accepted = 0
     for path in documents:
-        got, detail = _outcome(verifier, path.read_bytes())
+        audits_before = len(runtime.repository.audit_records(tenant=SENDER))
+        got, detail = _outcome(runtime, path.read_bytes())
+        audits = runtime.repository.audit_records(tenant=SENDER)[audits_before:]
         if path.name.startswith("conformant-"):
-            conformant += 1
-            if got is not None or detail != f"signed by {pinned}":
+            if got is not None:
                 problems.append(f"{path.name}: expected acceptance, got {got}: {detail}")
+                continue
+            accepted += 1
+            stored = runtime.repository.get(detail)
+            if stored is None or stored.shipment.tenant != SENDER:
+                problems.append(f"{path.name}: accepted as {detail} but not stored")
             continue
         match = NAME.match(path.name)
         if match is None:
@@ -57,7 +85,11 @@ def test_memo_corpus():
         seen.add(match.group(1))
         if got != match.group(1):
             problems.append(f"{path.name}: expected {match.group(1)}, got {got}: {detail}")
+        elif [a["outcome"] for a in audits] != [got]:
+            problems.append(f"{path.name}: refused with {got}, but audited as {[a['outcome'] for a in audits]}")
+        if runtime.repository.count_shipments() != accepted:
+            problems.append(f"{path.name}: refused, but a shipment was stored")
     assert not problems, "\n".join(problems)
-    assert conformant >= 4
+    assert accepted >= 8
     expected = {str(code) for code in SignatureCode if code not in NOT_IN_CORPUS} | {str(rule) for rule in MemoRule}
     assert expected <= seen, f"codes without a corpus file: {sorted(expected - seen)}"

@@ -273,14 +273,35 @@ def test_nemsms_has_no_body():
     check_memo(root)
 
 
-@pytest.mark.parametrize("version", ["1.1", "1.2", "1.10", " 1.2 "])
+@pytest.mark.parametrize("text", [None, "", "  ", "\n\t"])
+def test_nemsms_needs_its_text(text):
+    """The notification is the SMS; a NemSMS without it would be accepted and send nothing."""
+    root = with_text("memo:MessageHeader/memo:messageType", "NEMSMS")
+    root.remove(root.find(f"{M}MessageBody"))
+    notification = root.find(f"{M}MessageHeader/{M}notification")
+    if text is None:
+        notification.getparent().remove(notification)
+    else:
+        notification.text = text
+    error = refusal(root)
+    assert (error.rule, error.field) == (MemoRule.NEMSMS_WITHOUT_NOTIFICATION, "/Message/MessageHeader/notification")
+
+
+def test_a_letter_needs_no_notification():
+    root = message()
+    notification = root.find(f"{M}MessageHeader/{M}notification")
+    notification.getparent().remove(notification)
+    check_memo(root)
+
+
+@pytest.mark.parametrize("version", ["1.1", "1.2"])
 def test_supported_versions(version):
     root = message()
     root.set("memoVersion", version)
     check_memo(root)
 
 
-@pytest.mark.parametrize("version", ["1.0", "2.0", "1.3", "", "en", None])
+@pytest.mark.parametrize("version", ["1.0", "2.0", "1.3", "", "en", None, "NaN", "1.1.0", "1.2.0", "1,1", "v1.1", "1.1" * 100])
 def test_unsupported_versions(version):
     root = message()
     if version is None:
@@ -289,6 +310,19 @@ def test_unsupported_versions(version):
         root.set("memoVersion", version)
     error = refusal(root)
     assert (error.rule, error.field) == (MemoRule.VERSION_UNSUPPORTED, "/Message/@memoVersion")
+    assert len(error.message) < 120
+
+
+@pytest.mark.parametrize("version, meant", [("1.10", "1.1"), ("01.1", "1.1"), (" 1.1", "1.1"), ("1.1 ", "1.1"), ("\t1.2\n", "1.2"),
+                                            ("1.20", "1.2"), ("+1.2", "1.2"), ("1.100", "1.1"), ("001.2000", "1.2")])
+def test_other_spellings_of_a_supported_version_are_refused(version, meant):
+    """``xs:decimal`` reads these as 1.1 or 1.2; they used to pass this rule and then found no
+    schema (HTTP 500, no audit). Only the exact text picks a schema."""
+    root = message()
+    root.set("memoVersion", version)
+    error = refusal(root)
+    assert (error.rule, error.field) == (MemoRule.VERSION_UNSUPPORTED, "/Message/@memoVersion")
+    assert f"exactly {meant!r}" in error.message
 
 
 @pytest.mark.parametrize("doc", [b"<Message/>", b'<m:Message xmlns:m="https://DigitalPost.dk/MeMo-2" memoVersion="1.2"/>',

@@ -30,6 +30,7 @@ from gateway.xml.signatures import (
     sign_message,
 )
 from tests.conftest import make_certificate
+from tests.xmldsig import C14N, PREFIXES, Signer, id_node, sign_with_signxml, sign_with_xmlsec1, verify_with_xmlsec1
 
 MEMO = "https://DigitalPost.dk/MeMo-1"
 M = f"{{{MEMO}}}"
@@ -373,6 +374,116 @@ def test_sign_message_only_makes_allowed_signatures(rsa_signer):
     for algorithm in ("rsa-sha1", "hmac-sha256", "dsa-sha256", "ecdsa-sha256"):  # the last: wrong key type
         with pytest.raises(ValueError):
             sign_message(message(), key=rsa_signer[0], cert=rsa_signer[1], algorithm=algorithm)
+
+
+# ---------------------------------------------------------------- other signers: xmlsec1, .NET, signxml
+
+#: The same message with ``memo:`` prefixes and with MeMo as the default namespace (a .NET
+#: ``XmlDocument`` often writes the latter).
+MESSAGES = {
+    "memo-prefix": MESSAGE,
+    "memo-default-namespace": MESSAGE.replace(b"memo:", b"").replace(b"xmlns:memo=", b"xmlns="),
+}
+SIGNERS = {"xmlsec1": sign_with_xmlsec1, "signxml": sign_with_signxml}
+
+
+def _verify_bytes(signer: tuple, data: bytes) -> VerifiedMessage | SignatureCode:
+    try:
+        return pinned(signer).verify(parse_untrusted(data))
+    except SignatureError as exc:
+        return exc.reason
+
+
+def _one_byte_changed(data: bytes, old: bytes, new: bytes) -> bytes:
+    assert len(old) == len(new) and sum(a != b for a, b in zip(old, new)) == 1 and data.count(old) == 1
+    return data.replace(old, new)
+
+
+@pytest.mark.parametrize("shape", sorted(MESSAGES))
+@pytest.mark.parametrize("made_by", sorted(SIGNERS))
+@pytest.mark.parametrize("prefix", sorted(PREFIXES))
+@pytest.mark.parametrize("c14n", sorted(C14N))
+def test_every_canonicalisation_and_prefix_verifies_and_one_changed_byte_does_not(rsa_signer, c14n, prefix, made_by, shape):
+    """.NET SignedXml's default (inclusive C14N 1.0, ``Signature`` in the default namespace)
+    was refused before: signxml 5.2 with lxml 6 canonicalised its ``SignedInfo`` with stray
+    ``xmlns=""`` (signxml issue 275). xmlsec1 is the independent judge of what is valid."""
+    key, cert = rsa_signer
+    data = SIGNERS[made_by](MESSAGES[shape], Signer(key, cert), c14n=C14N[c14n], prefix=PREFIXES[prefix])
+    assert verify_with_xmlsec1(data, cert)
+    result = _verify_bytes(rsa_signer, data)
+    assert isinstance(result, VerifiedMessage), f"refused: {result}"
+    assert result.signed and result.root.find(f".//{SIG}") is None
+    assert result.root.findtext(f"{M}MessageHeader/{M}label") == "Afgørelse om byggetilladelse"
+
+    content = _one_byte_changed(data, "byggetilladelse<".encode(), "byggetilladelsf<".encode())
+    assert not verify_with_xmlsec1(content, cert)
+    assert _verify_bytes(rsa_signer, content) is SignatureCode.SIGNATURE_INVALID
+
+    digest = etree.fromstring(data).findtext(f"{SIG}/{{{DS}}}SignedInfo/{{{DS}}}Reference/{{{DS}}}DigestValue")
+    flipped = digest[:5] + ("A" if digest[5] != "A" else "B") + digest[6:]
+    signed_info = _one_byte_changed(data, digest.encode(), flipped.encode())
+    assert not verify_with_xmlsec1(signed_info, cert)
+    assert _verify_bytes(rsa_signer, signed_info) is SignatureCode.SIGNATURE_INVALID
+
+
+@pytest.mark.parametrize("prefix", sorted(PREFIXES))
+@pytest.mark.parametrize("c14n", sorted(C14N))
+def test_xmlsec1_reference_to_the_root_id(rsa_signer, c14n, prefix):
+    key, cert = rsa_signer
+    data = sign_with_xmlsec1(MESSAGE.replace(b' memoVersion="1.2"', b' memoVersion="1.2" Id="memo-1"'), Signer(key, cert),
+                             c14n=C14N[c14n], prefix=PREFIXES[prefix], reference_uri="#memo-1")
+    assert verify_with_xmlsec1(data, cert, id_attribute_of=id_node(etree.fromstring(data)))
+    assert _verify_bytes(rsa_signer, data).root.get("Id") == "memo-1"
+    changed = _one_byte_changed(data, b'Id="memo-1"', b'Id="memo-2"')
+    assert _verify_bytes(rsa_signer, changed) is SignatureCode.SIGNATURE_REFERENCE_INVALID
+
+
+@pytest.mark.parametrize("shape", sorted(MESSAGES))
+@pytest.mark.parametrize("prefix", sorted(PREFIXES))
+@pytest.mark.parametrize("c14n", sorted(C14N))
+def test_reference_with_only_the_enveloped_transform(rsa_signer, c14n, prefix, shape):
+    """.NET SignedXml's default reference has the enveloped transform alone; the message is then
+    canonicalised with C14N 1.0 (XML-DSig 4.3.3.2)."""
+    key, cert = rsa_signer
+    data = sign_with_xmlsec1(MESSAGES[shape], Signer(key, cert), c14n=C14N[c14n], prefix=PREFIXES[prefix], reference_c14n=False)
+    assert verify_with_xmlsec1(data, cert)
+    assert etree.fromstring(data).findall(f".//{{{DS}}}Transform")[-1].get("Algorithm").endswith("#enveloped-signature")
+    assert _verify_bytes(rsa_signer, data).signed
+    changed = _one_byte_changed(data, "byggetilladelse<".encode(), "byggetilladelsf<".encode())
+    assert _verify_bytes(rsa_signer, changed) is SignatureCode.SIGNATURE_INVALID
+
+
+@pytest.mark.parametrize("c14n", ["inclusive", "inclusive-with-comments", "c14n-1.1", "exclusive"])
+@pytest.mark.parametrize("prefix", sorted(PREFIXES))
+def test_inherited_xml_lang_is_part_of_the_signed_info(rsa_signer, c14n, prefix):
+    """Inclusive canonicalisation renders the root's ``xml:lang`` on ``SignedInfo`` (C14N 1.0
+    section 2.4, C14N 1.1 section 2.4): signxml cuts the signature out of the message first and
+    lost it; exclusive canonicalisation does not inherit it."""
+    key, cert = rsa_signer
+    data = sign_with_xmlsec1(MESSAGE.replace(b' memoVersion="1.2"', b' memoVersion="1.2" xml:lang="da"'), Signer(key, cert),
+                             c14n=C14N[c14n], prefix=PREFIXES[prefix])
+    assert verify_with_xmlsec1(data, cert)
+    assert _verify_bytes(rsa_signer, data).signed
+    # the attribute is covered: another language is another SignedInfo (and another message)
+    assert _verify_bytes(rsa_signer, _one_byte_changed(data, b'xml:lang="da"', b'xml:lang="de"')) is SignatureCode.SIGNATURE_INVALID
+
+
+def test_inherited_xml_base_under_c14n_11_is_refused(rsa_signer):
+    """C14N 1.1 joins inherited ``xml:base`` values; rather than guess those bytes, refuse."""
+    key, cert = rsa_signer
+    data = sign_with_xmlsec1(MESSAGE.replace(b' memoVersion="1.2"', b' memoVersion="1.2" xml:base="https://example.dk/"'),
+                             Signer(key, cert), c14n=C14N["c14n-1.1"], prefix=None)
+    assert _verify_bytes(rsa_signer, data) is SignatureCode.SIGNATURE_INVALID
+
+
+def test_signxml_alone_still_refuses_the_dotnet_shape(rsa_signer):
+    """Why :class:`SignatureVerifier` canonicalises ``SignedInfo`` itself: when this fails,
+    signxml or lxml has fixed issue 275 and the work-around can go."""
+    key, cert = rsa_signer
+    data = sign_with_xmlsec1(MESSAGE, Signer(key, cert), c14n=C14N["inclusive"], prefix=None)
+    with pytest.raises(Exception, match="Signature verification failed"):
+        XMLVerifier().verify(data, x509_cert=cert)
+    assert pinned(rsa_signer).verify(parse_untrusted(data)).signed
 
 
 # ---------------------------------------------------------------- content, references, wrapping

@@ -11,13 +11,20 @@ The keys are test keys, generated here and committed on purpose (``corpus-signer
 pinned signer, ``unpinned-signer.*`` a stranger). Existing keys are reused, so a rerun gives the
 same bytes (RSA PKCS#1 v1.5 signatures are deterministic); ``--new-keys`` replaces them.
 The signed files are derived data: parsed with the gateway's parser (comments dropped) and
-re-serialised, so they differ byte-wise from the official examples.
+re-serialised, so they differ byte-wise from the official examples. The test runs each file
+through the real MeMo intake (signature, rules, schema, mapping, PDF checks, store), so every
+file gets a messageUUID of its own (derived from its name: a rerun gives the same bytes) and
+the examples' placeholder PDFs are replaced by one small real PDF.
 """
 from __future__ import annotations
 
+import base64
 import copy
 import datetime as dt
+import hashlib
 import sys
+import uuid
+import functools
 from collections.abc import Callable
 from pathlib import Path
 
@@ -31,6 +38,7 @@ from signxml import CanonicalizationMethod, DigestAlgorithm, SignatureMethod, XM
 from gateway.domain.memo_rules import MEMO_NS
 from gateway.xml.parser import parse_untrusted
 from gateway.xml.signatures import DS, sign_message
+from tests.xmldsig import C14N, Signer as XmlsecSigner, sign_with_xmlsec1
 
 HERE = Path(__file__).resolve().parent
 EXAMPLES = HERE.parents[3] / "shared" / "specs" / "memo" / "examples"
@@ -75,8 +83,39 @@ def load_or_make_signer(name: str, common_name: str, *, new: bool) -> Signer:
 # ---------------------------------------------------------------- messages
 
 
+#: The corpus file being written, for :func:`fresh_uuid`.
+_WRITING = {"name": "", "count": 0}
+
+
+def fresh_uuid() -> str:
+    """A version 4 UUID derived from the file being written and how many it has asked for."""
+    _WRITING["count"] += 1
+    digest = hashlib.sha256(f"{_WRITING['name']}#{_WRITING['count']}".encode()).digest()
+    return str(uuid.UUID(bytes=digest[:16], version=4))
+
+
+def corpus_pdf() -> bytes:
+    """One small real PDF with fixed dates, so the PDF checks pass and a rerun gives the same bytes."""
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.set_compression(False)
+    pdf.set_creation_date(dt.datetime(2025, 1, 1, tzinfo=dt.timezone.utc))
+    pdf.add_page()
+    pdf.set_font("helvetica", size=12)
+    pdf.cell(text="MeMo corpus letter")
+    return bytes(pdf.output())
+
+
 def official(name: str) -> etree._Element:
-    return parse_untrusted((EXAMPLES / name).read_bytes())
+    """An official example with a messageUUID of its own and a real PDF for each PDF file."""
+    root = parse_untrusted((EXAMPLES / name).read_bytes())
+    root.find(f"{M}MessageHeader/{M}messageUUID").text = fresh_uuid()
+    pdf = base64.b64encode(corpus_pdf()).decode()
+    for file in root.iter(f"{M}File"):
+        if file.findtext(f"{M}encodingFormat") == "application/pdf":
+            file.find(f"{M}content").text = pdf
+    return root
 
 
 def v11_minimum() -> etree._Element:
@@ -121,6 +160,15 @@ def element(local: str, text: str | None = None, *children: etree._Element) -> e
     for child in children:
         made.append(child)
     return made
+
+
+def nemsms(root: etree._Element, text: str | None = "Husk din tid hos tandlægen i morgen kl. 9.00. Mvh Kommunen") -> etree._Element:
+    """A NemSMS: messageType NEMSMS, no MessageBody, the SMS text as the header's notification."""
+    edit(root, f"{M}MessageHeader/{M}messageType", "NEMSMS")
+    root.remove(root.find(f"{M}MessageBody"))
+    if text is not None:
+        insert_after(root, f"{M}MessageHeader/{M}label", element("notification", text))
+    return root
 
 
 def with_action_url(root: etree._Element, url: str) -> etree._Element:
@@ -208,6 +256,20 @@ def build(signer: Signer, stranger: Signer) -> dict[str, Callable[[], bytes]]:
     def lifted(new_root: etree._Element) -> bytes:
         return serialize(lift_signature(sign(with_id(v11_minimum()), signer), new_root))
 
+    def dotnet(root: etree._Element, c14n: str = "inclusive", prefix: str | None = None) -> bytes:
+        """Signed by xmlsec1 as .NET SignedXml signs by default: inclusive C14N 1.0,
+        ``<Signature xmlns="…xmldsig#">``, one reference ``URI=""`` with the enveloped transform
+        alone (other canonicalisations and prefixes name their C14N transform too)."""
+        dotnet_default = (c14n, prefix) == ("inclusive", None)
+        return sign_with_xmlsec1(serialize(root), XmlsecSigner(*signer), c14n=C14N[c14n], prefix=prefix,
+                                 reference_c14n=not dotnet_default) + b"\n"
+
+    def dotnet_changed_byte() -> bytes:
+        data = dotnet(official("MeMo_v1.2_Minimum_Example.xml"))
+        before, after = b"<memo:senderID>12345678</memo:senderID>", b"<memo:senderID>12345679</memo:senderID>"
+        assert data.count(before) == 1, data
+        return data.replace(before, after)
+
     def changed_byte() -> bytes:
         data = signed(v11_minimum())
         before, after = b">Pladsanvisning</memo:label>", b">Pladsanvisninq</memo:label>"
@@ -251,8 +313,17 @@ def build(signer: Signer, stranger: Signer) -> dict[str, Callable[[], bytes]]:
         "conformant-v11-full.xml": lambda: signed(v11_full_https()),
         "conformant-v12-minimum.xml": lambda: signed(official("MeMo_v1.2_Minimum_Example.xml")),
         "conformant-v12-full.xml": lambda: signed(official("MeMo_v1.2_Full_Example.xml")),
-        "conformant-v12-minimum-id-reference.xml": lambda: signed(with_id(official("MeMo_v1.2_Minimum_Example.xml"))),
+        # the signature over "#memo-1" verifies, but the MeMo schema has no Id attribute on Message
+        "nonconformant-SCHEMA_INVALID-v12-minimum-id-reference.xml": lambda: signed(with_id(official("MeMo_v1.2_Minimum_Example.xml"))),
+        "conformant-v12-minimum-dotnet-inclusive-default-namespace.xml": lambda: dotnet(official("MeMo_v1.2_Minimum_Example.xml")),
+        "conformant-v12-full-xmlsec1-inclusive-with-comments-default-namespace.xml":
+            lambda: dotnet(official("MeMo_v1.2_Full_Example.xml"), "inclusive-with-comments"),
+        "conformant-v11-minimum-xmlsec1-c14n11-default-namespace.xml": lambda: dotnet(v11_minimum(), "c14n-1.1"),
+        "conformant-v11-full-xmlsec1-inclusive-other-prefix.xml": lambda: dotnet(v11_full_https(), "inclusive", "dsig"),
+        "conformant-v11-nemsms.xml": lambda: signed(nemsms(v11_minimum())),
+        "conformant-v12-nemsms-dotnet-inclusive-default-namespace.xml": lambda: dotnet(nemsms(official("MeMo_v1.2_Minimum_Example.xml"))),
         # signature refusals
+        "nonconformant-SIGNATURE_INVALID-dotnet-changed-byte.xml": dotnet_changed_byte,
         "nonconformant-SIGNATURE_MISSING-unsigned.xml": lambda: serialize(v11_minimum()),
         "nonconformant-SIGNATURE_INVALID-changed-byte.xml": changed_byte,
         "nonconformant-SIGNATURE_INVALID-pinned-certificate-stranger-key.xml":
@@ -279,6 +350,9 @@ def build(signer: Signer, stranger: Signer) -> dict[str, Callable[[], bytes]]:
         # MeMo rules, each on a properly signed message
         "nonconformant-MEMO_NOT_A_MESSAGE-wrong-namespace.xml": lambda: signed(renamespaced(v11_minimum(), "https://DigitalPost.dk/MeMo-2")),
         "nonconformant-MEMO_VERSION_UNSUPPORTED-version-2-0.xml": lambda: signed(_set(v11_minimum(), "memoVersion", "2.0")),
+        # other xs:decimal spellings of 1.1 / 1.2: they passed the rule and then found no schema (HTTP 500)
+        **{f"nonconformant-MEMO_VERSION_UNSUPPORTED-version-{label}.xml": functools.partial(_version_variant, signed, example, version)
+           for label, example, version in VERSION_VARIANTS},
         "nonconformant-MEMO_FILENAME_INVALID_CHARACTERS-colon.xml": lambda: signed(edit(v11_minimum(), file_, "Plads:anvisning.pdf")),
         "nonconformant-MEMO_FILENAME_INVALID_CHARACTERS-no-break-space.xml": lambda: signed(edit(v11_minimum(), file_, "Plads\u00a0anvisning.pdf")),
         "nonconformant-MEMO_FILENAME_INVALID_CHARACTERS-line-break.xml": lambda: signed(edit(v11_minimum(), file_, "Plads\nanvisning.pdf")),
@@ -292,7 +366,38 @@ def build(signer: Signer, stranger: Signer) -> dict[str, Callable[[], bytes]]:
         "nonconformant-MEMO_TOO_MANY_ADDITIONAL_CONTENT_DATA-eleven.xml":
             lambda: signed(with_additional_content_data(official("MeMo_v1.2_Full_Example.xml"), 11)),
         "nonconformant-MEMO_NEMSMS_WITH_BODY-nemsms.xml": lambda: signed(edit(v11_minimum(), f"{header}/{M}messageType", "NEMSMS")),
+        "nonconformant-MEMO_NEMSMS_WITHOUT_NOTIFICATION-no-notification.xml": lambda: signed(nemsms(v11_minimum(), None)),
+        "nonconformant-MEMO_NEMSMS_WITHOUT_NOTIFICATION-blank-notification.xml":
+            lambda: signed(nemsms(official("MeMo_v1.2_Minimum_Example.xml"), " \n\t")),
+        "nonconformant-MEMO_NOTIFICATION_TOO_LONG-nemsms-151-characters.xml": lambda: signed(nemsms(v11_minimum(), "z" * 151)),
+        # a DIGITALPOST letter still needs its documents
+        "nonconformant-DOCUMENTS_REQUIRED-digitalpost-without-body.xml":
+            lambda: signed(_without_body(official("MeMo_v1.2_Minimum_Example.xml"))),
     }
+
+
+#: (file name part, example, memoVersion) for the version spellings that must be refused.
+VERSION_VARIANTS = [
+    ("1-10", "MeMo_v1.1_Minimum_Example.xml", "1.10"),
+    ("01-1", "MeMo_v1.1_Minimum_Example.xml", "01.1"),
+    ("leading-space", "MeMo_v1.1_Minimum_Example.xml", " 1.1"),
+    ("trailing-space", "MeMo_v1.1_Minimum_Example.xml", "1.1 "),
+    ("tab-and-newline", "MeMo_v1.2_Minimum_Example.xml", "\t1.2\n"),
+    ("1-20", "MeMo_v1.2_Minimum_Example.xml", "1.20"),
+    ("plus-1-2", "MeMo_v1.2_Minimum_Example.xml", "+1.2"),
+    ("1-2-0", "MeMo_v1.2_Minimum_Example.xml", "1.2.0"),
+    ("1-1-0", "MeMo_v1.1_Minimum_Example.xml", "1.1.0"),
+    ("empty", "MeMo_v1.2_Minimum_Example.xml", ""),
+]
+
+
+def _version_variant(signed: Callable[[etree._Element], bytes], example: str, version: str) -> bytes:
+    return signed(_set(official(example), "memoVersion", version))
+
+
+def _without_body(root: etree._Element) -> etree._Element:
+    root.remove(root.find(f"{M}MessageBody"))
+    return root
 
 
 def _set(root: etree._Element, attribute: str, value: str) -> etree._Element:
@@ -315,6 +420,7 @@ def main(argv: list[str]) -> int:
         old.unlink()
     corpus = build(signer, stranger)
     for name, make in corpus.items():
+        _WRITING.update(name=name, count=0)
         (HERE / name).write_bytes(make())
     print(f"wrote {len(corpus)} files to {HERE}")
     return 0
