@@ -28,6 +28,7 @@ from spyne.server.wsgi import WsgiApplication
 from gateway.auth import Authenticator
 from gateway.config import SenderSettings
 from gateway.errors import FaultCode, GatewayError, RequestError
+from gateway.soap.contract import MessageSchema
 from gateway.soap.faults import FieldNamer, GatewayFault, http_status, normalize, to_fault
 from gateway.xml.parser import STRICT, XmlParsePolicy, parse_untrusted
 
@@ -81,7 +82,29 @@ class _HardenedInput:
             root = parse_untrusted(self._body(ctx), policy=self.parse_policy)
         except GatewayError as exc:
             raise to_fault(exc) from None
+        self._check_contract(ctx, root)
         ctx.in_document = (root, {})
+
+    #: The schema of the endpoint's served WSDL (gateway.soap.contract), set when it is built.
+    contract: MessageSchema | None = None
+
+    def _check_contract(self, ctx: Any, root: Any) -> None:
+        """Refuse a Body payload the served WSDL does not allow, before spyne decodes it:
+        spyne drops what it does not know (an unknown element, an abstract type without
+        ``xsi:type``) and the letter would be stored without it."""
+        if self.contract is None:
+            return
+        body = root.find(f"{{{self.ns_soap_env}}}Body")
+        if body is None:
+            return  # not an envelope of this SOAP version: spyne's own fault
+        payload = [child for child in body if isinstance(child.tag, str)]
+        try:
+            if len(payload) > 1:
+                raise RequestError(f"the SOAP Body carries {len(payload)} elements; a message has exactly one", code=FaultCode.INVALID_REQUEST)
+            if payload:
+                self.contract.check(payload[0])
+        except GatewayError as exc:
+            raise to_fault(exc) from None
 
     @staticmethod
     def _body(ctx: Any) -> bytes:
