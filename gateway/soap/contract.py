@@ -36,7 +36,7 @@ TREE_VALIDATION_MAX_ELEMENTS = 5_000
 MAX_PATH_CHARS = 200
 MAX_REASON_CHARS = 300
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_PREFIX = re.compile(r"(?<=/)[^/:\[\]]+:")
+_POSITION = re.compile(r"\[(\d{1,9})\]$")
 _ELEMENT = re.compile(r"^Element '([^']{1,1000})'")
 
 
@@ -143,9 +143,9 @@ def _refusal(log: list[Any], payload: etree._Element, *, streamed: bool) -> Requ
     if "abstract" in reason:
         reason += " (name one of its subtypes with xsi:type)"
     if streamed:
-        # no tree, no path: the payload's name and the element the message names
+        # no tree, no path: the element the message names
         element = _ELEMENT.search(first.message)
-        path = _contract_path(etree.QName(payload).localname + ("/…/" + element.group(1).rpartition("}")[2] if element else ""))
+        path = _contract_path(element.group(1).rpartition("}")[2] if element else etree.QName(payload).localname)
         more = " (more problems not shown)" if len(errors) > 1 else ""
     else:
         path = _contract_path(first.path or etree.QName(payload).localname)
@@ -154,10 +154,14 @@ def _refusal(log: list[Any], payload: etree._Element, *, streamed: bool) -> Requ
 
 
 def _contract_path(xpath: str) -> str:
-    """``/v9:sendForsendelse/forsendelse/dokumenter[2]/data`` → ``sendForsendelse/forsendelse/dokumenter[2]/data``,
-    keeping the end of a long path (the part that says where)."""
-    path = _PREFIX.sub("", xpath).lstrip("/")
-    path = _clean(path, 10 * MAX_PATH_CHARS)
+    """The field as the gateway's other faults name fields, in the caller's terms:
+    ``/v9:sendForsendelse/forsendelse/dokumenter[2]/data`` → ``forsendelse.dokumenter[1].data``
+    (the operation's own element left out unless it is the place; XPath's positions, which
+    count from 1, counted from 0). The end of a long path is kept: it says where."""
+    steps = [step.rpartition(":")[2] for step in xpath.split("/") if step]
+    if len(steps) > 1:
+        steps = steps[1:]
+    path = _clean(".".join(_POSITION.sub(lambda m: f"[{int(m.group(1)) - 1}]", step) for step in steps), 10 * MAX_PATH_CHARS)
     if len(path) > MAX_PATH_CHARS:
         path = "…" + path[-(MAX_PATH_CHARS - 1):]
     return path
