@@ -62,6 +62,10 @@ def test_hostile_host_headers_get_the_configured_address(sqlite_gateway, path):
     for variant in ("?WSDL", "?wsdl=1", "?wsdl&x=1", "/x.wsdl"):
         r = _get(sqlite_gateway.base_url + path + variant, "evil.example")
         assert (r.status_code, r.content) == (200, first.content), variant
+    forwarded = {"X-Forwarded-Host": "evil.example", "X-Forwarded-Proto": "https", "X-Forwarded-Port": "1",
+                 "Forwarded": "host=evil.example;proto=https", "X-Original-URL": "/evil"}
+    r = requests.get(url, headers=forwarded, timeout=30)
+    assert (r.status_code, r.content) == (200, first.content)
 
 
 @pytest.mark.parametrize("path", PATHS)

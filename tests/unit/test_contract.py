@@ -161,3 +161,23 @@ def test_the_schema_is_compiled_from_the_served_wsdl_only():
     assert b"/etc/passwd" in doc
     with pytest.raises(ValueError, match="loads other files"):
         PublishedWsdl(doc, path=svarut.PATH)
+
+
+@pytest.mark.parametrize("elements", [10, TREE_VALIDATION_MAX_ELEMENTS + 10])
+def test_schema_location_hints_in_a_request_open_nothing(schema, tmp_path, elements):
+    """xsi:schemaLocation names a FIFO: opening it would block the SOAP thread."""
+    import os
+    import threading
+
+    fifo = tmp_path / "hint.xsd"
+    os.mkfifo(fifo)
+    element = payload(dokument_extra="<giroarkSider>1</giroarkSider>" * elements)
+    element.set("{http://www.w3.org/2001/XMLSchema-instance}schemaLocation", f"{NS} {fifo}")
+    element.set("{http://www.w3.org/2001/XMLSchema-instance}noNamespaceSchemaLocation", str(fifo))
+    outcome: list[object] = []
+    worker = threading.Thread(target=lambda: outcome.append(schema.check(element)), daemon=True)
+    worker.start()
+    worker.join(timeout=10)
+    if worker.is_alive():  # release the thread before failing
+        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+    assert outcome == [None]
