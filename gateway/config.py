@@ -15,11 +15,11 @@ import os
 import socket
 import tomllib
 import typing
-from urllib.parse import urlsplit
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from gateway import passwords
 

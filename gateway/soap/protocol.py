@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import binascii
 import functools
+import itertools
 import logging
 import types
 from email.message import Message
@@ -97,10 +98,10 @@ class _HardenedInput:
         body = root.find(f"{{{self.ns_soap_env}}}Body")
         if body is None:
             return  # not an envelope of this SOAP version: spyne's own fault
-        payload = [child for child in body if isinstance(child.tag, str)]
+        payload = list(itertools.islice((child for child in body if isinstance(child.tag, str)), 2))
         try:
             if len(payload) > 1:
-                raise RequestError(f"the SOAP Body carries {len(payload)} elements; a message has exactly one", code=FaultCode.INVALID_REQUEST)
+                raise RequestError("the SOAP Body carries more than one element; a message has exactly one", code=FaultCode.INVALID_REQUEST)
             if payload:
                 self.contract.check(payload[0])
         except GatewayError as exc:
