@@ -12,12 +12,14 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 import os
+import socket
 import tomllib
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from gateway import passwords
 
@@ -54,10 +56,26 @@ class ServerSettings:
     #: anywhere but on loopback).
     tls_certificate: str = ""
     tls_private_key: str = ""
+    #: The address clients reach the gateway at (``https://post.kommune.no``, a path prefix
+    #: allowed), written into every served WSDL. '' publishes the listening address; never
+    #: the request's Host header, which any caller chooses.
+    public_url: str = ""
 
     @property
     def tls(self) -> bool:
         return bool(self.tls_certificate)
+
+    def base_url(self, port: int | None = None) -> str:
+        """``public_url``, else ``http(s)://host:port`` of the listening socket (``port``: the
+        bound one, when ``port = 0`` let the system choose)."""
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = self.host
+        if host in ("", "0.0.0.0", "::"):
+            host = socket.gethostname()  # listening everywhere: set public_url to be sure
+        if ":" in host:
+            host = f"[{host}]"
+        return f"{'https' if self.tls else 'http'}://{host}:{self.port if port is None else port}"
 
 
 @frozen
@@ -467,6 +485,10 @@ def _check(settings: Settings) -> None:
         value = getattr(s, key)
         if value and not Path(value).is_file():
             raise ConfigError(f"server.{key}: no such file {value!r}")
+    if s.public_url:
+        problem = _public_url_problem(s.public_url)
+        if problem:
+            raise ConfigError(f"server.public_url {s.public_url!r} {problem}")
     if settings.storage.inline_document_bytes < 0:
         raise ConfigError(f"storage.inline_document_bytes must be 0 or more, got {settings.storage.inline_document_bytes}")
     url = settings.storage.resolved_database_url
@@ -479,6 +501,26 @@ def _check(settings: Settings) -> None:
                 "the demo sender with its well-known password may only listen on a loopback address; "
                 "configure [[senders]] before binding to " + s.host
             )
+
+
+def _public_url_problem(url: str) -> str | None:
+    """``None`` when ``url`` can be published as a base address, else why not."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises on a port that is not a number
+    except ValueError as exc:
+        return str(exc)
+    if parts.scheme not in ("http", "https"):
+        return "must start with http:// or https://"
+    if not parts.hostname:
+        return "has no host"
+    if parts.username or parts.password:
+        return "must not carry a user or password"
+    if parts.query or parts.fragment or "?" in url or "#" in url:
+        return "must not have a query or fragment"
+    if any(c.isspace() or ord(c) < 0x20 for c in url) or any(c in url for c in "<>\"'"):
+        return "has characters a URL cannot have"
+    return None
 
 
 def _is_loopback(host: str) -> bool:

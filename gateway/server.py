@@ -147,11 +147,12 @@ def build_site(runtime: Runtime, reactor: Any) -> tuple[GatewaySite, ThreadPool]
     settings = runtime.settings.server
     pool = ThreadPool(minthreads=1, maxthreads=settings.threads, name="gateway-soap")
     root = resource.Resource()
-    _mount(root, svarut.PATH, WSGIResource(reactor, pool, svarut.build_application(runtime)))
-    _mount(root, validation.PATH, WSGIResource(reactor, pool, validation.build_application(runtime)))
-    _mount(root, memo.PATH, WSGIResource(reactor, pool, memo.build_application(runtime)))
+    endpoints = {module.PATH: module.build_application(runtime) for module in (svarut, validation, memo)}
+    for path, endpoint in endpoints.items():
+        _mount(root, path, WSGIResource(reactor, pool, endpoint))
     root.putChild(b"health", HealthResource(runtime))
     site = GatewaySite(root, max_request_bytes=settings.max_request_bytes, timeout=300)
+    site.endpoints = list(endpoints.values())  # their WSDLs are published once the port is bound
     site.noisy = False
     return site, pool
 
@@ -194,11 +195,19 @@ def listen(runtime: Runtime, reactor: Any, *, host: str | None = None, port: int
             probe.setblocking(False)  # several processes accept on it: never block in accept()
         listening = reactor.adoptStreamPort(adopt_fd, family, factory)
         os.close(adopt_fd)  # twisted holds its own duplicate
-        return RunningServer(port=listening, threadpool=pool, site=site)
+        return _published(RunningServer(port=listening, threadpool=pool, site=site), settings)
     port = settings.port if port is None else port
     interface = settings.host if host is None else host
     if settings.tls:
         listening = reactor.listenSSL(port, site, tls_options(settings), interface=interface)
     else:
         listening = reactor.listenTCP(port, site, interface=interface)
-    return RunningServer(port=listening, threadpool=pool, site=site)
+    return _published(RunningServer(port=listening, threadpool=pool, site=site), settings)
+
+
+def _published(running: RunningServer, settings: ServerSettings) -> RunningServer:
+    """Every WSDL names ``server.public_url``, or the address actually bound (port 0 picks one)."""
+    base_url = settings.base_url(port=running.address[1])
+    for endpoint in running.site.endpoints:
+        endpoint.publish(base_url)
+    return running

@@ -2,7 +2,9 @@
 
 SOAP 1.2 arrives as ``application/soap+xml`` (or MTOM with ``type="application/soap+xml"``),
 SOAP 1.1 as ``text/xml``. ``?wsdl`` serves one WSDL with both bindings and two ports, so a
-client generated from it chooses either.
+client generated from it chooses either. The WSDL is built once, when the application is
+built, and published at the configured address (see :mod:`gateway.soap.contract`); both
+protocols validate requests against its schema.
 """
 from __future__ import annotations
 
@@ -12,40 +14,39 @@ from typing import Any
 
 from lxml import etree
 
+from gateway.soap.contract import PublishedWsdl, is_wsdl_request, serve_wsdl
 from gateway.soap.protocol import GatewayWsgiApplication, HardenedSoap11, HardenedSoap12
 
 WSDL = "http://schemas.xmlsoap.org/wsdl/"
 
 
 class DualSoapApplication:
-    def __init__(self, soap11: GatewayWsgiApplication, soap12: GatewayWsgiApplication) -> None:
+    def __init__(self, soap11: GatewayWsgiApplication, soap12: GatewayWsgiApplication, wsdl: PublishedWsdl) -> None:
         self.soap11 = soap11
         self.soap12 = soap12
-        self._wsdl: dict[str, bytes] = {}
+        self.wsdl = wsdl
+
+    def publish(self, base_url: str) -> None:
+        self.wsdl.publish(base_url)
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        if environ.get("REQUEST_METHOD") == "GET" and environ.get("QUERY_STRING", "").lower().startswith("wsdl"):
-            url = _url(environ)
-            body = self.wsdl(url)
-            start_response("200 OK", [("Content-Type", "text/xml; charset=utf-8"), ("Content-Length", str(len(body)))])
-            return [body]
+        if is_wsdl_request(environ):
+            return serve_wsdl(self.wsdl, start_response)
         content_type = environ.get("CONTENT_TYPE", "").lower()
         app = self.soap12 if "application/soap+xml" in content_type else self.soap11
         return app(environ, start_response)
 
-    def wsdl(self, url: str) -> bytes:
-        """The SOAP 1.1 WSDL with the SOAP 1.2 binding and port added."""
-        if url not in self._wsdl:
-            self._wsdl[url] = merge_wsdls(_document(self.soap11, url), _document(self.soap12, url))
-        return self._wsdl[url]
-
 
 def _document(app: GatewayWsgiApplication, url: str) -> bytes:
+    """spyne's WSDL of ``app``, built once; spyne's own ``?wsdl`` handler is switched off."""
     app.doc.wsdl11.build_interface_document(url)
-    return app.doc.wsdl11.get_interface_document()
+    document = app.doc.wsdl11.get_interface_document()
+    app.doc.wsdl11 = None
+    return document
 
 
 def merge_wsdls(soap11: bytes, soap12: bytes) -> bytes:
+    """The SOAP 1.1 WSDL with the SOAP 1.2 binding and port added."""
     base = etree.fromstring(soap11)
     other = etree.fromstring(soap12)
     ns = {"wsdl": WSDL}
@@ -63,12 +64,7 @@ def merge_wsdls(soap11: bytes, soap12: bytes) -> bytes:
     return etree.tostring(base, xml_declaration=True, encoding="UTF-8")
 
 
-def _url(environ: dict[str, Any]) -> str:
-    host = environ.get("HTTP_HOST") or f"{environ.get('SERVER_NAME')}:{environ.get('SERVER_PORT')}"
-    return f"{environ.get('wsgi.url_scheme', 'http')}://{host}{environ.get('SCRIPT_NAME', '')}{environ.get('PATH_INFO', '')}"
-
-
-def build_dual(service: type, *, tns: str, name: str, runtime: Any) -> DualSoapApplication:
+def build_dual(service: type, *, tns: str, name: str, path: str, runtime: Any) -> DualSoapApplication:
     """A gateway service (the spyne service class) on SOAP 1.1 and 1.2, authenticated, with the
     request limit from settings; ``runtime`` None builds it for its WSDL only."""
     from spyne import Application
@@ -94,4 +90,10 @@ def build_dual(service: type, *, tns: str, name: str, runtime: Any) -> DualSoapA
         wsgi.doc.wsdl11 = Wsdl11(app.interface)
         return wsgi
 
-    return DualSoapApplication(one(HardenedSoap11), one(HardenedSoap12))
+    soap11, soap12 = one(HardenedSoap11), one(HardenedSoap12)
+    base_url = runtime.settings.server.base_url() if runtime else ServerSettings().base_url()
+    url = base_url + path
+    wsdl = PublishedWsdl(merge_wsdls(_document(soap11, url), _document(soap12, url)), path=path)
+    soap11.app.in_protocol.contract = wsdl.schema
+    soap12.app.in_protocol.contract = wsdl.schema
+    return DualSoapApplication(soap11, soap12, wsdl)

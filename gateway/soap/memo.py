@@ -70,8 +70,11 @@ class MemoService(GatewayService):
 
 
 def build_application(runtime: Runtime | None) -> DualSoapApplication:
-    return build_dual(MemoService, tns=NS, name="MemoService", runtime=runtime)
+    return build_dual(MemoService, tns=NS, name="MemoService", path=PATH, runtime=runtime)
 
 
 def wsdl_document(url: str) -> bytes:
-    return build_application(None).wsdl(url)
+    """The WSDL this endpoint serves, with ``url`` as its address."""
+    app = build_application(None)
+    app.publish(url.removesuffix(PATH))
+    return app.wsdl.document

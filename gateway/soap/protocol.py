@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import binascii
 import functools
+import itertools
 import logging
 import tempfile
 import types
@@ -32,6 +33,7 @@ from gateway.admission import INLINE_COST_FACTOR, MemoryBudget
 from gateway.auth import Authenticator
 from gateway.config import SenderSettings
 from gateway.errors import FaultCode, GatewayError, RequestError
+from gateway.soap.contract import MessageSchema
 from gateway.soap.faults import FieldNamer, GatewayFault, http_status, normalize, to_fault
 from gateway.soap.multipart import DEFAULT_POLICY, MultipartPolicy, read_multipart
 from gateway.soap.xop import XOP_NS, XopContents, refuse_includes, resolve_includes
@@ -120,6 +122,7 @@ class _HardenedInput:
                     _raise_as_fault(refuse_includes, root)
         else:
             root = self._parse(self._body(ctx), None)
+        self._check_contract(ctx, root)
         ctx.in_document = (root, {})
 
     def _claim(self, ctx: Any, nbytes: int) -> None:
@@ -145,6 +148,27 @@ class _HardenedInput:
         root = self._parse(message.root, message.root_charset)
         env[XOP_KEY] = _raise_as_fault(resolve_includes, root, message.attachments)
         return root
+
+    #: The schema of the endpoint's served WSDL (gateway.soap.contract), set when it is built.
+    contract: MessageSchema | None = None
+
+    def _check_contract(self, ctx: Any, root: Any) -> None:
+        """Refuse a Body payload the served WSDL does not allow, before spyne decodes it:
+        spyne drops what it does not know (an unknown element, an abstract type without
+        ``xsi:type``) and the letter would be stored without it."""
+        if self.contract is None:
+            return
+        body = root.find(f"{{{self.ns_soap_env}}}Body")
+        if body is None:
+            return  # not an envelope of this SOAP version: spyne's own fault
+        payload = list(itertools.islice((child for child in body if isinstance(child.tag, str)), 2))
+        try:
+            if len(payload) > 1:
+                raise RequestError("the SOAP Body carries more than one element; a message has exactly one", code=FaultCode.INVALID_REQUEST)
+            if payload:
+                self.contract.check(payload[0])
+        except GatewayError as exc:
+            raise to_fault(exc) from None
 
     @staticmethod
     def _body(ctx: Any) -> bytes:

@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Any
 
 from spyne import Application, rpc
-from spyne.interface.wsdl import Wsdl11
 
 from gateway.config import SenderSettings, ServerSettings
 from gateway.domain.identifiers import is_valid_norwegian_organization_number
@@ -17,8 +16,10 @@ from gateway.errors import FaultCode, ValidationError
 from gateway.mapping.tables import FieldNamer, StatusMap
 from gateway.runtime import Runtime
 from gateway.soap import svarut_types as w
+from gateway.soap.contract import PublishedWsdl, WsdlEndpoint
 from gateway.soap.protocol import GatewayService, GatewayWsgiApplication, HardenedSoap12, sender_of
 from gateway.soap.svarut_translate import history_to_wire, shipment_from_wire
+from gateway.soap.wsdl_writer import Contract, write_wsdl
 from gateway.xml.parser import INLINE_DOCUMENTS
 
 PATH = "/tjenester/forsendelseservice/ForsendelsesServiceV9"
@@ -158,22 +159,36 @@ def _send(ctx: Any, forsendelse: w.Forsendelse | None, shipment_id: str | None, 
     return _runtime(ctx).shipments.accept(shipment, contents, operation=operation, shipment_id=shipment_id).shipment_id
 
 
-def build_application(runtime: Runtime | None) -> GatewayWsgiApplication:
+#: What the official contract says beyond our models (see gateway.soap.wsdl_writer).
+CONTRACT = Contract(
+    name=SERVICE_NAME,
+    tns=w.NS,
+    binding="ForsendelsesServiceV9SoapBinding",
+    subtypes=w.POLYMORPHIC_TYPES,
+    abstract=w.ABSTRACT_TYPES,
+    expected_content_types=w.EXPECTED_CONTENT_TYPES,
+)
+
+
+def build_application(runtime: Runtime | None) -> WsdlEndpoint:
     """The WSGI application of the endpoint, serving its WSDL at ``?wsdl``.
 
-    Without a runtime (``gateway export-wsdl``) it can only describe itself.
+    The WSDL is our own (:mod:`gateway.soap.wsdl_writer`), built once here with the
+    configured address; requests are validated against its schema before spyne decodes
+    them. Without a runtime (``gateway export-wsdl``) it can only describe itself.
     """
+    in_protocol = HardenedSoap12(
+        validator=None,
+        parse_policy=INLINE_DOCUMENTS,
+        authenticator=runtime.authenticator if runtime else None,
+        spool_dir=str(runtime.settings.storage.spool_dir) if runtime else None,
+        memory_budget=runtime.memory_budget if runtime else None,
+    )
     app = Application(
         [ForsendelsesServiceV9],
         tns=w.NS,
         name=SERVICE_NAME,
-        in_protocol=HardenedSoap12(
-            validator=None,
-            parse_policy=INLINE_DOCUMENTS,
-            authenticator=runtime.authenticator if runtime else None,
-            spool_dir=str(runtime.settings.storage.spool_dir) if runtime else None,
-            memory_budget=runtime.memory_budget if runtime else None,
-        ),
+        in_protocol=in_protocol,
         out_protocol=HardenedSoap12(),
         classes=list(w.POLYMORPHIC_TYPES),
     )
@@ -181,12 +196,15 @@ def build_application(runtime: Runtime | None) -> GatewayWsgiApplication:
     # twisted.web enforces the body limit (gateway.server); spyne's own 2 MiB cap must not undercut it
     limit = runtime.settings.server.max_request_bytes if runtime else ServerSettings().max_request_bytes
     wsgi = GatewayWsgiApplication(app, max_content_length=limit)
-    wsgi.doc.wsdl11 = Wsdl11(app.interface, element_form_default="unqualified")
-    return wsgi
+    wsgi.doc.wsdl11 = None  # spyne's WSDL is not the contract, and it would be built from Host
+    base_url = runtime.settings.server.base_url() if runtime else ServerSettings().base_url()
+    wsdl = PublishedWsdl(write_wsdl(CONTRACT, ForsendelsesServiceV9.public_methods.values(), location=base_url + PATH), path=PATH)
+    in_protocol.contract = wsdl.schema
+    return WsdlEndpoint(wsgi, wsdl)
 
 
 def wsdl_document(url: str) -> bytes:
     """The WSDL this endpoint serves, with ``url`` as its address."""
-    wsgi = build_application(None)
-    wsgi.doc.wsdl11.build_interface_document(url)
-    return wsgi.doc.wsdl11.get_interface_document()
+    endpoint = build_application(None)
+    endpoint.publish(url.removesuffix(PATH))
+    return endpoint.wsdl.document

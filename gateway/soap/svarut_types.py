@@ -309,5 +309,9 @@ RetrieveSigneringshistorikkForFlereForsendelserResponse = _message(
     [("return", _many(Signeringshistorikk))],
 )
 
-#: Subtypes that only appear through ``xsi:type``; spyne must be told about them.
+#: Subtypes that only appear through ``xsi:type``; spyne and the WSDL must be told about them.
 POLYMORPHIC_TYPES = (PersonDigitalAdresse, OrganisasjonDigitalAdresse)
+#: Abstract in the contract: a ``digitalAdresse`` must name its subtype with ``xsi:type``.
+ABSTRACT_TYPES = (DigitalAdresse,)
+#: base64Binary members that may travel as MTOM attachments, and what they may contain.
+EXPECTED_CONTENT_TYPES = {(Dokument, "data"): "application/octet-stream"}

@@ -56,11 +56,14 @@ class ValidationService(GatewayService):
 
 
 def build_application(runtime: Runtime | None) -> DualSoapApplication:
-    return build_dual(ValidationService, tns=NS, name="ValidationService", runtime=runtime)
+    return build_dual(ValidationService, tns=NS, name="ValidationService", path=PATH, runtime=runtime)
 
 
 def wsdl_document(url: str) -> bytes:
-    return build_application(None).wsdl(url)
+    """The WSDL this endpoint serves, with ``url`` as its address."""
+    app = build_application(None)
+    app.publish(url.removesuffix(PATH))
+    return app.wsdl.document
 
 
 __all__ = ["PATH", "NS", "build_application", "wsdl_document", "Any"]

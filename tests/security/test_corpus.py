@@ -25,11 +25,11 @@ def test_corpus(sqlite_gateway):
     accepted = 0
     for path in files:
         body = path.read_bytes()
+        before = repo.count_shipments()
         r = requests.post(
             sqlite_gateway.svarut_url, data=body, auth=("kommune-sak", SENDER_PASSWORD), timeout=60,
             headers={"Content-Type": "application/soap+xml; charset=utf-8"},
         )
-        before = repo.count_shipments()
         if path.name.startswith("conformant-"):
             if r.status_code != 200:
                 problems.append(f"{path.name}: expected acceptance, got {r.status_code} {r.text[:300]}")
