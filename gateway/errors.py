@@ -108,7 +108,7 @@ FAULTS: dict[str, FaultInfo] = {
     FaultCode.UNKNOWN_SHIPMENT_ID: FaultInfo("Client", 400, "`sendForsendelseMedId` with an id that `startNyForsendelse` did not give this sender."),
     FaultCode.SHIPMENT_NOT_FOUND: FaultInfo("Client", 404, "No shipment with that id belongs to this sender."),
     FaultCode.SHIPMENT_ID_CONFLICT: FaultInfo("Client", 409, "The id was already used for a shipment with different content."),
-    FaultCode.TOO_MANY_IDS: FaultInfo("Client", 400, "More ids in one call than the operation allows (10 for signing history)."),
+    FaultCode.TOO_MANY_IDS: FaultInfo("Client", 400, "More ids in one call than the operation allows (`intake.max_ids_per_call`, 1,000 by default, for statuses; 10 for signing history)."),
     FaultCode.SCHEMA_UNKNOWN: FaultInfo("Client", 404, "No schema is registered under that name (`listSchemas`, `gateway schemas list`)."),
     FaultCode.SCHEMA_INVALID: FaultInfo("Client", 400, "The message does not validate against its schema (the MeMo version's); the field is the element path."),
     FaultCode.STORAGE_UNAVAILABLE: FaultInfo("Server", 503, "The database or blob store failed; nothing was accepted, the call can be retried."),

@@ -196,6 +196,9 @@ class ShipmentService:
         return [sid for sid, _status, _at in self.statuses(tenant, shipment_ids, field=field)]
 
     def statuses(self, tenant: str, shipment_ids: Sequence[str | None], *, field: str) -> list[tuple[str, Status, dt.datetime]]:
+        limit = self.policy.max_ids_per_call
+        if len(shipment_ids) > limit:
+            raise ValidationError(f"at most {limit} ids per call, got {len(shipment_ids)}", code=FaultCode.TOO_MANY_IDS, field=field)
         ids = [parse_shipment_id(i, field=field) for i in shipment_ids]
         found = self.repository.statuses(ids)  # one query: ownership and status together
         for sid in ids:

@@ -171,3 +171,18 @@ def test_rule_boundaries_are_accepted(sqlite_gateway, svarut_client, case, mutat
     mutate(client, f)
     sid = svc.sendForsendelse(forsendelse=f)
     assert svc.retrieveForsendelseStatus(forsendelsesid=sid) == "AKSEPTERT"
+
+
+def test_status_lookup_bounds_the_number_of_ids(start_gateway, settings_factory, svarut_client):
+    gw = start_gateway(settings_factory(intake=IntakePolicy(max_ids_per_call=5)))
+    client, svc = svarut_client(gw)
+    sid = svc.sendForsendelse(forsendelse=forsendelse(client))
+    assert len(svc.retrieveForsendelseStatuser(forsendelseider=[sid] * 5)) == 5
+    with pytest.raises(zeep.exceptions.Fault) as err:
+        svc.retrieveForsendelseStatuser(forsendelseider=[sid] * 6)
+    assert _fault(err.value) == ("TOO_MANY_IDS", "forsendelseider")
+    assert "at most 5 ids" in err.value.message
+
+
+def test_default_bound_on_ids_is_one_thousand():
+    assert IntakePolicy().max_ids_per_call == 1000
