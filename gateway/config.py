@@ -96,14 +96,15 @@ class IntakePolicy:
     #: PDF inspection (gateway/documents/pdf.py) decompresses what a print house or mailbox
     #: would: within these bounds per document, or the PDF is refused as PDF_TOO_COMPLEX.
     #: Decoded bytes of any one stream, and of all streams together.
-    pdf_max_stream_bytes: int = 64 * MiB
-    pdf_max_decoded_bytes: int = 256 * MiB
+    pdf_max_stream_bytes: int = 32 * MiB
+    pdf_max_decoded_bytes: int = 128 * MiB
     #: A stream with a PNG/TIFF predictor, LZW, RunLength, ASCIIHex or ASCII85 is decoded in
     #: Python (~10 MB/s): its own, lower bound keeps one stream to a fraction of a second.
     pdf_max_slow_stream_bytes: int = 4 * MiB
     pdf_max_pages: int = 10_000
     pdf_max_objects: int = 500_000
-    pdf_max_seconds: float = 10.0
+    #: CPU seconds of the inspecting thread (not wall time: a busy server is not the PDF's fault).
+    pdf_max_seconds: float = 5.0
 
 
 @frozen
