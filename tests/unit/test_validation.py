@@ -285,3 +285,46 @@ def test_memo_shipments_are_bounded_by_memo_limits_not_svarut_ones():
     assert code_of(memo("n" * 257)) == ("FIELD_TOO_LONG", "recipient.name")
     assert code_of(shipment(recipient=Party(identifier="15076500565", kind=PartyKind.NO_PERSON, name="n" * 101,
                                             address=PostalAddress(name="n", postcode="0155", city="Oslo")))) == ("FIELD_TOO_LONG", "recipient.name")
+
+
+#: Where each bound of mappings/svarut_fields.toml comes from in the official REST v3 schema
+#: (components/schemas/<schema> property <property>); the rest are documented choices.
+OFFICIAL = {
+    "title": ("tittel", None), "sending_system": ("avgivendeSystem", None), "cost_code": ("konteringskode", None),
+    "external_ref": ("eksternReferanse", None), "routing.shipment_type": ("OrganisasjonForsendelse", "forsendelsestype"),
+    "recipient.identifier": ("Mottaker", "digitalId"), "recipient.name": ("Mottaker", "navn"),
+    "recipient.address.name": ("Postadresse", "navn"), "recipient.address.lines[]": ("Adresse", "adresselinje1"),
+    "recipient.address.postcode": ("Adresse", "postnummer"), "recipient.address.city": ("Adresse", "poststed"),
+    "reply_to.name": ("SvarSendesTil", "navn"), "reply_to.address.name": ("Postadresse", "navn"),
+    "reply_to.address.lines[]": ("Adresse", "adresselinje2"), "reply_to.address.postcode": ("Adresse", "postnummer"),
+    "reply_to.address.city": ("Adresse", "poststed"), "documents[].filename": ("filnavn", None),
+    "documents[].media_type": ("mimeType", None), "links[].url": ("Lenke", "url"), "links[].text": ("Lenke", "tekst"),
+    "links[].label": ("Lenke", "ledetekst"), "case_metadata.journal_entry_type": ("NoarkMetadataFraAvleverendeSakssystem", "journalposttype"),
+    "case_metadata.journal_status": ("NoarkMetadataFraAvleverendeSakssystem", "journalstatus"),
+    "case_metadata.case_officer": ("NoarkMetadataFraAvleverendeSakssystem", "saksbehandler"),
+    "case_metadata.title": ("NoarkMetadataFraAvleverendeSakssystem", "tittel"),
+    "case_metadata.extra[].key": ("Metadata", "key"), "case_metadata.extra[].value": ("Metadata", "value"),
+    "import_metadata.journal_entry_type": ("NoarkMetadataForImport", "journalposttype"),
+    "import_metadata.journal_status": ("NoarkMetadataForImport", "journalstatus"),
+    "import_metadata.title": ("NoarkMetadataForImport", "tittel"),
+}
+
+
+def test_bounds_are_the_official_svarut_limits():
+    import json
+
+    from tests.conftest import SPECS, require_spec
+
+    spec = json.loads(require_spec(SPECS / "svarut" / "rest-v3" / "forsendelse-send-api-v3.json").read_text(encoding="utf-8"))
+    schemas = spec["components"]["schemas"]
+    limits = _limits()
+    for path, (schema, prop) in OFFICIAL.items():
+        node = schemas[schema] if prop is None else schemas[schema]["properties"][prop]
+        assert limits[path] == node["maxLength"], path
+    document = schemas["OrganisasjonForsendelse"]["properties"]["dokumenter"]["items"]["properties"]
+    assert limits["documents[].document_type"] == document["dokumentType"]["maxLength"]
+    chosen = set(limits) - set(OFFICIAL) - {"documents[].document_type"}
+    # no maxLength in the schema: a uuid (36), SvarSendesTil.digitalId's pattern ^\d{1,11}$, an
+    # enumeration, and V9's free-text land (70, as poststed)
+    assert chosen == {"reply_to_shipment_id", "reply_to.identifier", "signing.signature_type",
+                      "recipient.address.country", "reply_to.address.country"}
