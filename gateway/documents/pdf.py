@@ -20,9 +20,11 @@ So every inspection runs within the intake policy's bounds, refused as ``PDF_TOO
 - time (``pdf_max_seconds`` of the inspecting thread's CPU time, so that a busy server does not
   refuse a large PDF it is merely slow to get to): a deadline checked before and after every
   stream is decoded, at every object resolved, and, in a file over 1 MiB, every 4,096 reads of
-  it (:class:`_MeteredFile`: one long string or comment). No single step between two checks
-  can run long, because the steps above are bounded; parsing a smaller file is bounded by its
-  size (reads through a Python method would cost a small letter ~20% more).
+  it (:class:`_MeteredFile`: one long string or comment), where also no more than
+  :data:`_READS_PER_OBJECT` reads may go to one object (pypdf keeps a list entry per byte of a
+  string: 40 MB of string would hold 320 MB). No single step between two checks can run long,
+  because the steps above are bounded; parsing a smaller file is bounded by its size (reads
+  through a Python method would cost a small letter ~20% more).
 
 A bound once reached stays reached for the document, even where pypdf catches the error and
 carries on (a broken cross-reference stream is "repaired" by scanning the file).
@@ -79,6 +81,9 @@ class _Budget:
     decoded: int = 0
     objects: int = 0
     counted_streams: set[int] = dataclass_field(default_factory=set)
+    #: Reads of the file, and their count when the last object was resolved.
+    reads: int = 0
+    reads_mark: int = 0
     #: The first bound reached, kept: pypdf catches some errors and goes on.
     exceeded: str | None = None
 
@@ -176,12 +181,14 @@ class _BoundedReader(PdfReader):
         budget = _BUDGET.get()
         if budget is not None:
             budget.check_time()
+            budget.reads_mark = budget.reads
         return super().get_object(indirect_reference)
 
 
-def _configuration(policy: IntakePolicy) -> dict[str, int]:
+def _configuration(policy: IntakePolicy) -> dict[str, int | None]:
     """pypdf's own limits, from the policy (decoder outputs are set per stream)."""
     return dict(
+        jbig2dec_binary=None,  # never start a program for an untrusted stream
         zlib_maximum_recovery_input_length=min(policy.pdf_max_slow_stream_bytes, 1024 * 1024),
         page_tree_maximum_entries=2 * policy.pdf_max_pages + 64,
         page_tree_maximum_page_entries=2 * policy.pdf_max_pages + 64,
@@ -199,23 +206,29 @@ class _MeteredFile:
     place that sees all of that work.
     """
 
-    __slots__ = ("_inner", "_budget", "_reads", "seek", "tell")
+    __slots__ = ("_inner", "_budget", "seek", "tell")
 
     def __init__(self, inner: BinaryIO, budget: _Budget) -> None:
         self._inner = inner
         self._budget = budget
-        self._reads = 0
         self.seek = inner.seek
         self.tell = inner.tell
 
     def read(self, size: int = -1) -> bytes:
-        self._reads += 1
-        if not self._reads % _READS_PER_CHECK:
-            self._budget.check_time()
+        budget = self._budget
+        budget.reads += 1
+        if not budget.reads % _READS_PER_CHECK:
+            budget.check_time()
+            if budget.reads - budget.reads_mark > _READS_PER_OBJECT:
+                budget.fail(f"one object takes more than {_READS_PER_OBJECT} reads to parse")
         return self._inner.read(size)
 
 
 _READS_PER_CHECK = 4096
+#: Reads allowed for one object (an object of legitimate size takes far fewer), and in
+#: addition for each entry of the cross-reference tables, which are read before any object.
+_READS_PER_OBJECT = 4_000_000
+_READS_PER_ENTRY = 16
 _METER_ABOVE = 1024 * 1024
 #: ``<first> <count>`` of a cross-reference subsection, and the ``/Prev`` of a trailer.
 _SUBSECTION = re.compile(rb"\s*(\d{1,10})\s+(\d{1,10})[ \t]*\r?\n?")
@@ -311,7 +324,9 @@ def _too_complex(reason: str, field: str) -> DocumentError:
 
 def _inspect(stream: BinaryIO, *, field: str, budget: _Budget) -> PdfInfo:
     limit = budget.policy.pdf_max_objects
-    budget.count_objects(_xref_table_entries(stream, _size_of(stream), limit=limit), "cross-reference table entries")
+    entries = _xref_table_entries(stream, _size_of(stream), limit=limit)
+    budget.count_objects(entries, "cross-reference table entries")
+    budget.reads_mark = _READS_PER_ENTRY * entries  # pypdf reads a table entry in some 12 reads
     size = _size_of(stream)
     source = _MeteredFile(stream, budget) if size > _METER_ABOVE else stream
     reader = _BoundedReader(source, strict=False, xref_stream_maximum_entries=limit)  # type: ignore[arg-type]

@@ -270,6 +270,24 @@ def page_fan_out() -> bytes:
     })
 
 
+def huge_literal_string() -> bytes:
+    """A 40 MB literal string in the page dictionary: pypdf reads strings a byte at a time."""
+    return _pdf({
+        1: b"<< /Type /Catalog /Pages 2 0 R >>",
+        2: b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        3: b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Junk (" + b"a" * (40 << 20) + b") >>",
+    })
+
+
+def large_xref_table() -> bytes:
+    """490,000 cross-reference entries, just under the default bound: accepted."""
+    return _pdf({
+        1: b"<< /Type /Catalog /Pages 2 0 R >>",
+        2: b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        3: b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] >>",
+    }, size=490_000)
+
+
 def huge_count() -> bytes:
     """/Count says two billion pages; there is one."""
     return _pdf({
@@ -307,6 +325,8 @@ CORPUS: dict[str, tuple[str | int, Callable[[], bytes]]] = {
     "deep-page-tree": ("PDF_TOO_COMPLEX", deep_page_tree),
     "page-fan-out": ("PDF_TOO_COMPLEX", page_fan_out),
     "many-xref-entries": ("PDF_TOO_COMPLEX", many_xref_entries),
+    "huge-literal-string": ("PDF_TOO_COMPLEX", huge_literal_string),
     "looping-page-tree": ("PDF_UNREADABLE", looping_page_tree),
     "huge-count-one-page": (1, huge_count),  # the pages as walked, never /Count
+    "large-xref-table-accepted": (1, large_xref_table),
 }
