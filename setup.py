@@ -20,7 +20,7 @@ setup(
         "xmlschema>=3.3,<5",
         "zeep>=4.2,<5",
         "signxml>=4.0,<6",
-        "pypdf>=5.0,<8",
+        "pypdf>=7.1,<8",  # its Configuration sets decoding limits per call (gateway/documents/pdf.py); 7.1 is tested
         "SQLAlchemy>=2.0,<2.2",
         "alembic>=1.13,<2",
         "psycopg[binary]>=3.1,<4",

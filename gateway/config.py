@@ -120,6 +120,21 @@ class IntakePolicy:
     max_print_shipment_bytes: int = 350 * MiB
     max_filename_length: int = 226
     max_ids_per_signing_history: int = 10
+    #: Ids in one status lookup (``retrieveForsendelseStatuser``). SvarUt documents no limit;
+    #: a case system polls the letters of one batch, and 1,000 answers stay well under a second.
+    max_ids_per_call: int = 1000
+    #: PDF inspection (gateway/documents/pdf.py) decompresses what a print house or mailbox
+    #: would: within these bounds per document, or the PDF is refused as PDF_TOO_COMPLEX.
+    #: Decoded bytes of any one stream, and of all streams together.
+    pdf_max_stream_bytes: int = 32 * MiB
+    pdf_max_decoded_bytes: int = 128 * MiB
+    #: A stream with a PNG/TIFF predictor, LZW, RunLength, ASCIIHex or ASCII85 is decoded in
+    #: Python (~10 MB/s): its own, lower bound keeps one stream to a fraction of a second.
+    pdf_max_slow_stream_bytes: int = 4 * MiB
+    pdf_max_pages: int = 10_000
+    pdf_max_objects: int = 500_000
+    #: CPU seconds of the inspecting thread (not wall time: a busy server is not the PDF's fault).
+    pdf_max_seconds: float = 5.0
 
 
 @frozen
@@ -489,6 +504,10 @@ def _check(settings: Settings) -> None:
         problem = _public_url_problem(s.public_url)
         if problem:
             raise ConfigError(f"server.public_url {s.public_url!r} {problem}")
+    for key in ("max_ids_per_call", "pdf_max_stream_bytes", "pdf_max_decoded_bytes", "pdf_max_slow_stream_bytes",
+                "pdf_max_pages", "pdf_max_objects", "pdf_max_seconds"):
+        if getattr(settings.intake, key) <= 0:
+            raise ConfigError(f"intake.{key} must be positive, got {getattr(settings.intake, key)}")
     if settings.storage.inline_document_bytes < 0:
         raise ConfigError(f"storage.inline_document_bytes must be 0 or more, got {settings.storage.inline_document_bytes}")
     url = settings.storage.resolved_database_url

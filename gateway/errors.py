@@ -40,10 +40,13 @@ class FaultCode(enum.StrEnum):
     FILENAME_TOO_LONG = "FILENAME_TOO_LONG"
     FILENAME_INVALID_CHARACTERS = "FILENAME_INVALID_CHARACTERS"
     FILENAME_DUPLICATE = "FILENAME_DUPLICATE"
+    FILENAME_RESERVED = "FILENAME_RESERVED"
+    MEDIA_TYPE_INVALID = "MEDIA_TYPE_INVALID"
     DOCUMENT_EMPTY = "DOCUMENT_EMPTY"
     DOCUMENT_NOT_PDF = "DOCUMENT_NOT_PDF"
     PDF_UNREADABLE = "PDF_UNREADABLE"
     PDF_PASSWORD_PROTECTED = "PDF_PASSWORD_PROTECTED"
+    PDF_TOO_COMPLEX = "PDF_TOO_COMPLEX"
     SHIPMENT_TOO_LARGE = "SHIPMENT_TOO_LARGE"
     INVALID_COST_CODE = "INVALID_COST_CODE"
     LINK_URL_REQUIRED = "LINK_URL_REQUIRED"
@@ -92,24 +95,27 @@ FAULTS: dict[str, FaultInfo] = {
     FaultCode.DOCUMENTS_REQUIRED: FaultInfo("Client", 400, "A shipment needs at least one document."),
     FaultCode.FILENAME_REQUIRED: FaultInfo("Client", 400, "A document has no `filnavn`."),
     FaultCode.FILENAME_TOO_LONG: FaultInfo("Client", 400, "`filnavn` is longer than 226 characters."),
-    FaultCode.FILENAME_INVALID_CHARACTERS: FaultInfo("Client", 400, "`filnavn` contains one of `\" < > ? * | : / \\` or a control character."),
+    FaultCode.FILENAME_INVALID_CHARACTERS: FaultInfo("Client", 400, "`filnavn` contains one of `\" < > ? * | : / \\`, a control character or an invisible format character (bidirectional controls such as U+202E, zero-width characters, U+FEFF: Unicode category Cf)."),
     FaultCode.FILENAME_DUPLICATE: FaultInfo("Client", 400, "Two documents share a `filnavn` (compared case-insensitively)."),
+    FaultCode.FILENAME_RESERVED: FaultInfo("Client", 400, "`filnavn` is a Windows device name (`CON`, `PRN`, `AUX`, `NUL`, `COM1`-`COM9`, `LPT1`-`LPT9`, in any case, also with an extension such as `CON.pdf`) or ends with a dot or a space; Altinn refuses these."),
+    FaultCode.MEDIA_TYPE_INVALID: FaultInfo("Client", 400, "`mimetype` is not an RFC 6838 `type/subtype` (parameters after `;` are allowed and dropped)."),
     FaultCode.DOCUMENT_EMPTY: FaultInfo("Client", 400, "A document has no bytes."),
     FaultCode.DOCUMENT_NOT_PDF: FaultInfo("Client", 400, "A printable document must be `application/pdf` unless the shipment is digital-only or the document is excluded from print."),
     FaultCode.PDF_UNREADABLE: FaultInfo("Client", 400, "The PDF cannot be opened (broken, truncated or not a PDF)."),
     FaultCode.PDF_PASSWORD_PROTECTED: FaultInfo("Client", 400, "The PDF needs a password to open; print and mailboxes cannot read it."),
+    FaultCode.PDF_TOO_COMPLEX: FaultInfo("Client", 400, "Opening the PDF needs more than the gateway allows for one document: decompressed bytes per stream or in all (`intake.pdf_max_stream_bytes`, `pdf_max_decoded_bytes`, `pdf_max_slow_stream_bytes`), pages, objects, page-tree depth, or seconds (`intake.pdf_max_seconds`). Typical of a compression bomb; save the PDF again (print to PDF) to send it."),
     FaultCode.SHIPMENT_TOO_LARGE: FaultInfo("Client", 400, "A printable shipment's documents exceed the print size limit (350 MiB by default)."),
     FaultCode.INVALID_COST_CODE: FaultInfo("Client", 400, "`konteringskode` must match `^[a-zA-Z0-9\\-\\.øæåØÆÅ]{0,20}$`."),
     FaultCode.LINK_URL_REQUIRED: FaultInfo("Client", 400, "A `lenke` has no `urlLenke`."),
     FaultCode.LINK_TEXT_REQUIRED: FaultInfo("Client", 400, "A `lenke` has no `urlTekst`."),
     FaultCode.LINK_URL_INVALID: FaultInfo("Client", 400, "`urlLenke` is not an absolute http(s) URL."),
     FaultCode.SIGNING_NOT_SUPPORTED: FaultInfo("Client", 400, "Signing orders (`skalSigneres`, `signaturtype`) are not offered by this gateway."),
-    FaultCode.FIELD_TOO_LONG: FaultInfo("Client", 400, "A value is longer than the gateway stores (external reference 500, media type 200 characters)."),
+    FaultCode.FIELD_TOO_LONG: FaultInfo("Client", 400, "A text field is longer than its contract allows: the official SvarUt limits (KS REST v3 schema) listed in `mappings/svarut_fields.toml`, MeMo's in `mappings/memo.toml`; the field is named."),
     FaultCode.INVALID_SHIPMENT_ID: FaultInfo("Client", 400, "A shipment id is not a UUID."),
     FaultCode.UNKNOWN_SHIPMENT_ID: FaultInfo("Client", 400, "`sendForsendelseMedId` with an id that `startNyForsendelse` did not give this sender."),
     FaultCode.SHIPMENT_NOT_FOUND: FaultInfo("Client", 404, "No shipment with that id belongs to this sender."),
     FaultCode.SHIPMENT_ID_CONFLICT: FaultInfo("Client", 409, "The id was already used for a shipment with different content."),
-    FaultCode.TOO_MANY_IDS: FaultInfo("Client", 400, "More ids in one call than the operation allows (10 for signing history)."),
+    FaultCode.TOO_MANY_IDS: FaultInfo("Client", 400, "More ids in one call than the operation allows (`intake.max_ids_per_call`, 1,000 by default, for statuses; 10 for signing history)."),
     FaultCode.SCHEMA_UNKNOWN: FaultInfo("Client", 404, "No schema is registered under that name (`listSchemas`, `gateway schemas list`)."),
     FaultCode.SCHEMA_INVALID: FaultInfo("Client", 400, "The message does not validate against its schema (the MeMo version's); the field is the element path."),
     FaultCode.STORAGE_UNAVAILABLE: FaultInfo("Server", 503, "The database or blob store failed; nothing was accepted, the call can be retried."),

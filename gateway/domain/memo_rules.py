@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 
 from lxml import etree
 
+from gateway.domain.filenames import FORBIDDEN_FILENAME_CHARS
 from gateway.errors import FaultCode, GatewayError, register_faults
 
 MEMO_NS = "https://DigitalPost.dk/MeMo-1"
@@ -46,7 +47,7 @@ ADDITIONAL_CONTENT_DATA_MAX = 10
 UUID_V4_PATTERN = "[a-fA-F0-9]{8}-[a-fA-F0-9]{4}-4[a-fA-F0-9]{3}-[aAbB89][a-fA-F0-9]{3}-[a-fA-F0-9]{12}"
 
 #: Characters Digital Post (and Windows, where letters are saved) refuse in a file name.
-FILENAME_FORBIDDEN = frozenset('<>:"/\\|?*')
+FILENAME_FORBIDDEN = FORBIDDEN_FILENAME_CHARS
 #: Spaces that look like a space but are not, which Digital Post refuses in file names:
 #: U+00A0 no-break space; U+2000..U+200A en quad .. hair space; U+200B zero width space;
 #: U+202F narrow no-break space; U+205F medium mathematical space; U+3000 ideographic space;

@@ -20,9 +20,10 @@ from dataclasses import dataclass
 
 from gateway.config import IntakePolicy
 from gateway.domain.identifiers import is_valid_norwegian_person_id
-from gateway.domain.validation import inspect_documents, validate_shipment
+from gateway.domain.validation import check_length, inspect_documents, shown, validate_shipment
 from gateway.errors import ConflictError, FaultCode, GatewayError, NotFoundError, ValidationError
 from gateway.mapping.routing_rules import RoutingRule, apply_rules
+from gateway.mapping.tables import load
 from gateway.model import FINAL_STATUSES, Event, Shipment, Status, new_shipment_id, to_data, utcnow
 from gateway.spool import Content
 from gateway.store.blobs import DocumentStore
@@ -32,13 +33,27 @@ logger = logging.getLogger(__name__)
 
 Clock = Callable[[], dt.datetime]
 
+#: Characters of a refusal's message and field kept in the audit log: the messages quote
+#: values (cut by :func:`shown`), and a message from elsewhere must not fill a row either.
+AUDIT_DETAIL_CHARACTERS = 1000
+AUDIT_FIELD_CHARACTERS = 200
+
+
+def _cut(text: str | None, limit: int) -> str | None:
+    return text if text is None or len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _argument_limit(name: str) -> int:
+    """Bound of a text argument of a lookup operation (``mappings/svarut_fields.toml``)."""
+    return int(load("svarut_fields")["max_length_arguments"][name])
+
 
 def parse_shipment_id(value: str | None, *, field: str = "shipment_id") -> str:
     """A shipment id is a UUID; answer its canonical lower-case form."""
     try:
         return str(uuid.UUID((value or "").strip()))
     except ValueError:
-        raise ValidationError(f"not a shipment id (UUID): {value!r}", code=FaultCode.INVALID_SHIPMENT_ID, field=field) from None
+        raise ValidationError(f"not a shipment id (UUID): {shown(value or '', 40)}", code=FaultCode.INVALID_SHIPMENT_ID, field=field) from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +124,7 @@ class ShipmentService:
             else:
                 shipment_id = new_shipment_id()
             validate_shipment(shipment, policy=self.policy, unique_filenames=unique_filenames, documents_required=documents_required)
-            infos = inspect_documents(shipment.documents, contents)
+            infos = inspect_documents(shipment.documents, contents, policy=self.policy)
         except GatewayError as exc:
             self.audit_refusal(operation, tenant, exc, shipment_id)
             raise
@@ -178,9 +193,9 @@ class ShipmentService:
                 operation=operation,
                 outcome=str(exc.code),
                 tenant=tenant,
-                field=exc.field,
-                shipment_id=shipment_id,
-                detail=exc.message,
+                field=_cut(exc.field, AUDIT_FIELD_CHARACTERS),
+                shipment_id=_cut(shipment_id, 36),  # a refused id may be anything the caller sent
+                detail=_cut(exc.message, AUDIT_DETAIL_CHARACTERS) or "",
             )
         except Exception:  # noqa: BLE001 - the refusal itself must still reach the caller
             logger.exception("could not write the audit record for a refused shipment")
@@ -198,6 +213,9 @@ class ShipmentService:
         return [sid for sid, _status, _at in self.statuses(tenant, shipment_ids, field=field)]
 
     def statuses(self, tenant: str, shipment_ids: Sequence[str | None], *, field: str) -> list[tuple[str, Status, dt.datetime]]:
+        limit = self.policy.max_ids_per_call
+        if len(shipment_ids) > limit:
+            raise ValidationError(f"at most {limit} ids per call, got {len(shipment_ids)}", code=FaultCode.TOO_MANY_IDS, field=field)
         ids = [parse_shipment_id(i, field=field) for i in shipment_ids]
         found = self.repository.statuses(ids)  # one query: ownership and status together
         for sid in ids:
@@ -212,6 +230,7 @@ class ShipmentService:
     def ids_by_external_ref(self, tenant: str, external_ref: str | None) -> list[str]:
         if not external_ref:
             return []
+        check_length(external_ref, "external_ref_query", _argument_limit("external_ref_query"))
         return self.repository.ids_by_external_ref(tenant, external_ref)
 
     def mark_read(
@@ -225,6 +244,7 @@ class ShipmentService:
     ) -> None:
         """The case system says the recipient read the letter elsewhere (SvarUt "lest av eksternt system")."""
         stored = self.get(tenant, shipment_id)
+        check_length(system, "read_by_system", _argument_limit("read_by_system"))
         if read_by and not is_valid_norwegian_person_id(read_by.strip()):
             raise ValidationError("not a valid fødselsnummer", code=FaultCode.INVALID_NATIONAL_ID, field="read_by")
         if stored.status is Status.READ:

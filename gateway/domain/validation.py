@@ -4,28 +4,49 @@ Rules work on the canonical model and name fields by canonical path
 (``documents[1].filename``); the SOAP layer renders the path in the caller's contract
 (``forsendelse.dokumenter[1].filnavn``) with the tables in ``mappings/``. Cheap rules run
 first; PDFs are opened last.
+
+Every text field is bounded by its contract's ``[max_length]`` table (the official SvarUt
+limits in ``mappings/svarut_fields.toml``, MeMo's in ``mappings/memo.toml``). A refusal
+quotes at most :data:`SHOWN_CHARACTERS` of a value: the message is stored in the audit
+log and echoed in the fault, and a refused megabyte must not be copied into either.
 """
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Sequence
-from typing import NoReturn
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
 from gateway.config import IntakePolicy
 from gateway.documents.pdf import PdfInfo, inspect_pdf
+from gateway.domain.filenames import FORBIDDEN_FILENAME_CHARS, filename_characters_problem, filename_reserved_problem, is_media_type
 from gateway.domain.identifiers import is_valid_norwegian_organization_number, is_valid_norwegian_person_id
 from gateway.errors import FaultCode, ValidationError
+from gateway.mapping.tables import load
 from gateway.model import Document, Party, PartyKind, Shipment
 from gateway.spool import Content, SpooledContent
 
 COST_CODE = re.compile(r"^[a-zA-Z0-9\-\.øæåØÆÅ]{0,20}$")
-FORBIDDEN_FILENAME_CHARS = frozenset('"<>?*|:/\\')
 NORWEGIAN_COUNTRY_NAMES = frozenset({"", "NO", "NOR", "NORGE", "NORWAY", "NOREG"})
 PDF = "application/pdf"
-#: Column sizes of the store (gateway/store/tables.py): checked here so every database agrees.
+#: Column sizes of the store (gateway/store/tables.py): a contract's own limits are lower;
+#: these hold for a contract without a table.
 MAX_EXTERNAL_REF = 500
 MAX_MEDIA_TYPE = 200
+#: The field table (in ``mappings/``) whose ``[max_length]`` bounds a contract's fields.
+FIELD_TABLES = {"svarut-v9": "svarut_fields", "memo": "memo"}
+#: Characters of a refused value quoted in a message (audit log and fault text).
+SHOWN_CHARACTERS = 80
+
+__all__ = ["FORBIDDEN_FILENAME_CHARS", "inspect_documents", "shown", "validate_shipment"]
+
+
+def shown(value: str, limit: int = SHOWN_CHARACTERS) -> str:
+    """``repr`` of ``value``, cut to ``limit`` characters with an ellipsis: safe to echo."""
+    if len(value) <= limit:
+        return repr(value)
+    return repr(value[:limit]) + f"… ({len(value)} characters)"
 
 
 def normalize_media_type(value: str) -> str:
@@ -64,13 +85,16 @@ def validate_shipment(shipment: Shipment, *, policy: IntakePolicy, unique_filena
             _fail(FaultCode.LINK_TEXT_REQUIRED, f"{where}.text", "a link needs a text to show")
         parts = urlsplit(link.url.strip())
         if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
-            _fail(FaultCode.LINK_URL_INVALID, f"{where}.url", f"not an absolute http(s) URL: {link.url!r}")
+            _fail(FaultCode.LINK_URL_INVALID, f"{where}.url", f"not an absolute http(s) URL: {shown(link.url)}")
     if shipment.signing is not None and shipment.signing.signature_type is not None:
         _fail(FaultCode.SIGNING_NOT_SUPPORTED, "signing.signature_type", "signing orders are not offered by this gateway")
+    _check_lengths(shipment)  # last: the rules above have codes of their own for some lengths
 
 
-def inspect_documents(documents: Sequence[Document], contents: Sequence[Content]) -> list[PdfInfo | None]:
-    """Open every PDF; the last and most expensive check."""
+def inspect_documents(documents: Sequence[Document], contents: Sequence[Content], *,
+                      policy: IntakePolicy | None = None) -> list[PdfInfo | None]:
+    """Open every PDF within the policy's bounds; the last and most expensive check."""
+    policy = policy or IntakePolicy()
     infos: list[PdfInfo | None] = []
     seen: dict[str, PdfInfo] = {}  # the same PDF twice in one letter is opened once
     for i, (doc, data) in enumerate(zip(documents, contents, strict=True)):
@@ -78,9 +102,9 @@ def inspect_documents(documents: Sequence[Document], contents: Sequence[Content]
             if doc.sha256 not in seen:
                 if isinstance(data, SpooledContent):  # read from its file, not into memory
                     with data.open() as f:
-                        seen[doc.sha256] = inspect_pdf(f, field=f"documents[{i}].content")
+                        seen[doc.sha256] = inspect_pdf(f, field=f"documents[{i}].content", policy=policy)
                 else:
-                    seen[doc.sha256] = inspect_pdf(data, field=f"documents[{i}].content")
+                    seen[doc.sha256] = inspect_pdf(data, field=f"documents[{i}].content", policy=policy)
             infos.append(seen[doc.sha256])
         else:
             infos.append(None)
@@ -104,7 +128,7 @@ def _check_recipient(shipment: Shipment) -> None:
     if is_norway(address.country):
         postcode = (address.postcode or "").strip()
         if len(postcode) != 4 or not postcode.isascii() or not postcode.isdigit():
-            _fail(FaultCode.INVALID_POSTCODE, "recipient.address.postcode", f"a Norwegian postcode is 4 digits, got {address.postcode!r}")
+            _fail(FaultCode.INVALID_POSTCODE, "recipient.address.postcode", f"a Norwegian postcode is 4 digits, got {shown(address.postcode or '')}")
 
 
 def _check_identifier(party: Party, where: str) -> None:
@@ -128,23 +152,28 @@ def _check_documents(documents: Sequence[Document], *, printable: bool, policy: 
             _fail(FaultCode.FILENAME_REQUIRED, f"{where}.filename", "a filename is required")
         if len(name) > policy.max_filename_length:
             _fail(FaultCode.FILENAME_TOO_LONG, f"{where}.filename", f"at most {policy.max_filename_length} characters, got {len(name)}")
-        bad = sorted({c for c in name if c in FORBIDDEN_FILENAME_CHARS or ord(c) < 32 or ord(c) == 127})
-        if bad:
-            shown = " ".join(repr(c) for c in bad)
-            _fail(FaultCode.FILENAME_INVALID_CHARACTERS, f"{where}.filename", f"{name!r} contains {shown}")
+        problem = filename_characters_problem(name)
+        if problem:
+            _fail(FaultCode.FILENAME_INVALID_CHARACTERS, f"{where}.filename", f"{shown(name)} {problem}")
+        problem = filename_reserved_problem(name)
+        if problem:
+            _fail(FaultCode.FILENAME_RESERVED, f"{where}.filename", f"{shown(name)}: {problem}")
         key = name.casefold()
         if unique_filenames and key in seen:
-            _fail(FaultCode.FILENAME_DUPLICATE, f"{where}.filename", f"{name!r} is also the name of document {seen[key]}")
+            _fail(FaultCode.FILENAME_DUPLICATE, f"{where}.filename", f"{shown(name)} is also the name of document {seen[key]}")
         seen[key] = i
         if len(doc.media_type) > MAX_MEDIA_TYPE:
             _fail(FaultCode.FIELD_TOO_LONG, f"{where}.media_type", f"at most {MAX_MEDIA_TYPE} characters")
+        if not is_media_type(doc.media_type):
+            _fail(FaultCode.MEDIA_TYPE_INVALID, f"{where}.media_type",
+                  f"not a media type (type/subtype, such as application/pdf): {shown(doc.media_type)}")
         if doc.size == 0:
             _fail(FaultCode.DOCUMENT_EMPTY, f"{where}.content", "the document is empty")
         if doc.sign_requested:
             _fail(FaultCode.SIGNING_NOT_SUPPORTED, f"{where}.sign_requested", "signing orders are not offered by this gateway")
         if printable and not doc.exclude_from_print:
             if normalize_media_type(doc.media_type) != PDF:
-                _fail(FaultCode.DOCUMENT_NOT_PDF, f"{where}.media_type", f"a document for print must be application/pdf, got {doc.media_type!r}")
+                _fail(FaultCode.DOCUMENT_NOT_PDF, f"{where}.media_type", f"a document for print must be application/pdf, got {shown(doc.media_type)}")
             print_bytes += doc.size
     if printable and print_bytes > policy.max_print_shipment_bytes:
         _fail(
@@ -152,6 +181,49 @@ def _check_documents(documents: Sequence[Document], *, printable: bool, policy: 
             "documents",
             f"{print_bytes} bytes for print, the limit is {policy.max_print_shipment_bytes}",
         )
+
+
+def check_length(value: str | None, field: str, limit: int) -> None:
+    """FIELD_TOO_LONG naming ``field`` when ``value`` has more than ``limit`` characters."""
+    if value is not None and len(value) > limit:
+        _fail(FaultCode.FIELD_TOO_LONG, field, f"at most {limit} characters, got {len(value)}: {shown(value, 40)}")
+
+
+def _check_lengths(shipment: Shipment) -> None:
+    for path, steps, limit in field_limits(shipment.source_contract):
+        for where, value in _values(shipment, steps, ""):
+            if isinstance(value, str) and len(value) > limit:
+                check_length(value, where or path, limit)
+
+
+@functools.cache
+def field_limits(contract: str) -> tuple[tuple[str, tuple[str, ...], int], ...]:
+    """(path, its steps, limit) from the contract's ``[max_length]`` table, parsed once."""
+    table = FIELD_TABLES.get(contract)
+    limits: Mapping[str, int] = load(table).get("max_length", {}) if table else {}
+    return tuple((path, tuple(path.split(".")), int(limit)) for path, limit in limits.items())
+
+
+_PAIR = {"key": 0, "value": 1}  # extra metadata is a tuple of (key, value) pairs
+
+
+def _values(node: Any, steps: tuple[str, ...], where: str) -> Iterator[tuple[str, Any]]:
+    """Every value at ``steps`` below ``node``, with its indexed canonical path."""
+    if node is None:
+        return
+    if not steps:
+        yield where, node
+        return
+    step, rest = steps[0], steps[1:]
+    many = step.endswith("[]")
+    name = step[:-2] if many else step
+    here = f"{where}.{name}" if where else name
+    child = node[_PAIR[name]] if isinstance(node, tuple) else getattr(node, name, None)
+    if not many:
+        yield from _values(child, rest, here)
+        return
+    for i, item in enumerate(child or ()):
+        yield from _values(item, rest, f"{here}[{i}]")
 
 
 def _fail(code: FaultCode, field: str, message: str) -> NoReturn:

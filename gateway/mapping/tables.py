@@ -46,6 +46,8 @@ class FieldNamer:
         self.fields: dict[str, str] = load(table)["fields"]
 
     def __call__(self, path: str) -> str:
+        if path in self.fields:  # listed with its index: recipient.address.lines[0] → adresse1
+            return self.fields[path]
         indexes = self._INDEX.findall(path)
         generic = self._INDEX.sub("[]", path)
         probe = generic

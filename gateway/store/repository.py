@@ -29,7 +29,12 @@ _INSERT_DOCUMENT = t.documents.insert()
 _INSERT_EVENT = t.events.insert()
 _IDENTITY = sa.select(t.shipments.c.tenant, t.shipments.c.content_sha256, t.shipments.c.status).where(
     t.shipments.c.id == sa.bindparam("id"))
-
+#: Ids per ``IN (...)`` in a lookup by a caller's list of ids: far below every driver's
+#: bind-parameter limit, and large enough that a full call (``intake.max_ids_per_call``)
+#: takes a couple of round trips.
+IDS_PER_QUERY = 500
+_STATUSES = sa.select(t.shipments.c.id, t.shipments.c.tenant, t.shipments.c.status, t.shipments.c.status_changed_at).where(
+    t.shipments.c.id.in_(sa.bindparam("ids", expanding=True)))
 
 logger = logging.getLogger(__name__)
 
@@ -174,14 +179,18 @@ class Repository:
             return conn.scalar(sa.select(t.shipments.c.tenant).where(t.shipments.c.id == shipment_id))
 
     def statuses(self, shipment_ids: Iterable[str]) -> dict[str, tuple[str, Status, dt.datetime]]:
-        """id → (tenant, status, status_changed_at) for the ids that exist."""
-        ids = list(shipment_ids)
-        if not ids:
-            return {}
-        query = sa.select(t.shipments.c.id, t.shipments.c.tenant, t.shipments.c.status, t.shipments.c.status_changed_at)
+        """id → (tenant, status, status_changed_at) for the ids that exist.
+
+        The ids go in chunks of :data:`IDS_PER_QUERY`: one ``IN`` with every id would need a
+        bind parameter each, and psycopg refuses more than 65,535 (SQLite 32,766).
+        """
+        ids = list(dict.fromkeys(shipment_ids))
+        found: dict[str, tuple[str, Status, dt.datetime]] = {}
         with self.engine.connect() as conn:
-            rows = conn.execute(query.where(t.shipments.c.id.in_(ids))).all()
-        return {r.id: (r.tenant, Status(r.status), _utc(r.status_changed_at)) for r in rows}
+            for start in range(0, len(ids), IDS_PER_QUERY):
+                rows = conn.execute(_STATUSES, {"ids": ids[start:start + IDS_PER_QUERY]}).all()
+                found.update((r.id, (r.tenant, Status(r.status), _utc(r.status_changed_at))) for r in rows)
+        return found
 
     def ids_by_external_ref(self, tenant: str, external_ref: str) -> list[str]:
         query = (

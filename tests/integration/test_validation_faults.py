@@ -10,6 +10,7 @@ import zeep
 
 from gateway.config import IntakePolicy
 from tests.conftest import make_encrypted_pdf, make_pdf
+from tests.security.hostile_pdfs import content_stream_bomb
 from tests.svarut_builders import dokument, forsendelse, organisation, person, post_adresse
 
 Mutation = Callable[[Any, dict], None]
@@ -53,6 +54,14 @@ def _no_postal_address(client: Any, f: dict) -> None:
 
 PDF = make_pdf()
 LONG_NAME = "a" * 223 + ".pdf"  # 227 characters
+BOMB_PDF = content_stream_bomb()
+
+
+def _case_metadata(**fields: Any) -> Mutation:
+    def apply(client: Any, f: dict) -> None:
+        f["metadataFraAvleverendeSystem"] = {"journalaar": 2026, "journalpostnummer": 5, "journalsekvensnummer": 4711,
+                                             "saksaar": 2026, "sakssekvensnummer": 1234, **fields}
+    return apply
 
 CASES: list[tuple[str, Mutation, str, str]] = [
     ("title-empty", _set(tittel=""), "TITLE_REQUIRED", "forsendelse.tittel"),
@@ -94,6 +103,28 @@ CASES: list[tuple[str, Mutation, str, str]] = [
     ("link-relative", _links({"urlLenke": "https://ok.no", "urlTekst": "ok"}, {"urlLenke": "minside.no/sak", "urlTekst": "x"}), "LINK_URL_INVALID", "forsendelse.lenker[1].urlLenke"),
     ("signing-document", _documents(dokument(PDF, skalSigneres=True)), "SIGNING_NOT_SUPPORTED", "forsendelse.dokumenter[0].skalSigneres"),
     ("signing-type", _set(signaturtype="AVANSERT_SIGNATUR"), "SIGNING_NOT_SUPPORTED", "forsendelse.signaturtype"),
+    # issue 9, items 13-15
+    ("pdf-deflate-bomb", _documents(dokument(BOMB_PDF, "x.pdf")), "PDF_TOO_COMPLEX", "forsendelse.dokumenter[0].data"),
+    ("filename-rtl-override", _documents(dokument(PDF, "vedtak\u202efdp.exe")), "FILENAME_INVALID_CHARACTERS", "forsendelse.dokumenter[0].filnavn"),
+    ("filename-zero-width-space", _documents(dokument(PDF, "vedtak\u200b.pdf")), "FILENAME_INVALID_CHARACTERS", "forsendelse.dokumenter[0].filnavn"),
+    ("filename-bom", _documents(dokument(PDF, "\ufeffvedtak.pdf")), "FILENAME_INVALID_CHARACTERS", "forsendelse.dokumenter[0].filnavn"),
+    ("filename-con", _documents(dokument(PDF, "CON.pdf")), "FILENAME_RESERVED", "forsendelse.dokumenter[0].filnavn"),
+    ("filename-lpt9", _documents(dokument(PDF, "lpt9")), "FILENAME_RESERVED", "forsendelse.dokumenter[0].filnavn"),
+    ("filename-trailing-dot", _documents(dokument(PDF, "vedtak.pdf.")), "FILENAME_RESERVED", "forsendelse.dokumenter[0].filnavn"),
+    ("filename-trailing-space", _documents(dokument(PDF, "vedtak.pdf ")), "FILENAME_RESERVED", "forsendelse.dokumenter[0].filnavn"),
+    ("mimetype-header-injection", _documents(dokument(PDF, mimetype="application/pdf\r\nX-Injected: 1")), "MEDIA_TYPE_INVALID", "forsendelse.dokumenter[0].mimetype"),
+    ("mimetype-no-subtype", _documents(dokument(PDF, mimetype="pdf")), "MEDIA_TYPE_INVALID", "forsendelse.dokumenter[0].mimetype"),
+    ("title-1001", _set(tittel="T" * 1001), "FIELD_TOO_LONG", "forsendelse.tittel"),
+    ("sending-system-101", _set(avgivendeSystem="S" * 101), "FIELD_TOO_LONG", "forsendelse.avgivendeSystem"),
+    ("external-ref-101", _set(eksternref="R" * 101), "FIELD_TOO_LONG", "forsendelse.eksternref"),
+    ("address-line-2-71", _address(adresse2="A" * 71), "FIELD_TOO_LONG", "forsendelse.mottaker.postAdresse.adresse2"),
+    ("address-name-101", _address(navn="N" * 101), "FIELD_TOO_LONG", "forsendelse.mottaker.postAdresse.navn"),
+    ("link-url-1001", _links({"urlLenke": "https://minside.no/" + "u" * 982, "urlTekst": "x"}), "FIELD_TOO_LONG", "forsendelse.lenker[0].urlLenke"),
+    ("link-text-101", _links({"urlLenke": "https://minside.no", "urlTekst": "t" * 101}), "FIELD_TOO_LONG", "forsendelse.lenker[0].urlTekst"),
+    ("metadata-value-501", _case_metadata(ekstraMetadata=[{"key": "k", "value": "v"}, {"key": "k2", "value": "v" * 501}]), "FIELD_TOO_LONG",
+     "forsendelse.metadataFraAvleverendeSystem.ekstraMetadata[1].value"),
+    ("case-officer-101", _case_metadata(saksbehandler="s" * 101), "FIELD_TOO_LONG", "forsendelse.metadataFraAvleverendeSystem.saksbehandler"),
+    ("reply-to-city-71", _set(svarSendesTil={"postAdresse": post_adresse(poststed="P" * 71)}), "FIELD_TOO_LONG", "forsendelse.svarSendesTil.postAdresse.poststed"),
 ]
 
 
@@ -161,6 +192,10 @@ ACCEPTED: list[tuple[str, Mutation]] = [
     ("d-number-recipient", _recipient_fnr("55076500559")),
     ("owner-password-only-pdf", _documents(dokument(make_encrypted_pdf(user_password=""), "begrenset.pdf"))),
     ("http-link", _links({"urlLenke": "http://minside.no/x", "urlTekst": "x"})),
+    ("limits-exactly", lambda c, f: (_address(adresse1="a" * 70, navn="n" * 100, poststed="p" * 70)(c, f),
+                                     f.update(tittel="t" * 1000, avgivendeSystem="s" * 100, eksternref="r" * 100))),
+    ("mimetype-with-parameters", _documents(dokument(PDF, mimetype="Application/PDF; name=\"vedtak.pdf\""))),
+    ("filename-resembling-reserved", _documents(dokument(PDF, "CONTRACT.pdf"), dokument(PDF, "com10.pdf"))),
 ]
 
 
@@ -171,3 +206,52 @@ def test_rule_boundaries_are_accepted(sqlite_gateway, svarut_client, case, mutat
     mutate(client, f)
     sid = svc.sendForsendelse(forsendelse=f)
     assert svc.retrieveForsendelseStatus(forsendelsesid=sid) == "AKSEPTERT"
+
+
+def test_status_lookup_bounds_the_number_of_ids(start_gateway, settings_factory, svarut_client):
+    gw = start_gateway(settings_factory(intake=IntakePolicy(max_ids_per_call=5)))
+    client, svc = svarut_client(gw)
+    sid = svc.sendForsendelse(forsendelse=forsendelse(client))
+    assert len(svc.retrieveForsendelseStatuser(forsendelseider=[sid] * 5)) == 5
+    with pytest.raises(zeep.exceptions.Fault) as err:
+        svc.retrieveForsendelseStatuser(forsendelseider=[sid] * 6)
+    assert _fault(err.value) == ("TOO_MANY_IDS", "forsendelseider")
+    assert "at most 5 ids" in err.value.message
+
+
+def test_default_bound_on_ids_is_one_thousand():
+    assert IntakePolicy().max_ids_per_call == 1000
+
+
+def test_a_refused_megabyte_is_not_echoed_or_audited(sqlite_gateway, svarut_client):
+    """The fault text and the audit row quote a refused value only in part."""
+    client, svc = svarut_client(sqlite_gateway)
+    huge = "x" * 1_000_000
+    for mutate, code in ((_set(tittel=huge), "FIELD_TOO_LONG"), (_address(postnr=huge), "INVALID_POSTCODE"),
+                         (_documents(dokument(PDF, "v" * 200 + "\u202e.pdf")), "FILENAME_INVALID_CHARACTERS"),
+                         (_documents(dokument(PDF, mimetype=huge)), "FIELD_TOO_LONG"),
+                         (_links({"urlLenke": huge, "urlTekst": "x"}), "LINK_URL_INVALID")):
+        f = forsendelse(client)
+        mutate(client, f)
+        with pytest.raises(zeep.exceptions.Fault) as err:
+            svc.sendForsendelse(forsendelse=f)
+        assert _fault(err.value)[0] == code
+        assert len(err.value.message) < 400
+    with pytest.raises(zeep.exceptions.Fault) as err:
+        svc.retrieveForsendelseStatus(forsendelsesid=huge)
+    assert _fault(err.value)[0] == "INVALID_SHIPMENT_ID" and len(err.value.message) < 400
+    audits = sqlite_gateway.runtime.repository.audit_records()
+    assert len(audits) == 5
+    assert all(len(a["detail"]) <= 1000 and len(a["field"] or "") <= 200 for a in audits)
+
+
+def test_lookup_arguments_are_bounded(sqlite_gateway, svarut_client):
+    client, svc = svarut_client(sqlite_gateway)
+    sid = svc.sendForsendelse(forsendelse=forsendelse(client))
+    with pytest.raises(zeep.exceptions.Fault) as err:
+        svc.setForsendelseLestAvEksterntSystem(forsendelsesid=sid, navnPaEksterntSystem="n" * 101)
+    assert _fault(err.value) == ("FIELD_TOO_LONG", "navnPaEksterntSystem")
+    svc.setForsendelseLestAvEksterntSystem(forsendelsesid=sid, navnPaEksterntSystem="n" * 100)
+    with pytest.raises(zeep.exceptions.Fault) as err:
+        svc.retrieveForsendelseIdByEksternRef(eksternRef="r" * 101)
+    assert _fault(err.value) == ("FIELD_TOO_LONG", "eksternRef")

@@ -28,3 +28,78 @@ def test_refusals(data, code):
     with pytest.raises(DocumentError) as err:
         inspect_pdf(data, field="documents[0].content")
     assert err.value.code == code and err.value.field == "documents[0].content"
+
+
+# --- bounds (issue 9, item 13); the hostile corpus is tests/security/test_pdf_corpus.py ---
+
+def _code(data, policy):
+    from gateway.errors import DocumentError
+
+    with pytest.raises(DocumentError) as err:
+        inspect_pdf(data, field="d", policy=policy)
+    return err.value.code
+
+
+def _compressed_pdf(pages: int) -> bytes:
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    for page in range(pages):
+        pdf.add_page()
+        pdf.set_font("helvetica", size=10)
+        for line in range(50):
+            pdf.cell(text=f"Linje {line} side {page}")
+            pdf.ln()
+    return bytes(pdf.output())
+
+
+def test_every_bound_is_the_policys():
+    from gateway.config import IntakePolicy
+
+    data = _compressed_pdf(3)
+    assert inspect_pdf(data, field="d", policy=IntakePolicy()).page_count == 3
+    assert _code(data, IntakePolicy(pdf_max_pages=2)) == "PDF_TOO_COMPLEX"
+    assert _code(data, IntakePolicy(pdf_max_stream_bytes=100)) == "PDF_TOO_COMPLEX"
+    assert _code(data, IntakePolicy(pdf_max_decoded_bytes=3000)) == "PDF_TOO_COMPLEX"
+    assert _code(data, IntakePolicy(pdf_max_objects=5)) == "PDF_TOO_COMPLEX"
+    assert _code(data, IntakePolicy(pdf_max_seconds=1e-9)) == "PDF_TOO_COMPLEX"
+
+
+def test_a_binary_file_is_read_from_its_start(tmp_path):
+    path = tmp_path / "v.pdf"
+    path.write_bytes(_compressed_pdf(2))
+    with path.open("rb") as file:
+        file.seek(100)
+        assert inspect_pdf(file, field="d").page_count == 2
+
+
+def test_pypdf_outside_an_inspection_keeps_its_own_limits():
+    """The decode hook only bounds inspections: the print path opens PDFs with pypdf as before."""
+    import io
+    import zlib
+
+    from pypdf import PdfReader
+    from tests.security.hostile_pdfs import _one_page, _stream
+
+    big = _one_page(_stream(zlib.compress(b"0 g\n" * (10 << 20)), b"/Filter /FlateDecode"))  # 40 MiB of content
+    assert _code(big, None) == "PDF_TOO_COMPLEX"
+    assert len(PdfReader(io.BytesIO(big)).pages[0].get_contents().get_data()) == 40 << 20
+
+
+def test_concurrent_inspections_keep_their_own_budgets():
+    from concurrent.futures import ThreadPoolExecutor
+
+    from gateway.config import IntakePolicy
+    from tests.security.hostile_pdfs import content_stream_bomb
+
+    bomb, good = content_stream_bomb(), _compressed_pdf(5)
+
+    def run(data):
+        try:
+            return inspect_pdf(data, field="d", policy=IntakePolicy()).page_count
+        except DocumentError as exc:
+            return str(exc.code)
+
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(run, [bomb, good] * 4))
+    assert results == ["PDF_TOO_COMPLEX", 5] * 4

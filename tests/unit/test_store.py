@@ -139,3 +139,18 @@ def test_inline_rows_go_in_digest_order_once(repo):
     rows = sent[0] if isinstance(sent[0], list) else [sent[0]]
     digests = [row["sha256"] if isinstance(row, dict) else row[0] for row in rows]
     assert digests == sorted({a.sha256, b.sha256})
+
+
+def test_statuses_of_more_ids_than_the_driver_binds(repo):
+    """66,000 ids is past psycopg's 65,535 bind parameters (and SQLite's 32,766)."""
+    import uuid
+
+    now = dt.datetime(2026, 11, 21, 12, 0, tzinfo=dt.timezone.utc)
+    stored = [str(uuid.uuid4()) for _ in range(3)]
+    for sid in stored:
+        s = Shipment(id=sid, tenant="a", title="T", recipient=Party(), documents=())
+        repo.insert_shipment(s, content_sha256="c" * 64, events=[Event(at=now, kind="received", status=Status.RECEIVED)])
+    ids = [str(uuid.uuid4()) for _ in range(66_000)]
+    ids[0], ids[32_999], ids[-1] = stored  # one in the first chunk, the middle and the last
+    found = repo.statuses(ids)
+    assert found == {sid: ("a", Status.RECEIVED, now) for sid in stored}

@@ -1,0 +1,66 @@
+"""What a document's file name and media type may be: the one definition for every intake.
+
+A file name travels to mailboxes (Altinn, Digital Post) and is saved by recipients on
+Windows, so it must be a name Windows can save and must show what it is. Refused:
+
+- characters Windows, Altinn and Digital Post refuse (``" < > ? * | : / \\``);
+- control characters (C0, DEL, C1) and line or paragraph separators;
+- invisible format characters (Unicode category Cf): bidirectional controls such as U+202E
+  (``vedtak\\u202efdp.exe`` is shown as ``vedtakexe.pdf``), zero-width characters, U+FEFF;
+- Windows device names (``CON``, ``PRN``, ``AUX``, ``NUL``, ``COM1``-``COM9``, ``LPT1``-``LPT9``,
+  also with an extension: ``CON.pdf``) and a trailing dot or space, which Windows drops.
+
+A media type becomes a header of the upload to Altinn: only RFC 6838 ``type/subtype``
+syntax, optionally with RFC 2045 parameters, is accepted (no CR LF, no spaces inside).
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+
+#: Characters Windows, Altinn and Digital Post refuse in a file name.
+FORBIDDEN_FILENAME_CHARS = frozenset('"<>?*|:/\\')
+#: Windows device names, refused as a name or the part before the first dot, in any case.
+WINDOWS_RESERVED_NAMES = frozenset(
+    {"CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$"}
+    | {f"{device}{n}" for device in ("COM", "LPT") for n in (*"123456789", "\u00b9", "\u00b2", "\u00b3")}
+)
+_SEPARATORS = frozenset("\u2028\u2029\u0085")
+
+#: RFC 6838 section 4.2 restricted-name, for the type and the subtype.
+_NAME = r"[A-Za-z0-9][A-Za-z0-9!#$&^_.+\-]{0,126}"
+#: RFC 2045 token and quoted-string (printable ASCII only).
+_TOKEN = r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
+_QUOTED = r'"(?:[\x20\x21\x23-\x5b\x5d-\x7e]|\\[\x20-\x7e])*"'
+MEDIA_TYPE = re.compile(
+    rf"{_NAME}/{_NAME}(?:[ \t]*;[ \t]*{_TOKEN}=(?:{_TOKEN}|{_QUOTED}))*[ \t]*;?[ \t]*"
+)
+
+
+def filename_characters_problem(name: str) -> str | None:
+    """A message naming the first character ``name`` may not contain, or ``None``."""
+    for char in name:
+        if char in FORBIDDEN_FILENAME_CHARS:
+            return f"contains {char!r}, which Windows and the mailboxes refuse in a file name"
+        category = unicodedata.category(char)
+        if category == "Cc" or char in _SEPARATORS:
+            return f"contains the control character U+{ord(char):04X}"
+        if category == "Cf":
+            what = unicodedata.name(char, "a format character")
+            return f"contains the invisible character U+{ord(char):04X} ({what}), which can disguise a file's type"
+    return None
+
+
+def filename_reserved_problem(name: str) -> str | None:
+    """A message if Windows cannot save ``name`` as given (device name, trailing dot or space)."""
+    if name.endswith((".", " ")):
+        return "ends with a dot or a space, which Windows drops"
+    stem = name.split(".", 1)[0].rstrip(" ").upper()
+    if stem in WINDOWS_RESERVED_NAMES:
+        return f"{stem} is a Windows device name and cannot be a file name, not even with an extension"
+    return None
+
+
+def is_media_type(value: str) -> bool:
+    """``type/subtype`` with optional parameters, surrounding blanks allowed."""
+    return MEDIA_TYPE.fullmatch(value.strip(" \t")) is not None
