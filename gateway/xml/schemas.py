@@ -146,7 +146,7 @@ class _Compiled:
 def _compile(bundle: SchemaBundle) -> _Compiled:
     entry = _check_references(bundle.folder, bundle.entry)
     try:
-        schema = etree.XMLSchema(etree.parse(str(entry), parser=make_parser()))
+        schema = etree.XMLSchema(etree.parse(str(entry), parser=make_parser(allow_local_files=True)))
     except (etree.XMLSchemaParseError, etree.XMLSyntaxError, OSError) as exc:
         raise BundleError(f"schema {bundle.name!r} does not compile: {exc}") from None
     return _Compiled(bundle=bundle, lxml_schema=schema)
