@@ -38,8 +38,9 @@ logging.getLogger("spyne").setLevel(logging.CRITICAL)
 
 
 SENDER_KEY = "gateway.sender"
-#: Set by the Twisted request (never by a client: see gateway.server) when the body was refused.
-REJECTED_ENV = "HTTP_X_GATEWAY_REJECTED"
+#: Set by twisted.web (gateway.server) when it refused the body. WSGI puts every client
+#: header under an ``HTTP_`` prefix, so no client can set or forge this key.
+REFUSAL_ENV = "gateway.refusal"
 TOO_LARGE = "too-large"
 
 
@@ -64,7 +65,7 @@ class _HardenedInput:
 
     def create_in_document(self, ctx: Any, charset: str | None = None) -> None:
         if isinstance(ctx.transport, HttpTransportContext):
-            if ctx.transport.req_env.get(REJECTED_ENV) == TOO_LARGE:
+            if ctx.transport.req_env.get(REFUSAL_ENV) == TOO_LARGE:
                 raise to_fault(RequestError("the request body is larger than the gateway accepts", code=FaultCode.REQUEST_TOO_LARGE))
             if self.authenticator is not None:
                 # Before the body is parsed: strangers get no XML parsing at all.
