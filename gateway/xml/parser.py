@@ -47,11 +47,13 @@ class _RefuseEverything(etree.Resolver):
         raise ExternalReferenceRefused("an external reference is not followed")
 
 
-def make_parser(policy: XmlParsePolicy = STRICT, *, allow_local_files: bool = False) -> etree.XMLParser:
+def make_parser(policy: XmlParsePolicy = STRICT, *, allow_local_files: bool = False,
+                schema: etree.XMLSchema | None = None) -> etree.XMLParser:
     """A fresh parser for ``policy``; lxml parsers must not be shared across threads.
 
     ``allow_local_files`` is for the operator's own schema files only (their references
     are checked by :mod:`gateway.xml.schemas` first); never for anything a caller sent.
+    ``schema`` validates while parsing (streaming; for documents already parsed once).
     """
     parser = etree.XMLParser(
         resolve_entities=False,
@@ -62,6 +64,7 @@ def make_parser(policy: XmlParsePolicy = STRICT, *, allow_local_files: bool = Fa
         remove_comments=True,
         remove_pis=True,
         collect_ids=False,
+        schema=schema,
     )
     if not allow_local_files:
         parser.resolvers.add(_RefuseEverything())
