@@ -33,7 +33,7 @@ setup(
         "rich>=13,<15",
     ],
     extras_require={
-        "test": ["pytest>=8,<10", "requests>=2.31,<3", "hypothesis>=6.100,<7", "jsonschema>=4.20,<5"],
+        "test": ["pytest>=8,<10", "requests>=2.31,<3", "hypothesis>=6.100,<7", "jsonschema>=4.20,<5", "suds-community>=1.1,<2"],
     },
     entry_points={"console_scripts": ["gateway=gateway.cli:main"]},
 )
