@@ -223,6 +223,9 @@ def _parsed_content_type(value: str) -> tuple[str, tuple[tuple[str, str], ...]]:
 
 
 def _check_transport(environ: dict[str, Any]) -> None:
+    """A SOAP call is a POST of a SOAP media type; checked before authentication."""
+    if environ.get("REQUEST_METHOD") != "POST":
+        raise RequestNotAllowed("a SOAP call is a POST with a Content-Type")
     try:
         check_request_media(environ)
     except GatewayError as exc:
