@@ -26,7 +26,7 @@ from typing import Any
 import sqlalchemy as sa
 from twisted.internet.interfaces import IListeningPort
 from twisted.python.threadpool import ThreadPool
-from twisted.web import resource, server
+from twisted.web import http, resource, server
 from twisted.web.wsgi import WSGIResource
 
 from gateway import __version__
@@ -38,6 +38,8 @@ from gateway.soap.protocol import REFUSAL_ENV, TOO_LARGE
 logger = logging.getLogger(__name__)
 
 IN_MEMORY_BODY_BYTES = 8 * 1024 * 1024
+#: Chunk framing a chunked body may add beyond ``max_request_bytes + max_request_bytes // 8``.
+FRAMING_ALLOWANCE = 64 * 1024
 
 
 class LimitedRequest(server.Request):
@@ -46,6 +48,7 @@ class LimitedRequest(server.Request):
     #: why twisted.web refused the body (:data:`TOO_LARGE`), or None
     refusal: str | None = None
     _received = 0
+    _wire = 0
 
     def _limit(self) -> int:
         return getattr(self.channel.site, "max_request_bytes", 0) or 0
@@ -70,15 +73,31 @@ class LimitedRequest(server.Request):
         self._received += len(data)
         limit = self._limit()
         if limit and self._received > limit:
-            # A chunked body has just passed the limit: stop decoding and answer now.
-            self._refuse(TOO_LARGE, None)
-            self.content = io.BytesIO()
-            decoder = self.channel._transferDecoder
-            decoder.dataCallback = decoder.finishCallback = _ignore
-            decoder._buffer = bytearray()  # ends the decoder's loop over what it holds
-            self.channel.allContentReceived()
+            self._stop_chunked_body()
             return
         super().handleContentChunk(data)
+
+    def wire_received(self, size: int) -> None:
+        """Bytes of a chunked body as they arrive, framing included (see :class:`LimitedChannel`)."""
+        if self.refusal is not None:
+            return
+        encodings = b",".join(self.requestHeaders.getRawHeaders(b"transfer-encoding", [])).lower()
+        if b"chunked" not in encodings:
+            return  # a Content-Length body was bounded in gotLength
+        self._wire += size
+        limit = self._limit()
+        if limit and self._wire > limit + limit // 8 + FRAMING_ALLOWANCE:
+            self._stop_chunked_body()
+
+    def _stop_chunked_body(self) -> None:
+        """A chunked body has passed the limit: stop decoding it and answer now."""
+        self._refuse(TOO_LARGE, None)
+        self.content = io.BytesIO()
+        decoder = self.channel._transferDecoder
+        if decoder is not None:
+            decoder.dataCallback = decoder.finishCallback = _ignore
+            decoder._buffer = bytearray()  # ends the decoder's loop over what it holds
+        self.channel.allContentReceived()
 
     def _refuse(self, refusal: str, declared: int | None) -> None:
         self.refusal = refusal
@@ -96,6 +115,23 @@ class LimitedRequest(server.Request):
 
 def _ignore(*_args: Any) -> None:
     return None
+
+
+class LimitedChannel(http.HTTPChannel):
+    """An HTTP channel that counts a chunked body's bytes on the wire.
+
+    The body limit counts content; chunk framing is not content, and a chunk-size line may
+    carry up to 1 KiB of extensions, so 1-byte chunks would have the gateway read a thousand
+    times the limit. Framing may add an eighth of the limit (plus 64 KiB); CXF's 4 KiB
+    chunks add 0.2 %.
+    """
+
+    def rawDataReceived(self, data: bytes) -> None:
+        if not self._handlingRequest and self.requests:
+            request = self.requests[-1]
+            if isinstance(request, LimitedRequest):
+                request.wire_received(len(data))
+        super().rawDataReceived(data)
 
 
 class SoapResource(WSGIResource):
@@ -131,6 +167,7 @@ class GatewaySite(server.Site):
     """
 
     requestFactory = LimitedRequest
+    protocol = LimitedChannel  # plain HTTP/1.1 (the gateway offers no HTTP/2)
 
     def __init__(self, root: resource.Resource, *, max_request_bytes: int, **kwargs: Any) -> None:
         super().__init__(root, parsePOSTFormSubmission=False, **kwargs)

@@ -89,6 +89,39 @@ def test_chunked_body_is_answered_as_soon_as_it_passes_the_limit(start_gateway, 
     assert response.closed
 
 
+def test_chunk_framing_counts_towards_the_limit(start_gateway, settings_factory):
+    """1-byte chunks with 1 KiB of chunk extensions: little content, much to read. Refused
+    once the bytes on the wire pass the limit and its allowance for framing."""
+    gw = start_gateway(settings_factory(max_request_bytes=LIMIT))
+    chunk = b"1;" + b"e" * 1000 + b"\r\nF\r\n"
+    with rawhttp.connect(gw.svarut_url, timeout=20) as s:
+        s.sendall(rawhttp.request_head(gw.svarut_url, {
+            "Content-Type": "application/soap+xml", "Transfer-Encoding": "chunked", "Authorization": _BASIC}))
+        sent = 0
+        try:
+            while sent <= 2 * LIMIT + 64 * 1024:  # past limit + limit/8 + 64 KiB; no terminating chunk
+                s.sendall(chunk)
+                sent += len(chunk)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        response = rawhttp.read_response(s)
+    assert response.status == 413 and rawhttp.fault_code(response.body) == "REQUEST_TOO_LARGE"
+
+
+def test_chunked_body_within_the_limit_in_small_chunks_is_read(start_gateway, settings_factory):
+    """Framing of ordinary small chunks stays well inside the allowance."""
+    gw = start_gateway(settings_factory(max_request_bytes=LIMIT))
+    body = (ROOT / "tests" / "security" / "corpus" / "conformant-minimal-send.xml").read_bytes()
+    assert len(body) < LIMIT // 2
+    with rawhttp.connect(gw.svarut_url, timeout=20) as s:
+        s.sendall(rawhttp.request_head(gw.svarut_url, {
+            "Content-Type": "application/soap+xml", "Transfer-Encoding": "chunked", "Authorization": _BASIC,
+            "Connection": "close"}))
+        s.sendall(b"".join(b"%x\r\n%s\r\n" % (len(body[i:i + 64]), body[i:i + 64]) for i in range(0, len(body), 64)) + b"0\r\n\r\n")
+        response = rawhttp.read_response(s)
+    assert response.status == 200, response.body[:300]
+
+
 def test_nothing_after_a_refused_body_is_read(start_gateway, settings_factory):
     """A request pipelined behind a refused one is never processed (the connection closes)."""
     gw = start_gateway(settings_factory(max_request_bytes=LIMIT))
