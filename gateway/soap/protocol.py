@@ -136,8 +136,11 @@ class _HardenedInput:
     def from_element(self, ctx: Any, cls: Any, element: etree._Element) -> Any:
         """spyne's decoding, with a lexical check it skips without a validator, and any failure
         refused naming the field (``forsendelse.printkonfigurasjon.brevtype``) and what it takes."""
-        if element.get(XSI_NIL) is None and not _lexically_valid(cls, element.text):
-            raise to_fault(_undecodable(cls, element, self.ns_soap_env))
+        if element.get(XSI_NIL) is None:
+            if not _lexically_valid(cls, element.text):
+                raise to_fault(_undecodable(cls, element, self.ns_soap_env))
+            if element.text and isinstance(cls, type) and issubclass(cls, _COLLAPSED):
+                element.text = element.text.strip()  # XSD collapses; spyne reads " true " as False
         try:
             return super().from_element(ctx, cls, element)
         except GatewayFault:
@@ -242,6 +245,8 @@ def _version_mismatch(supported: str) -> RequestError:
 
 
 _INTEGER = re.compile(r"[+-]?[0-9]{1,40}")
+#: Types whose XSD whitespace facet is "collapse": surrounding spaces are not part of the value.
+_COLLAPSED = (Boolean, Decimal, DateTime, Date, Time)
 _BOOLEAN = frozenset({"true", "false", "1", "0"})
 
 
