@@ -334,7 +334,8 @@ def _validate(compiled: _Compiled, root: etree._Element, data: bytes | None) -> 
     """lxml's verdict and report on the tree, unless naming every error could cost more than
     :data:`MAX_NODE_PATH_WORK`: then the streaming verdict first, and the tree only when its
     few errors are cheap to name."""
-    work, dearest = _node_path_work(root)
+    elements = int(root.xpath("count(descendant-or-self::*)"))  # in C; an element costs at most this many
+    work, dearest = _node_path_work(root) if elements * elements > MAX_NODE_PATH_WORK else (0, 0)
     if work > MAX_NODE_PATH_WORK:
         streamed = _validate_streaming(compiled, root, data)
         errors = len(streamed.errors)
