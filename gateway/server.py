@@ -2,17 +2,23 @@
 
 spyne's WSGI application is hosted in ``twisted.web.wsgi.WSGIResource`` with a dedicated
 thread pool (``spyne.server.twisted`` does not import on Twisted ≥ 24.11). twisted.web has no
-body limit of its own: :class:`LimitedRequest` counts the body as it arrives, stops keeping
-it once it passes ``server.max_request_bytes`` and lets the SOAP layer answer with a
-``REQUEST_TOO_LARGE`` fault, so an oversized body never reaches the XML parser.
+body limit of its own: :class:`LimitedRequest` refuses a body over
+``server.max_request_bytes`` as soon as it knows (from Content-Length before reading a byte of
+the body, or when a chunked body passes the limit), hands the request to the SOAP layer at
+once with an empty body, and closes the connection after the answer, so the rest is never
+read. The SOAP layer learns of the refusal through :data:`~gateway.soap.protocol.REFUSAL_ENV`,
+an environ key no client can set (WSGI puts every header under ``HTTP_``), and answers with
+a ``REQUEST_TOO_LARGE`` fault.
 """
 from __future__ import annotations
 
+import functools
 import io
 import json
 import logging
 import os
 import socket
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,26 +26,29 @@ from typing import Any
 import sqlalchemy as sa
 from twisted.internet.interfaces import IListeningPort
 from twisted.python.threadpool import ThreadPool
-from twisted.web import resource, server
+from twisted.web import http, resource, server
 from twisted.web.wsgi import WSGIResource
 
 from gateway import __version__
 from gateway.config import ServerSettings
 from gateway.runtime import Runtime
 from gateway.soap import memo, svarut, validation
-from gateway.soap.protocol import TOO_LARGE
+from gateway.soap.protocol import REFUSAL_ENV, TOO_LARGE
 
 logger = logging.getLogger(__name__)
 
-_REJECTED_HEADER = b"x-gateway-rejected"
 IN_MEMORY_BODY_BYTES = 8 * 1024 * 1024
+#: Chunk framing a chunked body may add beyond ``max_request_bytes + max_request_bytes // 8``.
+FRAMING_ALLOWANCE = 64 * 1024
 
 
 class LimitedRequest(server.Request):
-    """A request that refuses to buffer more than the site's ``max_request_bytes``."""
+    """A request that refuses to read more than the site's ``max_request_bytes``."""
 
+    #: why twisted.web refused the body (:data:`TOO_LARGE`), or None
+    refusal: str | None = None
     _received = 0
-    _too_large = False
+    _wire = 0
 
     def _limit(self) -> int:
         return getattr(self.channel.site, "max_request_bytes", 0) or 0
@@ -47,8 +56,10 @@ class LimitedRequest(server.Request):
     def gotLength(self, length: int | None) -> None:
         limit = self._limit()
         if limit and length is not None and length > limit:
-            self._too_large = True
-            length = 0  # keep an in-memory buffer; nothing will be written to it
+            self._refuse(TOO_LARGE, length)
+            self.channel.length = 0  # the channel now treats the request as complete: no body is read
+            super().gotLength(0)
+            return
         if length is not None and length <= IN_MEMORY_BODY_BYTES:
             # twisted.web spools every body over 100 kB to a temporary file; a SOAP call
             # with a 100 kB PDF is routine here, so keep bodies up to 8 MiB in memory.
@@ -57,23 +68,94 @@ class LimitedRequest(server.Request):
             super().gotLength(length)
 
     def handleContentChunk(self, data: bytes) -> None:
+        if self.refusal is not None:
+            return
         self._received += len(data)
         limit = self._limit()
-        if self._too_large or (limit and self._received > limit):
-            if not self._too_large:
-                self._too_large = True
-                self.content = io.BytesIO()
+        if limit and self._received > limit:
+            self._stop_chunked_body()
             return
         super().handleContentChunk(data)
 
+    def wire_received(self, size: int) -> None:
+        """Bytes of a chunked body as they arrive, framing included (see :class:`LimitedChannel`)."""
+        if self.refusal is not None:
+            return
+        encodings = b",".join(self.requestHeaders.getRawHeaders(b"transfer-encoding", [])).lower()
+        if b"chunked" not in encodings:
+            return  # a Content-Length body was bounded in gotLength
+        self._wire += size
+        limit = self._limit()
+        if limit and self._wire > limit + limit // 8 + FRAMING_ALLOWANCE:
+            self._stop_chunked_body()
+
+    def _stop_chunked_body(self) -> None:
+        """A chunked body has passed the limit: stop decoding it and answer now."""
+        self._refuse(TOO_LARGE, None)
+        self.content = io.BytesIO()
+        decoder = self.channel._transferDecoder
+        if decoder is not None:
+            decoder.dataCallback = decoder.finishCallback = _ignore
+            decoder._buffer = bytearray()  # ends the decoder's loop over what it holds
+        self.channel.allContentReceived()
+
+    def _refuse(self, refusal: str, declared: int | None) -> None:
+        self.refusal = refusal
+        self.channel.persistent = False  # close after the answer; what follows is never read
+        self.requestHeaders.removeHeader(b"expect")  # and never invite it with 100 Continue
+        logger.warning("refused a body on %s: %s bytes (limit %d)", self.uri,
+                       declared if declared is not None else f"over {self._received}", self._limit())
+
     def process(self) -> None:
-        self.requestHeaders.removeHeader(_REJECTED_HEADER)
-        if self._too_large:
-            logger.warning("refused a %d-byte body on %s (limit %d)", self._received, self.uri, self._limit())
+        if self.refusal is not None:
             self.content = io.BytesIO()
-            self.requestHeaders.setRawHeaders(_REJECTED_HEADER, [TOO_LARGE.encode()])
             self.requestHeaders.setRawHeaders(b"content-length", [b"0"])
         super().process()
+
+
+def _ignore(*_args: Any) -> None:
+    return None
+
+
+class LimitedChannel(http.HTTPChannel):
+    """An HTTP channel that counts a chunked body's bytes on the wire.
+
+    The body limit counts content; chunk framing is not content, and a chunk-size line may
+    carry up to 1 KiB of extensions, so 1-byte chunks would have the gateway read a thousand
+    times the limit. Framing may add an eighth of the limit (plus 64 KiB); CXF's 4 KiB
+    chunks add 0.2 %.
+    """
+
+    def rawDataReceived(self, data: bytes) -> None:
+        if not self._handlingRequest and self.requests:
+            request = self.requests[-1]
+            if isinstance(request, LimitedRequest):
+                request.wire_received(len(data))
+        super().rawDataReceived(data)
+
+
+class SoapResource(WSGIResource):
+    """A WSGI resource that passes :class:`LimitedRequest`'s refusal to the application.
+
+    The refusal travels as :data:`REFUSAL_ENV` in the WSGI environ, never as a header.
+    """
+
+    def __init__(self, reactor: Any, threadpool: ThreadPool, application: Callable[..., Any]) -> None:
+        super().__init__(reactor, threadpool, application)
+        self._gateway_args = (reactor, threadpool, application)
+
+    def render(self, request: server.Request) -> Any:
+        refusal = getattr(request, "refusal", None)
+        if refusal is None:
+            return super().render(request)
+        reactor, threadpool, application = self._gateway_args
+        return WSGIResource(reactor, threadpool, functools.partial(_refused, application, refusal)).render(request)
+
+
+def _refused(application: Callable[..., Iterable[bytes]], refusal: str, environ: dict[str, Any],
+             start_response: Callable[..., Any]) -> Iterable[bytes]:
+    environ[REFUSAL_ENV] = refusal
+    return application(environ, start_response)
 
 
 class GatewaySite(server.Site):
@@ -85,6 +167,7 @@ class GatewaySite(server.Site):
     """
 
     requestFactory = LimitedRequest
+    protocol = LimitedChannel  # plain HTTP/1.1 (the gateway offers no HTTP/2)
 
     def __init__(self, root: resource.Resource, *, max_request_bytes: int, **kwargs: Any) -> None:
         super().__init__(root, parsePOSTFormSubmission=False, **kwargs)
@@ -149,7 +232,7 @@ def build_site(runtime: Runtime, reactor: Any) -> tuple[GatewaySite, ThreadPool]
     root = resource.Resource()
     endpoints = {module.PATH: module.build_application(runtime) for module in (svarut, validation, memo)}
     for path, endpoint in endpoints.items():
-        _mount(root, path, WSGIResource(reactor, pool, endpoint))
+        _mount(root, path, SoapResource(reactor, pool, endpoint))
     root.putChild(b"health", HealthResource(runtime))
     site = GatewaySite(root, max_request_bytes=settings.max_request_bytes, timeout=300)
     site.endpoints = list(endpoints.values())  # their WSDLs are published once the port is bound

@@ -1,7 +1,8 @@
 """The one place where gateway errors become SOAP faults.
 
 A fault's ``Code/Value`` is ``Sender`` or ``Receiver`` (from :data:`gateway.errors.FAULTS`),
-its first ``Subcode`` is the stable gateway code, ``Reason/Text`` the operator message
+or SOAP's own ``VersionMismatch`` / ``MustUnderstand`` for those two codes; its first
+``Subcode`` is the stable gateway code, ``Reason/Text`` the operator message
 prefixed with the field in the caller's own vocabulary, and ``Detail`` repeats code and
 field as ``{urn:gateway:faults}error`` so programs need not parse text.
 spyne's own faults (contract violations it finds while decoding) are normalised here too.
@@ -10,7 +11,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from http import HTTPStatus
 
+from lxml import etree
 from spyne import Fault
 from spyne.error import RequestNotAllowed, RequestTooLongError, ResourceNotFoundError
 
@@ -21,6 +24,16 @@ FAULT_NS = "urn:gateway:faults"
 logger = logging.getLogger(__name__)
 
 FieldNamer = Callable[[str], str]
+
+#: Codes whose SOAP ``Code/Value`` is one of SOAP's own rather than Sender/Receiver.
+SOAP_CODE_VALUE = {FaultCode.VERSION_MISMATCH: "VersionMismatch", FaultCode.MUST_UNDERSTAND: "MustUnderstand"}
+#: Refusals made at the HTTP level, before any SOAP processing: their status stands on SOAP 1.1 too.
+HTTP_LEVEL_STATUSES = frozenset({401, 413, 415})
+#: ``details`` key of a MUST_UNDERSTAND error: the Clark names of the header blocks, one per line.
+NOT_UNDERSTOOD = "not_understood"
+#: ``details`` key of a VERSION_MISMATCH error: the envelope namespace the endpoint speaks.
+SUPPORTED_ENVELOPE = "supported_envelope"
+SOAP12_ENV = "http://www.w3.org/2003/05/soap-envelope"
 
 
 class GatewayFault(Fault):
@@ -33,7 +46,7 @@ class GatewayFault(Fault):
         if wire_field:
             detail[f"{{{FAULT_NS}}}field"] = wire_field
         super().__init__(
-            faultcode=f"{info.side}.{error.code}",
+            faultcode=f"{SOAP_CODE_VALUE.get(error.code, info.side)}.{error.code}",
             faultstring=message,
             detail={f"{{{FAULT_NS}}}error": detail},
         )
@@ -64,11 +77,36 @@ def normalize(error: BaseException) -> GatewayFault:
     return to_fault(GatewayError("internal error; the gateway's log has the details", code=FaultCode.INTERNAL_ERROR))
 
 
-def http_status(fault: GatewayFault) -> str:
-    from http import HTTPStatus
-
-    status = HTTPStatus(fault.http_status)
+def http_status(fault: GatewayFault, *, soap11: bool = False) -> str:
+    """The status line for ``fault``: the table's over SOAP 1.2; over SOAP 1.1, 500 for every
+    fault (SOAP 1.1, WS-I Basic Profile R1126) except :data:`HTTP_LEVEL_STATUSES`."""
+    code = fault.http_status
+    if soap11 and code not in HTTP_LEVEL_STATUSES:
+        code = 500
+    status = HTTPStatus(code)
     return f"{status.value} {status.phrase}"
 
 
-__all__ = ["FAULT_NS", "FAULTS", "GatewayFault", "normalize", "to_fault", "http_status"]
+def fault_header_blocks(fault: GatewayFault, *, soap12: bool) -> list[etree._Element]:
+    """SOAP 1.2 header blocks that go with ``fault`` (part 1, 5.4.7, 5.4.8 and appendix A).
+
+    ``Upgrade`` names the envelope a SOAP 1.2 endpoint speaks (also inside the SOAP 1.1 fault
+    it answers a SOAP 1.1 message with); ``NotUnderstood`` each header block the gateway did
+    not understand (SOAP 1.2 faults only; SOAP 1.1 has no such block).
+    """
+    blocks = []
+    supported = fault.error.details.get(SUPPORTED_ENVELOPE)
+    if fault.error.code is FaultCode.VERSION_MISMATCH and supported == SOAP12_ENV:
+        upgrade = etree.Element(f"{{{SOAP12_ENV}}}Upgrade", nsmap={"env12": SOAP12_ENV})
+        etree.SubElement(upgrade, f"{{{SOAP12_ENV}}}SupportedEnvelope", qname="env12:Envelope")
+        blocks.append(upgrade)
+    if fault.error.code is FaultCode.MUST_UNDERSTAND and soap12:
+        for name in fault.error.details.get(NOT_UNDERSTOOD, "").splitlines():
+            qname = etree.QName(name)
+            if qname.namespace:
+                blocks.append(etree.Element(f"{{{SOAP12_ENV}}}NotUnderstood", qname=f"h:{qname.localname}",
+                                            nsmap={"h": qname.namespace}))
+    return blocks
+
+
+__all__ = ["FAULT_NS", "FAULTS", "GatewayFault", "normalize", "to_fault", "http_status", "fault_header_blocks"]

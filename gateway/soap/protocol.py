@@ -2,7 +2,10 @@
 
 * :class:`HardenedSoap12` / :class:`HardenedSoap11` parse the envelope once with the
   gateway's parser factory (:mod:`gateway.xml.parser`) instead of spyne's own, keep the
-  parsed tree on the context, and never resolve SOAP-encoding ``href``s.
+  parsed tree on the context, and never resolve SOAP-encoding ``href``s. Before anything is
+  parsed or authenticated the transport is checked (:mod:`gateway.soap.transport`); after the
+  parse, the envelope's SOAP version and its ``mustUnderstand`` header blocks. A value that
+  cannot be decoded is refused naming its field, with no Python error text.
 * :class:`GatewayService` turns domain errors into faults via :mod:`gateway.soap.faults`
   and hides unexpected exceptions.
 * :class:`GatewayWsgiApplication` normalises every fault (including spyne's own) and sets
@@ -14,16 +17,19 @@ import binascii
 import functools
 import itertools
 import logging
+import re
 import tempfile
 import types
 from collections.abc import Callable
 from email.message import Message
 from typing import Any, ClassVar, TypeVar
 
-from lxml import etree
-
 import pybase64
+from lxml import etree
 from spyne import Fault, ServiceBase
+from spyne.model.binary import ByteArray
+from spyne.model.enum import EnumBase
+from spyne.model.primitive import Boolean, Date, DateTime, Decimal, Integer, Time
 from spyne.protocol.soap import Soap11, Soap12
 from spyne.error import RequestNotAllowed
 from spyne.server.http import HttpTransportContext
@@ -34,8 +40,11 @@ from gateway.auth import Authenticator
 from gateway.config import SenderSettings
 from gateway.errors import FaultCode, GatewayError, RequestError
 from gateway.soap.contract import MessageSchema
-from gateway.soap.faults import FieldNamer, GatewayFault, http_status, normalize, to_fault
+from gateway.soap.faults import (
+    NOT_UNDERSTOOD, SOAP_CODE_VALUE, SUPPORTED_ENVELOPE, FieldNamer, GatewayFault, fault_header_blocks, http_status, normalize, to_fault,
+)
 from gateway.soap.multipart import DEFAULT_POLICY, MultipartPolicy, read_multipart
+from gateway.soap.transport import check_request_media
 from gateway.soap.xop import XOP_NS, XopContents, refuse_includes, resolve_includes
 from gateway.spool import Spool, content_bytes
 from gateway.xml.parser import STRICT, XmlParsePolicy, parse_untrusted
@@ -49,8 +58,9 @@ logging.getLogger("spyne").setLevel(logging.CRITICAL)
 _T = TypeVar("_T")
 
 SENDER_KEY = "gateway.sender"
-#: Set by the Twisted request (never by a client: see gateway.server) when the body was refused.
-REJECTED_ENV = "HTTP_X_GATEWAY_REJECTED"
+#: Set by twisted.web (gateway.server) when it refused the body. WSGI puts every client
+#: header under an ``HTTP_`` prefix, so no client can set or forge this key.
+REFUSAL_ENV = "gateway.refusal"
 TOO_LARGE = "too-large"
 #: The request's spool (MTOM attachments on disk) and its resolved xop:Includes.
 SPOOL_KEY = "gateway.spool"
@@ -66,6 +76,16 @@ def binary_bytes(value: Any) -> bytes:
     if isinstance(value, (list, tuple)):
         return b"".join(content_bytes(c) for c in value)
     return bytes(value or b"")
+
+SOAP11_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
+SOAP12_ENV = "http://www.w3.org/2003/05/soap-envelope"
+XSI_NIL = "{http://www.w3.org/2001/XMLSchema-instance}nil"
+#: Header blocks addressed to us by default, or by these role (1.2) / actor (1.1) URIs.
+_OUR_ROLES = frozenset({
+    SOAP12_ENV.replace("soap-envelope", "soap-envelope/role/next"),
+    SOAP12_ENV.replace("soap-envelope", "soap-envelope/role/ultimateReceiver"),
+    "http://schemas.xmlsoap.org/soap/actor/next",
+})
 
 
 def sender_of(ctx: Any) -> SenderSettings:
@@ -95,8 +115,9 @@ class _HardenedInput:
 
     def create_in_document(self, ctx: Any, charset: str | None = None) -> None:
         if isinstance(ctx.transport, HttpTransportContext):
-            if ctx.transport.req_env.get(REJECTED_ENV) == TOO_LARGE:
+            if ctx.transport.req_env.get(REFUSAL_ENV) == TOO_LARGE:
                 raise to_fault(RequestError("the request body is larger than the gateway accepts", code=FaultCode.REQUEST_TOO_LARGE))
+            _check_transport(ctx.transport.req_env)
             if self.authenticator is not None:
                 # Before the body is parsed: strangers get no XML parsing at all.
                 try:
@@ -122,6 +143,7 @@ class _HardenedInput:
                     _raise_as_fault(refuse_includes, root)
         else:
             root = self._parse(self._body(ctx), None)
+        self._check_envelope(root)
         self._check_contract(ctx, root)
         ctx.in_document = (root, {})
 
@@ -170,6 +192,57 @@ class _HardenedInput:
         except GatewayError as exc:
             raise to_fault(exc) from None
 
+    #: Header blocks (Clark names) the gateway processes; none so far.
+    understood_headers: ClassVar[frozenset[str]] = frozenset()
+
+    def _check_envelope(self, root: etree._Element) -> None:
+        """VersionMismatch for the other SOAP version's envelope; MustUnderstand for a header
+        block addressed to the gateway that it does not process (SOAP 1.2 part 1, 5.2.3)."""
+        other = SOAP11_ENV if self.ns_soap_env == SOAP12_ENV else SOAP12_ENV
+        if root.tag == f"{{{other}}}Envelope":
+            raise to_fault(_version_mismatch(self.ns_soap_env))
+        header = root.find(f"{{{self.ns_soap_env}}}Header") if root.tag == f"{{{self.ns_soap_env}}}Envelope" else None
+        if header is None:
+            return
+        soap12 = self.ns_soap_env == SOAP12_ENV
+        role_attribute = f"{{{self.ns_soap_env}}}{'role' if soap12 else 'actor'}"
+        refused = []
+        for block in header.iterchildren(etree.Element):
+            must = (block.get(f"{{{self.ns_soap_env}}}mustUnderstand") or "").strip()
+            role = (block.get(role_attribute) or "").strip()
+            if must in ("1", "true") and (not role or role in _OUR_ROLES) and block.tag not in self.understood_headers:
+                refused.append(block.tag)
+        if refused:
+            names = ", ".join(etree.QName(tag).localname for tag in refused[:5])
+            raise to_fault(RequestError(
+                f"the gateway does not process the header block(s) {names} marked mustUnderstand",
+                code=FaultCode.MUST_UNDERSTAND, details={NOT_UNDERSTOOD: "\n".join(refused[:20])}))
+
+    def from_element(self, ctx: Any, cls: Any, element: etree._Element) -> Any:
+        """spyne's decoding, with a lexical check it skips without a validator, and any failure
+        refused naming the field (``forsendelse.printkonfigurasjon.brevtype``) and what it takes."""
+        if element.get(XSI_NIL) is None:
+            if not _lexically_valid(cls, element.text):
+                raise to_fault(_undecodable(cls, element, self.ns_soap_env))
+            if element.text and isinstance(cls, type) and issubclass(cls, _COLLAPSED):
+                element.text = element.text.strip()  # XSD collapses; spyne reads " true " as False
+        try:
+            return super().from_element(ctx, cls, element)
+        except GatewayFault:
+            raise
+        except Exception as exc:  # noqa: BLE001 - spyne's errors name neither field nor rule
+            logger.debug("undecodable value", exc_info=exc)
+            raise to_fault(_undecodable(cls, element, self.ns_soap_env)) from None
+
+    def serialize(self, ctx: Any, message: Any) -> None:
+        super().serialize(ctx, message)
+        if isinstance(ctx.out_error, GatewayFault):
+            blocks = fault_header_blocks(ctx.out_error, soap12=self.ns_soap_env == SOAP12_ENV)
+            if blocks:
+                header = etree.Element(f"{{{self.ns_soap_env}}}Header")
+                header.extend(blocks)
+                ctx.out_document.insert(0, header)
+
     @staticmethod
     def _body(ctx: Any) -> bytes:
         """The request body as one bytes object, read once (no list of chunks to join)."""
@@ -200,12 +273,10 @@ class _HardenedInput:
         if not text:
             return [b""]
         try:
-            try:
-                data = pybase64.b64decode(text, validate=True)
-            except binascii.Error:
-                data = pybase64.b64decode(text)
-        except (binascii.Error, ValueError) as exc:
-            raise to_fault(RequestError(f"a base64Binary value cannot be decoded: {exc}", code=FaultCode.INVALID_REQUEST)) from None
+            data = pybase64.b64decode(text, validate=True)
+        except (binascii.Error, ValueError):
+            # line breaks and spaces (MIME style) are allowed; nothing else outside the alphabet
+            data = pybase64.b64decode("".join(text.split()), validate=True)  # raises: see from_element
         element.text = None
         return [data]
 
@@ -215,15 +286,17 @@ class _HardenedInput:
         except Fault:
             raise
         except Exception as exc:  # noqa: BLE001 - client data that spyne could not take apart
-            raise to_fault(RequestError(f"not a SOAP envelope this endpoint understands: {exc}", code=FaultCode.INVALID_REQUEST)) from None
+            logger.debug("envelope not understood", exc_info=exc)
+            raise to_fault(RequestError("not a SOAP envelope this endpoint understands", code=FaultCode.INVALID_REQUEST)) from None
 
     def deserialize(self, ctx: Any, message: Any) -> None:
         try:
             super().deserialize(ctx, message)
         except Fault:
             raise
-        except Exception as exc:  # noqa: BLE001 - e.g. bad base64, a number that is not one
-            raise to_fault(RequestError(f"a value in the message cannot be decoded: {exc}", code=FaultCode.INVALID_REQUEST)) from None
+        except Exception as exc:  # noqa: BLE001 - from_element names fields; this is the last resort
+            logger.debug("undecodable message", exc_info=exc)
+            raise to_fault(RequestError("a value in the message cannot be decoded", code=FaultCode.INVALID_REQUEST)) from None
         xop = _xop_contents(ctx)
         if xop is not None:
             stray = xop.untaken()
@@ -263,8 +336,111 @@ def _parsed_content_type(value: str) -> tuple[str, tuple[tuple[str, str], ...]]:
     return message.get_content_type(), params
 
 
+def _check_transport(environ: dict[str, Any]) -> None:
+    """A SOAP call is a POST of a SOAP media type; checked before authentication."""
+    if environ.get("REQUEST_METHOD") != "POST":
+        raise RequestNotAllowed("a SOAP call is a POST with a Content-Type")
+    try:
+        check_request_media(environ)
+    except GatewayError as exc:
+        raise to_fault(exc) from None
+
+
+def _version_mismatch(supported: str) -> RequestError:
+    if supported == SOAP12_ENV:
+        message = "a SOAP 1.2 envelope (Content-Type application/soap+xml) is expected here; this one is SOAP 1.1"
+    else:
+        message = ("a SOAP 1.1 envelope is expected with Content-Type text/xml; this one is SOAP 1.2 "
+                   "(send SOAP 1.2 as application/soap+xml where the endpoint offers it)")
+    return RequestError(message, code=FaultCode.VERSION_MISMATCH, details={SUPPORTED_ENVELOPE: supported})
+
+
+_INTEGER = re.compile(r"[+-]?[0-9]{1,40}")
+#: Types whose XSD whitespace facet is "collapse": surrounding spaces are not part of the value.
+_COLLAPSED = (Boolean, Decimal, DateTime, Date, Time)
+_BOOLEAN = frozenset({"true", "false", "1", "0"})
+
+
+def _lexically_valid(cls: Any, text: str | None) -> bool:
+    """The XSD lexical space for the types spyne decodes leniently (any text is ``False``,
+    an Integer32 of 14 digits passes); other types fail inside spyne and are caught there."""
+    if isinstance(cls, type):
+        if issubclass(cls, EnumBase):
+            return text in cls.__values__
+        if issubclass(cls, Boolean):
+            return text is not None and text.strip() in _BOOLEAN
+        if issubclass(cls, Integer):
+            if text is None or not _INTEGER.fullmatch(text.strip()):
+                return False
+            low, high = getattr(cls.Attributes, "min_bound", None), getattr(cls.Attributes, "max_bound", None)
+            return (low is None or int(text) >= low) and (high is None or int(text) <= high)
+    return True
+
+
+def _undecodable(cls: Any, element: etree._Element, envelope_ns: str) -> RequestError:
+    field = _wire_path(element, envelope_ns)
+    xsi_type = element.get("{http://www.w3.org/2001/XMLSchema-instance}type")
+    if xsi_type is not None:
+        return RequestError(f"xsi:type {_quoted(xsi_type)} is not a type this element accepts, or its content does not fit it",
+                            code=FaultCode.INVALID_REQUEST, field=field)
+    text = element.text if element.text is not None else ""
+    if not text.strip():
+        got = "an empty value"
+    elif isinstance(cls, type) and issubclass(cls, ByteArray):
+        got = "characters outside it"
+    else:
+        got = _quoted(text)
+    return RequestError(f"{_expected(cls)} is expected, got {got}", code=FaultCode.INVALID_REQUEST, field=field)
+
+
+def _expected(cls: Any) -> str:
+    if not isinstance(cls, type):
+        return "a valid value"
+    if issubclass(cls, EnumBase):
+        return "one of " + ", ".join(cls.__values__)
+    if issubclass(cls, Boolean):
+        return "true or false"
+    if issubclass(cls, Integer):
+        low, high = getattr(cls.Attributes, "min_bound", None), getattr(cls.Attributes, "max_bound", None)
+        return f"a whole number from {low} to {high}" if low is not None and high is not None else "a whole number"
+    if issubclass(cls, Decimal):
+        return "a number"
+    if issubclass(cls, DateTime):
+        return "an xs:dateTime such as 2026-05-17T12:00:00+02:00"
+    if issubclass(cls, Date):
+        return "an xs:date such as 2026-05-17"
+    if issubclass(cls, Time):
+        return "an xs:time such as 12:00:00"
+    if issubclass(cls, ByteArray):
+        return "base64Binary (the base64 alphabet; line breaks allowed)"
+    return f"a valid {getattr(cls, '__type_name__', None) or 'value'}"
+
+
+def _quoted(text: str, limit: int = 40) -> str:
+    shown = "".join(c if c.isprintable() else "?" for c in text[:limit])
+    return repr(shown + ("…" if len(text) > limit else ""))
+
+
+def _wire_path(element: etree._Element, envelope_ns: str) -> str:
+    """``forsendelse.printkonfigurasjon.brevtype``: local names below the operation element."""
+    body = f"{{{envelope_ns}}}Body"
+    names = []
+    node: etree._Element | None = element
+    while node is not None:
+        parent = node.getparent()
+        if parent is None or parent.tag == body:
+            break  # ``node`` is the operation element (or the tree has no Body): not part of the name
+        names.append(etree.QName(node).localname)
+        node = parent
+    return ".".join(reversed(names)) or etree.QName(element).localname
+
+
 class HardenedSoap12(_HardenedInput, Soap12):
-    pass
+    def gen_fault_codes(self, faultstring: str) -> tuple[str, list[str]]:
+        value, _, rest = faultstring.partition(".")
+        if value in SOAP_CODE_VALUE.values():
+            return f"{self.soap_env}:{value}", rest.split(".") if rest else []
+        return super().gen_fault_codes(faultstring)
 
 
 class HardenedSoap11(_HardenedInput, Soap11):
@@ -300,16 +476,30 @@ class GatewayWsgiApplication(WsgiApplication):
             if claim is not None:
                 claim.release()
 
+    _soap11_faults: HardenedSoap11 | None = None
+
     def handle_error(self, p_ctx: Any, others: Any, error: Any, start_response: Any) -> Any:
         fault = normalize(error)
         p_ctx.in_error = p_ctx.in_error and fault
         p_ctx.out_error = fault
-        p_ctx.transport.resp_code = http_status(fault)
+        if fault.error.code is FaultCode.VERSION_MISMATCH:
+            self._answer_in_soap11(p_ctx)
+        p_ctx.transport.resp_code = http_status(fault, soap11=not isinstance(p_ctx.out_protocol, Soap12))
         if fault.error.code is FaultCode.AUTHENTICATION_FAILED:
             p_ctx.transport.resp_headers["WWW-Authenticate"] = 'Basic realm="gateway", charset="UTF-8"'
         if fault.error.code is FaultCode.SERVER_BUSY:
             p_ctx.transport.resp_headers["Retry-After"] = "30"
         return super().handle_error(p_ctx, others, fault, start_response)
+
+    def _answer_in_soap11(self, p_ctx: Any) -> None:
+        """SOAP 1.2 part 1, appendix A: a SOAP 1.2 node answers a SOAP 1.1 message with a SOAP 1.1
+        VersionMismatch fault (which the sender can read) carrying the 1.2 Upgrade header."""
+        if self._soap11_faults is None:
+            protocol = HardenedSoap11()
+            protocol.set_app(self.app)
+            self._soap11_faults = protocol
+        p_ctx.out_protocol = self._soap11_faults
+        p_ctx.transport.mime_type = "text/xml; charset=utf-8"
 
 
 def _close_spool(environ: dict[str, Any]) -> None:

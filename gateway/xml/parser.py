@@ -2,7 +2,11 @@
 
 Entities are never resolved, DTDs never loaded, the network never touched, and any
 document that carries a DOCTYPE at all is refused, so entity bombs and external entities
-have nowhere to go. ``allow_large_text`` lifts libxml2's 10 MB limit on a single text node,
+have nowhere to go. libxml2 still *opens* the file named in a DOCTYPE's SYSTEM id even with
+``load_dtd=False`` (a file-existence oracle, and a FIFO would pin the thread), so no file is
+ever opened: a DOCTYPE in the prolog is refused before libxml2 sees the bytes, and every
+parser carries a resolver that refuses each URL libxml2 asks for (the guarantee, whatever
+the encoding). ``allow_large_text`` lifts libxml2's 10 MB limit on a single text node,
 which inline base64 documents (SvarUt ``dokument/data``) need; it also raises the nesting
 limit from 256 to libxml2's hard 2048, so :data:`XmlParsePolicy.max_depth` is checked here.
 Parse once and hand the same tree to every later step.
@@ -10,6 +14,7 @@ Parse once and hand the same tree to every later step.
 from __future__ import annotations
 
 import codecs
+import re
 import threading
 from dataclasses import dataclass
 
@@ -29,12 +34,30 @@ INLINE_DOCUMENTS = XmlParsePolicy(allow_large_text=True)
 
 _local = threading.local()
 
+_DOCTYPE_REFUSED = "a DOCTYPE is not allowed (entities and DTDs are refused)"
 
-def make_parser(policy: XmlParsePolicy = STRICT, *, encoding: str | None = None) -> etree.XMLParser:
+
+class ExternalReferenceRefused(Exception):
+    """libxml2 asked to open a URL or file on behalf of the document."""
+
+
+class _RefuseEverything(etree.Resolver):
+    """Answers every request to load a DTD, entity or file with a refusal."""
+
+    def resolve(self, url: str | None, pubid: str | None, context: object) -> None:
+        raise ExternalReferenceRefused("an external reference is not followed")
+
+
+def make_parser(policy: XmlParsePolicy = STRICT, *, allow_local_files: bool = False,
+                schema: etree.XMLSchema | None = None, encoding: str | None = None) -> etree.XMLParser:
     """A fresh parser for ``policy``; lxml parsers must not be shared across threads.
 
-    ``encoding`` overrides what the document declares (the transport said so)."""
-    return etree.XMLParser(
+    ``allow_local_files`` is for the operator's own schema files only (their references
+    are checked by :mod:`gateway.xml.schemas` first); never for anything a caller sent.
+    ``schema`` validates while parsing (streaming; for documents already parsed once).
+    ``encoding`` overrides what the document declares (the transport said so).
+    """
+    parser = etree.XMLParser(
         encoding=encoding,
         resolve_entities=False,
         no_network=True,
@@ -44,7 +67,11 @@ def make_parser(policy: XmlParsePolicy = STRICT, *, encoding: str | None = None)
         remove_comments=True,
         remove_pis=True,
         collect_ids=False,
+        schema=schema,
     )
+    if not allow_local_files:
+        parser.resolvers.add(_RefuseEverything())
+    return parser
 
 
 def _parser(policy: XmlParsePolicy, encoding: str | None = None) -> etree.XMLParser:
@@ -85,17 +112,57 @@ def parse_untrusted(data: bytes, *, policy: XmlParsePolicy = STRICT, charset: st
     if not data or not data.strip():
         raise RequestError("the request body is empty", code=FaultCode.MALFORMED_XML)
     data, encoding = _as_utf8(data, charset)
+    if has_doctype(data):
+        raise HostileXmlError(_DOCTYPE_REFUSED, code=FaultCode.FORBIDDEN_DTD)
     try:
         root = etree.fromstring(data, parser=_parser(policy, encoding))
+    except ExternalReferenceRefused:
+        # the same words whether or not the named file exists: no oracle
+        raise HostileXmlError(_DOCTYPE_REFUSED, code=FaultCode.FORBIDDEN_DTD) from None
     except etree.XMLSyntaxError as exc:
         if b"<!DOCTYPE" in data or "DTD" in str(exc) or "entity" in str(exc).lower() and "load" in str(exc):
-            raise HostileXmlError(f"a DOCTYPE or external entity is not allowed: {exc}", code=FaultCode.FORBIDDEN_DTD) from None
+            raise HostileXmlError(_DOCTYPE_REFUSED, code=FaultCode.FORBIDDEN_DTD) from None
         raise RequestError(f"not well-formed XML: {exc}", code=FaultCode.MALFORMED_XML) from None
     docinfo = root.getroottree().docinfo
     if docinfo.doctype or docinfo.internalDTD is not None or docinfo.externalDTD is not None:
-        raise HostileXmlError("a DOCTYPE is not allowed (entities and DTDs are refused)", code=FaultCode.FORBIDDEN_DTD)
+        raise HostileXmlError(_DOCTYPE_REFUSED, code=FaultCode.FORBIDDEN_DTD)
     _check_depth(root, policy.max_depth)
     return root
+
+
+_SPACE = re.compile(rb"[ \t\r\n]*")
+#: (how the document starts, its encoding, bytes to skip): BOMs first, then BOM-less '<'
+_WIDE = ((b"\x00\x00\xfe\xff", "utf-32-be", 4), (b"\xff\xfe\x00\x00", "utf-32-le", 4),
+         (b"\xfe\xff", "utf-16-be", 2), (b"\xff\xfe", "utf-16-le", 2),
+         (b"\x00\x00\x00<", "utf-32-be", 0), (b"<\x00\x00\x00", "utf-32-le", 0),
+         (b"\x00<", "utf-16-be", 0), (b"<\x00", "utf-16-le", 0))
+
+
+def has_doctype(data: bytes) -> bool:
+    """Does a DOCTYPE follow the prolog's declarations, comments and PIs? Linear in its length.
+
+    An early refusal, before libxml2 reads a byte; the resolver in :func:`make_parser` is
+    the guarantee for encodings this scan does not read (EBCDIC, say).
+    """
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    else:
+        for start, encoding, skip in _WIDE:
+            if data.startswith(start):
+                data = data[skip:].decode(encoding, errors="replace").encode("utf-8")
+                break
+    at = 0
+    while True:
+        at = _SPACE.match(data, at).end()
+        if data.startswith(b"<?", at):
+            end, close = data.find(b"?>", at + 2), 2
+        elif data.startswith(b"<!--", at):
+            end, close = data.find(b"-->", at + 4), 3
+        else:
+            return data.startswith(b"<!DOCTYPE", at)
+        if end < 0:
+            return False
+        at = end + close
 
 
 def _check_depth(root: etree._Element, limit: int) -> None:

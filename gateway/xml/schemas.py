@@ -1,11 +1,12 @@
 """Named XML schemas, compiled once, for validating messages such as MeMo.
 
 Two engines, each for what it does best. lxml (libxml2) compiles every schema when it is
-registered and gives the verdict on the hot path: it is fast, and its error log has line
-numbers and messages. xmlschema is loaded lazily, only when a document turned out invalid
-(or for :meth:`SchemaRegistry.decode`): it names the offending element with a readable,
-prefixed path (``/memo:Message/memo:MessageHeader/memo:label``), which libxml2 cannot do for
-default-namespace documents (``/*/*/*[4]``).
+registered and gives the verdict and the error report: it is fast, and its error log has
+line numbers and messages. Each reported element is named with a readable, prefixed path in
+xmlschema's style (``/memo:Message/memo:MessageHeader/memo:label``), which libxml2 cannot do
+for default-namespace documents (``/*/*/*[4]``); the report holds the first
+:data:`MAX_ISSUES` errors and costs time linear in the document however many there are.
+xmlschema is loaded lazily, for :meth:`SchemaRegistry.decode` only.
 
 Built-in schemas are the team's own bundles in ``xsd/`` (``memo-1.1``, ``memo-1.2``).
 Operators may add bundles (a folder or a .zip) at run time; each is unpacked into its own
@@ -43,7 +44,7 @@ from typing import Any
 from lxml import etree
 
 from gateway.errors import FaultCode, GatewayError, ValidationError
-from gateway.xml.parser import STRICT, XmlParsePolicy, make_parser, parse_untrusted
+from gateway.xml.parser import INLINE_DOCUMENTS, STRICT, XmlParsePolicy, make_parser, parse_untrusted
 
 XSD_NS = "http://www.w3.org/2001/XMLSchema"
 MANIFEST = "bundle.json"
@@ -54,6 +55,8 @@ BUILTIN = {"memo-1.1": "memo-1.1", "memo-1.2": "memo-1.2"}  # name -> folder und
 BUILTIN_ENTRY = "memo.xsd"
 
 MAX_ISSUES = 100  # a broken document can yield thousands; the first ones are what helps
+#: Above this many steps of libxml2 path building (see ``_node_path_work``), validate streaming.
+MAX_NODE_PATH_WORK = 20_000_000
 MAX_BUNDLE_FILES = 1000
 MAX_BUNDLE_BYTES = 64 * 1024 * 1024
 
@@ -146,7 +149,7 @@ class _Compiled:
 def _compile(bundle: SchemaBundle) -> _Compiled:
     entry = _check_references(bundle.folder, bundle.entry)
     try:
-        schema = etree.XMLSchema(etree.parse(str(entry), parser=make_parser()))
+        schema = etree.XMLSchema(etree.parse(str(entry), parser=make_parser(allow_local_files=True)))
     except (etree.XMLSchemaParseError, etree.XMLSyntaxError, OSError) as exc:
         raise BundleError(f"schema {bundle.name!r} does not compile: {exc}") from None
     return _Compiled(bundle=bundle, lxml_schema=schema)
@@ -328,31 +331,84 @@ class SchemaRegistry:
 
 
 def _validate(compiled: _Compiled, root: etree._Element, data: bytes | None) -> ValidationReport:
+    """lxml's verdict and report on the tree, unless naming every error could cost more than
+    :data:`MAX_NODE_PATH_WORK`: then the streaming verdict first, and the tree only when its
+    few errors are cheap to name."""
+    elements = int(root.xpath("count(descendant-or-self::*)"))  # in C; an element costs at most this many
+    work, dearest = _node_path_work(root) if elements * elements > MAX_NODE_PATH_WORK else (0, 0)
+    if work > MAX_NODE_PATH_WORK:
+        streamed = _validate_streaming(compiled, root, data)
+        errors = len(streamed.errors)
+        if streamed.valid or errors >= MAX_ISSUES or errors * dearest > MAX_NODE_PATH_WORK:
+            return streamed
     with compiled.lock:
         valid = compiled.lxml_schema.validate(root)
-        entries = list(compiled.lxml_schema.error_log)[:MAX_ISSUES]
+        entries = list(compiled.lxml_schema.error_log[:MAX_ISSUES]) if not valid else []
     if valid:
         return ValidationReport(valid=True)
-    return ValidationReport(valid=False, errors=_issues(compiled, root, entries, data))
+    return ValidationReport(valid=False, errors=_issues(root, entries, data))
+
+
+def _node_path_work(root: etree._Element) -> tuple[int, int]:
+    """What naming every element would cost libxml2 in all, and for the dearest element.
+
+    lxml records the path of each error's element, and libxml2 builds a path by counting the
+    element's preceding siblings at every level: an element's cost is its position among its
+    siblings plus its parent's cost. 40,000 invalid siblings would cost 800 million steps
+    (seconds to minutes); a letter-sized document costs a few hundred. One linear pass.
+    """
+    total = dearest = 0
+    pending = [(root, 0)]
+    while pending:
+        element, above = pending.pop()
+        for position, child in enumerate(element.iterchildren(etree.Element)):
+            cost = above + position
+            total += cost
+            dearest = max(dearest, cost)
+            if len(child):
+                pending.append((child, cost))
+    return total, dearest
+
+
+def _validate_streaming(compiled: _Compiled, root: etree._Element, data: bytes | None) -> ValidationReport:
+    """The verdict and the first messages from libxml2's streaming validator, linear in the
+    document; it knows no elements, so these issues carry neither line nor path."""
+    source = data if data is not None else etree.tostring(root)
+    parser = make_parser(INLINE_DOCUMENTS, schema=compiled.lxml_schema)
+    with compiled.lock:
+        try:  # ``source`` already passed the hardened parser (or is our own serialisation)
+            etree.fromstring(source, parser)
+            return ValidationReport(valid=True)
+        except etree.XMLSyntaxError:
+            # the parser's own log: the exception's also holds the thread's earlier errors
+            entries = list(parser.error_log[:MAX_ISSUES])
+    issues = tuple(SchemaIssue(line=None, column=None, path=None, message=entry.message) for entry in entries)
+    return ValidationReport(valid=False, errors=issues or (SchemaIssue(line=None, column=None, path=None, message="invalid"),))
 
 
 # ---------------------------------------------------------------- issue details
 
 
-def _issues(compiled: _Compiled, root: etree._Element, entries: list[Any], data: bytes | None) -> tuple[SchemaIssue, ...]:
-    """lxml's entries, each with xmlschema's path for the same element (or line) and a column."""
-    tree = root.getroottree()
-    elements = list(root.iter(etree.Element))
-    by_lxml_path = {tree.getpath(element): element for element in elements}
-    readable = _xmlschema_errors(compiled, root)
+def _issues(root: etree._Element, entries: list[Any], data: bytes | None) -> tuple[SchemaIssue, ...]:
+    """lxml's first entries, each with a readable path for the element it blames and a column.
+
+    Linear in the document, whatever the number of errors: lxml's path of each entry is
+    followed down the tree with one index of same-named children per parent visited
+    (``getpath`` for every element, or xmlschema's second validation of the whole document,
+    would cost time quadratic in the number of siblings).
+    """
+    finder = _ElementFinder(root)
     positions = _start_tags(data) if data is not None and any(not entry.column for entry in entries) else []
-    if len(positions) != len(elements):
-        positions = []  # not the same document after all; better no column than a wrong one
+    elements: list[etree._Element] = []
+    if positions:
+        elements = list(root.iter(etree.Element))
+        if len(positions) != len(elements):
+            positions = []  # not the same document after all; better no column than a wrong one
     index = {element: i for i, element in enumerate(elements)} if positions else {}
     issues = []
     for entry in entries:
-        element = by_lxml_path.get(entry.path) if entry.path else None
-        path = _readable_path(readable, element, entry.line) or entry.path or None
+        element = finder.find(entry.path) if entry.path else None
+        path = finder.readable_path(element) if element is not None else entry.path or None
         line, column = entry.line or None, entry.column or None
         if column is None and element in index:
             line, column = positions[index[element]]  # the start tag lxml's line points at
@@ -360,55 +416,77 @@ def _issues(compiled: _Compiled, root: etree._Element, entries: list[Any], data:
     return tuple(issues)
 
 
-def _xmlschema_errors(compiled: _Compiled, root: etree._Element) -> list[tuple[Any, int | None, str | None]]:
-    """(element, line, path) of each xmlschema error, capped like lxml's.
+_LXML_STEP = re.compile(r"^(?P<name>[^\[\]/]+)(?:\[(?P<index>[1-9][0-9]*)\])?$")
 
-    Only details: the verdict is lxml's. xmlschema raises on some invalid documents instead
-    of reporting them (an unknown xsi:type is a KeyError in 4.x), so whatever it found
-    before that is kept and the rest of the paths fall back to libxml2's.
+
+class _ElementFinder:
+    """Finds the element named by a libxml2 path and names it in xmlschema's readable style.
+
+    libxml2 writes ``p:name[i]`` (position among siblings with that name and prefix, given only
+    when there are several), or ``*[i]`` for an element in a default namespace (position
+    among all element siblings). Readable steps are ``p:name[i]`` with the document's own
+    prefix (none for a default namespace) and the position among same-named siblings.
     """
-    found: list[tuple[Any, int | None, str | None]] = []
-    try:
-        for error in compiled.xmlschema().iter_errors(root, use_location_hints=False):
-            found.append((error.elem, error.sourceline, error.path))
-            if len(found) >= MAX_ISSUES:
-                break
-    except Exception:  # noqa: BLE001 - see above; a report must never fail for want of a path
-        pass
-    return found
 
+    def __init__(self, root: etree._Element) -> None:
+        self.root = root
+        self._children: dict[tuple[etree._Element, str], list[etree._Element]] = {}
+        self._positions: dict[tuple[etree._Element, str], dict[etree._Element, int]] = {}
 
-def _readable_path(readable: list[tuple[Any, int | None, str | None]], element: etree._Element | None, line: int) -> str | None:
-    """xmlschema's path for the element lxml blames: same element, else its parent, else same line.
+    def find(self, path: str) -> etree._Element | None:
+        steps = path.split("/")
+        if len(steps) < 2 or steps[0] != "":
+            return None
+        node: etree._Element | None = None
+        for step in steps[1:]:
+            match = _LXML_STEP.match(step)
+            if match is None:
+                return None
+            name, position = match["name"], int(match["index"] or 1)
+            candidates = [self.root] if node is None else self._matching(node, name)
+            if node is None and not _lxml_name_matches(self.root, name):
+                return None
+            if position > len(candidates):
+                return None
+            node = candidates[position - 1]
+        return node
 
-    xmlschema reports an unexpected or missing child at the parent, lxml at the child; the
-    child's own step is appended then, so the path always names the element in the message.
-    """
-    if element is not None:
-        for elem, _line, path in readable:
-            if elem is element and path:
-                return path
+    def _matching(self, parent: etree._Element, name: str) -> list[etree._Element]:
+        key = (parent, "lxml:" + name)
+        found = self._children.get(key)
+        if found is None:
+            found = self._children[key] = [c for c in parent.iterchildren(etree.Element) if _lxml_name_matches(c, name)]
+        return found
+
+    def readable_path(self, element: etree._Element) -> str:
+        steps = []
+        node: etree._Element | None = element
+        while node is not None:
+            steps.append(self._readable_step(node))
+            node = node.getparent()
+        return "/" + "/".join(reversed(steps))
+
+    def _readable_step(self, element: etree._Element) -> str:
+        qname = etree.QName(element)
+        prefix = next((p for p, uri in element.nsmap.items() if uri == qname.namespace and p), None) if qname.namespace else None
+        step = f"{prefix}:{qname.localname}" if prefix else qname.localname
         parent = element.getparent()
-        for elem, _line, path in readable:
-            if parent is not None and elem is parent and path:
-                return f"{path}/{_step(element)}"
-    for _elem, error_line, path in readable:
-        if error_line == line and path:
-            return path
-    return None
+        if parent is not None:
+            key = (parent, element.tag)
+            positions = self._positions.get(key)
+            if positions is None:
+                positions = self._positions[key] = {c: i for i, c in enumerate(parent.iterchildren(element.tag), 1)}
+            if len(positions) > 1:
+                step += f"[{positions[element]}]"
+        return step
 
 
-def _step(element: etree._Element) -> str:
-    """One path step in xmlschema's style: prefixed name, with a position among same-named siblings."""
+def _lxml_name_matches(element: etree._Element, name: str) -> bool:
+    if name == "*":
+        return True
+    prefix, _, local = name.rpartition(":")
     qname = etree.QName(element)
-    prefix = next((p for p, uri in element.nsmap.items() if uri == qname.namespace and p), None) if qname.namespace else None
-    step = f"{prefix}:{qname.localname}" if prefix else qname.localname
-    parent = element.getparent()
-    if parent is not None:
-        same = [child for child in parent.iterchildren(element.tag)]
-        if len(same) > 1:
-            step += f"[{same.index(element) + 1}]"
-    return step
+    return qname.localname == local and (element.prefix or "") == prefix and (bool(prefix) or qname.namespace is None)
 
 
 def _start_tags(data: bytes) -> list[tuple[int, int]]:

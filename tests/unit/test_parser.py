@@ -53,3 +53,87 @@ def test_depth_is_walked_when_libxml2_gives_up(monkeypatch):
     with pytest.raises(RequestError) as err:
         parse_untrusted(b"<a>" * 129 + b"</a>" * 129)
     assert "deeper than" in err.value.message
+
+
+# ---------------------------------------------------------------- no file is ever opened
+
+def _references(target: str) -> list[bytes]:
+    """Every way a document can name a file for libxml2 to open."""
+    url = "file://" + target
+    return [
+        f'<!DOCTYPE a SYSTEM "{target}"><a/>'.encode(),
+        f'<!DOCTYPE a SYSTEM "{url}"><a/>'.encode(),
+        f'<!DOCTYPE a PUBLIC "-//x//y" "{target}"><a/>'.encode(),
+        f'<?xml version="1.0"?>\n<!-- c --><?pi x?>\n<!DOCTYPE a SYSTEM "{target}"><a/>'.encode(),
+        f'<!DOCTYPE a [<!ENTITY % p SYSTEM "{target}"> %p;]><a/>'.encode(),
+        f'<!DOCTYPE a [<!ENTITY e SYSTEM "{target}">]><a>&e;</a>'.encode(),
+        f'<!DOCTYPE a [<!ENTITY e SYSTEM "{url}">]><a b="&e;"/>'.encode(),
+        f'<?xml version="1.0" encoding="UTF-16"?><!DOCTYPE a SYSTEM "{target}"><a/>'.encode("utf-16"),
+        f'<!DOCTYPE a SYSTEM "{target}"><a/>'.encode("utf-16-le"),
+        "\ufeff".encode() + f'<!DOCTYPE a SYSTEM "{target}"><a/>'.encode(),
+    ]
+
+
+def test_no_file_named_in_a_doctype_is_opened(tmp_path):
+    from tests.fifo_watch import fifo_watch
+
+    with fifo_watch(tmp_path) as fifo:
+        for doc in _references(str(fifo.path)):
+            for policy in (STRICT, INLINE_DOCUMENTS):
+                with pytest.raises(RequestError) as err:
+                    parse_untrusted(doc, policy=policy)
+                assert err.value.code == "FORBIDDEN_DTD", doc
+        assert fifo.opened == 0
+
+
+def test_the_resolver_refuses_what_the_prolog_scan_misses(tmp_path, monkeypatch):
+    """Without the early refusal (an encoding the scan cannot read), libxml2 still opens nothing."""
+    from gateway.xml import parser
+    from tests.fifo_watch import fifo_watch
+
+    monkeypatch.setattr(parser, "has_doctype", lambda data: False)
+    with fifo_watch(tmp_path) as fifo:
+        for doc in _references(str(fifo.path)):
+            with pytest.raises(RequestError) as err:
+                parse_untrusted(doc)
+            assert err.value.code in ("FORBIDDEN_DTD", "MALFORMED_XML")  # BOM-less UTF-16 is not XML to libxml2
+        assert fifo.opened == 0
+
+
+def test_every_parser_from_the_factory_refuses_files(tmp_path):
+    """signxml re-parses with :func:`make_parser`'s parsers: they too open nothing."""
+    from lxml import etree
+
+    from gateway.xml.parser import ExternalReferenceRefused, make_parser
+    from tests.fifo_watch import fifo_watch
+
+    with fifo_watch(tmp_path) as fifo:
+        for doc in _references(str(fifo.path))[:7]:
+            with pytest.raises((ExternalReferenceRefused, etree.XMLSyntaxError)):
+                root = etree.fromstring(doc, make_parser(INLINE_DOCUMENTS))
+                # entity references stay unresolved; a document that parses still has its DOCTYPE
+                assert root.getroottree().docinfo.doctype
+                raise etree.XMLSyntaxError("doctype kept", 0, 0, 0)
+        assert fifo.opened == 0
+
+
+def test_the_refusal_says_nothing_about_the_file(tmp_path):
+    """Same answer for a file that exists, one that does not, and a directory: no oracle."""
+    existing = tmp_path / "exists.dtd"
+    existing.write_text('<!ENTITY x "y">')
+    messages = set()
+    for target in (existing, tmp_path / "missing.dtd", tmp_path):
+        for doc in _references(str(target)):
+            with pytest.raises(RequestError) as err:
+                parse_untrusted(doc)
+            messages.add((err.value.code, err.value.message))
+    assert len(messages) == 1
+
+
+@pytest.mark.parametrize("doc", [
+    b"<a><!-- <!DOCTYPE x> --></a>",
+    b"<?xml version='1.0'?><!-- x --><a><![CDATA[<!DOCTYPE a SYSTEM 'x'>]]></a>",
+    b"<?pi <!DOCTYPE ?><a/>",
+])
+def test_a_doctype_in_content_is_text(doc):
+    assert parse_untrusted(doc) is not None
