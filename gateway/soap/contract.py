@@ -136,8 +136,25 @@ class MessageSchema:
             raise _refusal(list(exc.error_log), payload, streamed=True) from None
 
 
+#: libxml2's errors about a simple value (lexical form, enumeration, facets), not structure.
+_VALUE_ERRORS = frozenset({
+    "SCHEMAV_CVC_DATATYPE_VALID_1_2_1", "SCHEMAV_CVC_DATATYPE_VALID_1_2_2", "SCHEMAV_CVC_DATATYPE_VALID_1_2_3",
+    "SCHEMAV_CVC_ENUMERATION_VALID", "SCHEMAV_CVC_PATTERN_VALID", "SCHEMAV_CVC_LENGTH_VALID",
+    "SCHEMAV_CVC_MINLENGTH_VALID", "SCHEMAV_CVC_MAXLENGTH_VALID", "SCHEMAV_CVC_MININCLUSIVE_VALID",
+    "SCHEMAV_CVC_MAXINCLUSIVE_VALID", "SCHEMAV_CVC_MINEXCLUSIVE_VALID", "SCHEMAV_CVC_MAXEXCLUSIVE_VALID",
+    "SCHEMAV_CVC_TOTALDIGITS_VALID", "SCHEMAV_CVC_FRACTIONDIGITS_VALID",
+})
+
+
+class ContractValueError(RequestError):
+    """The message's structure fits the contract, only simple values do not. The decoder
+    names such a value and what it takes better than libxml2 does, so the SOAP layer lets
+    it try first, and refuses with this error if it does not (gateway.soap.protocol)."""
+
+
 def _refusal(log: list[Any], payload: etree._Element, *, streamed: bool) -> RequestError:
     errors = [e for e in log if e.level_name in ("ERROR", "FATAL")] or log
+    kind = ContractValueError if all(e.type_name in _VALUE_ERRORS for e in errors) else RequestError
     first = errors[0]
     reason = _clean(first.message, MAX_REASON_CHARS)
     if "abstract" in reason:
@@ -150,7 +167,7 @@ def _refusal(log: list[Any], payload: etree._Element, *, streamed: bool) -> Requ
     else:
         path = _contract_path(first.path or etree.QName(payload).localname)
         more = f" ({len(errors) - 1} more problem{'s' if len(errors) > 2 else ''} not shown)" if len(errors) > 1 else ""
-    return RequestError(f"not allowed by the contract: {reason}{more}", code=FaultCode.INVALID_REQUEST, field=path)
+    return kind(f"not allowed by the contract: {reason}{more}", code=FaultCode.INVALID_REQUEST, field=path)
 
 
 def _contract_path(xpath: str) -> str:

@@ -21,6 +21,7 @@ import re
 import tempfile
 import types
 from collections.abc import Callable
+from dataclasses import dataclass
 from email.message import Message
 from typing import Any, ClassVar, TypeVar
 
@@ -39,7 +40,7 @@ from gateway.admission import INLINE_COST_FACTOR, MemoryBudget
 from gateway.auth import Authenticator
 from gateway.config import SenderSettings
 from gateway.errors import FaultCode, GatewayError, RequestError
-from gateway.soap.contract import MessageSchema
+from gateway.soap.contract import ContractValueError, MessageSchema
 from gateway.soap.faults import (
     NOT_UNDERSTOOD, SOAP_CODE_VALUE, SUPPORTED_ENVELOPE, FieldNamer, GatewayFault, fault_header_blocks, http_status, normalize, to_fault,
 )
@@ -189,6 +190,8 @@ class _HardenedInput:
                 raise RequestError("the SOAP Body carries more than one element; a message has exactly one", code=FaultCode.INVALID_REQUEST)
             if payload:
                 self.contract.check(payload[0])
+        except ContractValueError as exc:
+            ctx.udc = _Pending(exc)  # the decoder names the value first; else this refuses it
         except GatewayError as exc:
             raise to_fault(exc) from None
 
@@ -297,6 +300,8 @@ class _HardenedInput:
         except Exception as exc:  # noqa: BLE001 - from_element names fields; this is the last resort
             logger.debug("undecodable message", exc_info=exc)
             raise to_fault(RequestError("a value in the message cannot be decoded", code=FaultCode.INVALID_REQUEST)) from None
+        if isinstance(ctx.udc, _Pending):
+            raise to_fault(ctx.udc.error)
         xop = _xop_contents(ctx)
         if xop is not None:
             stray = xop.untaken()
@@ -304,6 +309,13 @@ class _HardenedInput:
                 name = etree.QName(stray[0]).localname
                 raise to_fault(RequestError(f"XOP: <{name}> is not a binary (base64Binary) value, an xop:Include cannot stand there",
                                             code=FaultCode.INVALID_REQUEST))
+
+
+@dataclass(frozen=True, slots=True)
+class _Pending:
+    """A contract refusal held back until the decoder has had its say (see _check_contract)."""
+
+    error: GatewayError
 
 
 def _xop_contents(ctx: Any) -> XopContents | None:

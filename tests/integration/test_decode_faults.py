@@ -16,7 +16,9 @@ from tests.conftest import ROOT, SENDER_PASSWORD
 
 TEMPLATE = (ROOT / "tests" / "security" / "corpus" / "conformant-minimal-send.xml").read_text()
 FAULTS = "{urn:gateway:faults}"
-PK = "<printkonfigurasjon>{}<fargePrint>false</fargePrint><tosidig>{}</tosidig></printkonfigurasjon><tittel>"
+#: printkonfigurasjon where the contract has it: after mottaker, before signaturtype
+PK = '<printkonfigurasjon>{}<fargePrint>false</fargePrint><tosidig>{}</tosidig></printkonfigurasjon><signaturtype xsi:nil="true"/>'
+AT_PK = '<signaturtype xsi:nil="true"/>'
 
 
 def _post(gw, body: str) -> requests.Response:
@@ -25,19 +27,19 @@ def _post(gw, body: str) -> requests.Response:
 
 
 @pytest.mark.parametrize("body, field, says", [
-    (TEMPLATE.replace("<tittel>", PK.format("<brevtype/>", "false")), "forsendelse.printkonfigurasjon.brevtype",
+    (TEMPLATE.replace(AT_PK, PK.format("<brevtype/>", "false")), "forsendelse.printkonfigurasjon.brevtype",
      "one of APOST, BPOST is expected, got an empty value"),
-    (TEMPLATE.replace("<tittel>", PK.format("<brevtype></brevtype>", "false")), "forsendelse.printkonfigurasjon.brevtype",
+    (TEMPLATE.replace(AT_PK, PK.format("<brevtype></brevtype>", "false")), "forsendelse.printkonfigurasjon.brevtype",
      "one of APOST, BPOST is expected, got an empty value"),
-    (TEMPLATE.replace("<tittel>", PK.format("<brevtype>X</brevtype>", "false")), "forsendelse.printkonfigurasjon.brevtype",
+    (TEMPLATE.replace(AT_PK, PK.format("<brevtype>X</brevtype>", "false")), "forsendelse.printkonfigurasjon.brevtype",
      "one of APOST, BPOST is expected, got 'X'"),
     (TEMPLATE.replace('<signaturtype xsi:nil="true"/>', "<signaturtype></signaturtype>"), "forsendelse.signaturtype",
      "one of AUTENTISERT_SIGNATUR, AVANSERT_SIGNATUR is expected, got an empty value"),
     (TEMPLATE.replace("<kryptert>false</kryptert>", "<kryptert>ja</kryptert>"), "forsendelse.kryptert",
      "true or false is expected, got 'ja'"),
-    (TEMPLATE.replace("<tittel>", PK.format("", "yes")), "forsendelse.printkonfigurasjon.tosidig",
+    (TEMPLATE.replace(AT_PK, PK.format("", "yes")), "forsendelse.printkonfigurasjon.tosidig",
      "true or false is expected, got 'yes'"),
-    (TEMPLATE.replace("<filnavn>", "<giroarkSider>2147483648</giroarkSider><filnavn>"), "forsendelse.dokumenter.giroarkSider",
+    (TEMPLATE.replace("<mimetype>", "<giroarkSider>2147483648</giroarkSider><mimetype>"), "forsendelse.dokumenter.giroarkSider",
      "a whole number from -2147483648 to 2147483647 is expected, got '2147483648'"),
     (TEMPLATE.replace('<signeringUtloper xsi:nil="true"/>', "<signeringUtloper>31.12.2026</signeringUtloper>"),
      "forsendelse.signeringUtloper", "an xs:dateTime such as 2026-05-17T12:00:00+02:00 is expected, got '31.12.2026'"),
@@ -57,7 +59,7 @@ def test_undecodable_values_name_their_field(sqlite_gateway, body, field, says):
 def test_values_with_surrounding_spaces_mean_what_they_say(sqlite_gateway):
     """XSD collapses whitespace in booleans and numbers; spyne read ' true ' as False."""
     body = (TEMPLATE.replace("<kunDigitalLevering>false</kunDigitalLevering>", "<kunDigitalLevering> true\n</kunDigitalLevering>")
-            .replace("<tittel>", PK.format("<brevtype>APOST</brevtype>", " 1 ")))
+            .replace(AT_PK, PK.format("<brevtype>APOST</brevtype>", " 1 ")))
     r = _post(sqlite_gateway, body)
     assert r.status_code == 200, r.text
     sid = re.search(rb"<return>([^<]+)</return>", r.content).group(1).decode()
