@@ -5,9 +5,9 @@ fresh data folder is ready on first start.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
 
 from sqlalchemy.engine import Engine
 
@@ -26,6 +26,7 @@ from gateway.store import migrate
 from gateway.store.blobs import DocumentStore, FileBlobStore
 from gateway.store.dispatch import DispatchStore
 from gateway.store.engine import create_engine
+from gateway.spool import process_spool_dir
 from gateway.store.repository import Repository
 from gateway.xml.schemas import SchemaRegistry
 
@@ -44,6 +45,8 @@ class Runtime:
     memo: MemoIntake
     #: Shared by every endpoint of this process (gateway/admission.py).
     memory_budget: MemoryBudget
+    #: This process's MTOM spool (gateway/spool.py), on the blobs' file system.
+    spool_dir: Path
     workers: WorkerPool | None = None
 
     @classmethod
@@ -85,6 +88,7 @@ class Runtime:
             schemas=schemas,
             memo=memo,
             memory_budget=MemoryBudget(settings.server.memory_budget_bytes, wait_seconds=settings.server.memory_wait_seconds),
+            spool_dir=process_spool_dir(settings.storage.spool_dir),
         )
 
     def start_workers(self, count: int | None = None) -> WorkerPool:

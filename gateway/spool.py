@@ -99,6 +99,33 @@ class Spool:
             path.unlink(missing_ok=True)
 
 
+def process_spool_dir(root: str | os.PathLike[str]) -> Path:
+    """This process's own spool directory under ``root``, after removing those of processes
+    that are gone (a crash or SIGKILL leaves its spool files behind; with
+    ``server.processes`` > 1 the living ones keep theirs)."""
+    root = Path(root)
+    if root.is_dir():
+        for entry in root.iterdir():
+            if entry.is_dir() and entry.name.startswith("p") and entry.name[1:].isdigit():
+                if not _alive(int(entry.name[1:])):
+                    shutil.rmtree(entry, ignore_errors=True)
+            elif entry.is_file() and entry.name.endswith(".part"):
+                entry.unlink(missing_ok=True)  # from a release that spooled into the root
+    return root / f"p{os.getpid()}"
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return False  # a dead process's number, reused by this one
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def copy_into(content: SpooledContent, out: BinaryIO) -> None:
     """Stream ``content`` into ``out`` (when a rename cannot adopt it)."""
     with content.open() as source:

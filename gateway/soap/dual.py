@@ -80,8 +80,9 @@ def build_dual(service: type, *, tns: str, name: str, path: str, runtime: Any) -
             name=name,
             in_protocol=protocol(validator=None, parse_policy=INLINE_DOCUMENTS,
                                  authenticator=runtime.authenticator if runtime else None,
-                                 spool_dir=str(runtime.settings.storage.spool_dir) if runtime else None,
-                                 memory_budget=runtime.memory_budget if runtime else None),
+                                 spool_dir=str(runtime.spool_dir) if runtime else None,
+                                 memory_budget=runtime.memory_budget if runtime else None,
+                                 binary_in_memory=True),
             out_protocol=protocol(),
         )
         app.gateway = runtime  # type: ignore[attr-defined]

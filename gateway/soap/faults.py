@@ -28,7 +28,8 @@ FieldNamer = Callable[[str], str]
 #: Codes whose SOAP ``Code/Value`` is one of SOAP's own rather than Sender/Receiver.
 SOAP_CODE_VALUE = {FaultCode.VERSION_MISMATCH: "VersionMismatch", FaultCode.MUST_UNDERSTAND: "MustUnderstand"}
 #: Refusals made at the HTTP level, before any SOAP processing: their status stands on SOAP 1.1 too.
-HTTP_LEVEL_STATUSES = frozenset({401, 413, 415})
+HTTP_LEVEL_CODES = frozenset({FaultCode.AUTHENTICATION_FAILED, FaultCode.REQUEST_TOO_LARGE,
+                              FaultCode.UNSUPPORTED_MEDIA_TYPE, FaultCode.SERVER_BUSY})
 #: ``details`` key of a MUST_UNDERSTAND error: the Clark names of the header blocks, one per line.
 NOT_UNDERSTOOD = "not_understood"
 #: ``details`` key of a VERSION_MISMATCH error: the envelope namespace the endpoint speaks.
@@ -79,9 +80,9 @@ def normalize(error: BaseException) -> GatewayFault:
 
 def http_status(fault: GatewayFault, *, soap11: bool = False) -> str:
     """The status line for ``fault``: the table's over SOAP 1.2; over SOAP 1.1, 500 for every
-    fault (SOAP 1.1, WS-I Basic Profile R1126) except :data:`HTTP_LEVEL_STATUSES`."""
+    fault (SOAP 1.1, WS-I Basic Profile R1126) except :data:`HTTP_LEVEL_CODES`."""
     code = fault.http_status
-    if soap11 and code not in HTTP_LEVEL_STATUSES:
+    if soap11 and fault.error.code not in HTTP_LEVEL_CODES:
         code = 500
     status = HTTPStatus(code)
     return f"{status.value} {status.phrase}"

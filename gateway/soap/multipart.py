@@ -14,18 +14,17 @@ every part in memory. This reader goes through the body once, in fixed-size chun
   Content-ID, two parts with the same one, more parts or longer headers than the policy
   allows are refused with a :class:`~gateway.errors.RequestError` naming the problem.
 
-Content-IDs are compared percent-decoded (RFC 2392 ``cid:`` URLs are percent-encoded, and
-WCF and CXF send them so).
+A ``cid:`` URL is percent-decoded before it is compared with the Content-IDs as sent (RFC
+2392 URLs are percent-encoded, and WCF and CXF send them so).
 """
 from __future__ import annotations
 
-import codecs
 import re
 from dataclasses import dataclass, field
 from typing import BinaryIO, Protocol
 from urllib.parse import unquote
 
-from gateway.errors import FaultCode, RequestError
+from gateway.errors import FaultCode, RequestError, StorageError
 from gateway.spool import Content, Spool, SpoolFile
 
 KiB = 1024
@@ -50,6 +49,8 @@ class MultipartPolicy:
     max_root_bytes: int = 64 * MiB
     #: Attachments up to this size stay in memory; larger ones go to the spool.
     memory_part_bytes: int = 1 * MiB
+    #: All attachments of one body kept in memory together; past it, every part spools.
+    memory_total_bytes: int = 4 * MiB
     #: How much of the body is read at a time.
     chunk_bytes: int = 256 * KiB
 
@@ -79,13 +80,22 @@ class _Reader(Protocol):
 
 
 def content_id_key(value: str) -> str:
-    """A Content-ID header (``<a@b>``) or a ``cid:`` URL's address → the key both share."""
+    """A Content-ID header (``<a@b>``) as sent, without its angle brackets."""
     value = value.strip()
-    if value[:4].lower() == "cid:":
-        value = value[4:]
     if value.startswith("<") and value.endswith(">"):
         value = value[1:-1]
-    return unquote(value.strip())
+    return value.strip()
+
+
+def cid_url_keys(href: str) -> tuple[str, ...]:
+    """The Content-IDs a ``cid:`` URL may mean: RFC 2392 percent-encodes it, so decoded
+    first; as written too, for clients that did not encode a ``%`` of their own."""
+    value = href.strip()[4:].strip()
+    try:
+        decoded = unquote(value, errors="strict") if "%" in value else value
+    except UnicodeDecodeError:  # %FF and the like: not UTF-8, so only as written
+        return (value,)
+    return (decoded,) if decoded == value else (decoded, value)
 
 
 def _fail(message: str) -> RequestError:
@@ -105,6 +115,10 @@ def read_multipart(
         raise _fail("the Content-Type has no valid boundary parameter")
     try:
         return _MultipartParser(stream, boundary.encode("ascii"), start, spool, policy).run()
+    except OSError as exc:
+        spool.close()
+        raise StorageError(f"cannot keep an MTOM attachment on disk: {exc.strerror or exc}",
+                           code=FaultCode.STORAGE_UNAVAILABLE) from exc
     except BaseException:
         spool.close()
         raise
@@ -115,11 +129,14 @@ class _MultipartParser:
         self.stream = stream
         self.delimiter = b"--" + boundary
         self.separator = b"\r\n" + self.delimiter
+        if start and start.strip()[:4].lower() == "cid:":
+            start = start.strip()[4:]
         self.start = content_id_key(start) if start else None
         self.spool = spool
         self.policy = policy
         self.buf = bytearray()
         self.eof = False
+        self.in_memory = 0
 
     # --- buffer ---
 
@@ -145,6 +162,7 @@ class _MultipartParser:
     def run(self) -> MultipartMessage:
         self._skip_preamble()
         root: tuple[bytes, str, str | None] | None = None
+        root_key: str | None = None
         attachments: dict[str, Attachment] = {}
         parts = 0
         while True:
@@ -168,10 +186,11 @@ class _MultipartParser:
                     raise _fail(f"the root part is {media_type!r}, not application/xop+xml")
                 body = self._body_in_memory(self.policy.max_root_bytes, "the root part")
                 root = (body, media_type, _charset(params))
+                root_key = key
                 continue
             if key is None:
                 raise _fail(f"part {parts} has no Content-ID, so nothing can refer to it")
-            if key in attachments or (self.start is not None and key == self.start):
+            if key in attachments or key == root_key or (self.start is not None and key == self.start):
                 raise _fail(f"two parts have the Content-ID {_shown(key)}")
             attachments[key] = Attachment(key, media_type, self._attachment_body())
         if root is None:
@@ -185,10 +204,11 @@ class _MultipartParser:
     def _skip_preamble(self) -> None:
         """Up to and including the first delimiter, which begins the body or a line."""
         scanned = 0
+        self._need(len(self.delimiter))
+        if self.buf.startswith(self.delimiter):  # only at the very start: else after a line break
+            del self.buf[: len(self.delimiter)]
+            return
         while True:
-            if self.buf.startswith(self.delimiter):
-                del self.buf[: len(self.delimiter)]
-                return
             i = self.buf.find(self.separator)
             if i >= 0:
                 del self.buf[: i + len(self.separator)]
@@ -264,13 +284,17 @@ class _MultipartParser:
         return bytes(sink.data)
 
     def _attachment_body(self) -> Content:
-        sink = _SpillingSink(self.spool, self.policy.memory_part_bytes)
+        room = max(0, min(self.policy.memory_part_bytes, self.policy.memory_total_bytes - self.in_memory))
+        sink = _SpillingSink(self.spool, room)
         try:
             self._body_into(sink)
         except BaseException:
             sink.abort()
             raise
-        return sink.finish()
+        content = sink.finish()
+        if isinstance(content, bytes):
+            self.in_memory += len(content)
+        return content
 
 
 class _Sink(Protocol):
@@ -375,14 +399,8 @@ def _split_params(text: str) -> list[str]:
 
 
 def _charset(params: dict[str, str]) -> str | None:
-    charset = params.get("charset")
-    if not charset:
-        return None
-    try:
-        codecs.lookup(charset)
-    except LookupError:
-        raise _fail(f"the root part's charset {_shown(charset)} is unknown") from None
-    return charset
+    """The root part's ``charset``, checked where the bytes are decoded (gateway.xml.parser)."""
+    return params.get("charset") or None
 
 
 def _shown(value: str, limit: int = 80) -> str:

@@ -36,7 +36,7 @@ from spyne.error import RequestNotAllowed
 from spyne.server.http import HttpTransportContext
 from spyne.server.wsgi import WsgiApplication
 
-from gateway.admission import INLINE_COST_FACTOR, MemoryBudget
+from gateway.admission import INLINE_COST_FACTOR, MemoryBudget, content_parse_cost, parse_cost
 from gateway.auth import Authenticator
 from gateway.config import SenderSettings
 from gateway.errors import FaultCode, GatewayError, RequestError
@@ -46,7 +46,7 @@ from gateway.soap.faults import (
 )
 from gateway.soap.multipart import DEFAULT_POLICY, MultipartPolicy, read_multipart
 from gateway.soap.transport import check_request_media
-from gateway.soap.xop import XOP_NS, XopContents, refuse_includes, resolve_includes
+from gateway.soap.xop import XopContents, refuse_includes, resolve_includes
 from gateway.spool import Spool, content_bytes
 from gateway.xml.parser import STRICT, XmlParsePolicy, parse_untrusted
 
@@ -67,7 +67,6 @@ TOO_LARGE = "too-large"
 SPOOL_KEY = "gateway.spool"
 XOP_KEY = "gateway.xop"
 CLAIM_KEY = "gateway.memory-claim"
-_XOP_NS_BYTES = XOP_NS.encode()
 
 
 def binary_bytes(value: Any) -> bytes:
@@ -105,6 +104,7 @@ class _HardenedInput:
         spool_dir: str | None = None,
         multipart_policy: MultipartPolicy = DEFAULT_POLICY,
         memory_budget: MemoryBudget | None = None,
+        binary_in_memory: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
@@ -113,8 +113,19 @@ class _HardenedInput:
         self.spool_dir = spool_dir
         self.multipart_policy = multipart_policy
         self.memory_budget = memory_budget
+        #: The service reads its base64Binary arguments into memory and parses them (/memo,
+        #: /validation), so spooled attachments count against the memory budget too.
+        self.binary_in_memory = binary_in_memory
 
     def create_in_document(self, ctx: Any, charset: str | None = None) -> None:
+        try:
+            self._create_in_document(ctx)
+        except Fault:
+            raise
+        except Exception as exc:  # noqa: BLE001 - spyne would let it escape as a bare HTTP 500
+            raise normalize(exc) from None
+
+    def _create_in_document(self, ctx: Any) -> None:
         if isinstance(ctx.transport, HttpTransportContext):
             if ctx.transport.req_env.get(REFUSAL_ENV) == TOO_LARGE:
                 raise to_fault(RequestError("the request body is larger than the gateway accepts", code=FaultCode.REQUEST_TOO_LARGE))
@@ -137,11 +148,9 @@ class _HardenedInput:
                 if length:  # claim before reading; a chunked body only once it is read
                     self._claim(ctx, int(length) * INLINE_COST_FACTOR)
                 body = self._body(ctx)
-                if not length:
-                    self._claim(ctx, len(body) * INLINE_COST_FACTOR)
+                self._claim(ctx, parse_cost(body) - (len(body) * INLINE_COST_FACTOR if length else 0))  # its tags
                 root = self._parse(body, params.get("charset"))
-                if _XOP_NS_BYTES in body:
-                    _raise_as_fault(refuse_includes, root)
+                _raise_as_fault(refuse_includes, root)  # checked in the tree: any encoding, any spelling
         else:
             root = self._parse(self._body(ctx), None)
         self._check_envelope(root)
@@ -153,7 +162,7 @@ class _HardenedInput:
         if self.memory_budget is not None:
             claim = _raise_as_fault(self.memory_budget.claim, nbytes)
             if claim is not None:
-                ctx.transport.req_env[CLAIM_KEY] = claim
+                ctx.transport.req_env.setdefault(CLAIM_KEY, []).append(claim)
 
     def _parse(self, body: bytes, charset: str | None) -> Any:
         return _raise_as_fault(parse_untrusted, body, policy=self.parse_policy, charset=charset)
@@ -165,11 +174,15 @@ class _HardenedInput:
         spool = env[SPOOL_KEY] = Spool(self.spool_dir or tempfile.gettempdir())
         message = _raise_as_fault(read_multipart, env["wsgi.input"], boundary=params.get("boundary"),
                                   start=params.get("start"), spool=spool, policy=self.multipart_policy)
-        # attachments on disk cost nothing; the root part and small attachments in memory do
-        in_memory = sum(len(a.content) for a in message.attachments.values() if isinstance(a.content, bytes))
-        self._claim(ctx, len(message.root) * INLINE_COST_FACTOR + in_memory)
+        # the root part is parsed; attachments cost their size at most (see below), or their
+        # parse where the service parses them
+        if self.binary_in_memory:
+            cost = sum(content_parse_cost(a.content) for a in message.attachments.values())
+        else:  # documents: pypdf reads a whole file only to repair a broken xref, which it may
+            cost = sum(len(a.content) for a in message.attachments.values())
+        self._claim(ctx, parse_cost(message.root) + cost)
         root = self._parse(message.root, message.root_charset)
-        env[XOP_KEY] = _raise_as_fault(resolve_includes, root, message.attachments)
+        env[XOP_KEY] = _raise_as_fault(resolve_includes, root, message.attachments, soap_ns=self.ns_soap_env)
         return root
 
     #: The schema of the endpoint's served WSDL (gateway.soap.contract), set when it is built.
@@ -484,8 +497,7 @@ class GatewayWsgiApplication(WsgiApplication):
             return super().handle_rpc(req_env, start_response)
         finally:
             _close_spool(req_env)
-            claim = req_env.pop(CLAIM_KEY, None)
-            if claim is not None:
+            for claim in req_env.pop(CLAIM_KEY, ()):
                 claim.release()
 
     _soap11_faults: HardenedSoap11 | None = None

@@ -181,7 +181,7 @@ def build_application(runtime: Runtime | None) -> WsdlEndpoint:
         validator=None,
         parse_policy=INLINE_DOCUMENTS,
         authenticator=runtime.authenticator if runtime else None,
-        spool_dir=str(runtime.settings.storage.spool_dir) if runtime else None,
+        spool_dir=str(runtime.spool_dir) if runtime else None,
         memory_budget=runtime.memory_budget if runtime else None,
     )
     app = Application(

@@ -3,7 +3,7 @@
 The tree was parsed by the hardened parser from the root part alone; attachments never go
 through an XML parser. Each ``xop:Include`` must be the only content of its parent (XOP
 1.0 §3.2: the optimised element's characters are replaced by exactly one Include) and refer
-by a ``cid:`` URL to an attachment of the same message. The Include is removed and the
+by a ``cid:`` URL to an attachment of the same message, each attachment once. The Include is removed and the
 parent left empty; :class:`XopContents` remembers which content belongs to which element, for
 the base64Binary decoder to hand on instead of decoding text. Every attachment must be
 referred to: a part nobody points at is a client error, never silently dropped.
@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from lxml import etree
 
 from gateway.errors import FaultCode, RequestError
-from gateway.soap.multipart import Attachment, content_id_key
+from gateway.soap.multipart import Attachment, cid_url_keys
 from gateway.spool import Content
 
 XOP_NS = "http://www.w3.org/2004/08/xop/include"
@@ -54,26 +54,31 @@ def _fail(message: str) -> RequestError:
     return RequestError(f"XOP: {message}", code=FaultCode.INVALID_REQUEST)
 
 
-def resolve_includes(root: etree._Element, attachments: Mapping[str, Attachment]) -> XopContents:
-    """Replace every ``xop:Include`` under ``root`` by a reference to its attachment."""
+def resolve_includes(root: etree._Element, attachments: Mapping[str, Attachment], *, soap_ns: str) -> XopContents:
+    """Replace every ``xop:Include`` under ``root`` by a reference to its attachment.
+
+    Each attachment is referred to exactly once: one part named by many Includes would make
+    a letter of many documents from the bytes of one (a 350 MB upload delivering 89 GB).
+    """
     contents = XopContents()
     used: set[str] = set()
     for include in list(root.iter(XOP_INCLUDE)):
         parent = include.getparent()
-        if parent is None:
-            raise _fail("the message itself is an xop:Include")
+        if parent is None or etree.QName(parent).namespace == soap_ns:
+            raise _fail("an xop:Include must stand inside the message's payload, not for the envelope, its Header or Body")
         href = include.get("href") or ""
         if href[:4].lower() != "cid:":
             raise _fail(f"an xop:Include href must be a cid: URL, got {href[:80]!r}")
-        key = content_id_key(href)
-        attachment = attachments.get(key)
-        if attachment is None:
+        key = next((k for k in cid_url_keys(href) if k in attachments), None)
+        if key is None:
             raise _fail(f"no MIME part has the Content-ID that {href[:80]!r} refers to")
+        if key in used:
+            raise _fail(f"the MIME part {key[:80]!r} is referred to by more than one xop:Include")
         if len(parent) != 1 or (parent.text or "").strip() or (include.tail or "").strip() or len(include):
             raise _fail(f"<{etree.QName(parent).localname}> must hold its xop:Include and nothing else")
         parent.remove(include)
         parent.text = None
-        contents.add(parent, attachment.content)
+        contents.add(parent, attachments[key].content)
         used.add(key)
     unused = sorted(set(attachments) - used)
     if unused:

@@ -85,24 +85,56 @@ def _parser(policy: XmlParsePolicy, encoding: str | None = None) -> etree.XMLPar
 
 
 _BOMS = (codecs.BOM_UTF8, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE, codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)
+#: Text encodings a transport may name (Python's codec names). Others (base64, rot13, zlib
+#: and the like are codecs too; UTF-7, EBCDIC) are refused rather than guessed at.
+_CHARSETS = frozenset({"utf-8", "utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be", "ascii"}
+                      | {f"iso8859-{n}" for n in (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 13, 14, 15, 16)}
+                      | {f"cp125{n}" for n in range(9)})
+#: Without a byte order mark, UTF-16 and UTF-32 are big-endian (RFC 2781).
+_UNMARKED = {"utf-16": "utf-16-be", "utf-32": "utf-32-be"}
+_DECLARED = re.compile(rb"""^<\?xml[ \t\r\n]+version[ \t\r\n]*=[ \t\r\n]*["'][^"']{1,10}["'][ \t\r\n]+encoding[ \t\r\n]*=[ \t\r\n]*["']([A-Za-z0-9._:-]{1,40})["']""")
+
+
+def transport_charset(charset: str) -> str:
+    """The codec for a Content-Type ``charset`` parameter, or a :class:`RequestError`."""
+    try:
+        name = codecs.lookup(charset.strip()).name
+    except (LookupError, ValueError):
+        name = ""
+    name = _UNMARKED.get(name, name)
+    if name not in _CHARSETS:
+        raise RequestError(f"the charset {charset[:40]!r} is not a text encoding the gateway reads "
+                           "(UTF-8, UTF-16, ISO-8859-x, windows-125x)", code=FaultCode.MALFORMED_XML)
+    return name
 
 
 def _as_utf8(data: bytes, charset: str | None) -> tuple[bytes, str | None]:
-    """Apply the transport's ``charset`` (RFC 7303: it outranks the XML declaration, a byte
-    order mark outranks both). Without one, the declaration decides and UTF-8 is the default.
-    Answers the bytes to parse and the encoding to impose on the parser."""
+    """Apply the transport's ``charset``: RFC 7303 lets it outrank the XML declaration (a
+    byte order mark outranks both), but a declaration that names another encoding means one
+    of the two is wrong, and guessing would store mojibake: refused. Without a charset the
+    declaration decides, and UTF-8 is the default. Answers the bytes to parse and the
+    encoding to impose on the parser."""
     if not charset or data.startswith(_BOMS):
         return data, None
-    try:
-        name = codecs.lookup(charset).name
-    except LookupError:
-        raise RequestError(f"the charset {charset[:40]!r} is unknown", code=FaultCode.MALFORMED_XML) from None
+    name = transport_charset(charset)
+    ascii_compatible = not name.startswith(("utf-16", "utf-32"))
+    declared = _DECLARED.match(data) if ascii_compatible else None
+    if declared is not None and transport_charset_or_none(declared.group(1).decode()) != name:
+        raise RequestError(f"the Content-Type says charset={charset[:40]} but the XML declaration says "
+                           f"encoding={declared.group(1).decode()!r}; send one encoding", code=FaultCode.MALFORMED_XML)
     if name != "utf-8":
         try:
             data = data.decode(name).encode("utf-8")
         except UnicodeError as exc:
             raise RequestError(f"the body is not valid {charset[:40]}: {exc.reason}", code=FaultCode.MALFORMED_XML) from None
-    return data, "utf-8"
+    return data, "utf-8"  # imposed: a UTF-16 document's own declaration no longer fits its bytes
+
+
+def transport_charset_or_none(charset: str) -> str | None:
+    try:
+        return transport_charset(charset)
+    except RequestError:
+        return None
 
 
 def parse_untrusted(data: bytes, *, policy: XmlParsePolicy = STRICT, charset: str | None = None) -> etree._Element:

@@ -23,7 +23,7 @@ import requests
 from lxml import etree
 
 from gateway.soap.memo import PATH as MEMO_PATH
-from tests.conftest import SENDER_PASSWORD, make_pdf
+from tests.conftest import SENDER_PASSWORD, fault_code, make_pdf
 
 TITLE = "Vedtak om byggetillatelse – Ærlig talt, søknad på Øvre Åsen"
 NAME = "Ørjan Bråthen"
@@ -161,7 +161,7 @@ def test_large_attachment_goes_through_the_spool_into_the_blob_store(sqlite_gate
     assert doc.sha256 == hashlib.sha256(pdf).hexdigest() and doc.size == len(pdf)
     assert not doc.storage_ref.startswith("db:")
     assert sqlite_gateway.runtime.blobs.get(doc.storage_ref) == pdf
-    spool = sqlite_gateway.runtime.settings.storage.spool_dir
+    spool = sqlite_gateway.runtime.spool_dir
     assert not spool.exists() or list(spool.iterdir()) == []
 
 
@@ -174,7 +174,7 @@ def test_refused_large_attachment_leaves_nothing_in_the_spool(sqlite_gateway):
     ])
     r = post(sqlite_gateway, body, 'multipart/related; type="application/xop+xml"; boundary=big; start="<root>"')
     assert r.status_code in (400, 500) and b"PDF" in r.content
-    spool = sqlite_gateway.runtime.settings.storage.spool_dir
+    spool = sqlite_gateway.runtime.spool_dir
     assert not spool.exists() or list(spool.iterdir()) == []
     assert sqlite_gateway.runtime.repository.count_shipments() == 0
 
@@ -272,3 +272,27 @@ def test_the_root_part_is_parsed_once_whatever_the_number_of_parts(sqlite_gatewa
     shipment = stored(sqlite_gateway, post(sqlite_gateway, body, 'multipart/related; type="application/xop+xml"; boundary=many'))
     assert len(shipment.documents) == 40
     assert calls == [len(root)]
+
+
+def test_validation_claims_the_memory_its_spooled_payload_costs(start_gateway, settings_factory):
+    """/validation parses its payload in memory: an MTOM attachment on disk still counts
+    against the budget there (a 2 MB payload of small elements costs lxml ~130 MB)."""
+    from gateway.soap.validation import NS as VNS, PATH as VPATH
+
+    gw = start_gateway(settings_factory(memory_budget_bytes=64 * 1024 * 1024, memory_wait_seconds=0.3))
+    payload = b"<Message>" + b"<x/>" * 500_000 + b"</Message>"
+    root = (f'<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:v="{VNS}">'
+            "<soapenv:Body><v:validate><v:schemaName>memo-1.1</v:schemaName><v:payload>"
+            '<xop:Include xmlns:xop="http://www.w3.org/2004/08/xop/include" href="cid:payload"/>'
+            "</v:payload></v:validate></soapenv:Body></soapenv:Envelope>").encode()
+    body = mime("v", [([("Content-Type", 'application/xop+xml; type="text/xml"'), ("Content-ID", "<root>")], root),
+                      ([("Content-Type", "application/xml"), ("Content-ID", "<payload>")], payload)])
+    held = gw.runtime.memory_budget.claim(8 * 1024 * 1024)  # a little is in use: not enough room left
+    try:
+        r = requests.post(gw.base_url + VPATH, data=body, auth=("kommune-sak", SENDER_PASSWORD), timeout=60,
+                          headers={"Content-Type": 'multipart/related; type="application/xop+xml"; boundary=v; start="<root>"',
+                                   "SOAPAction": '"validate"'})
+    finally:
+        held.release()
+    assert r.status_code == 503 and fault_code(r.content) == "SERVER_BUSY", r.text[:300]
+    assert gw.runtime.memory_budget.used == 0

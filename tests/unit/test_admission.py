@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from gateway.admission import CLAIM_THRESHOLD_BYTES, MemoryBudget, ServerBusyError
+from gateway.admission import CLAIM_THRESHOLD_BYTES, MemoryBudget, ServerBusyError, parse_cost
 
 MiB = 1024 * 1024
 
@@ -49,3 +49,29 @@ def test_a_claim_larger_than_the_budget_runs_alone():
         budget.claim(2 * MiB)
     alone.release()
     budget.claim(2 * MiB).release()
+
+
+def test_claims_are_served_in_order():
+    """A large claim at the head of the queue is not overtaken by smaller ones that fit."""
+    budget = MemoryBudget(100 * MiB, wait_seconds=5)
+    first = budget.claim(30 * MiB)
+    order: list[str] = []
+    big = threading.Thread(target=lambda: (budget.claim(100 * MiB), order.append("big")))
+    big.start()
+    time.sleep(0.2)
+    small = threading.Thread(target=lambda: (budget.claim(10 * MiB), order.append("small")))
+    small.start()
+    time.sleep(0.2)
+    assert order == []  # the small one fits, but waits behind the big one
+    first.release()
+    big.join(5)
+    assert order == ["big"]
+    budget._release(100 * MiB)
+    small.join(5)
+    assert order == ["big", "small"]
+
+
+def test_the_estimate_counts_tags():
+    text = b"<m>" + b"a" * 1000 + b"</m>"
+    tags = b"<m>" + b"<x/>" * 250 + b"</m>"
+    assert parse_cost(tags) > 10 * parse_cost(text)

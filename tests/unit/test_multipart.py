@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from gateway.errors import RequestError
-from gateway.soap.multipart import MultipartPolicy, content_id_key, read_multipart
+from gateway.soap.multipart import MultipartPolicy, cid_url_keys, content_id_key, read_multipart
 from gateway.spool import Spool, SpooledContent
 
 B = "uuid:7f1c-b"
@@ -69,6 +69,8 @@ def test_root_without_charset_has_none(tmp_path):
     (part("<root@x>", ROOT_XML, ROOT_TYPE) + part(None, b"abc") + END, "no Content-ID"),
     (part("<root@x>", ROOT_XML, ROOT_TYPE) + part("<d>", b"1") + part("<d>", b"2") + END, "two parts"),
     (part("<root@x>", ROOT_XML, ROOT_TYPE) + part("<root@x>", b"2") + END, "two parts"),
+    # a delimiter not at the start of a line is preamble: the first real one closes the body
+    (b"x--" + B.encode() + b"\r\n" + part("<root@x>", ROOT_XML, ROOT_TYPE)[len(B) + 4:] + END, "no parts"),
     (part("<d>", b"1") + END, "start parameter names"),
     (part("<root@x>", ROOT_XML, "application/pdf") + END, "root part"),
     (part("<root@x>", ROOT_XML, ROOT_TYPE) + part("<>", b"1") + END, "empty Content-ID"),
@@ -120,9 +122,17 @@ def test_a_refused_body_leaves_no_spool_files(tmp_path):
     ("<http://tempuri.org/1/63>", "cid:http%3A%2F%2Ftempuri.org%2F1%2F63"),
     ("<a'b\"c@x>", "cid:a%27b%22c@x"),
     (" <x@y> ", "CID:x@y"),
+    ("<a%40b>", "cid:a%2540b"),  # a % of its own in the Content-ID, encoded as RFC 2392 says
+    ("<a%40b>", "cid:a%40b"),    # ... or left as it is by a client that does not encode
+    ("<x%FF>", "cid:x%FF"),      # not UTF-8 when decoded: only as written
 ])
-def test_content_id_and_cid_url_share_a_key(header, href):
-    assert content_id_key(header) == content_id_key(href)
+def test_a_cid_url_finds_the_content_id_as_sent(header, href):
+    assert content_id_key(header) in cid_url_keys(href)
+
+
+def test_content_ids_that_decode_alike_stay_apart():
+    assert content_id_key("<x%FF>") != content_id_key("<x%FE>")
+    assert content_id_key("<x%FE>") not in cid_url_keys("cid:x%FF")
 
 
 @settings(max_examples=60, deadline=None)
@@ -140,3 +150,47 @@ def test_any_split_of_the_body_reads_the_same(tmp_path_factory, step, chunk, pay
     content = message.attachments["d"].content
     assert message.root == ROOT_XML
     assert (content.read() if isinstance(content, SpooledContent) else content) == tricky
+
+
+def test_attachments_kept_in_memory_are_bounded_together(tmp_path):
+    """Many parts under the per-part threshold: past the total, they go to the spool too."""
+    parts = b"".join(part(f"<p{i}>", bytes([i]) * 300_000) for i in range(20))  # 6 MB in parts of 300 KB
+    message = read(part("<root@x>", ROOT_XML, ROOT_TYPE) + parts + END, tmp_path,
+                   memory_part_bytes=1024 * 1024, memory_total_bytes=1024 * 1024)
+    kept = sum(len(a.content) for a in message.attachments.values() if isinstance(a.content, bytes))
+    spooled = [a for a in message.attachments.values() if isinstance(a.content, SpooledContent)]
+    assert kept <= 1024 * 1024 and len(spooled) >= 17
+    assert all(a.content.read() == bytes([int(a.content_id[1:])]) * 300_000 for a in spooled)
+
+
+def test_a_spool_that_cannot_be_written_is_storage_unavailable(tmp_path):
+    from gateway.errors import StorageError
+
+    (tmp_path / "spool").write_text("a file where the spool directory should be")
+    body = part("<root@x>", ROOT_XML, ROOT_TYPE) + part("<big>", b"x" * 2_000_000) + END
+    with pytest.raises(StorageError) as err:
+        read_multipart(io.BytesIO(body), boundary=B, start="<root@x>", spool=Spool(tmp_path / "spool"))
+    assert err.value.code == "STORAGE_UNAVAILABLE"
+
+
+def test_the_root_content_id_cannot_be_repeated_without_start(tmp_path):
+    body = part("<r>", ROOT_XML, ROOT_TYPE) + part("<r>", b"x") + END
+    with pytest.raises(RequestError, match="two parts"):
+        read(body, tmp_path, start=None)
+
+
+def test_a_process_spool_sweeps_the_spools_of_dead_processes(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from gateway.spool import process_spool_dir
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True).stdout.strip()
+    (tmp_path / f"p{dead}").mkdir()
+    (tmp_path / f"p{dead}" / "left.part").write_bytes(b"after a SIGKILL")
+    (tmp_path / f"p{os.getppid()}").mkdir()  # a living process: kept
+    (tmp_path / "old.part").write_bytes(b"x")
+    mine = process_spool_dir(tmp_path)
+    assert mine == tmp_path / f"p{os.getpid()}"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"p{os.getppid()}"]
