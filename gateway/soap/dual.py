@@ -14,24 +14,21 @@ from typing import Any
 
 from lxml import etree
 
-from gateway.soap.contract import PublishedWsdl, is_wsdl_request, serve_wsdl
+from gateway.soap.contract import PublishedWsdl, WsdlEndpoint
 from gateway.soap.protocol import GatewayWsgiApplication, HardenedSoap11, HardenedSoap12
 
 WSDL = "http://schemas.xmlsoap.org/wsdl/"
 
 
-class DualSoapApplication:
+class DualSoapApplication(WsdlEndpoint):
+    """The published WSDL at ``?wsdl``; calls to the SOAP 1.2 or 1.1 application by Content-Type."""
+
     def __init__(self, soap11: GatewayWsgiApplication, soap12: GatewayWsgiApplication, wsdl: PublishedWsdl) -> None:
+        super().__init__(self._by_version, wsdl)
         self.soap11 = soap11
         self.soap12 = soap12
-        self.wsdl = wsdl
 
-    def publish(self, base_url: str) -> None:
-        self.wsdl.publish(base_url)
-
-    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        if is_wsdl_request(environ):
-            return serve_wsdl(self.wsdl, start_response)
+    def _by_version(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         content_type = environ.get("CONTENT_TYPE", "").lower()
         app = self.soap12 if "application/soap+xml" in content_type else self.soap11
         return app(environ, start_response)
