@@ -245,7 +245,9 @@ def main() -> int:
                 gateway.terminate()
             ratio = after / 1024 / args.mtom_mb
             print(f"one {args.mtom_mb} MB document as MTOM: accepted in {took:.1f} s; gateway peak RSS {after / 1024:.0f} MiB "
-                  f"(idle {before / 1024:.0f} MiB, {ratio:.2f}x the document; target < 1.5x: {'met' if ratio < 1.5 else 'NOT met'})")
+                  f"(idle {before / 1024:.0f} MiB, {ratio:.2f}x the document; target < 1.5x: {'met' if ratio < 1.5 else 'NOT met'}); "
+                  f"above idle: {(after - before) / 1024:.0f} MiB ({(after - before) / 1024 / args.mtom_mb:.2f}x: "
+                  f"{'flat' if after - before < args.mtom_mb * 1024 / 4 else 'NOT flat'})")
     return 0
 
 

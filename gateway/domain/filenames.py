@@ -7,6 +7,7 @@ Windows, so it must be a name Windows can save and must show what it is. Refused
 - control characters (C0, DEL, C1) and line or paragraph separators;
 - invisible format characters (Unicode category Cf): bidirectional controls such as U+202E
   (``vedtak\\u202efdp.exe`` is shown as ``vedtakexe.pdf``), zero-width characters, U+FEFF;
+  and the other default-ignorable ones (Hangul fillers, U+034F, variation selectors);
 - Windows device names (``CON``, ``PRN``, ``AUX``, ``NUL``, ``COM1``-``COM9``, ``LPT1``-``LPT9``,
   also with an extension: ``CON.pdf``) and a trailing dot or space, which Windows drops.
 
@@ -26,6 +27,14 @@ WINDOWS_RESERVED_NAMES = frozenset(
     | {f"{device}{n}" for device in ("COM", "LPT") for n in (*"123456789", "\u00b9", "\u00b2", "\u00b3")}
 )
 _SEPARATORS = frozenset("\u2028\u2029\u0085")
+#: Default-ignorable code points outside category Cf: shown as nothing, so they can make two
+#: names look alike (Hangul fillers, the combining grapheme joiner, variation selectors).
+_INVISIBLE = frozenset("\u034f\u115f\u1160\u17b4\u17b5\u3164\uffa0" + "".join(map(chr, range(0x180B, 0x1810)))
+                       + "".join(map(chr, range(0xFE00, 0xFE10))))
+
+
+def _invisible(char: str) -> bool:
+    return char in _INVISIBLE or 0xE0100 <= ord(char) <= 0xE01EF  # variation selectors supplement
 
 #: RFC 6838 section 4.2 restricted-name, for the type and the subtype.
 _NAME = r"[A-Za-z0-9][A-Za-z0-9!#$&^_.+\-]{0,126}"
@@ -45,7 +54,7 @@ def filename_characters_problem(name: str) -> str | None:
         category = unicodedata.category(char)
         if category == "Cc" or char in _SEPARATORS:
             return f"contains the control character U+{ord(char):04X}"
-        if category == "Cf":
+        if category == "Cf" or _invisible(char):
             what = unicodedata.name(char, "a format character")
             return f"contains the invisible character U+{ord(char):04X} ({what}), which can disguise a file's type"
     return None

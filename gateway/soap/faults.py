@@ -37,12 +37,23 @@ SUPPORTED_ENVELOPE = "supported_envelope"
 SOAP12_ENV = "http://www.w3.org/2003/05/soap-envelope"
 
 
+#: A fault never echoes more than this of what a caller sent (a 300,000-character schema or
+#: header name came back whole): the text and the field are cut, whatever built them.
+MAX_FAULT_TEXT = 1000
+MAX_FAULT_FIELD = 200
+
+
+def _bounded(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 class GatewayFault(Fault):
     """A spyne fault that remembers the :class:`GatewayError` it was made from."""
 
     def __init__(self, error: GatewayError, *, wire_field: str | None) -> None:
         info = error.info
-        message = f"{wire_field}: {error.message}" if wire_field else error.message
+        wire_field = _bounded(wire_field, MAX_FAULT_FIELD) if wire_field else wire_field
+        message = _bounded(f"{wire_field}: {error.message}" if wire_field else error.message, MAX_FAULT_TEXT)
         detail = {f"{{{FAULT_NS}}}code": str(error.code)}
         if wire_field:
             detail[f"{{{FAULT_NS}}}field"] = wire_field

@@ -42,7 +42,7 @@ from gateway.config import SenderSettings
 from gateway.errors import FaultCode, GatewayError, RequestError
 from gateway.soap.contract import ContractValueError, MessageSchema
 from gateway.soap.faults import (
-    NOT_UNDERSTOOD, SOAP_CODE_VALUE, SUPPORTED_ENVELOPE, FieldNamer, GatewayFault, fault_header_blocks, http_status, normalize, to_fault,
+    MAX_FAULT_FIELD, NOT_UNDERSTOOD, SOAP_CODE_VALUE, SUPPORTED_ENVELOPE, FieldNamer, GatewayFault, fault_header_blocks, http_status, normalize, to_fault,
 )
 from gateway.soap.multipart import DEFAULT_POLICY, MultipartPolicy, read_multipart
 from gateway.soap.transport import check_request_media
@@ -217,6 +217,9 @@ class _HardenedInput:
         other = SOAP11_ENV if self.ns_soap_env == SOAP12_ENV else SOAP12_ENV
         if root.tag == f"{{{other}}}Envelope":
             raise to_fault(_version_mismatch(self.ns_soap_env))
+        if etree.QName(root).localname == "Envelope" and root.tag != f"{{{self.ns_soap_env}}}Envelope":
+            # an Envelope in no SOAP namespace (SOAP 1.2 part 1, 5.4.7): VersionMismatch too
+            raise to_fault(_version_mismatch(self.ns_soap_env, unknown=True))
         header = root.find(f"{{{self.ns_soap_env}}}Header") if root.tag == f"{{{self.ns_soap_env}}}Envelope" else None
         if header is None:
             return
@@ -232,7 +235,8 @@ class _HardenedInput:
             names = ", ".join(etree.QName(tag).localname for tag in refused[:5])
             raise to_fault(RequestError(
                 f"the gateway does not process the header block(s) {names} marked mustUnderstand",
-                code=FaultCode.MUST_UNDERSTAND, details={NOT_UNDERSTOOD: "\n".join(refused[:20])}))
+                code=FaultCode.MUST_UNDERSTAND,
+                details={NOT_UNDERSTOOD: "\n".join(tag for tag in refused[:20] if len(tag) <= MAX_FAULT_FIELD)}))
 
     def from_element(self, ctx: Any, cls: Any, element: etree._Element) -> Any:
         """spyne's decoding, with a lexical check it skips without a validator, and any failure
@@ -371,8 +375,11 @@ def _check_transport(environ: dict[str, Any]) -> None:
         raise to_fault(exc) from None
 
 
-def _version_mismatch(supported: str) -> RequestError:
-    if supported == SOAP12_ENV:
+def _version_mismatch(supported: str, *, unknown: bool = False) -> RequestError:
+    if unknown:
+        version = "1.2" if supported == SOAP12_ENV else "1.1"
+        message = f"the Envelope is in no SOAP namespace; a SOAP {version} envelope ({supported}) is expected here"
+    elif supported == SOAP12_ENV:
         message = "a SOAP 1.2 envelope (Content-Type application/soap+xml) is expected here; this one is SOAP 1.1"
     else:
         message = ("a SOAP 1.1 envelope is expected with Content-Type text/xml; this one is SOAP 1.2 "

@@ -66,7 +66,7 @@ def resolve_includes(root: etree._Element, attachments: Mapping[str, Attachment]
         parent = include.getparent()
         if parent is None or etree.QName(parent).namespace == soap_ns:
             raise _fail("an xop:Include must stand inside the message's payload, not for the envelope, its Header or Body")
-        href = include.get("href") or ""
+        href = (include.get("href") or "").strip()
         if href[:4].lower() != "cid:":
             raise _fail(f"an xop:Include href must be a cid: URL, got {href[:80]!r}")
         key = next((k for k in cid_url_keys(href) if k in attachments), None)
