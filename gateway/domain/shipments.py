@@ -250,6 +250,9 @@ class ShipmentService:
         if stored.status is Status.READ:
             return
         who = f"{read_by.strip()[:6]}*****" if read_by else "ukjent"
+        if read_at is not None and not 1970 <= read_at.year <= 9998:  # 0001-01-01T00:00+14:00 has no UTC time
+            raise ValidationError(f"not a time a letter can have been read at: {read_at.isoformat()[:40]}",
+                                  code=FaultCode.INVALID_REQUEST, field="read_at")
         when = (read_at or self.clock()).astimezone(dt.timezone.utc).isoformat(timespec="seconds")
         detail = f"{system or 'eksternt system'}, lest av {who} {when}"
         status = None if stored.status in FINAL_STATUSES else Status.READ

@@ -220,7 +220,9 @@ class _HardenedInput:
         if etree.QName(root).localname == "Envelope" and root.tag != f"{{{self.ns_soap_env}}}Envelope":
             # an Envelope in no SOAP namespace (SOAP 1.2 part 1, 5.4.7): VersionMismatch too
             raise to_fault(_version_mismatch(self.ns_soap_env, unknown=True))
-        header = root.find(f"{{{self.ns_soap_env}}}Header") if root.tag == f"{{{self.ns_soap_env}}}Envelope" else None
+        if root.tag != f"{{{self.ns_soap_env}}}Envelope":
+            return  # not an envelope at all: spyne's own refusal
+        header = _envelope_header(root, self.ns_soap_env)
         if header is None:
             return
         soap12 = self.ns_soap_env == SOAP12_ENV
@@ -373,6 +375,24 @@ def _check_transport(environ: dict[str, Any]) -> None:
         check_request_media(environ)
     except GatewayError as exc:
         raise to_fault(exc) from None
+
+
+def _envelope_header(envelope: etree._Element, ns: str) -> etree._Element | None:
+    """The envelope's Header, after checking its shape: an optional Header, then exactly one
+    Body, nothing else and no text (SOAP 1.2 part 1, 5.1; WS-I BP R1011 for SOAP 1.1). A
+    second Body or Header would otherwise be ignored: a letter or a mustUnderstand block
+    dropped without a word."""
+    children = [child for child in envelope if isinstance(child.tag, str)]
+    shape = [child.tag for child in children]
+    if shape not in ([f"{{{ns}}}Body"], [f"{{{ns}}}Header", f"{{{ns}}}Body"]):
+        raise to_fault(RequestError("a SOAP envelope holds an optional Header and then exactly one Body, and nothing else",
+                                    code=FaultCode.INVALID_REQUEST))
+    body = children[-1]
+    texts = [envelope.text, body.text, *(child.tail for child in children), *(child.tail for child in body)]
+    if any(text and text.strip() for text in texts):
+        raise to_fault(RequestError("text stands in the SOAP envelope or Body, outside the message",
+                                    code=FaultCode.INVALID_REQUEST))
+    return children[0] if len(children) == 2 else None
 
 
 def _version_mismatch(supported: str, *, unknown: bool = False) -> RequestError:

@@ -65,3 +65,17 @@ def test_values_with_surrounding_spaces_mean_what_they_say(sqlite_gateway):
     sid = re.search(rb"<return>([^<]+)</return>", r.content).group(1).decode()
     shipment = sqlite_gateway.runtime.repository.get(sid).shipment
     assert shipment.delivery.mode.name == "DIGITAL_ONLY" and shipment.print_options.duplex is True
+
+
+@pytest.mark.parametrize("when", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00"])
+def test_a_read_time_without_a_utc_equivalent_is_refused_by_name(sqlite_gateway, when):
+    """setForsendelseLestAvEksterntSystem with an extreme datoLest gave 500 (date out of range)."""
+    r = _post(sqlite_gateway, TEMPLATE)
+    sid = re.search(rb"<return>([^<]+)</return>", r.content).group(1).decode()
+    body = ('<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope" xmlns:v9="http://www.ks.no/svarut/servicesV9">'
+            f"<s:Body><v9:setForsendelseLestAvEksterntSystem><forsendelsesid>{sid}</forsendelsesid>"
+            f"<datoLest>{when}</datoLest></v9:setForsendelseLestAvEksterntSystem></s:Body></s:Envelope>")
+    r = _post(sqlite_gateway, body)
+    fault = etree.fromstring(r.content)
+    assert r.status_code == 400 and fault.findtext(f".//{FAULTS}code") == "INVALID_REQUEST", r.text[:300]
+    assert fault.findtext(f".//{FAULTS}field") == "datoLest"
