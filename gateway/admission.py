@@ -20,7 +20,6 @@ import time
 from dataclasses import dataclass
 
 from gateway.errors import FaultCode, GatewayError
-from gateway.spool import Content, SpooledContent
 
 #: Memory a call needs per byte of inline request body (measured: see the module docstring).
 INLINE_COST_FACTOR = 4
@@ -35,18 +34,6 @@ def parse_cost(data: bytes | bytearray) -> int:
     """Memory to parse ``data`` and handle what it says, estimated from its size and its
     number of tags (one C-speed count): about 4x the bytes, plus lxml's cost per node."""
     return len(data) * INLINE_COST_FACTOR + data.count(b"<") * NODE_COST_BYTES
-
-
-def content_parse_cost(content: Content) -> int:
-    """:func:`parse_cost` of content that will be parsed, spooled or not (the file is
-    counted in pieces, never read whole)."""
-    if not isinstance(content, SpooledContent):
-        return parse_cost(content)
-    tags = 0
-    with content.open() as f:
-        while chunk := f.read(1024 * 1024):
-            tags += chunk.count(b"<")
-    return content.size * INLINE_COST_FACTOR + tags * NODE_COST_BYTES
 
 
 class ServerBusyError(GatewayError):

@@ -33,7 +33,7 @@ from gateway import __version__
 from gateway.config import ServerSettings
 from gateway.runtime import Runtime
 from gateway.soap import memo, svarut, validation
-from gateway.soap.protocol import REFUSAL_ENV, TOO_LARGE
+from gateway.soap.protocol import BODY_BYTES_ENV, REFUSAL_ENV, TOO_LARGE
 
 logger = logging.getLogger(__name__)
 
@@ -146,10 +146,22 @@ class SoapResource(WSGIResource):
 
     def render(self, request: server.Request) -> Any:
         refusal = getattr(request, "refusal", None)
-        if refusal is None:
-            return super().render(request)
         reactor, threadpool, application = self._gateway_args
-        return WSGIResource(reactor, threadpool, functools.partial(_refused, application, refusal)).render(request)
+        if refusal is not None:
+            return WSGIResource(reactor, threadpool, functools.partial(_refused, application, refusal)).render(request)
+        if request.getHeader(b"content-length") is None and request.content is not None:
+            # chunked: twisted.web has the whole body already; its size lets the SOAP layer
+            # claim memory before it reads the body (gateway/admission.py)
+            size = request.content.seek(0, io.SEEK_END)
+            request.content.seek(0)
+            return WSGIResource(reactor, threadpool, functools.partial(_sized, application, size)).render(request)
+        return super().render(request)
+
+
+def _sized(application: Callable[..., Iterable[bytes]], size: int, environ: dict[str, Any],
+           start_response: Callable[..., Any]) -> Iterable[bytes]:
+    environ[BODY_BYTES_ENV] = size
+    return application(environ, start_response)
 
 
 def _refused(application: Callable[..., Iterable[bytes]], refusal: str, environ: dict[str, Any],

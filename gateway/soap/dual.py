@@ -78,8 +78,7 @@ def build_dual(service: type, *, tns: str, name: str, path: str, runtime: Any) -
             in_protocol=protocol(validator=None, parse_policy=INLINE_DOCUMENTS,
                                  authenticator=runtime.authenticator if runtime else None,
                                  spool_dir=str(runtime.spool_dir) if runtime else None,
-                                 memory_budget=runtime.memory_budget if runtime else None,
-                                 binary_in_memory=True),
+                                 memory_budget=runtime.memory_budget if runtime else None),
             out_protocol=protocol(),
         )
         app.gateway = runtime  # type: ignore[attr-defined]

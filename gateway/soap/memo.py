@@ -12,7 +12,7 @@ from spyne import Array, ByteArray, ComplexModel, DateTime, Unicode, rpc
 
 from gateway.runtime import Runtime
 from gateway.soap.dual import DualSoapApplication, build_dual
-from gateway.soap.protocol import GatewayService, binary_bytes, sender_of
+from gateway.soap.protocol import GatewayService, binary_bytes, claim_parse_memory, sender_of
 
 PATH = "/memo"
 NS = "urn:gateway:memo:1"
@@ -52,6 +52,7 @@ class MemoService(GatewayService):
     def sendMessage(ctx, message):
         runtime: Runtime = ctx.app.gateway
         data = binary_bytes(message)
+        claim_parse_memory(ctx, data)
         accepted = runtime.memo.accept(data, sender=sender_of(ctx))
         return SendResult(messageUUID=accepted.shipment_id, status=str(accepted.status))
 

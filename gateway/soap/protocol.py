@@ -36,7 +36,7 @@ from spyne.error import RequestNotAllowed
 from spyne.server.http import HttpTransportContext
 from spyne.server.wsgi import WsgiApplication
 
-from gateway.admission import INLINE_COST_FACTOR, MemoryBudget, content_parse_cost, parse_cost
+from gateway.admission import INLINE_COST_FACTOR, MemoryBudget, parse_cost
 from gateway.auth import Authenticator
 from gateway.config import SenderSettings
 from gateway.errors import FaultCode, GatewayError, RequestError
@@ -62,6 +62,8 @@ SENDER_KEY = "gateway.sender"
 #: Set by twisted.web (gateway.server) when it refused the body. WSGI puts every client
 #: header under an ``HTTP_`` prefix, so no client can set or forge this key.
 REFUSAL_ENV = "gateway.refusal"
+#: The size of a chunked body (which has no Content-Length), set by gateway.server.
+BODY_BYTES_ENV = "gateway.body-bytes"
 TOO_LARGE = "too-large"
 #: The request's spool (MTOM attachments on disk) and its resolved xop:Includes.
 SPOOL_KEY = "gateway.spool"
@@ -88,6 +90,15 @@ _OUR_ROLES = frozenset({
 })
 
 
+def claim_parse_memory(ctx: Any, data: bytes) -> None:
+    """A service about to parse ``data`` (XML it received as base64Binary: a MeMo message, a
+    payload to validate) claims what parsing it costs from the memory budget first; the
+    envelope's own claim could not see the tags inside the base64."""
+    protocol = ctx.app.in_protocol
+    if isinstance(protocol, _HardenedInput) and isinstance(ctx.transport, HttpTransportContext):
+        protocol._claim(ctx, parse_cost(data))
+
+
 def sender_of(ctx: Any) -> SenderSettings:
     """The sender system that authenticated this call."""
     return ctx.transport.req_env[SENDER_KEY]
@@ -104,7 +115,6 @@ class _HardenedInput:
         spool_dir: str | None = None,
         multipart_policy: MultipartPolicy = DEFAULT_POLICY,
         memory_budget: MemoryBudget | None = None,
-        binary_in_memory: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
@@ -113,9 +123,6 @@ class _HardenedInput:
         self.spool_dir = spool_dir
         self.multipart_policy = multipart_policy
         self.memory_budget = memory_budget
-        #: The service reads its base64Binary arguments into memory and parses them (/memo,
-        #: /validation), so spooled attachments count against the memory budget too.
-        self.binary_in_memory = binary_in_memory
 
     def create_in_document(self, ctx: Any, charset: str | None = None) -> None:
         try:
@@ -144,8 +151,9 @@ class _HardenedInput:
             if media_type == "multipart/related":
                 root = self._read_mtom(ctx, params)
             else:
-                length = ctx.transport.req_env.get("CONTENT_LENGTH")
-                if length:  # claim before reading; a chunked body only once it is read
+                env = ctx.transport.req_env
+                length = env.get("CONTENT_LENGTH") or env.get(BODY_BYTES_ENV)
+                if length:  # claim before the body is read into memory (a chunked one too)
                     self._claim(ctx, int(length) * INLINE_COST_FACTOR)
                 body = self._body(ctx)
                 self._claim(ctx, parse_cost(body) - (len(body) * INLINE_COST_FACTOR if length else 0))  # its tags
@@ -174,13 +182,10 @@ class _HardenedInput:
         spool = env[SPOOL_KEY] = Spool(self.spool_dir or tempfile.gettempdir())
         message = _raise_as_fault(read_multipart, env["wsgi.input"], boundary=params.get("boundary"),
                                   start=params.get("start"), spool=spool, policy=self.multipart_policy)
-        # the root part is parsed; attachments cost their size at most (see below), or their
-        # parse where the service parses them
-        if self.binary_in_memory:
-            cost = sum(content_parse_cost(a.content) for a in message.attachments.values())
-        else:  # documents: pypdf reads a whole file only to repair a broken xref, which it may
-            cost = sum(len(a.content) for a in message.attachments.values())
-        self._claim(ctx, parse_cost(message.root) + cost)
+        # the root part is parsed; an attachment costs its size at most: pypdf reads a whole
+        # file to repair a broken xref, and /memo and /validation read theirs into memory
+        # (and claim the parse of it themselves: claim_parse_memory)
+        self._claim(ctx, parse_cost(message.root) + sum(len(a.content) for a in message.attachments.values()))
         root = self._parse(message.root, message.root_charset)
         env[XOP_KEY] = _raise_as_fault(resolve_includes, root, message.attachments, soap_ns=self.ns_soap_env)
         return root

@@ -13,7 +13,7 @@ from spyne import Array, Boolean, ByteArray, ComplexModel, Integer, Unicode, rpc
 from gateway.domain.validation_service import validate_payload
 from gateway.runtime import Runtime
 from gateway.soap.dual import DualSoapApplication, build_dual
-from gateway.soap.protocol import GatewayService, binary_bytes
+from gateway.soap.protocol import GatewayService, binary_bytes, claim_parse_memory
 
 PATH = "/validation"
 NS = "urn:gateway:validation:1"
@@ -43,6 +43,7 @@ class ValidationService(GatewayService):
          _in_variable_names={"schema_name": "schemaName"}, _operation_name="validate")
     def validate(ctx, schema_name, payload):
         data = binary_bytes(payload)
+        claim_parse_memory(ctx, data)
         report = validate_payload(ctx.app.gateway.schemas, schema_name or "", data)
         return ValidationResult(
             schemaName=schema_name,

@@ -303,3 +303,49 @@ def test_validation_claims_the_memory_its_spooled_payload_costs(start_gateway, s
         held.release()
     assert r.status_code == 503 and fault_code(r.content) == "SERVER_BUSY", r.text[:300]
     assert gw.runtime.memory_budget.used == 0
+
+
+def test_a_chunked_inline_letter_claims_memory_before_its_body_is_read(start_gateway, settings_factory, monkeypatch):
+    """Apache CXF chunks every body: its size comes from twisted.web's copy, and a call that
+    finds no room is refused before the body is read into memory."""
+    import base64
+
+    from gateway.soap import protocol
+
+    gw = start_gateway(settings_factory(memory_budget_bytes=64 * 1024 * 1024, memory_wait_seconds=0.2))
+    reads: list[int] = []
+    real = protocol._HardenedInput._body
+    monkeypatch.setattr(protocol._HardenedInput, "_body", staticmethod(lambda ctx: reads.append(1) or real(ctx)))
+    pdf = make_pdf("Chunket", padding=2 * 1024 * 1024)
+    body = envelope(["X"]).replace('<xop:Include xmlns:xop="http://www.w3.org/2004/08/xop/include" href="X"/>',
+                                   base64.b64encode(pdf).decode()).encode()
+    held = gw.runtime.memory_budget.claim(64 * 1024 * 1024)
+    try:
+        r = post(gw, chunks(body, 64 * 1024), "application/soap+xml; charset=utf-8")
+    finally:
+        held.release()
+    assert r.status_code == 503 and fault_code(r.content) == "SERVER_BUSY"
+    assert reads == []  # refused before the body was read
+    r = post(gw, chunks(body, 64 * 1024), "application/soap+xml; charset=utf-8")
+    assert stored(gw, r).title == TITLE and reads == [1]
+
+
+def test_validation_claims_what_an_inline_payload_costs_to_parse(start_gateway, settings_factory):
+    """The tags of a payload sent as base64 are invisible to the envelope's claim: the service
+    claims the parse itself (3,000,000 <y/> cost lxml 1.7 GB against a claim of 61 MB)."""
+    import base64
+
+    from gateway.soap.validation import NS as VNS, PATH as VPATH
+
+    gw = start_gateway(settings_factory(memory_budget_bytes=64 * 1024 * 1024, memory_wait_seconds=0.3))
+    payload = base64.b64encode(b"<Message>" + b"<y/>" * 300_000 + b"</Message>").decode()
+    body = (f'<e:Envelope xmlns:e="http://schemas.xmlsoap.org/soap/envelope/" xmlns:v="{VNS}"><e:Body><v:validate>'
+            f"<v:schemaName>memo-1.1</v:schemaName><v:payload>{payload}</v:payload></v:validate></e:Body></e:Envelope>")
+    held = gw.runtime.memory_budget.claim(8 * 1024 * 1024)
+    try:
+        r = requests.post(gw.base_url + VPATH, data=body.encode(), auth=("kommune-sak", SENDER_PASSWORD), timeout=60,
+                          headers={"Content-Type": "text/xml; charset=utf-8", "SOAPAction": '"validate"'})
+    finally:
+        held.release()
+    assert r.status_code == 503 and fault_code(r.content) == "SERVER_BUSY", r.text[:300]
+    assert gw.runtime.memory_budget.used == 0
