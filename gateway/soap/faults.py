@@ -28,7 +28,7 @@ FieldNamer = Callable[[str], str]
 #: Codes whose SOAP ``Code/Value`` is one of SOAP's own rather than Sender/Receiver.
 SOAP_CODE_VALUE = {FaultCode.VERSION_MISMATCH: "VersionMismatch", FaultCode.MUST_UNDERSTAND: "MustUnderstand"}
 #: Refusals made at the HTTP level, before any SOAP processing: their status stands on SOAP 1.1 too.
-HTTP_LEVEL_CODES = frozenset({FaultCode.AUTHENTICATION_FAILED, FaultCode.REQUEST_TOO_LARGE,
+HTTP_LEVEL_CODES = frozenset({FaultCode.AUTHENTICATION_FAILED, FaultCode.METHOD_NOT_ALLOWED, FaultCode.REQUEST_TOO_LARGE,
                               FaultCode.UNSUPPORTED_MEDIA_TYPE, FaultCode.SERVER_BUSY})
 #: ``details`` key of a MUST_UNDERSTAND error: the Clark names of the header blocks, one per line.
 NOT_UNDERSTOOD = "not_understood"

@@ -375,7 +375,8 @@ def _parsed_content_type(value: str) -> tuple[str, tuple[tuple[str, str], ...]]:
 def _check_transport(environ: dict[str, Any]) -> None:
     """A SOAP call is a POST of a SOAP media type; checked before authentication."""
     if environ.get("REQUEST_METHOD") != "POST":
-        raise RequestNotAllowed("a SOAP call is a POST with a Content-Type")
+        # an HTTP-level answer (405 with Allow), also for a monitoring probe's GET
+        raise to_fault(RequestError("a SOAP call is a POST (and ?wsdl a GET)", code=FaultCode.METHOD_NOT_ALLOWED))
     try:
         check_request_media(environ)
     except GatewayError as exc:
@@ -545,6 +546,8 @@ class GatewayWsgiApplication(WsgiApplication):
             p_ctx.transport.resp_headers["WWW-Authenticate"] = 'Basic realm="gateway", charset="UTF-8"'
         if fault.error.code is FaultCode.SERVER_BUSY:
             p_ctx.transport.resp_headers["Retry-After"] = "30"
+        if fault.error.code is FaultCode.METHOD_NOT_ALLOWED:
+            p_ctx.transport.resp_headers["Allow"] = "POST, GET"
         return super().handle_error(p_ctx, others, fault, start_response)
 
     def _answer_in_soap11(self, p_ctx: Any) -> None:
