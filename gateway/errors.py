@@ -58,6 +58,8 @@ class FaultCode(enum.StrEnum):
     LINK_URL_INVALID = "LINK_URL_INVALID"
     SIGNING_NOT_SUPPORTED = "SIGNING_NOT_SUPPORTED"
     FIELD_TOO_LONG = "FIELD_TOO_LONG"
+    TOO_MANY_ITEMS = "TOO_MANY_ITEMS"
+    GIRO_PAGE_INVALID = "GIRO_PAGE_INVALID"
     # identity and lookup
     INVALID_SHIPMENT_ID = "INVALID_SHIPMENT_ID"
     UNKNOWN_SHIPMENT_ID = "UNKNOWN_SHIPMENT_ID"
@@ -119,6 +121,8 @@ FAULTS: dict[str, FaultInfo] = {
     FaultCode.LINK_URL_INVALID: FaultInfo("Client", 400, "`urlLenke` is not an absolute http(s) URL."),
     FaultCode.SIGNING_NOT_SUPPORTED: FaultInfo("Client", 400, "Signing orders (`skalSigneres`, `signaturtype`) are not offered by this gateway."),
     FaultCode.FIELD_TOO_LONG: FaultInfo("Client", 400, "A text field is longer than its contract allows: the official SvarUt limits (KS REST v3 schema) listed in `mappings/svarut_fields.toml`, MeMo's in `mappings/memo.toml`; the field is named."),
+    FaultCode.TOO_MANY_ITEMS: FaultInfo("Client", 400, "A list has more entries than the contract allows (`lenker` 5, `ekstraMetadata` 20, `dokumenter` 200, `giroarkSider` 100; `mappings/svarut_fields.toml`)."),
+    FaultCode.GIRO_PAGE_INVALID: FaultInfo("Client", 400, "A `giroarkSider` entry is not a page of its document (1 to the PDF's page count), or names a page twice."),
     FaultCode.INVALID_SHIPMENT_ID: FaultInfo("Client", 400, "A shipment id is not a UUID."),
     FaultCode.UNKNOWN_SHIPMENT_ID: FaultInfo("Client", 400, "`sendForsendelseMedId` with an id that `startNyForsendelse` did not give this sender."),
     FaultCode.SHIPMENT_NOT_FOUND: FaultInfo("Client", 404, "No shipment with that id belongs to this sender."),

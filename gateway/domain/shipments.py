@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from gateway.config import IntakePolicy
 from gateway.domain.identifiers import is_valid_norwegian_person_id
-from gateway.domain.validation import check_length, inspect_documents, shown, validate_shipment
+from gateway.domain.validation import check_giro_pages, check_length, inspect_documents, shown, validate_shipment
 from gateway.errors import ConflictError, FaultCode, GatewayError, NotFoundError, ValidationError
 from gateway.mapping.routing_rules import RoutingRule, apply_rules
 from gateway.mapping.tables import load
@@ -125,6 +125,7 @@ class ShipmentService:
                 shipment_id = new_shipment_id()
             validate_shipment(shipment, policy=self.policy, unique_filenames=unique_filenames, documents_required=documents_required)
             infos = inspect_documents(shipment.documents, contents, policy=self.policy)
+            check_giro_pages(shipment.documents, infos)
         except GatewayError as exc:
             self.audit_refusal(operation, tenant, exc, shipment_id)
             raise

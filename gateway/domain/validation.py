@@ -39,7 +39,7 @@ FIELD_TABLES = {"svarut-v9": "svarut_fields", "memo": "memo"}
 #: Characters of a refused value quoted in a message (audit log and fault text).
 SHOWN_CHARACTERS = 80
 
-__all__ = ["FORBIDDEN_FILENAME_CHARS", "inspect_documents", "shown", "validate_shipment"]
+__all__ = ["FORBIDDEN_FILENAME_CHARS", "check_giro_pages", "inspect_documents", "shown", "validate_shipment"]
 
 
 def shown(value: str, limit: int = SHOWN_CHARACTERS) -> str:
@@ -66,6 +66,7 @@ def validate_shipment(shipment: Shipment, *, policy: IntakePolicy, unique_filena
     """
     if not shipment.documents and shipment.printable:  # nothing to print: a text message is digital only
         documents_required = True
+    _check_counts(shipment)
     if not shipment.title or not shipment.title.strip():
         _fail(FaultCode.TITLE_REQUIRED, "title", "a title is required")
     if shipment.external_ref is not None and len(shipment.external_ref) > MAX_EXTERNAL_REF:
@@ -183,6 +184,29 @@ def _check_documents(documents: Sequence[Document], *, printable: bool, policy: 
         )
 
 
+def _check_counts(shipment: Shipment) -> None:
+    """TOO_MANY_ITEMS for a list longer than its contract's ``[max_items]`` allows."""
+    for path, steps, limit in field_limits(shipment.source_contract, "max_items"):
+        for where, value in _values(shipment, steps, ""):
+            if value is not None and len(value) > limit:
+                _fail(FaultCode.TOO_MANY_ITEMS, where or path, f"at most {limit} entries, got {len(value)}")
+
+
+def check_giro_pages(documents: Sequence[Document], infos: Sequence[PdfInfo | None]) -> None:
+    """Giro pages are pages of their PDF: 1 to its page count, each once (REST v3 minimum 1)."""
+    for i, (doc, info) in enumerate(zip(documents, infos, strict=True)):
+        if not doc.giro_pages:
+            continue
+        where = f"documents[{i}].giro_pages"
+        if info is None:
+            _fail(FaultCode.GIRO_PAGE_INVALID, where, "giro pages can only be pages of a PDF")
+        if len(set(doc.giro_pages)) != len(doc.giro_pages):
+            _fail(FaultCode.GIRO_PAGE_INVALID, where, "a page is named twice")
+        wrong = [p for p in doc.giro_pages if not 1 <= p <= info.page_count]
+        if wrong:
+            _fail(FaultCode.GIRO_PAGE_INVALID, where, f"page {wrong[0]} is not a page of this {info.page_count}-page PDF")
+
+
 def check_length(value: str | None, field: str, limit: int) -> None:
     """FIELD_TOO_LONG naming ``field`` when ``value`` has more than ``limit`` characters."""
     if value is not None and len(value) > limit:
@@ -190,17 +214,18 @@ def check_length(value: str | None, field: str, limit: int) -> None:
 
 
 def _check_lengths(shipment: Shipment) -> None:
-    for path, steps, limit in field_limits(shipment.source_contract):
+    for path, steps, limit in field_limits(shipment.source_contract, "max_length"):
         for where, value in _values(shipment, steps, ""):
             if isinstance(value, str) and len(value) > limit:
                 check_length(value, where or path, limit)
 
 
 @functools.cache
-def field_limits(contract: str) -> tuple[tuple[str, tuple[str, ...], int], ...]:
-    """(path, its steps, limit) from the contract's ``[max_length]`` table, parsed once."""
+def field_limits(contract: str, kind: str = "max_length") -> tuple[tuple[str, tuple[str, ...], int], ...]:
+    """(path, its steps, limit) from the contract's ``[max_length]`` (or ``[max_items]``)
+    table, parsed once."""
     table = FIELD_TABLES.get(contract)
-    limits: Mapping[str, int] = load(table).get("max_length", {}) if table else {}
+    limits: Mapping[str, int] = load(table).get(kind, {}) if table else {}
     return tuple((path, tuple(path.split(".")), int(limit)) for path, limit in limits.items())
 
 

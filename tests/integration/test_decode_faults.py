@@ -79,3 +79,15 @@ def test_a_read_time_without_a_utc_equivalent_is_refused_by_name(sqlite_gateway,
     fault = etree.fromstring(r.content)
     assert r.status_code == 400 and fault.findtext(f".//{FAULTS}code") == "INVALID_REQUEST", r.text[:300]
     assert fault.findtext(f".//{FAULTS}field") == "datoLest"
+
+
+def test_a_million_giro_pages_are_refused_before_they_are_decoded(sqlite_gateway):
+    """1,000,000 giroarkSider cost spyne 10 s and 570 MiB to decode: the element count is
+    bounded before any decoding."""
+    body = TEMPLATE.replace("<mimetype>", "<giroarkSider>1</giroarkSider>" * 150_000 + "<mimetype>")
+    r = _post(sqlite_gateway, body)
+    fault = etree.fromstring(r.content)
+    assert r.status_code == 400 and fault.findtext(f".//{FAULTS}code") == "TOO_MANY_ITEMS"
+    # refused by the element count before decoding, not by the list rule after it (which names the field)
+    assert fault.findtext(f".//{FAULTS}field") is None and "elements" in r.text
+    assert sqlite_gateway.runtime.repository.count_shipments() == 0
