@@ -493,7 +493,9 @@ def _start_tags(data: bytes) -> list[tuple[int, int]]:
     """(line, 1-based column) of every start tag in document order.
 
     libxml2 keeps no column for validation errors; expat has them. ``data`` already passed
-    :func:`parse_untrusted` (no DOCTYPE, so no entities), so reading it again is safe.
+    :func:`parse_untrusted` (no DOCTYPE, so no entities), so reading it again is safe. None
+    for a document expat cannot read, such as one in a multi-byte encoding other than UTF-8
+    and UTF-16 (Shift_JIS, EUC-JP, GB18030, Big5, UTF-7), which libxml2 reads.
     """
     positions: list[tuple[int, int]] = []
     parser = xml.parsers.expat.ParserCreate()
@@ -501,7 +503,7 @@ def _start_tags(data: bytes) -> list[tuple[int, int]]:
         (parser.CurrentLineNumber, parser.CurrentColumnNumber + 1))
     try:
         parser.Parse(data, True)
-    except xml.parsers.expat.ExpatError:
+    except (xml.parsers.expat.ExpatError, ValueError):  # ValueError: "multi-byte encodings are not supported"
         return []
     return positions
 
