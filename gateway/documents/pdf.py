@@ -47,13 +47,24 @@ from typing import BinaryIO, NoReturn, Union
 
 import pypdf.filters
 from pypdf import PdfReader, apply_configuration
-from pypdf.errors import LimitReachedError, PdfReadError, PyPdfError
+from pypdf.errors import DependencyError, LimitReachedError, PyPdfError
 from pypdf.generic import ArrayObject, IndirectObject, StreamObject
 
 from gateway.config import IntakePolicy
 from gateway.errors import DocumentError, FaultCode
 
 logging.getLogger("pypdf").setLevel(logging.ERROR)
+logger = logging.getLogger(__name__)
+
+#: What a caller reads for a PDF pypdf cannot open. pypdf's own message (Python wording,
+#: object ids, memory addresses) is logged instead: it helps the developers, not the sender.
+UNREADABLE = ("the PDF cannot be read: it is damaged or uses features the gateway cannot open; "
+              "save it again as PDF/A (or print it to PDF) and send it again")
+#: The reason given for a limit of pypdf's own (a loop of references, nesting, entries).
+PYPDF_LIMIT = "its structure loops or nests beyond what the PDF reader allows"
+#: What pypdf raises for a malformed file: its own errors, and Python's from its parsing code.
+_PYPDF_ERRORS = (PyPdfError, DependencyError, NotImplementedError, ValueError, KeyError, TypeError, AttributeError,
+                 IndexError, RecursionError, AssertionError, OverflowError, ZeroDivisionError, UnicodeError)
 
 #: The bytes of a document, or a binary file positioned anywhere (it is read from the start).
 PdfSource = Union[bytes, bytearray, memoryview, BinaryIO]
@@ -303,17 +314,25 @@ def inspect_pdf(source: PdfSource, *, field: str, policy: IntakePolicy | None = 
     try:
         with apply_configuration(**_configuration(policy)):
             return _inspect(stream, field=field, budget=budget)
-    except (_TooComplex, LimitReachedError) as exc:
+    except _TooComplex as exc:
         raise _too_complex(budget.exceeded or str(exc), field) from None
+    except LimitReachedError as exc:  # pypdf's own limits; its message names objects by id
+        logger.info("PDF in %s: pypdf limit: %.300s", field, exc)
+        raise _too_complex(budget.exceeded or PYPDF_LIMIT, field) from None
     except DocumentError:
         if budget.exceeded:  # a bound reached inside pypdf, which then failed otherwise
             raise _too_complex(budget.exceeded, field) from None
         raise
-    except (PdfReadError, PyPdfError, NotImplementedError, ValueError, KeyError, TypeError, AttributeError, IndexError,
-            RecursionError, AssertionError, OverflowError) as exc:
+    except MemoryError:
+        raise  # not a property of the file: the bounds did not hold
+    except Exception as exc:  # noqa: BLE001 - no error of pypdf's parsing may become a server fault
         if budget.exceeded:
             raise _too_complex(budget.exceeded, field) from None
-        raise DocumentError(f"the PDF cannot be read: {str(exc)[:200]}", code=FaultCode.PDF_UNREADABLE, field=field) from None
+        if isinstance(exc, _PYPDF_ERRORS):
+            logger.info("PDF in %s unreadable: %s: %.300s", field, type(exc).__name__, exc)
+        else:  # a failure nobody foresaw: the trace helps to classify it
+            logger.warning("PDF in %s unreadable: unexpected %s", field, type(exc).__name__, exc_info=True)
+        raise DocumentError(UNREADABLE, code=FaultCode.PDF_UNREADABLE, field=field) from None
     finally:
         _BUDGET.reset(token)
 

@@ -26,6 +26,7 @@ at the top. A bundle whose top holds nothing but a single folder is read from th
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 import os
 import re
@@ -57,6 +58,9 @@ BUILTIN_ENTRY = "memo.xsd"
 MAX_ISSUES = 100  # a broken document can yield thousands; the first ones are what helps
 #: Above this many steps of libxml2 path building (see ``_node_path_work``), validate streaming.
 MAX_NODE_PATH_WORK = 20_000_000
+#: Above this many elements, issues carry libxml2's line and message only: naming elements and
+#: finding columns indexes every element (3,000,000 elements cost 1.7 GB).
+MAX_NAMED_ELEMENTS = 50_000
 MAX_BUNDLE_FILES = 1000
 MAX_BUNDLE_BYTES = 64 * 1024 * 1024
 
@@ -333,7 +337,8 @@ class SchemaRegistry:
 def _validate(compiled: _Compiled, root: etree._Element, data: bytes | None) -> ValidationReport:
     """lxml's verdict and report on the tree, unless naming every error could cost more than
     :data:`MAX_NODE_PATH_WORK`: then the streaming verdict first, and the tree only when its
-    few errors are cheap to name."""
+    few errors are cheap to name. Elements are named, and columns found, only in documents of
+    at most :data:`MAX_NAMED_ELEMENTS` elements: that indexes every element."""
     elements = int(root.xpath("count(descendant-or-self::*)"))  # in C; an element costs at most this many
     work, dearest = _node_path_work(root) if elements * elements > MAX_NODE_PATH_WORK else (0, 0)
     if work > MAX_NODE_PATH_WORK:
@@ -346,6 +351,9 @@ def _validate(compiled: _Compiled, root: etree._Element, data: bytes | None) -> 
         entries = list(compiled.lxml_schema.error_log[:MAX_ISSUES]) if not valid else []
     if valid:
         return ValidationReport(valid=True)
+    if elements > MAX_NAMED_ELEMENTS:
+        return ValidationReport(valid=False, errors=tuple(
+            SchemaIssue(line=entry.line or None, column=None, path=None, message=entry.message) for entry in entries))
     return ValidationReport(valid=False, errors=_issues(root, entries, data))
 
 
@@ -372,16 +380,31 @@ def _node_path_work(root: etree._Element) -> tuple[int, int]:
 
 def _validate_streaming(compiled: _Compiled, root: etree._Element, data: bytes | None) -> ValidationReport:
     """The verdict and the first messages from libxml2's streaming validator, linear in the
-    document; it knows no elements, so these issues carry neither line nor path."""
+    document; it knows no elements, so these issues carry neither line nor path.
+
+    Memory stays flat: each element is dropped once read (a second tree of the document
+    cost as much as the first), and reading stops at :data:`MAX_ISSUES` errors (libxml2's
+    log kept every one: 1,000,000 invalid elements held 430 MB of messages).
+    """
     source = data if data is not None else etree.tostring(root)
-    parser = make_parser(INLINE_DOCUMENTS, schema=compiled.lxml_schema)
     with compiled.lock:
-        try:  # ``source`` already passed the hardened parser (or is our own serialisation)
-            etree.fromstring(source, parser)
-            return ValidationReport(valid=True)
+        # ``source`` already passed the hardened parser (or is our own serialisation)
+        events = etree.iterparse(io.BytesIO(source), events=("end",), schema=compiled.lxml_schema, resolve_entities=False,
+                                 no_network=True, load_dtd=False, huge_tree=INLINE_DOCUMENTS.allow_large_text)
+        try:
+            for seen, (_event, element) in enumerate(events, 1):
+                element.clear(keep_tail=True)
+                while element.getprevious() is not None:
+                    del element.getparent()[0]
+                if not seen % 1024 and len(events.error_log) >= MAX_ISSUES and \
+                        len(events.error_log.filter_from_errors()) >= MAX_ISSUES:
+                    break
+            else:
+                return ValidationReport(valid=True)
         except etree.XMLSyntaxError:
-            # the parser's own log: the exception's also holds the thread's earlier errors
-            entries = list(parser.error_log[:MAX_ISSUES])
+            pass
+        # the parser's own log: an exception's also holds the thread's earlier errors
+        entries = list(events.error_log.filter_from_errors()[:MAX_ISSUES])
     issues = tuple(SchemaIssue(line=None, column=None, path=None, message=entry.message) for entry in entries)
     return ValidationReport(valid=False, errors=issues or (SchemaIssue(line=None, column=None, path=None, message="invalid"),))
 
@@ -493,7 +516,9 @@ def _start_tags(data: bytes) -> list[tuple[int, int]]:
     """(line, 1-based column) of every start tag in document order.
 
     libxml2 keeps no column for validation errors; expat has them. ``data`` already passed
-    :func:`parse_untrusted` (no DOCTYPE, so no entities), so reading it again is safe.
+    :func:`parse_untrusted` (no DOCTYPE, so no entities), so reading it again is safe. None
+    for a document expat cannot read, such as one in a multi-byte encoding other than UTF-8
+    and UTF-16 (Shift_JIS, EUC-JP, GB18030, Big5, UTF-7), which libxml2 reads.
     """
     positions: list[tuple[int, int]] = []
     parser = xml.parsers.expat.ParserCreate()
@@ -501,7 +526,7 @@ def _start_tags(data: bytes) -> list[tuple[int, int]]:
         (parser.CurrentLineNumber, parser.CurrentColumnNumber + 1))
     try:
         parser.Parse(data, True)
-    except xml.parsers.expat.ExpatError:
+    except (xml.parsers.expat.ExpatError, ValueError):  # ValueError: "multi-byte encodings are not supported"
         return []
     return positions
 

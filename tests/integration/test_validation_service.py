@@ -37,6 +37,10 @@ def test_validate_and_list_over_soap_11_and_12(sqlite_gateway, binding):
     assert bad.valid is False
     [issue] = bad.errors.ValidationIssue
     assert (issue.line, issue.path) == (2, "/memo:Message/memo:Nonsense") and issue.column is not None and "Nonsense" in issue.message
+    japanese = svc.validate(schemaName="memo-1.1", payload=BAD.decode().replace(
+        "<memo:Message", '<?xml version="1.0" encoding="Shift_JIS"?><memo:Message', 1).encode("shift_jis"))
+    [issue] = japanese.errors.ValidationIssue  # expat cannot read Shift_JIS: no column, still a report
+    assert (issue.line, issue.path, issue.column) == (2, "/memo:Message/memo:Nonsense", None)
     broken = svc.validate(schemaName="memo-1.1", payload=b"<memo:Message")
     assert broken.valid is False and broken.errors.ValidationIssue[0].line == 1
     with pytest.raises(zeep.exceptions.Fault) as err:

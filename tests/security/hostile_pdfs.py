@@ -306,6 +306,55 @@ def many_xref_entries() -> bytes:
     }, size=1_000_000)
 
 
+def jbig2_content() -> bytes:
+    """A page content stream in JBIG2, which pypdf decodes only with the jbig2dec program."""
+    return _one_page(_stream(b"abc", b"/Filter /JBIG2Decode"))
+
+
+def predictor_zero_columns() -> bytes:
+    return _one_page(_stream(zlib.compress(b"\0" * 100), b"/Filter /FlateDecode /DecodeParms << /Predictor 12 /Columns 0 >>"))
+
+
+def predictor_negative_columns() -> bytes:
+    return _one_page(_stream(zlib.compress(b"\0" * 100), b"/Filter /FlateDecode /DecodeParms << /Predictor 12 /Columns -5 >>"))
+
+
+def predictor_zero_colors() -> bytes:
+    return _one_page(_stream(zlib.compress(b"\0" * 100),
+                             b"/Filter /FlateDecode /DecodeParms << /Predictor 12 /Columns 4 /BitsPerComponent 0 /Colors 0 >>"))
+
+
+def predictor_name() -> bytes:
+    """``/Predictor /X``: pypdf compares a name with a number (a TypeError)."""
+    return _one_page(_stream(zlib.compress(b"\0x"), b"/Filter /FlateDecode /DecodeParms << /Predictor /X /Columns 1 >>"))
+
+
+def unknown_filter() -> bytes:
+    return _one_page(_stream(b"abc", b"/Filter /FooDecode"))
+
+
+def nested_filter_array() -> bytes:
+    return _one_page(_stream(b"abc", b"/Filter [[/FlateDecode]]"))
+
+
+def long_indirect_chain() -> bytes:
+    """The contents are a reference to a reference ... 3,000 deep, then an empty stream."""
+    chain = {n: b"%d 0 R" % (n + 1) for n in range(4, 3004)}
+    return _one_page(b"5 0 R", {**chain, 3004: _stream(b"")})
+
+
+def self_referencing_length() -> bytes:
+    """The content stream's /Length is a reference to the stream itself."""
+    data = zlib.compress(b"x")
+    return _one_page(b"<< /Length 4 0 R /Filter /FlateDecode >>\nstream\n" + data + b"\nendstream")
+
+
+def unsupported_encryption() -> bytes:
+    """A /Standard security handler of a version pypdf does not know."""
+    return _one_page(_stream(b"BT ET")).replace(
+        b"/Root 1 0 R", b"/Root 1 0 R /Encrypt << /Filter /Standard /V 99 /R 99 /O (x) /U (y) /P -1 >>")
+
+
 #: name → (fault code, builder); ``None``: accepted, with the page count given
 CORPUS: dict[str, tuple[str | int, Callable[[], bytes]]] = {
     "content-stream-bomb": ("PDF_TOO_COMPLEX", content_stream_bomb),
@@ -327,6 +376,16 @@ CORPUS: dict[str, tuple[str | int, Callable[[], bytes]]] = {
     "many-xref-entries": ("PDF_TOO_COMPLEX", many_xref_entries),
     "huge-literal-string": ("PDF_TOO_COMPLEX", huge_literal_string),
     "looping-page-tree": ("PDF_UNREADABLE", looping_page_tree),
+    "jbig2-content-stream": ("PDF_UNREADABLE", jbig2_content),
+    "predictor-zero-columns": ("PDF_UNREADABLE", predictor_zero_columns),
+    "predictor-negative-columns": ("PDF_UNREADABLE", predictor_negative_columns),
+    "predictor-zero-colors": ("PDF_UNREADABLE", predictor_zero_colors),
+    "predictor-is-a-name": ("PDF_UNREADABLE", predictor_name),
+    "unknown-filter": ("PDF_UNREADABLE", unknown_filter),
+    "nested-filter-array": ("PDF_UNREADABLE", nested_filter_array),
+    "long-indirect-chain": ("PDF_UNREADABLE", long_indirect_chain),
+    "unsupported-encryption": ("PDF_UNREADABLE", unsupported_encryption),
+    "self-referencing-length": ("PDF_TOO_COMPLEX", self_referencing_length),  # pypdf's own loop limit
     "huge-count-one-page": (1, huge_count),  # the pages as walked, never /Count
     "large-xref-table-accepted": (1, large_xref_table),
 }

@@ -103,3 +103,42 @@ def test_concurrent_inspections_keep_their_own_budgets():
     with ThreadPoolExecutor(4) as pool:
         results = list(pool.map(run, [bomb, good] * 4))
     assert results == ["PDF_TOO_COMPLEX", 5] * 4
+
+
+# --- what a caller reads when pypdf fails (outside tester, round 2) ---
+
+def test_pypdf_wording_is_logged_not_answered(caplog):
+    """The fault is one fixed sentence a case-system operator can act on; pypdf's own message
+    (here a TypeError's "'<=' not supported between instances of ...") goes to the log."""
+    from gateway.documents.pdf import UNREADABLE
+    from tests.security.hostile_pdfs import predictor_name
+
+    with caplog.at_level("INFO", logger="gateway.documents.pdf"), pytest.raises(DocumentError) as err:
+        inspect_pdf(predictor_name(), field="d")
+    assert err.value.code == "PDF_UNREADABLE" and err.value.message == UNREADABLE
+    assert "instances of" in caplog.text and "TypeError" in caplog.text
+
+
+def test_an_unforeseen_error_in_pypdf_is_unreadable_and_logged_with_its_trace(monkeypatch, caplog):
+    """Any exception from pypdf's parsing is the sender's broken file, never a server fault."""
+    import gateway.documents.pdf as pdf
+
+    def broken(stream):
+        raise RuntimeError("pypdf went wrong at 0x7f00")
+
+    monkeypatch.setattr(pdf, "_original_decode", broken)
+    with caplog.at_level("INFO", logger="gateway.documents.pdf"), pytest.raises(DocumentError) as err:
+        inspect_pdf(_compressed_pdf(1), field="d")
+    assert err.value.code == "PDF_UNREADABLE" and "0x7f00" not in err.value.message
+    assert "RuntimeError" in caplog.text and caplog.records[-1].exc_info is not None
+
+
+def test_memory_exhaustion_is_not_a_broken_file(monkeypatch):
+    import gateway.documents.pdf as pdf
+
+    def exhausted(stream):
+        raise MemoryError
+
+    monkeypatch.setattr(pdf, "_original_decode", exhausted)
+    with pytest.raises(MemoryError):
+        inspect_pdf(_compressed_pdf(1), field="d")

@@ -555,6 +555,19 @@ def test_elements_validate_too_without_columns(registry: SchemaRegistry) -> None
     assert issue.path == "/memo:Message/memo:MessageHeader/memo:messageType"
 
 
+@pytest.mark.parametrize("encoding", ["Shift_JIS", "EUC-JP", "GB18030", "UTF-7", "Big5", "EUC-KR", "ISO-2022-JP", "UTF-16"])
+def test_documents_in_encodings_expat_cannot_read_get_a_report(registry: SchemaRegistry, encoding: str) -> None:
+    """libxml2 reads these encodings; expat, which finds the columns, refuses multi-byte ones
+    (a ValueError, once a server fault): the report then has lines and paths, no columns."""
+    data = (f'<?xml version="1.0" encoding="{encoding}"?>\n<Message xmlns="{MEMO_NS}" memoVersion="1.2">\n'
+            f'<!-- 日本 --><Nonsense/></Message>').encode(encoding)
+    report = registry.validate("memo-1.2", data)
+    assert not report.valid
+    [issue] = report.errors
+    assert (issue.line, issue.path) == (3, "/Message/Nonsense") and "Nonsense" in issue.message
+    assert issue.column is None or encoding in ("ISO-2022-JP", "UTF-16")
+
+
 def test_decode_gives_data_or_a_validation_error(registry: SchemaRegistry) -> None:
     data = registry.decode("memo-1.1", example(EXAMPLES_11["minimum"]))
     assert data["memo:MessageHeader"]["memo:mandatory"] is False
