@@ -18,7 +18,7 @@ from gateway.domain.memo_rules import SUPPORTED_VERSIONS, MemoRule, MemoRuleErro
 from gateway.domain.shipments import Acceptance, ShipmentService
 from gateway.errors import FaultCode, GatewayError, ValidationError
 from gateway.mapping.memo import is_nemsms, shipment_from_memo
-from gateway.xml.parser import INLINE_DOCUMENTS, parse_untrusted
+from gateway.xml.parser import INLINE_DOCUMENTS, SIGNED_INLINE_DOCUMENTS, parse_untrusted
 from gateway.xml.schemas import SchemaRegistry
 from gateway.xml.signatures import SignatureCode, SignatureError, SignaturePolicy, SignatureVerifier
 
@@ -49,7 +49,10 @@ class MemoIntake:
 
     def accept(self, data: bytes, *, sender: SenderSettings) -> Acceptance:
         try:
-            root = self._verified(parse_untrusted(data, policy=INLINE_DOCUMENTS), sender)
+            # A verified signature covers processing instructions: they are parsed with it and
+            # the verifier strips them from the tree it returns; without a verifier none is kept.
+            policy = SIGNED_INLINE_DOCUMENTS if sender.name in self.verifiers else INLINE_DOCUMENTS
+            root = self._verified(parse_untrusted(data, policy=policy), sender)
             # The MeMo rules first: several repeat an XSD facet (UUID v4, Z times, lengths)
             # and their codes tell an operator more than a schema message does.
             check_memo(root)

@@ -9,6 +9,9 @@ parser carries a resolver that refuses each URL libxml2 asks for (the guarantee,
 the encoding). ``allow_large_text`` lifts libxml2's 10 MB limit on a single text node,
 which inline base64 documents (SvarUt ``dokument/data``) need; it also raises the nesting
 limit from 256 to libxml2's hard 2048, so :data:`XmlParsePolicy.max_depth` is checked here.
+Comments and processing instructions are dropped while parsing (they are not data), except
+that ``keep_processing_instructions`` keeps PIs for signature verification only: canonical XML
+keeps them, so a signer's digest covers them (see :data:`SIGNED_INLINE_DOCUMENTS`).
 Parse once and hand the same tree to every later step.
 """
 from __future__ import annotations
@@ -27,10 +30,15 @@ from gateway.errors import FaultCode, HostileXmlError, RequestError
 class XmlParsePolicy:
     allow_large_text: bool = False
     max_depth: int = 128
+    #: Only where a signature is verified: C14N keeps PIs, so dropping them changes the digest.
+    #: The verifier strips them from the tree it vouches for; no later step ever sees one.
+    keep_processing_instructions: bool = False
 
 
 STRICT = XmlParsePolicy()
 INLINE_DOCUMENTS = XmlParsePolicy(allow_large_text=True)
+#: :data:`INLINE_DOCUMENTS` for a message whose signature is verified (MeMo): the tree as sent.
+SIGNED_INLINE_DOCUMENTS = XmlParsePolicy(allow_large_text=True, keep_processing_instructions=True)
 
 _local = threading.local()
 
@@ -65,7 +73,7 @@ def make_parser(policy: XmlParsePolicy = STRICT, *, allow_local_files: bool = Fa
         dtd_validation=False,
         huge_tree=policy.allow_large_text,
         remove_comments=True,
-        remove_pis=True,
+        remove_pis=not policy.keep_processing_instructions,
         collect_ids=False,
         schema=schema,
     )

@@ -18,6 +18,9 @@ Trust is a per-sender :class:`SignaturePolicy`: pinned certificates and/or the c
 a private CA. Certificates are parsed once and the CA store is built once per
 :class:`SignatureVerifier`; signxml gets certificate *objects* (PEM per call costs ~30 ms).
 Only :attr:`VerifiedMessage.root`, the data signxml returns as signed, may be used afterwards.
+Processing instructions are verified as sent (canonical XML keeps them; the tree comes from
+:data:`~gateway.xml.parser.SIGNED_INLINE_DOCUMENTS`) and then stripped from that root: they
+are not data, and no later step should have to skip them.
 """
 from __future__ import annotations
 
@@ -42,7 +45,7 @@ from signxml import methods as construction
 from signxml.exceptions import InvalidCertificate, InvalidInput, SignXMLException
 
 from gateway.errors import FaultCode, GatewayError, register_faults
-from gateway.xml.parser import INLINE_DOCUMENTS, make_parser
+from gateway.xml.parser import SIGNED_INLINE_DOCUMENTS, make_parser
 
 DS = "http://www.w3.org/2000/09/xmldsig#"
 ENVELOPED = "http://www.w3.org/2000/09/xmldsig#enveloped-signature"
@@ -138,8 +141,9 @@ class VerifiedMessage:
     """The outcome of :meth:`SignatureVerifier.verify`.
 
     ``root`` is the data signxml returned as signed (re-parsed from its canonical form, the
-    signature removed): the only tree later steps may read. Unsigned messages that a policy
-    allows come back with ``signed=False`` and the input tree.
+    signature removed, processing instructions stripped): the only tree later steps may read.
+    Unsigned messages that a policy allows come back with ``signed=False`` and the input tree
+    (its processing instructions stripped too).
     """
 
     root: etree._Element
@@ -238,12 +242,14 @@ class SignatureVerifier:
         """Verify ``root``'s enveloped signature; raise :class:`SignatureError` on any doubt.
 
         ``root`` should come from :func:`~gateway.xml.parser.parse_untrusted` with
-        :data:`INLINE_DOCUMENTS` (the parser signxml is given too): a document root is then
-        handed to signxml as it is instead of being serialised and parsed a second time.
+        :data:`SIGNED_INLINE_DOCUMENTS` (the parser signxml is given too): a document root is
+        then handed to signxml as it is instead of being serialised and parsed a second time,
+        and processing instructions signed with it still count (a tree parsed without them
+        fails the digest of a message that has any).
         """
         signature = self._locate(root)
         if signature is None:
-            return VerifiedMessage(root=root, signed=False)
+            return VerifiedMessage(root=_without_processing_instructions(root), signed=False)
         method, reference = _inspect(signature)
         _check_target(root, reference.get("URI"))
         certificate = self._signing_certificate(_embedded_certificates(signature))
@@ -252,7 +258,7 @@ class SignatureVerifier:
         if signed is None or signed.tag != root.tag:
             raise SignatureError(SignatureCode.SIGNATURE_WRAPPING, "the signed data is not the message root")
         return VerifiedMessage(
-            root=signed,
+            root=_without_processing_instructions(signed),
             signed=True,
             signer_subject=_subject(certificate),
             signer_fingerprint=fingerprint(certificate),
@@ -335,8 +341,16 @@ class SignatureVerifier:
         """signxml re-parses the tree and the signed data; with our hardened parser, per thread."""
         parser = getattr(self._local, "parser", None)
         if parser is None:
-            parser = self._local.parser = make_parser(INLINE_DOCUMENTS)
+            parser = self._local.parser = make_parser(SIGNED_INLINE_DOCUMENTS)
         return parser
+
+
+def _without_processing_instructions(root: etree._Element) -> etree._Element:
+    """``root`` with its processing instructions removed (text around them joined): they were
+    needed for the digest, but they are not data for the rules, the schema or the mapping.
+    PIs beside the root (before or after it) are left; no step reads past the root."""
+    etree.strip_tags(root, etree.ProcessingInstruction)
+    return root
 
 
 _XML_NS = "http://www.w3.org/XML/1998/namespace"

@@ -12,15 +12,20 @@ committed; ``memo/make_corpus.py`` regenerates them from the official examples.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import re
 from pathlib import Path
 
 import pytest
+from cryptography import x509
 
 from gateway.domain.memo_rules import MemoRule
 from gateway.errors import GatewayError
+from gateway.mapping.memo import shipment_from_memo
 from gateway.runtime import Runtime
-from gateway.xml.signatures import SignatureCode
+from gateway.xml.parser import INLINE_DOCUMENTS, parse_untrusted
+from gateway.xml.signatures import DS, SignatureCode
+from tests.xmldsig import verify_with_xmlsec1
 
 CORPUS = Path(__file__).with_name("memo")
 NAME = re.compile(r"^nonconformant-([A-Z0-9_]+)-[\w-]+\.xml$")
@@ -93,3 +98,29 @@ def test_memo_corpus_through_the_real_intake(runtime):
     assert accepted >= 8
     expected = {str(code) for code in SignatureCode if code not in NOT_IN_CORPUS} | {str(rule) for rule in MemoRule}
     assert expected <= seen, f"codes without a corpus file: {sorted(expected - seen)}"
+
+
+def test_processing_instructions_are_signed_data_but_not_stored(runtime):
+    """``<?app note?>`` in the header or the body, signed by xmlsec1 and by signxml with exclusive
+    and inclusive C14N: canonical XML keeps PIs, so the digest covers it (dropped while parsing,
+    each was SIGNATURE_INVALID); what is stored is the message without it."""
+    cert = x509.load_pem_x509_certificate((CORPUS / "corpus-signer.crt").read_bytes())
+    files = sorted(CORPUS.glob("conformant-*-pi-in-*.xml"))
+    assert len(files) == 8
+    for path in files:
+        data = path.read_bytes()
+        assert data.count(b"<?app note?>") == 1 and verify_with_xmlsec1(data, cert), path.name
+        got, shipment_id = _outcome(runtime, data)
+        assert got is None, f"{path.name}: {got}: {shipment_id}"
+        without = parse_untrusted(data.replace(b"<?app note?>", b""), policy=INLINE_DOCUMENTS)
+        without.remove(without.find(f"{{{DS}}}Signature"))
+        expected, contents = shipment_from_memo(without, sender=_sender(runtime))
+        stored = runtime.repository.get(shipment_id).shipment
+        # the store fills in where each document is kept and its page count; the rest is the message's
+        assert dataclasses.replace(stored, documents=()) == dataclasses.replace(expected, documents=()), path.name
+        assert [_as_sent(d) for d in stored.documents] == [_as_sent(d) for d in expected.documents], path.name
+        assert [d.sha256 for d in stored.documents] == [hashlib.sha256(c).hexdigest() for c in contents], path.name
+
+
+def _as_sent(document) -> tuple:
+    return document.filename, document.media_type, document.size, document.sha256, document.role, document.language

@@ -1,7 +1,8 @@
 import pytest
+from lxml import etree
 
 from gateway.errors import RequestError
-from gateway.xml.parser import INLINE_DOCUMENTS, STRICT, parse_untrusted
+from gateway.xml.parser import INLINE_DOCUMENTS, SIGNED_INLINE_DOCUMENTS, STRICT, parse_untrusted
 
 
 def test_plain_xml():
@@ -22,13 +23,28 @@ def test_large_text_needs_the_inline_policy():
     (b"", "MALFORMED_XML"),
     (b"<a>" * 200 + b"</a>" * 200, "MALFORMED_XML"),
 ])
-def test_refusals(doc, code):
+@pytest.mark.parametrize("policy", [INLINE_DOCUMENTS, SIGNED_INLINE_DOCUMENTS])
+def test_refusals(doc, code, policy):
     with pytest.raises(RequestError) as err:
-        parse_untrusted(doc, policy=INLINE_DOCUMENTS)
+        parse_untrusted(doc, policy=policy)
     assert err.value.code == code
 
 
-@pytest.mark.parametrize("policy", [STRICT, INLINE_DOCUMENTS])
+def test_processing_instructions_are_kept_only_for_signature_verification():
+    """Canonical XML keeps PIs (a signer's digest covers them); comments are dropped either way.
+    A PI before the root, with or without a declaration, parses under every policy."""
+    doc = b'<?xml version="1.0"?>\n<?xml-stylesheet href="m.xsl"?><!-- c --><a>x<?app note?>y<!-- c --><b/></a>'
+    for policy in (STRICT, INLINE_DOCUMENTS):
+        root = parse_untrusted(doc, policy=policy)
+        assert [n.tag for n in root.iter()] == ["a", "b"] and root.text == "xy"
+        assert root.getprevious() is None
+    root = parse_untrusted(doc, policy=SIGNED_INLINE_DOCUMENTS)
+    assert [(n.target, n.text) for n in root.iter(etree.ProcessingInstruction)] == [("app", "note")]
+    assert not list(root.iter(etree.Comment)) and root.text == "x"
+    assert root.getprevious().target == "xml-stylesheet"
+
+
+@pytest.mark.parametrize("policy", [STRICT, INLINE_DOCUMENTS, SIGNED_INLINE_DOCUMENTS])
 def test_depth_limit_is_exact(policy):
     limit = policy.max_depth
     assert parse_untrusted(b"<a>" * limit + b"</a>" * limit, policy=policy) is not None

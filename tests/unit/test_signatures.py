@@ -17,7 +17,7 @@ from lxml import etree
 from signxml import CanonicalizationMethod, DigestAlgorithm, SignatureMethod, XMLSigner, XMLVerifier
 
 from gateway.errors import FaultCode, GatewayError
-from gateway.xml.parser import parse_untrusted
+from gateway.xml.parser import SIGNED_INLINE_DOCUMENTS, parse_untrusted
 from gateway.xml.signatures import (
     DS,
     SIGNATURE_MEANINGS,
@@ -451,6 +451,63 @@ def test_reference_with_only_the_enveloped_transform(rsa_signer, c14n, prefix, s
     assert _verify_bytes(rsa_signer, data).signed
     changed = _one_byte_changed(data, "byggetilladelse<".encode(), "byggetilladelsf<".encode())
     assert _verify_bytes(rsa_signer, changed) is SignatureCode.SIGNATURE_INVALID
+
+
+#: Where a sender's tooling leaves a processing instruction: as the root's first child (next to
+#: the signature among the root's children), inside the header, inside the body.
+PI_PLACES = {
+    "root": (b' memoVersion="1.2">', b' memoVersion="1.2"><?app note?>'),
+    "header": (b"</memo:MessageHeader>", b"<?app note?></memo:MessageHeader>"),
+    "body": (b"</memo:MessageBody>", b"<?app note?></memo:MessageBody>"),
+}
+
+
+@pytest.mark.parametrize("made_by", sorted(SIGNERS))
+@pytest.mark.parametrize("c14n", ["exclusive", "inclusive"])
+@pytest.mark.parametrize("place", sorted(PI_PLACES))
+def test_processing_instructions_are_signed_data_but_not_returned(rsa_signer, place, c14n, made_by):
+    """Canonical XML keeps PIs, so the signer's digest covers them: dropped while parsing, every
+    such message failed with a digest mismatch that xmlsec1 does not see. The tree is verified
+    as sent (:data:`SIGNED_INLINE_DOCUMENTS`) and comes back as the message without the PI."""
+    key, cert = rsa_signer
+    old, new = PI_PLACES[place]
+    data = SIGNERS[made_by](MESSAGE.replace(old, new), Signer(key, cert), c14n=C14N[c14n], prefix="ds")
+    assert data.count(b"<?app note?>") == 1 and verify_with_xmlsec1(data, cert)
+    result = pinned(rsa_signer).verify(parse_untrusted(data, policy=SIGNED_INLINE_DOCUMENTS))
+    assert isinstance(result, VerifiedMessage) and result.signed
+    assert not list(result.root.iter(etree.ProcessingInstruction))
+    assert etree.tostring(result.root, method="c14n") == etree.tostring(parse_untrusted(MESSAGE), method="c14n")
+
+    for before, after in ((b"<?app note?>", b"<?app notf?>"), ("byggetilladelse<".encode(), "byggetilladelsf<".encode())):
+        changed = _one_byte_changed(data, before, after)
+        assert not verify_with_xmlsec1(changed, cert)
+        assert refused(pinned(rsa_signer), parse_untrusted(changed, policy=SIGNED_INLINE_DOCUMENTS)) is SignatureCode.SIGNATURE_INVALID
+    removed = data.replace(b"<?app note?>", b"")
+    assert refused(pinned(rsa_signer), parse_untrusted(removed, policy=SIGNED_INLINE_DOCUMENTS)) is SignatureCode.SIGNATURE_INVALID
+
+
+def test_processing_instructions_do_not_hide_a_misplaced_signature(rsa_signer):
+    """The structure checks walk elements only: a PI among the root's children (where lxml
+    yields a node whose ``tag`` is a function) neither trips them nor helps a wrapped signature."""
+    root = signed(rsa_signer)
+    root.insert(0, etree.ProcessingInstruction("app", "note"))
+    root.find(SIG).addprevious(etree.ProcessingInstruction("app", "before the signature"))
+    data = etree.tostring(root)
+    assert refused(pinned(rsa_signer), parse_untrusted(data, policy=SIGNED_INLINE_DOCUMENTS)) is SignatureCode.SIGNATURE_INVALID
+    moved = parse_untrusted(data, policy=SIGNED_INLINE_DOCUMENTS)
+    moved.find(f"{M}MessageHeader").append(moved.find(SIG))
+    assert refused(pinned(rsa_signer), moved) is SignatureCode.SIGNATURE_WRAPPING
+    twice = parse_untrusted(data, policy=SIGNED_INLINE_DOCUMENTS)
+    twice.append(copy.deepcopy(twice.find(SIG)))
+    assert refused(pinned(rsa_signer), twice) is SignatureCode.SIGNATURE_MULTIPLE
+
+
+def test_unsigned_message_comes_back_without_processing_instructions(rsa_signer):
+    verifier = SignatureVerifier(SignaturePolicy(pinned_certificates=(rsa_signer[1],), allow_unsigned=True))
+    old, new = PI_PLACES["header"]
+    result = verifier.verify(parse_untrusted(MESSAGE.replace(old, new), policy=SIGNED_INLINE_DOCUMENTS))
+    assert not result.signed and not list(result.root.iter(etree.ProcessingInstruction))
+    assert etree.tostring(result.root, method="c14n") == etree.tostring(parse_untrusted(MESSAGE), method="c14n")
 
 
 @pytest.mark.parametrize("c14n", ["inclusive", "inclusive-with-comments", "c14n-1.1", "exclusive"])

@@ -38,7 +38,7 @@ from signxml import CanonicalizationMethod, DigestAlgorithm, SignatureMethod, XM
 from gateway.domain.memo_rules import MEMO_NS
 from gateway.xml.parser import parse_untrusted
 from gateway.xml.signatures import DS, sign_message
-from tests.xmldsig import C14N, Signer as XmlsecSigner, sign_with_xmlsec1
+from tests.xmldsig import C14N, Signer as XmlsecSigner, sign_with_signxml, sign_with_xmlsec1
 
 HERE = Path(__file__).resolve().parent
 EXAMPLES = HERE.parents[3] / "shared" / "specs" / "memo" / "examples"
@@ -188,6 +188,12 @@ def with_additional_content_data(root: etree._Element, total: int) -> etree._Ele
     return root
 
 
+def with_processing_instruction(root: etree._Element, where: str) -> etree._Element:
+    """``<?app note?>`` as the last child of ``where`` (a sender's tooling leaves such notes)."""
+    root.find(f"{M}{where}").append(etree.ProcessingInstruction("app", "note"))
+    return root
+
+
 def renamespaced(root: etree._Element, namespace: str) -> etree._Element:
     data = etree.tostring(root).replace(MEMO_NS.encode(), namespace.encode())
     return parse_untrusted(data)
@@ -270,6 +276,17 @@ def build(signer: Signer, stranger: Signer) -> dict[str, Callable[[], bytes]]:
         assert data.count(before) == 1, data
         return data.replace(before, after)
 
+    def with_pi(where: str, made_by: str, c14n: str) -> bytes:
+        """Signed with a PI inside the message: canonical XML keeps it, so the digest covers it."""
+        sign_with = {"xmlsec1": sign_with_xmlsec1, "signxml": sign_with_signxml}[made_by]
+        root = with_processing_instruction(official("MeMo_v1.2_Minimum_Example.xml"), where)
+        return sign_with(serialize(root), XmlsecSigner(*signer), c14n=C14N[c14n], prefix="ds") + b"\n"
+
+    def pi_changed_byte(made_by: str) -> bytes:
+        data = with_pi("MessageHeader", made_by, "exclusive")
+        assert data.count(b"<?app note?>") == 1, data
+        return data.replace(b"<?app note?>", b"<?app notf?>")
+
     def changed_byte() -> bytes:
         data = signed(v11_minimum())
         before, after = b">Pladsanvisning</memo:label>", b">Pladsanvisninq</memo:label>"
@@ -322,6 +339,11 @@ def build(signer: Signer, stranger: Signer) -> dict[str, Callable[[], bytes]]:
         "conformant-v11-full-xmlsec1-inclusive-other-prefix.xml": lambda: dotnet(v11_full_https(), "inclusive", "dsig"),
         "conformant-v11-nemsms.xml": lambda: signed(nemsms(v11_minimum())),
         "conformant-v12-nemsms-dotnet-inclusive-default-namespace.xml": lambda: dotnet(nemsms(official("MeMo_v1.2_Minimum_Example.xml"))),
+        # a processing instruction inside the message is signed data (and not stored)
+        **{f"conformant-v12-minimum-pi-in-{where[7:].lower()}-{made_by}-{c14n}.xml": functools.partial(with_pi, where, made_by, c14n)
+           for where in ("MessageHeader", "MessageBody") for made_by in ("xmlsec1", "signxml") for c14n in ("exclusive", "inclusive")},
+        **{f"nonconformant-SIGNATURE_INVALID-pi-changed-byte-{made_by}.xml": functools.partial(pi_changed_byte, made_by)
+           for made_by in ("xmlsec1", "signxml")},
         # signature refusals
         "nonconformant-SIGNATURE_INVALID-dotnet-changed-byte.xml": dotnet_changed_byte,
         "nonconformant-SIGNATURE_MISSING-unsigned.xml": lambda: serialize(v11_minimum()),
