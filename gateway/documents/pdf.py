@@ -37,6 +37,7 @@ so concurrent inspections in other threads keep their own.
 from __future__ import annotations
 
 import contextvars
+import functools
 import io
 import logging
 import re
@@ -46,7 +47,7 @@ from dataclasses import dataclass, field as dataclass_field
 from typing import BinaryIO, NoReturn, Union
 
 import pypdf.filters
-from pypdf import PdfReader, apply_configuration
+from pypdf import Configuration, PdfReader, apply_configuration, get_configuration
 from pypdf.errors import DependencyError, LimitReachedError, PyPdfError
 from pypdf.generic import ArrayObject, IndirectObject, StreamObject
 
@@ -196,6 +197,12 @@ class _BoundedReader(PdfReader):
         return super().get_object(indirect_reference)
 
 
+@functools.lru_cache(maxsize=8)
+def _configuration_for(policy: IntakePolicy) -> Configuration:
+    """pypdf's configuration for ``policy``, built once (it is rebuilt field by field)."""
+    return get_configuration().with_overwrites(**_configuration(policy))
+
+
 def _configuration(policy: IntakePolicy) -> dict[str, int | None]:
     """pypdf's own limits, from the policy (decoder outputs are set per stream)."""
     return dict(
@@ -312,7 +319,7 @@ def inspect_pdf(source: PdfSource, *, field: str, policy: IntakePolicy | None = 
     budget = _Budget(policy, deadline=time.thread_time() + policy.pdf_max_seconds)
     token = _BUDGET.set(budget)
     try:
-        with apply_configuration(**_configuration(policy)):
+        with apply_configuration(_configuration_for(policy)):
             return _inspect(stream, field=field, budget=budget)
     except _TooComplex as exc:
         raise _too_complex(budget.exceeded or str(exc), field) from None

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
@@ -187,9 +187,10 @@ def _check_documents(documents: Sequence[Document], *, printable: bool, policy: 
 def _check_counts(shipment: Shipment) -> None:
     """TOO_MANY_ITEMS for a list longer than its contract's ``[max_items]`` allows."""
     for path, steps, limit in field_limits(shipment.source_contract, "max_items"):
-        for where, value in _values(shipment, steps, ""):
-            if value is not None and len(value) > limit:
-                _fail(FaultCode.TOO_MANY_ITEMS, where or path, f"at most {limit} entries, got {len(value)}")
+        where = _first_over(shipment, steps, limit, len)
+        if where is not None:
+            count = len(_at(shipment, steps, where))
+            _fail(FaultCode.TOO_MANY_ITEMS, _path(steps, where) or path, f"at most {limit} entries, got {count}")
 
 
 def check_giro_pages(documents: Sequence[Document], infos: Sequence[PdfInfo | None]) -> None:
@@ -215,40 +216,66 @@ def check_length(value: str | None, field: str, limit: int) -> None:
 
 def _check_lengths(shipment: Shipment) -> None:
     for path, steps, limit in field_limits(shipment.source_contract, "max_length"):
-        for where, value in _values(shipment, steps, ""):
-            if isinstance(value, str) and len(value) > limit:
-                check_length(value, where or path, limit)
+        where = _first_over(shipment, steps, limit, _text_length)
+        if where is not None:
+            check_length(_at(shipment, steps, where), _path(steps, where) or path, limit)
+
+
+_Steps = tuple[tuple[str, bool], ...]  # (attribute, is a list) per step of a canonical path
 
 
 @functools.cache
-def field_limits(contract: str, kind: str = "max_length") -> tuple[tuple[str, tuple[str, ...], int], ...]:
+def field_limits(contract: str, kind: str = "max_length") -> tuple[tuple[str, _Steps, int], ...]:
     """(path, its steps, limit) from the contract's ``[max_length]`` (or ``[max_items]``)
     table, parsed once."""
     table = FIELD_TABLES.get(contract)
     limits: Mapping[str, int] = load(table).get(kind, {}) if table else {}
-    return tuple((path, tuple(path.split(".")), int(limit)) for path, limit in limits.items())
+    return tuple((path, tuple((step.removesuffix("[]"), step.endswith("[]")) for step in path.split(".")), int(limit))
+                 for path, limit in limits.items())
 
 
 _PAIR = {"key": 0, "value": 1}  # extra metadata is a tuple of (key, value) pairs
 
 
-def _values(node: Any, steps: tuple[str, ...], where: str) -> Iterator[tuple[str, Any]]:
-    """Every value at ``steps`` below ``node``, with its indexed canonical path."""
+def _text_length(value: Any) -> int:
+    return len(value) if isinstance(value, str) else 0
+
+
+def _child(node: Any, name: str) -> Any:
+    return node[_PAIR[name]] if isinstance(node, tuple) else getattr(node, name, None)
+
+
+def _first_over(node: Any, steps: _Steps, limit: int, measure: Callable[[Any], int]) -> list[int | None] | None:
+    """The list indices (None for a plain step) leading to the first value at ``steps`` below
+    ``node`` whose ``measure`` passes ``limit``; None if there is none. Runs for every field of
+    every letter, so the path text is only built for a refusal (:func:`_path`)."""
     if node is None:
-        return
+        return None
     if not steps:
-        yield where, node
-        return
-    step, rest = steps[0], steps[1:]
-    many = step.endswith("[]")
-    name = step[:-2] if many else step
-    here = f"{where}.{name}" if where else name
-    child = node[_PAIR[name]] if isinstance(node, tuple) else getattr(node, name, None)
+        return [] if measure(node) > limit else None
+    (name, many), rest = steps[0], steps[1:]
+    child = _child(node, name)
     if not many:
-        yield from _values(child, rest, here)
-        return
+        found = _first_over(child, rest, limit, measure)
+        return None if found is None else [None, *found]
     for i, item in enumerate(child or ()):
-        yield from _values(item, rest, f"{here}[{i}]")
+        found = _first_over(item, rest, limit, measure)
+        if found is not None:
+            return [i, *found]
+    return None
+
+
+def _at(node: Any, steps: _Steps, where: list[int | None]) -> Any:
+    for (name, _many), index in zip(steps, where):
+        node = _child(node, name)
+        if index is not None:
+            node = node[index]
+    return node
+
+
+def _path(steps: _Steps, where: list[int | None]) -> str:
+    """``documents[1].filename``: the canonical path of a value, with its indices."""
+    return ".".join(name + (f"[{index}]" if index is not None else "") for (name, _many), index in zip(steps, where))
 
 
 def _fail(code: FaultCode, field: str, message: str) -> NoReturn:

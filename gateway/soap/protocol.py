@@ -248,10 +248,11 @@ class _HardenedInput:
     def from_element(self, ctx: Any, cls: Any, element: etree._Element) -> Any:
         """spyne's decoding, with a lexical check it skips without a validator, and any failure
         refused naming the field (``forsendelse.printkonfigurasjon.brevtype``) and what it takes."""
-        if element.get(XSI_NIL) is None:
+        kind = _kind(cls)
+        if kind is not None and element.get(XSI_NIL) is None:
             if not _lexically_valid(cls, element.text):
                 raise to_fault(_undecodable(cls, element, self.ns_soap_env))
-            if element.text and isinstance(cls, type) and issubclass(cls, _COLLAPSED):
+            if element.text and kind is _COLLAPSED_KIND:
                 element.text = element.text.strip()  # XSD collapses; spyne reads " true " as False
         try:
             return super().from_element(ctx, cls, element)
@@ -417,6 +418,29 @@ _INTEGER = re.compile(r"[+-]?[0-9]{1,40}")
 #: Types whose XSD whitespace facet is "collapse": surrounding spaces are not part of the value.
 _COLLAPSED = (Boolean, Decimal, DateTime, Date, Time)
 _BOOLEAN = frozenset({"true", "false", "1", "0"})
+
+
+_CHECKED_KIND, _COLLAPSED_KIND = "checked", "collapsed"
+_KINDS: dict[Any, str | None] = {}
+
+
+def _kind(cls: Any) -> str | None:
+    """Whether values of ``cls`` get the lexical check (and whitespace collapsed), worked out
+    once per type: this runs for every element of every message."""
+    try:
+        return _KINDS[cls]
+    except KeyError:
+        pass
+    except TypeError:  # not hashable: no cache
+        return _CHECKED_KIND
+    kind = None
+    if isinstance(cls, type):
+        if issubclass(cls, _COLLAPSED):
+            kind = _COLLAPSED_KIND
+        elif issubclass(cls, (EnumBase, Boolean, Integer)):
+            kind = _CHECKED_KIND
+    _KINDS[cls] = kind
+    return kind
 
 
 def _lexically_valid(cls: Any, text: str | None) -> bool:
