@@ -3,9 +3,12 @@
 * :class:`HardenedSoap12` / :class:`HardenedSoap11` parse the envelope once with the
   gateway's parser factory (:mod:`gateway.xml.parser`) instead of spyne's own, keep the
   parsed tree on the context, and never resolve SOAP-encoding ``href``s. Before anything is
-  parsed or authenticated the transport is checked (:mod:`gateway.soap.transport`); after the
-  parse, the envelope's SOAP version and its ``mustUnderstand`` header blocks. A value that
-  cannot be decoded is refused naming its field, with no Python error text.
+  parsed or authenticated the transport is checked (:mod:`gateway.soap.transport`); MTOM
+  bodies are read by :mod:`gateway.soap.multipart` and :mod:`gateway.soap.xop`; after the
+  parse, the envelope (:mod:`gateway.soap.envelope`) and the payload against the served
+  contract (:mod:`gateway.soap.contract`). A value that cannot be decoded is refused naming
+  its field (:mod:`gateway.soap.values`), with no Python error text. Large calls are admitted
+  against the memory budget (:mod:`gateway.admission`).
 * :class:`GatewayService` turns domain errors into faults via :mod:`gateway.soap.faults`
   and hides unexpected exceptions.
 * :class:`GatewayWsgiApplication` normalises every fault (including spyne's own) and sets
@@ -17,7 +20,6 @@ import binascii
 import functools
 import itertools
 import logging
-import re
 import tempfile
 import types
 from collections.abc import Callable
@@ -28,9 +30,6 @@ from typing import Any, ClassVar, TypeVar
 import pybase64
 from lxml import etree
 from spyne import Fault, ServiceBase
-from spyne.model.binary import ByteArray
-from spyne.model.enum import EnumBase
-from spyne.model.primitive import Boolean, Date, DateTime, Decimal, Integer, Time
 from spyne.protocol.soap import Soap11, Soap12
 from spyne.error import RequestNotAllowed
 from spyne.server.http import HttpTransportContext
@@ -41,11 +40,13 @@ from gateway.auth import Authenticator
 from gateway.config import SenderSettings
 from gateway.errors import FaultCode, GatewayError, RequestError
 from gateway.soap.contract import ContractValueError, MessageSchema
+from gateway.soap.envelope import SOAP12_ENV, check_envelope
 from gateway.soap.faults import (
-    MAX_FAULT_FIELD, NOT_UNDERSTOOD, SOAP_CODE_VALUE, SUPPORTED_ENVELOPE, FieldNamer, GatewayFault, fault_header_blocks, http_status, normalize, to_fault,
+    SOAP_CODE_VALUE, FieldNamer, GatewayFault, fault_header_blocks, http_status, normalize, to_fault,
 )
 from gateway.soap.multipart import DEFAULT_POLICY, MultipartPolicy, read_multipart
 from gateway.soap.transport import check_request_media
+from gateway.soap.values import COLLAPSED, lexically_valid, undecodable, value_kind
 from gateway.soap.xop import XopContents, refuse_includes, resolve_includes
 from gateway.spool import Spool, content_bytes
 from gateway.xml.parser import STRICT, XmlParsePolicy, parse_untrusted
@@ -79,15 +80,7 @@ def binary_bytes(value: Any) -> bytes:
         return b"".join(content_bytes(c) for c in value)
     return bytes(value or b"")
 
-SOAP11_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
-SOAP12_ENV = "http://www.w3.org/2003/05/soap-envelope"
 XSI_NIL = "{http://www.w3.org/2001/XMLSchema-instance}nil"
-#: Header blocks addressed to us by default, or by these role (1.2) / actor (1.1) URIs.
-_OUR_ROLES = frozenset({
-    SOAP12_ENV.replace("soap-envelope", "soap-envelope/role/next"),
-    SOAP12_ENV.replace("soap-envelope", "soap-envelope/role/ultimateReceiver"),
-    "http://schemas.xmlsoap.org/soap/actor/next",
-})
 
 
 def claim_parse_memory(ctx: Any, data: bytes) -> None:
@@ -217,42 +210,19 @@ class _HardenedInput:
     understood_headers: ClassVar[frozenset[str]] = frozenset()
 
     def _check_envelope(self, root: etree._Element) -> None:
-        """VersionMismatch for the other SOAP version's envelope; MustUnderstand for a header
-        block addressed to the gateway that it does not process (SOAP 1.2 part 1, 5.2.3)."""
-        other = SOAP11_ENV if self.ns_soap_env == SOAP12_ENV else SOAP12_ENV
-        if root.tag == f"{{{other}}}Envelope":
-            raise to_fault(_version_mismatch(self.ns_soap_env))
-        if etree.QName(root).localname == "Envelope" and root.tag != f"{{{self.ns_soap_env}}}Envelope":
-            # an Envelope in no SOAP namespace (SOAP 1.2 part 1, 5.4.7): VersionMismatch too
-            raise to_fault(_version_mismatch(self.ns_soap_env, unknown=True))
-        if root.tag != f"{{{self.ns_soap_env}}}Envelope":
-            return  # not an envelope at all: spyne's own refusal
-        header = _envelope_header(root, self.ns_soap_env)
-        if header is None:
-            return
-        soap12 = self.ns_soap_env == SOAP12_ENV
-        role_attribute = f"{{{self.ns_soap_env}}}{'role' if soap12 else 'actor'}"
-        refused = []
-        for block in header.iterchildren(etree.Element):
-            must = (block.get(f"{{{self.ns_soap_env}}}mustUnderstand") or "").strip()
-            role = (block.get(role_attribute) or "").strip()
-            if must in ("1", "true") and (not role or role in _OUR_ROLES) and block.tag not in self.understood_headers:
-                refused.append(block.tag)
-        if refused:
-            names = ", ".join(etree.QName(tag).localname for tag in refused[:5])
-            raise to_fault(RequestError(
-                f"the gateway does not process the header block(s) {names} marked mustUnderstand",
-                code=FaultCode.MUST_UNDERSTAND,
-                details={NOT_UNDERSTOOD: "\n".join(tag for tag in refused[:20] if len(tag) <= MAX_FAULT_FIELD)}))
+        try:
+            check_envelope(root, self.ns_soap_env, understood=self.understood_headers)
+        except GatewayError as exc:
+            raise to_fault(exc) from None
 
     def from_element(self, ctx: Any, cls: Any, element: etree._Element) -> Any:
         """spyne's decoding, with a lexical check it skips without a validator, and any failure
         refused naming the field (``forsendelse.printkonfigurasjon.brevtype``) and what it takes."""
-        kind = _kind(cls)
+        kind = value_kind(cls)
         if kind is not None and element.get(XSI_NIL) is None:
-            if not _lexically_valid(cls, element.text):
-                raise to_fault(_undecodable(cls, element, self.ns_soap_env))
-            if element.text and kind is _COLLAPSED_KIND:
+            if not lexically_valid(cls, element.text):
+                raise to_fault(undecodable(cls, element, self.ns_soap_env))
+            if element.text and kind is COLLAPSED:
                 element.text = element.text.strip()  # XSD collapses; spyne reads " true " as False
         try:
             return super().from_element(ctx, cls, element)
@@ -260,7 +230,7 @@ class _HardenedInput:
             raise
         except Exception as exc:  # noqa: BLE001 - spyne's errors name neither field nor rule
             logger.debug("undecodable value", exc_info=exc)
-            raise to_fault(_undecodable(cls, element, self.ns_soap_env)) from None
+            raise to_fault(undecodable(cls, element, self.ns_soap_env)) from None
 
     def serialize(self, ctx: Any, message: Any) -> None:
         super().serialize(ctx, message)
@@ -382,139 +352,6 @@ def _check_transport(environ: dict[str, Any]) -> None:
         check_request_media(environ)
     except GatewayError as exc:
         raise to_fault(exc) from None
-
-
-def _envelope_header(envelope: etree._Element, ns: str) -> etree._Element | None:
-    """The envelope's Header, after checking its shape: an optional Header, then exactly one
-    Body, nothing else and no text (SOAP 1.2 part 1, 5.1; WS-I BP R1011 for SOAP 1.1). A
-    second Body or Header would otherwise be ignored: a letter or a mustUnderstand block
-    dropped without a word."""
-    children = [child for child in envelope if isinstance(child.tag, str)]
-    shape = [child.tag for child in children]
-    if shape not in ([f"{{{ns}}}Body"], [f"{{{ns}}}Header", f"{{{ns}}}Body"]):
-        raise to_fault(RequestError("a SOAP envelope holds an optional Header and then exactly one Body, and nothing else",
-                                    code=FaultCode.INVALID_REQUEST))
-    body = children[-1]
-    texts = [envelope.text, body.text, *(child.tail for child in children), *(child.tail for child in body)]
-    if any(text and text.strip() for text in texts):
-        raise to_fault(RequestError("text stands in the SOAP envelope or Body, outside the message",
-                                    code=FaultCode.INVALID_REQUEST))
-    return children[0] if len(children) == 2 else None
-
-
-def _version_mismatch(supported: str, *, unknown: bool = False) -> RequestError:
-    if unknown:
-        version = "1.2" if supported == SOAP12_ENV else "1.1"
-        message = f"the Envelope is in no SOAP namespace; a SOAP {version} envelope ({supported}) is expected here"
-    elif supported == SOAP12_ENV:
-        message = "a SOAP 1.2 envelope (Content-Type application/soap+xml) is expected here; this one is SOAP 1.1"
-    else:
-        message = ("a SOAP 1.1 envelope is expected with Content-Type text/xml; this one is SOAP 1.2 "
-                   "(send SOAP 1.2 as application/soap+xml where the endpoint offers it)")
-    return RequestError(message, code=FaultCode.VERSION_MISMATCH, details={SUPPORTED_ENVELOPE: supported})
-
-
-_INTEGER = re.compile(r"[+-]?[0-9]{1,40}")
-#: Types whose XSD whitespace facet is "collapse": surrounding spaces are not part of the value.
-_COLLAPSED = (Boolean, Decimal, DateTime, Date, Time)
-_BOOLEAN = frozenset({"true", "false", "1", "0"})
-
-
-_CHECKED_KIND, _COLLAPSED_KIND = "checked", "collapsed"
-_KINDS: dict[Any, str | None] = {}
-
-
-def _kind(cls: Any) -> str | None:
-    """Whether values of ``cls`` get the lexical check (and whitespace collapsed), worked out
-    once per type: this runs for every element of every message."""
-    try:
-        return _KINDS[cls]
-    except KeyError:
-        pass
-    except TypeError:  # not hashable: no cache
-        return _CHECKED_KIND
-    kind = None
-    if isinstance(cls, type):
-        if issubclass(cls, _COLLAPSED):
-            kind = _COLLAPSED_KIND
-        elif issubclass(cls, (EnumBase, Boolean, Integer)):
-            kind = _CHECKED_KIND
-    _KINDS[cls] = kind
-    return kind
-
-
-def _lexically_valid(cls: Any, text: str | None) -> bool:
-    """The XSD lexical space for the types spyne decodes leniently (any text is ``False``,
-    an Integer32 of 14 digits passes); other types fail inside spyne and are caught there."""
-    if isinstance(cls, type):
-        if issubclass(cls, EnumBase):
-            return text in cls.__values__
-        if issubclass(cls, Boolean):
-            return text is not None and text.strip() in _BOOLEAN
-        if issubclass(cls, Integer):
-            if text is None or not _INTEGER.fullmatch(text.strip()):
-                return False
-            low, high = getattr(cls.Attributes, "min_bound", None), getattr(cls.Attributes, "max_bound", None)
-            return (low is None or int(text) >= low) and (high is None or int(text) <= high)
-    return True
-
-
-def _undecodable(cls: Any, element: etree._Element, envelope_ns: str) -> RequestError:
-    field = _wire_path(element, envelope_ns)
-    xsi_type = element.get("{http://www.w3.org/2001/XMLSchema-instance}type")
-    if xsi_type is not None:
-        return RequestError(f"xsi:type {_quoted(xsi_type)} is not a type this element accepts, or its content does not fit it",
-                            code=FaultCode.INVALID_REQUEST, field=field)
-    text = element.text if element.text is not None else ""
-    if not text.strip():
-        got = "an empty value"
-    elif isinstance(cls, type) and issubclass(cls, ByteArray):
-        got = "characters outside it"
-    else:
-        got = _quoted(text)
-    return RequestError(f"{_expected(cls)} is expected, got {got}", code=FaultCode.INVALID_REQUEST, field=field)
-
-
-def _expected(cls: Any) -> str:
-    if not isinstance(cls, type):
-        return "a valid value"
-    if issubclass(cls, EnumBase):
-        return "one of " + ", ".join(cls.__values__)
-    if issubclass(cls, Boolean):
-        return "true or false"
-    if issubclass(cls, Integer):
-        low, high = getattr(cls.Attributes, "min_bound", None), getattr(cls.Attributes, "max_bound", None)
-        return f"a whole number from {low} to {high}" if low is not None and high is not None else "a whole number"
-    if issubclass(cls, Decimal):
-        return "a number"
-    if issubclass(cls, DateTime):
-        return "an xs:dateTime such as 2026-05-17T12:00:00+02:00"
-    if issubclass(cls, Date):
-        return "an xs:date such as 2026-05-17"
-    if issubclass(cls, Time):
-        return "an xs:time such as 12:00:00"
-    if issubclass(cls, ByteArray):
-        return "base64Binary (the base64 alphabet; line breaks allowed)"
-    return f"a valid {getattr(cls, '__type_name__', None) or 'value'}"
-
-
-def _quoted(text: str, limit: int = 40) -> str:
-    shown = "".join(c if c.isprintable() else "?" for c in text[:limit])
-    return repr(shown + ("…" if len(text) > limit else ""))
-
-
-def _wire_path(element: etree._Element, envelope_ns: str) -> str:
-    """``forsendelse.printkonfigurasjon.brevtype``: local names below the operation element."""
-    body = f"{{{envelope_ns}}}Body"
-    names = []
-    node: etree._Element | None = element
-    while node is not None:
-        parent = node.getparent()
-        if parent is None or parent.tag == body:
-            break  # ``node`` is the operation element (or the tree has no Body): not part of the name
-        names.append(etree.QName(node).localname)
-        node = parent
-    return ".".join(reversed(names)) or etree.QName(element).localname
 
 
 class HardenedSoap12(_HardenedInput, Soap12):
