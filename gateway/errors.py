@@ -145,6 +145,13 @@ def register_faults(meanings: Mapping[str, str], *, side: Side = "Client", http_
         FAULTS[code] = FaultInfo(side, http_status, meaning)
 
 
+def quoted(value: str, limit: int) -> str:
+    """A caller's value as a message quotes it: at most ``limit`` characters, anything not
+    printable as ``?`` (a refusal must not echo a megabyte, nor control characters)."""
+    shown = "".join(c if c.isprintable() else "?" for c in value[:limit])
+    return repr(shown + ("…" if len(value) > limit else ""))
+
+
 class GatewayError(Exception):
     """Base of every refusal. Carries a stable code, the field it is about and details."""
 

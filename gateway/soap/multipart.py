@@ -24,8 +24,11 @@ from dataclasses import dataclass, field
 from typing import BinaryIO, Protocol
 from urllib.parse import unquote
 
-from gateway.errors import FaultCode, RequestError, StorageError
+from gateway.errors import FaultCode, RequestError, StorageError, quoted
+from gateway.soap.transport import parse_media_type
 from gateway.spool import Content, Spool, SpoolFile
+
+_SHOWN = 80  # characters of a caller's value quoted in a refusal
 
 KiB = 1024
 MiB = 1024 * KiB
@@ -176,7 +179,7 @@ class _MultipartParser:
             key = content_id_key(content_id) if content_id is not None else None
             if content_id is not None and not key:
                 raise _fail("a part has an empty Content-ID")
-            media_type, params = _media_type(headers.get("content-type", "text/plain"))
+            media_type, params = parse_media_type(headers.get("content-type", "text/plain"))
             encoding = headers.get("content-transfer-encoding", "").strip().lower()
             if encoding not in _IDENTITY_ENCODINGS:
                 raise _fail(f"Content-Transfer-Encoding {encoding!r} is not supported (send binary)")
@@ -191,13 +194,13 @@ class _MultipartParser:
             if key is None:
                 raise _fail(f"part {parts} has no Content-ID, so nothing can refer to it")
             if key in attachments or key == root_key or (self.start is not None and key == self.start):
-                raise _fail(f"two parts have the Content-ID {_shown(key)}")
+                raise _fail(f"two parts have the Content-ID {quoted(key, _SHOWN)}")
             attachments[key] = Attachment(key, media_type, self._attachment_body())
         if root is None:
             if parts == 0:
                 raise _fail("the body has no parts")
             if self.start is not None:
-                raise _fail(f"no part has the Content-ID {_shown(self.start)} that the start parameter names")
+                raise _fail(f"no part has the Content-ID {quoted(self.start, _SHOWN)} that the start parameter names")
         body, media_type, charset = root
         return MultipartMessage(root=body, root_type=media_type, root_charset=charset, attachments=attachments)
 
@@ -355,7 +358,7 @@ def _parse_headers(raw: bytes, *, max_lines: int) -> dict[str, str]:
         key, colon, value = line.partition(":")
         key = key.strip().lower()
         if not colon or not key or not key.isascii() or any(c in key for c in " \t()<>@,;\\\"/[]?={}"):
-            raise _fail(f"a part has a malformed header line {_shown(line)}")
+            raise _fail(f"a part has a malformed header line {quoted(line, _SHOWN)}")
         if key in headers and key in ("content-id", "content-type", "content-transfer-encoding"):
             raise _fail(f"a part has two {key} headers")
         headers[key] = value.strip()
@@ -363,46 +366,6 @@ def _parse_headers(raw: bytes, *, max_lines: int) -> dict[str, str]:
     return headers
 
 
-def _media_type(value: str) -> tuple[str, dict[str, str]]:
-    """``type/subtype; k=v; k2="v 2"`` → (type/subtype lower-cased, params)."""
-    head, _, rest = value.partition(";")
-    params: dict[str, str] = {}
-    for item in _split_params(rest):
-        k, eq, v = item.partition("=")
-        if eq:
-            v = v.strip()
-            if len(v) >= 2 and v[0] == v[-1] == '"':
-                v = v[1:-1].replace('\\"', '"').replace("\\\\", "\\")
-            params[k.strip().lower()] = v
-    return head.strip().lower(), params
-
-
-def _split_params(text: str) -> list[str]:
-    items, current, quoted, escaped = [], [], False, False
-    for c in text:
-        if escaped:
-            current.append(c)
-            escaped = False
-        elif c == "\\" and quoted:
-            current.append(c)
-            escaped = True
-        elif c == '"':
-            quoted = not quoted
-            current.append(c)
-        elif c == ";" and not quoted:
-            items.append("".join(current))
-            current = []
-        else:
-            current.append(c)
-    items.append("".join(current))
-    return [i.strip() for i in items if i.strip()]
-
-
 def _charset(params: dict[str, str]) -> str | None:
     """The root part's ``charset``, checked where the bytes are decoded (gateway.xml.parser)."""
     return params.get("charset") or None
-
-
-def _shown(value: str, limit: int = 80) -> str:
-    """A client's value, quoted and cut short for a fault text."""
-    return repr(value if len(value) <= limit else value[:limit] + "…")

@@ -17,14 +17,12 @@
 from __future__ import annotations
 
 import binascii
-import functools
 import itertools
 import logging
 import tempfile
 import types
 from collections.abc import Callable
 from dataclasses import dataclass
-from email.message import Message
 from typing import Any, ClassVar, TypeVar
 
 import pybase64
@@ -45,7 +43,7 @@ from gateway.soap.faults import (
     SOAP_CODE_VALUE, FieldNamer, GatewayFault, fault_header_blocks, http_status, normalize, to_fault,
 )
 from gateway.soap.multipart import DEFAULT_POLICY, MultipartPolicy, read_multipart
-from gateway.soap.transport import check_request_media
+from gateway.soap.transport import check_request_media, parse_media_type
 from gateway.soap.values import COLLAPSED, lexically_valid, undecodable, value_kind
 from gateway.soap.xop import XopContents, refuse_includes, resolve_includes
 from gateway.spool import Spool, content_bytes
@@ -140,7 +138,7 @@ class _HardenedInput:
             content_type = ctx.transport.get_request_content_type()
             if content_type is None or ctx.transport.get_request_method() != "POST":
                 raise RequestNotAllowed("a SOAP call is a POST with a Content-Type")
-            media_type, params = _parse_content_type(content_type)
+            media_type, params = parse_media_type(content_type)
             if media_type == "multipart/related":
                 root = self._read_mtom(ctx, params)
             else:
@@ -325,22 +323,6 @@ def _raise_as_fault(function: Callable[..., _T], *args: Any, **kwargs: Any) -> _
         return function(*args, **kwargs)
     except GatewayError as exc:
         raise to_fault(exc) from None
-
-
-def _parse_content_type(value: str) -> tuple[str, dict[str, str]]:
-    """``type/subtype; k=v`` → (type, params), the shape spyne's MTOM decoder expects."""
-    content_type, params = _parsed_content_type(value)
-    return content_type, dict(params)
-
-
-@functools.lru_cache(maxsize=256)
-def _parsed_content_type(value: str) -> tuple[str, tuple[tuple[str, str], ...]]:
-    # The email package parses headers correctly and slowly (~0.1 ms); a client sends the
-    # same few Content-Type values again and again.
-    message = Message()
-    message["content-type"] = value
-    params = tuple((k, str(v)) for k, v in message.get_params(failobj=[])[1:])
-    return message.get_content_type(), params
 
 
 def _check_transport(environ: dict[str, Any]) -> None:

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from email.message import Message
 from typing import Any
 
-from gateway.errors import FaultCode, RequestError
+from gateway.errors import FaultCode, RequestError, quoted
 
 SOAP12_MEDIA = "application/soap+xml"
 SOAP11_MEDIA = "text/xml"
@@ -31,11 +31,11 @@ def check_request_media(environ: Mapping[str, Any]) -> None:
     """Raise :class:`RequestError` (``UNSUPPORTED_MEDIA_TYPE``) unless the body is a SOAP message."""
     coding = (environ.get("HTTP_CONTENT_ENCODING") or "").strip().lower()
     if coding and coding != "identity":
-        raise _refusal(f"a body with Content-Encoding {_shown(coding)} is not accepted; send it uncompressed")
+        raise _refusal(f"a body with Content-Encoding {quoted(coding, _SHOWN)} is not accepted; send it uncompressed")
     value = environ.get("CONTENT_TYPE") or ""
     if not value.strip():
         raise _refusal("the request has no Content-Type; a SOAP call is application/soap+xml (SOAP 1.2) or text/xml (SOAP 1.1)")
-    media, params = _parsed(value)
+    media, params = parse_media_type(value)
     if media in SOAP_MEDIA:
         return
     if media == MULTIPART_RELATED:
@@ -44,12 +44,12 @@ def check_request_media(environ: Mapping[str, Any]) -> None:
             start_info = params.get("start-info", "").split(";")[0].strip().lower()
             if not start_info or start_info in SOAP_MEDIA:
                 return
-            raise _refusal(f"an MTOM message's start-info must be {SOAP12_MEDIA} or {SOAP11_MEDIA}, not {_shown(start_info)}")
+            raise _refusal(f"an MTOM message's start-info must be {SOAP12_MEDIA} or {SOAP11_MEDIA}, not {quoted(start_info, _SHOWN)}")
         if root in SOAP_MEDIA:
             return
         raise _refusal(f"a multipart/related message's type must be {XOP_MEDIA}, {SOAP12_MEDIA} or {SOAP11_MEDIA}, "
-                       f"not {_shown(root) if root else 'missing'}")
-    raise _refusal(f"Content-Type {_shown(media)} is not a SOAP message; send {SOAP12_MEDIA} (SOAP 1.2), "
+                       f"not {quoted(root, _SHOWN) if root else 'missing'}")
+    raise _refusal(f"Content-Type {quoted(media, _SHOWN)} is not a SOAP message; send {SOAP12_MEDIA} (SOAP 1.2), "
                    f"{SOAP11_MEDIA} (SOAP 1.1) or multipart/related with type=\"{XOP_MEDIA}\" (MTOM)")
 
 
@@ -57,15 +57,13 @@ def _refusal(message: str) -> RequestError:
     return RequestError(message, code=FaultCode.UNSUPPORTED_MEDIA_TYPE)
 
 
-def _shown(value: str) -> str:
-    value = "".join(c if c.isprintable() else "?" for c in value)
-    return repr(value if len(value) <= _SHOWN else value[:_SHOWN] + "…")
-
-
 @functools.lru_cache(maxsize=256)
-def _parsed(value: str) -> tuple[str, dict[str, str]]:
-    # The email package parses parameters (quoting, case) correctly and slowly; clients send
-    # the same few values again and again. Callers must not change the returned dict.
+def parse_media_type(value: str) -> tuple[str, dict[str, str]]:
+    """``type/subtype; k=v; k2="v 2"`` → (type/subtype lower-cased, parameters by lower-cased
+    name): for the request's Content-Type and each MIME part's alike.
+
+    The email package parses parameters (quoting, case) correctly and slowly (~0.1 ms);
+    clients send the same few values again and again. Callers must not change the dict."""
     message = Message()
     message["content-type"] = value
     params = {k.lower(): str(v) for k, v in message.get_params(failobj=[])[1:]}

@@ -15,7 +15,9 @@ from spyne.model.binary import ByteArray
 from spyne.model.enum import EnumBase
 from spyne.model.primitive import Boolean, Date, DateTime, Decimal, Integer, Time
 
-from gateway.errors import FaultCode, RequestError
+from gateway.errors import FaultCode, RequestError, quoted
+
+_SHOWN = 40  # characters of a caller's value quoted in a refusal
 
 _INTEGER = re.compile(r"[+-]?[0-9]{1,40}")
 #: Types whose XSD whitespace facet is "collapse": surrounding spaces are not part of the value.
@@ -67,7 +69,7 @@ def undecodable(cls: Any, element: etree._Element, envelope_ns: str) -> RequestE
     field = _wire_path(element, envelope_ns)
     xsi_type = element.get("{http://www.w3.org/2001/XMLSchema-instance}type")
     if xsi_type is not None:
-        return RequestError(f"xsi:type {_quoted(xsi_type)} is not a type this element accepts, or its content does not fit it",
+        return RequestError(f"xsi:type {quoted(xsi_type, _SHOWN)} is not a type this element accepts, or its content does not fit it",
                             code=FaultCode.INVALID_REQUEST, field=field)
     text = element.text if element.text is not None else ""
     if not text.strip():
@@ -75,7 +77,7 @@ def undecodable(cls: Any, element: etree._Element, envelope_ns: str) -> RequestE
     elif isinstance(cls, type) and issubclass(cls, ByteArray):
         got = "characters outside it"
     else:
-        got = _quoted(text)
+        got = quoted(text, _SHOWN)
     return RequestError(f"{_expected(cls)} is expected, got {got}", code=FaultCode.INVALID_REQUEST, field=field)
 
 
@@ -100,11 +102,6 @@ def _expected(cls: Any) -> str:
     if issubclass(cls, ByteArray):
         return "base64Binary (the base64 alphabet; line breaks allowed)"
     return f"a valid {getattr(cls, '__type_name__', None) or 'value'}"
-
-
-def _quoted(text: str, limit: int = 40) -> str:
-    shown = "".join(c if c.isprintable() else "?" for c in text[:limit])
-    return repr(shown + ("…" if len(text) > limit else ""))
 
 
 def _wire_path(element: etree._Element, envelope_ns: str) -> str:
