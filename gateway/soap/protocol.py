@@ -21,9 +21,8 @@ import itertools
 import logging
 import tempfile
 import types
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar
 
 import pybase64
 from lxml import etree
@@ -54,8 +53,6 @@ logger = logging.getLogger(__name__)
 # spyne logs every fault with a traceback; the gateway logs what matters itself.
 logging.getLogger("spyne").setLevel(logging.CRITICAL)
 
-
-_T = TypeVar("_T")
 
 SENDER_KEY = "gateway.sender"
 #: Set by twisted.web (gateway.server) when it refused the body. WSGI puts every client
@@ -120,20 +117,19 @@ class _HardenedInput:
             self._create_in_document(ctx)
         except Fault:
             raise
+        except GatewayError as exc:  # the one place a refusal of the request becomes its fault
+            raise to_fault(exc) from None
         except Exception as exc:  # noqa: BLE001 - spyne would let it escape as a bare HTTP 500
             raise normalize(exc) from None
 
     def _create_in_document(self, ctx: Any) -> None:
         if isinstance(ctx.transport, HttpTransportContext):
             if ctx.transport.req_env.get(REFUSAL_ENV) == TOO_LARGE:
-                raise to_fault(RequestError("the request body is larger than the gateway accepts", code=FaultCode.REQUEST_TOO_LARGE))
+                raise RequestError("the request body is larger than the gateway accepts", code=FaultCode.REQUEST_TOO_LARGE)
             _check_transport(ctx.transport.req_env)
             if self.authenticator is not None:
                 # Before the body is parsed: strangers get no XML parsing at all.
-                try:
-                    sender = self.authenticator.authenticate(ctx.transport.req_env.get("HTTP_AUTHORIZATION"))
-                except GatewayError as exc:
-                    raise to_fault(exc) from None
+                sender = self.authenticator.authenticate(ctx.transport.req_env.get("HTTP_AUTHORIZATION"))
                 ctx.transport.req_env[SENDER_KEY] = sender
             content_type = ctx.transport.get_request_content_type()
             if content_type is None or ctx.transport.get_request_method() != "POST":
@@ -149,36 +145,36 @@ class _HardenedInput:
                 body = self._body(ctx)
                 self._claim(ctx, parse_cost(body) - (len(body) * INLINE_COST_FACTOR if length else 0))  # its tags
                 root = self._parse(body, params.get("charset"))
-                _raise_as_fault(refuse_includes, root)  # checked in the tree: any encoding, any spelling
+                refuse_includes(root)  # checked in the tree: any encoding, any spelling
         else:
             root = self._parse(self._body(ctx), None)
-        self._check_envelope(root)
+        check_envelope(root, self.ns_soap_env, understood=self.understood_headers)
         self._check_contract(ctx, root)
         ctx.in_document = (root, {})
 
     def _claim(self, ctx: Any, nbytes: int) -> None:
         """Reserve memory for this call from the process's budget; released when it ends."""
         if self.memory_budget is not None:
-            claim = _raise_as_fault(self.memory_budget.claim, nbytes)
+            claim = self.memory_budget.claim(nbytes)
             if claim is not None:
                 ctx.transport.req_env.setdefault(CLAIM_KEY, []).append(claim)
 
     def _parse(self, body: bytes, charset: str | None) -> Any:
-        return _raise_as_fault(parse_untrusted, body, policy=self.parse_policy, charset=charset)
+        return parse_untrusted(body, policy=self.parse_policy, charset=charset)
 
     def _read_mtom(self, ctx: Any, params: dict[str, str]) -> Any:
         """MTOM/XOP: our own streaming reader, the hardened parser for the root part, and
         the xop:Includes resolved in the tree (see gateway.soap.multipart and .xop)."""
         env = ctx.transport.req_env
         spool = env[SPOOL_KEY] = Spool(self.spool_dir or tempfile.gettempdir())
-        message = _raise_as_fault(read_multipart, env["wsgi.input"], boundary=params.get("boundary"),
-                                  start=params.get("start"), spool=spool, policy=self.multipart_policy)
+        message = read_multipart(env["wsgi.input"], boundary=params.get("boundary"), start=params.get("start"),
+                                 spool=spool, policy=self.multipart_policy)
         # the root part is parsed; an attachment costs its size at most: pypdf reads a whole
         # file to repair a broken xref, and /memo and /validation read theirs into memory
         # (and claim the parse of it themselves: claim_parse_memory)
         self._claim(ctx, parse_cost(message.root) + sum(len(a.content) for a in message.attachments.values()))
         root = self._parse(message.root, message.root_charset)
-        env[XOP_KEY] = _raise_as_fault(resolve_includes, root, message.attachments, soap_ns=self.ns_soap_env)
+        env[XOP_KEY] = resolve_includes(root, message.attachments, soap_ns=self.ns_soap_env)
         return root
 
     #: The schema of the endpoint's served WSDL (gateway.soap.contract), set when it is built.
@@ -201,17 +197,9 @@ class _HardenedInput:
                 self.contract.check(payload[0])
         except ContractValueError as exc:
             ctx.udc = _Pending(exc)  # the decoder names the value first; else this refuses it
-        except GatewayError as exc:
-            raise to_fault(exc) from None
 
     #: Header blocks (Clark names) the gateway processes; none so far.
     understood_headers: ClassVar[frozenset[str]] = frozenset()
-
-    def _check_envelope(self, root: etree._Element) -> None:
-        try:
-            check_envelope(root, self.ns_soap_env, understood=self.understood_headers)
-        except GatewayError as exc:
-            raise to_fault(exc) from None
 
     def from_element(self, ctx: Any, cls: Any, element: etree._Element) -> Any:
         """spyne's decoding, with a lexical check it skips without a validator, and any failure
@@ -317,23 +305,12 @@ def _xop_contents(ctx: Any) -> XopContents | None:
     return None
 
 
-def _raise_as_fault(function: Callable[..., _T], *args: Any, **kwargs: Any) -> _T:
-    """Call ``function``; a :class:`GatewayError` it raises becomes the fault spyne answers."""
-    try:
-        return function(*args, **kwargs)
-    except GatewayError as exc:
-        raise to_fault(exc) from None
-
-
 def _check_transport(environ: dict[str, Any]) -> None:
     """A SOAP call is a POST of a SOAP media type; checked before authentication."""
     if environ.get("REQUEST_METHOD") != "POST":
         # an HTTP-level answer (405 with Allow), also for a monitoring probe's GET
-        raise to_fault(RequestError("a SOAP call is a POST (and ?wsdl a GET)", code=FaultCode.METHOD_NOT_ALLOWED))
-    try:
-        check_request_media(environ)
-    except GatewayError as exc:
-        raise to_fault(exc) from None
+        raise RequestError("a SOAP call is a POST (and ?wsdl a GET)", code=FaultCode.METHOD_NOT_ALLOWED)
+    check_request_media(environ)
 
 
 class HardenedSoap12(_HardenedInput, Soap12):
