@@ -49,11 +49,13 @@ class LimitedRequest(server.Request):
     refusal: str | None = None
     _received = 0
     _wire = 0
+    _chunked = False  # no Content-Length: the body comes chunked (set when the headers are in)
 
     def _limit(self) -> int:
         return getattr(self.channel.site, "max_request_bytes", 0) or 0
 
     def gotLength(self, length: int | None) -> None:
+        self._chunked = length is None
         limit = self._limit()
         if limit and length is not None and length > limit:
             self._refuse(TOO_LARGE, length)
@@ -79,10 +81,7 @@ class LimitedRequest(server.Request):
 
     def wire_received(self, size: int) -> None:
         """Bytes of a chunked body as they arrive, framing included (see :class:`LimitedChannel`)."""
-        if self.refusal is not None:
-            return
-        encodings = b",".join(self.requestHeaders.getRawHeaders(b"transfer-encoding", [])).lower()
-        if b"chunked" not in encodings:
+        if self.refusal is not None or not self._chunked:
             return  # a Content-Length body was bounded in gotLength
         self._wire += size
         limit = self._limit()
@@ -146,27 +145,23 @@ class SoapResource(WSGIResource):
 
     def render(self, request: server.Request) -> Any:
         refusal = getattr(request, "refusal", None)
-        reactor, threadpool, application = self._gateway_args
         if refusal is not None:
-            return WSGIResource(reactor, threadpool, functools.partial(_refused, application, refusal)).render(request)
-        if request.getHeader(b"content-length") is None and request.content is not None:
+            extra: dict[str, Any] = {REFUSAL_ENV: refusal}
+        elif request.getHeader(b"content-length") is None and request.content is not None:
             # chunked: twisted.web has the whole body already; its size lets the SOAP layer
             # claim memory before it reads the body (gateway/admission.py)
-            size = request.content.seek(0, io.SEEK_END)
+            extra = {BODY_BYTES_ENV: request.content.seek(0, io.SEEK_END)}
             request.content.seek(0)
-            return WSGIResource(reactor, threadpool, functools.partial(_sized, application, size)).render(request)
-        return super().render(request)
+        else:
+            return super().render(request)
+        reactor, threadpool, application = self._gateway_args
+        return WSGIResource(reactor, threadpool, functools.partial(_with_environ, application, extra)).render(request)
 
 
-def _sized(application: Callable[..., Iterable[bytes]], size: int, environ: dict[str, Any],
-           start_response: Callable[..., Any]) -> Iterable[bytes]:
-    environ[BODY_BYTES_ENV] = size
-    return application(environ, start_response)
-
-
-def _refused(application: Callable[..., Iterable[bytes]], refusal: str, environ: dict[str, Any],
-             start_response: Callable[..., Any]) -> Iterable[bytes]:
-    environ[REFUSAL_ENV] = refusal
+def _with_environ(application: Callable[..., Iterable[bytes]], extra: dict[str, Any], environ: dict[str, Any],
+                  start_response: Callable[..., Any]) -> Iterable[bytes]:
+    """``application`` with keys of the gateway's own added to the environ (never from a header)."""
+    environ.update(extra)
     return application(environ, start_response)
 
 
