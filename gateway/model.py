@@ -75,6 +75,14 @@ class PostalAddress:
     country: str = "NO"  # ISO 3166 alpha-2
 
 
+#: How senders spell Norway in an address (an empty country means Norway in Norwegian post).
+NORWEGIAN_COUNTRY_NAMES = frozenset({"", "NO", "NOR", "NORGE", "NORWAY", "NOREG"})
+
+
+def is_norway(country: str | None) -> bool:
+    return (country or "").strip().upper() in NORWEGIAN_COUNTRY_NAMES
+
+
 @frozen
 class Attention:
     person: str | None = None

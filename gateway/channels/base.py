@@ -8,12 +8,14 @@ that no retry can fix is :class:`ChannelRejected`.
 """
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol
 
-from gateway.model import Document, Shipment, Status
+from gateway.delivery import Receipt, StatusChange
+from gateway.model import Document, Shipment
+
+__all__ = ["Channel", "ChannelError", "ChannelRejected", "ChannelUnavailable", "Letter", "Receipt", "StatusChange"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -22,31 +24,6 @@ class Letter:
 
     shipment: Shipment
     content: Callable[[Document], bytes]
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Receipt:
-    """What a channel answered when it took a letter."""
-
-    channel: str
-    shipment_id: str
-    idempotency_key: str
-    reference: str  # the channel's own id (correspondence id, print job id)
-    status: Status  # SENT_DIGITAL, SENT_TO_PRINT, ...
-    detail: str = ""
-    cost_ore: int | None = None  # an estimate where the channel has one
-    extra: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class StatusChange:
-    shipment_id: str
-    reference: str
-    status: Status | None  # None: a failure that sends the letter on to the fallback
-    at: dt.datetime
-    detail: str = ""
-    cost_ore: int | None = None
-    failed: bool = False
 
 
 class ChannelError(Exception):

@@ -16,8 +16,7 @@ import segno
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
-from gateway.domain.validation import is_norway
-from gateway.model import Link, PostalAddress, Shipment
+from gateway.model import Link, PostalAddress, Shipment, is_norway
 
 # --- geometry, in millimetres on an A4 page (210 x 297) ---
 

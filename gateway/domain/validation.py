@@ -24,11 +24,10 @@ from gateway.domain.filenames import FORBIDDEN_FILENAME_CHARS, filename_characte
 from gateway.domain.identifiers import is_valid_norwegian_organization_number, is_valid_norwegian_person_id
 from gateway.errors import FaultCode, ValidationError
 from gateway.mapping.tables import load
-from gateway.model import Document, Party, PartyKind, Shipment
+from gateway.model import Document, Party, PartyKind, Shipment, is_norway
 from gateway.spool import Content, SpooledContent
 
 COST_CODE = re.compile(r"^[a-zA-Z0-9\-\.øæåØÆÅ]{0,20}$")
-NORWEGIAN_COUNTRY_NAMES = frozenset({"", "NO", "NOR", "NORGE", "NORWAY", "NOREG"})
 PDF = "application/pdf"
 #: Column sizes of the store (gateway/store/tables.py): a contract's own limits are lower;
 #: these hold for a contract without a table.
@@ -51,10 +50,6 @@ def shown(value: str, limit: int = SHOWN_CHARACTERS) -> str:
 
 def normalize_media_type(value: str) -> str:
     return value.split(";", 1)[0].strip().lower()
-
-
-def is_norway(country: str | None) -> bool:
-    return (country or "").strip().upper() in NORWEGIAN_COUNTRY_NAMES
 
 
 def validate_shipment(shipment: Shipment, *, policy: IntakePolicy, unique_filenames: bool = True,

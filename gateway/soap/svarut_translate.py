@@ -4,7 +4,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from gateway.config import SenderSettings
-from gateway.domain.validation import is_norway, normalize_media_type
+from gateway.domain.validation import normalize_media_type
 from gateway.mapping.tables import load
 from gateway.model import (
     CaseMetadata,
@@ -23,6 +23,7 @@ from gateway.model import (
     RoutingMetadata,
     Shipment,
     SigningRequest,
+    is_norway,
 )
 from gateway.soap import svarut_types as w
 from gateway.spool import Content, SpooledContent, content_bytes, content_sha256

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from gateway.channels.base import Receipt
+from gateway.delivery import Receipt
 from gateway.model import Status
 from gateway.store import tables as t
 from gateway.store.dispatch_jobs import CANCELLED, DEAD, DONE, PENDING, RUNNING, enqueue

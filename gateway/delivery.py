@@ -1,0 +1,35 @@
+"""What a channel answers about a letter: the values both the channels and the store speak.
+
+They live below both, so the store can record a receipt without importing a channel.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from gateway.model import Status
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Receipt:
+    """What a channel answered when it took a letter."""
+
+    channel: str
+    shipment_id: str
+    idempotency_key: str
+    reference: str  # the channel's own id (correspondence id, print job id)
+    status: Status  # SENT_DIGITAL, SENT_TO_PRINT, ...
+    detail: str = ""
+    cost_ore: int | None = None  # an estimate where the channel has one
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StatusChange:
+    shipment_id: str
+    reference: str
+    status: Status | None  # None: a failure that sends the letter on to the fallback
+    at: dt.datetime
+    detail: str = ""
+    cost_ore: int | None = None
+    failed: bool = False
