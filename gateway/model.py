@@ -234,6 +234,10 @@ def new_shipment_id() -> str:
     return str(uuid.uuid4())
 
 
+#: Where the time comes from (tests pass their own).
+Clock = Callable[[], dt.datetime]
+
+
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 

@@ -74,7 +74,7 @@ class Runtime:
         schemas = SchemaRegistry.load(settings.storage.schema_dir)
         memo = MemoIntake(shipments, schemas, build_verifiers({s.name: s for s in settings.senders}))
         register = CompositeRegister(DatabaseRegister(store), channels.get("digitalpost"))
-        dispatcher = Dispatcher(settings=settings, repository=repository, store=store, blobs=blobs, channels=channels,
+        dispatcher = Dispatcher(settings=settings, repository=repository, store=store, documents=blobs, channels=channels,
                                 register=register, clock=clock)
         return cls(
             settings=settings,

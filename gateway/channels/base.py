@@ -8,14 +8,15 @@ that no retry can fix is :class:`ChannelRejected`.
 """
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from gateway.delivery import Receipt, StatusChange
 from gateway.model import Document, Shipment
 
-__all__ = ["Channel", "ChannelError", "ChannelRejected", "ChannelUnavailable", "Letter", "Receipt", "StatusChange"]
+__all__ = ["Channel", "ChannelError", "ChannelRejected", "ChannelUnavailable", "Letter", "PrintOperations", "Receipt", "StatusChange"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -47,3 +48,21 @@ class Channel(Protocol):
     def submit(self, letter: Letter, *, idempotency_key: str) -> Receipt: ...
 
     def poll(self, receipts: Sequence[Receipt]) -> list[StatusChange]: ...
+
+
+@runtime_checkable
+class PrintOperations(Protocol):
+    """What only a print channel does: letters wait in batches, and the print house's
+    receipts arrive later (:mod:`gateway.dispatch.print_cycle` drives these)."""
+
+    def flush(self, *, force: bool = False) -> list[str]:
+        """Close the batches that are due; answers their names."""
+        ...
+
+    def overdue_batches(self, now: dt.datetime) -> list[str]:
+        """Batches handed over with no receipt in time."""
+        ...
+
+    def cancel(self, shipment_id: str) -> bool:
+        """Take a letter back while it is still staged; False once the print house has it."""
+        ...

@@ -4,7 +4,8 @@ from __future__ import annotations
 from gateway.errors import ConflictError, FaultCode, NotFoundError
 from gateway.model import FINAL_STATUSES, Event, Status, utcnow
 from gateway.store.dispatch import DispatchStore
-from gateway.store.repository import Repository, append_event
+from gateway.store.outcome import CancelJobs, Outcome
+from gateway.store.repository import Repository
 
 GONE_TO_PRINT = frozenset({Status.SENT_TO_PRINT, Status.PRINTED})
 
@@ -20,10 +21,9 @@ def stop_shipment(repository: Repository, store: DispatchStore, shipment_id: str
         raise ConflictError(f"{shipment_id} is already finished ({stored.status})", code=FaultCode.SHIPMENT_ID_CONFLICT)
     now = utcnow()
     who = f" ({operator})" if operator else ""
-
-    def work(conn):  # type: ignore[no-untyped-def]
-        append_event(conn, shipment_id, Event(at=now, kind="manually_handled", status=Status.MANUALLY_HANDLED, detail=f"{reason}{who}"))
-        store.cancel_jobs(conn, shipment_id, now=now)
-
-    store.transaction(work)
+    store.apply(Outcome(
+        at=now,
+        events=((shipment_id, Event(at=now, kind="manually_handled", status=Status.MANUALLY_HANDLED, detail=f"{reason}{who}")),),
+        cancel=(CancelJobs(shipment_id=shipment_id),),
+    ))
     return Status.MANUALLY_HANDLED

@@ -29,12 +29,21 @@ class RecipientRegister(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class Route:
+    """Where a letter goes and why. ``reason`` (and ``why``, the reason within it) are keys
+    of ``route.*`` in ``mappings/dispatch_texts.toml``: the words are the recipient's."""
+
     channel: str | None  # None: the letter cannot be delivered
     reason: str
+    why: str | None = None
 
 
 PRINT = "print"
 DIGITAL_KINDS = frozenset({PartyKind.NO_PERSON, PartyKind.NO_ORGANIZATION, PartyKind.DK_CPR, PartyKind.DK_CVR})
+_WHY = {
+    Reachability.RESERVED: "reserved",
+    Reachability.UNREACHABLE: "unreachable",
+    Reachability.DIGITAL: "no_digital_channel",
+}
 
 
 def choose_route(
@@ -46,21 +55,16 @@ def choose_route(
 ) -> Route:
     mode = shipment.delivery.mode
     if mode is DeliveryMode.PRINT_ONLY:
-        return Route(PRINT, "print only") if print_available else Route(None, "print only, but no print channel")
+        return Route(PRINT, "print_only") if print_available else Route(None, "no_print", why="print_only")
     recipient = shipment.recipient
     status = register.lookup(recipient.identifier, recipient.kind) if recipient.identifier else None
     if status is Reachability.DIGITAL and digital_channels and recipient.kind in DIGITAL_KINDS:
-        return Route(digital_channels[0], "digital mailbox")
-    why = {
-        Reachability.RESERVED: "reserved against digital mail",
-        Reachability.UNREACHABLE: "no digital mailbox",
-        Reachability.DIGITAL: "no digital channel configured",
-        None: "not in the recipient register" if recipient.identifier else "no national identifier",
-    }[status]
+        return Route(digital_channels[0], "digital_mailbox")
+    why = _WHY[status] if status is not None else "not_registered" if recipient.identifier else "no_identifier"
     if mode is DeliveryMode.DIGITAL_ONLY:
-        return Route(None, f"digital only, but {why}")
+        return Route(None, "digital_only", why=why)
     if not print_available:
-        return Route(None, f"{why}, and no print channel")
+        return Route(None, "no_print", why=why)
     return Route(PRINT, why)
 
 

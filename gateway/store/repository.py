@@ -17,7 +17,8 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from gateway.errors import FaultCode, StorageError
 from gateway.model import FINAL_STATUSES, Event, Shipment, Status, from_data, to_data, utcnow
 from gateway.store import tables as t
-from gateway.store.dispatch_jobs import enqueue
+from gateway.store.jobs import enqueue
+from gateway.store.outcome import NewJob
 from gateway.store.tables import as_utc as _utc
 from gateway.store.blobs import InlineBlob, insert_inline
 from gateway.store.writer import writer_for
@@ -113,7 +114,7 @@ class Repository:
             if reserved:
                 conn.execute(t.reserved_ids.delete().where(t.reserved_ids.c.id == shipment.id))
             if dispatch:
-                enqueue(conn, kind="route", run_after=now, shipment_id=shipment.id)
+                enqueue(conn, [NewJob(kind="route", run_after=now, shipment_id=shipment.id)])
 
         try:
             self._writer.run(work)

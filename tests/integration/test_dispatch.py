@@ -179,7 +179,7 @@ def test_reserved_recipient_goes_to_print_at_once(rig):
     sid = _send(rig)
     rig.drain()
     assert rig.status(sid) == "SENDT_PRINT" and rig.double.uploads == []
-    assert any("reserved against digital mail" in h for h in rig.history(sid))
+    assert any("reservert mot digital post" in h for h in rig.history(sid))  # mappings/dispatch_texts.toml [nb]
 
 
 def test_digital_only_to_reserved_recipient_is_not_delivered(rig):

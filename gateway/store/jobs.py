@@ -1,0 +1,134 @@
+"""The job outbox: states, the lease, and the statements that move a job.
+
+Jobs are claimed with a lease. On PostgreSQL the claim uses ``FOR UPDATE SKIP LOCKED`` so
+worker processes never wait on each other; on SQLite the write lock serialises claims. A job
+whose lease has expired (its worker died) is claimable again. A job is ended (finished, or
+put back to wait) only by the worker that still holds its lease, in the same transaction as
+the job's effects; :data:`_LEASED` is that condition, written once.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from gateway.store import tables
+from gateway.store.outcome import CancelJobs, Finish, JobEnd, NewJob, Retry
+from gateway.store.tables import as_utc
+
+PENDING, RUNNING, DONE, CANCELLED, DEAD = "pending", "running", "done", "cancelled", "dead"
+_jobs = tables.jobs
+#: Error texts kept on a job row (the full text is in the log).
+MAX_ERROR = 2000
+
+
+class LeaseLost(Exception):
+    """Another worker took the job over (this one was too slow); its effects are dropped."""
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    id: int
+    shipment_id: str | None
+    kind: str
+    channel: str | None
+    attempts: int
+    owner: str
+
+
+_LEASED = sa.and_(_jobs.c.id == sa.bindparam("job_id"), _jobs.c.lease_owner == sa.bindparam("owner"), _jobs.c.state == RUNNING)
+# Built once: they run for every letter.
+_INSERT = _jobs.insert()
+_FINISH = _jobs.update().where(_LEASED).values(
+    state=sa.bindparam("new_state"), lease_owner=None, lease_expires=None,
+    updated_at=sa.bindparam("now"), last_error=sa.bindparam("error"),
+)
+_RENEW = _jobs.update().where(_LEASED).values(lease_expires=sa.bindparam("expires"), updated_at=sa.bindparam("now"))
+
+
+def job_row(job: NewJob) -> dict[str, object]:
+    return dict(shipment_id=job.shipment_id, kind=job.kind, channel=job.channel, state=PENDING, attempts=0,
+                run_after=job.run_after, created_at=job.run_after, updated_at=job.run_after)
+
+
+def enqueue(conn: Connection, jobs: Sequence[NewJob]) -> None:
+    """Put ``jobs`` in the outbox inside ``conn``'s transaction."""
+    if jobs:
+        conn.execute(_INSERT, [job_row(job) for job in jobs])
+
+
+def end(conn: Connection, job: Job, how: JobEnd, *, now: dt.datetime) -> None:
+    """Finish ``job`` or put it back to wait, or raise :class:`LeaseLost` (rolling back the
+    transaction and every effect written in it)."""
+    keys = dict(job_id=job.id, owner=job.owner)
+    if isinstance(how, Finish):
+        updated = conn.execute(_FINISH, dict(keys, new_state=how.state, now=now, error=how.error)).rowcount
+    else:
+        values: dict[str, Any] = dict(
+            state=PENDING, lease_owner=None, lease_expires=None, run_after=how.run_after, updated_at=now,
+            last_error=how.error[:MAX_ERROR], attempts=_jobs.c.attempts + (1 if how.count_attempt else 0),
+        )
+        if how.kind is not None:
+            values.update(kind=how.kind, channel=how.channel)
+        updated = conn.execute(_jobs.update().where(_LEASED).values(**values), keys).rowcount
+    if updated != 1:
+        raise LeaseLost(f"job {job.id} is no longer leased to {job.owner}")
+
+
+def renew(conn: Connection, job: Job, *, now: dt.datetime, lease_seconds: float) -> bool:
+    expires = now + dt.timedelta(seconds=lease_seconds)
+    return conn.execute(_RENEW, dict(job_id=job.id, owner=job.owner, expires=expires, now=now)).rowcount == 1
+
+
+def cancel(conn: Connection, what: CancelJobs, *, now: dt.datetime) -> None:
+    query = _jobs.update().where(_jobs.c.shipment_id == what.shipment_id, _jobs.c.state == PENDING)
+    if what.kinds is not None:
+        query = query.where(_jobs.c.kind.in_(list(what.kinds)))
+    conn.execute(query.values(state=CANCELLED, updated_at=now))
+
+
+def due(now: dt.datetime) -> sa.ColumnElement[bool]:
+    """Waiting and due, or running under a lease that has expired."""
+    return sa.or_(
+        sa.and_(_jobs.c.state == PENDING, _jobs.c.run_after <= now),
+        sa.and_(_jobs.c.state == RUNNING, _jobs.c.lease_expires < now),
+    )
+
+
+def lease(conn: Connection, ids: list[int], owner: str, *, now: dt.datetime, lease_seconds: float) -> list[Job]:
+    """Lease the jobs ``ids`` to ``owner``, in the order given."""
+    rows = conn.execute(
+        _jobs.update()
+        .where(_jobs.c.id.in_(ids))
+        .values(
+            state=RUNNING, lease_owner=owner, lease_expires=now + dt.timedelta(seconds=lease_seconds), updated_at=now,
+            # taking over from a worker that died counts as an attempt: a job that kills
+            # its worker every time must end, not loop
+            attempts=sa.case((_jobs.c.state == RUNNING, _jobs.c.attempts + 1), else_=_jobs.c.attempts),
+        )
+        .returning(_jobs.c.id, _jobs.c.shipment_id, _jobs.c.kind, _jobs.c.channel, _jobs.c.attempts)
+    ).all()
+    order = {job_id: index for index, job_id in enumerate(ids)}
+    return sorted(
+        (Job(id=r.id, shipment_id=r.shipment_id, kind=r.kind, channel=r.channel, attempts=r.attempts, owner=owner) for r in rows),
+        key=lambda job: order[job.id],
+    )
+
+
+def active(kinds: Iterable[str] | None = None, shipment_id: str | None = None) -> sa.Select[Any]:
+    """Jobs still waiting or running, oldest first."""
+    query = sa.select(_jobs).where(_jobs.c.state.in_([PENDING, RUNNING])).order_by(_jobs.c.id)
+    if kinds is not None:
+        query = query.where(_jobs.c.kind.in_(list(kinds)))
+    if shipment_id is not None:
+        query = query.where(_jobs.c.shipment_id == shipment_id)
+    return query
+
+
+def next_due(conn: Connection) -> dt.datetime | None:
+    value = conn.scalar(sa.select(sa.func.min(_jobs.c.run_after)).where(_jobs.c.state == PENDING))
+    return as_utc(value) if value else None

@@ -1,0 +1,127 @@
+"""What handling a job did, as a value: the dispatcher decides it, the store applies it.
+
+The dispatcher never holds a database connection. It reads what it needs, talks to the
+channel, and answers an :class:`Outcome`; :meth:`gateway.store.dispatch.DispatchStore.apply`
+writes the whole outcome in one transaction and checks the job's lease once, last, so a
+worker that lost its lease changes nothing (:class:`gateway.store.jobs.LeaseLost`).
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from gateway.delivery import Receipt
+from gateway.model import Event, Status
+
+frozen = dataclass(frozen=True, slots=True, kw_only=True)
+
+
+@frozen
+class Finish:
+    """The job is over: done, or dead with the error that killed it."""
+
+    state: str = "done"
+    error: str | None = None
+
+
+@frozen
+class Retry:
+    """The job waits until ``run_after``; ``kind``/``channel`` turn it into another job as it
+    waits (a routed letter whose first submit must be retried goes on as a ``submit``)."""
+
+    run_after: dt.datetime
+    error: str = ""
+    count_attempt: bool = True
+    kind: str | None = None
+    channel: str | None = None
+
+
+JobEnd = Finish | Retry
+
+
+@frozen
+class NewJob:
+    kind: str
+    run_after: dt.datetime
+    shipment_id: str | None = None
+    channel: str | None = None
+
+
+@frozen
+class CancelJobs:
+    """Cancel the shipment's pending jobs (of ``kinds``, or all of them)."""
+
+    shipment_id: str
+    kinds: tuple[str, ...] | None = None
+
+
+@frozen
+class NewDelivery:
+    receipt: Receipt
+    read_deadline: dt.datetime | None = None
+    language: str = "nb"  # of the texts written about it later (printed, cancelled)
+
+
+@frozen
+class DeliveryChange:
+    idempotency_key: str
+    status: Status | None = None
+    open: bool | None = None
+    cost_ore: int | None = None
+
+
+@frozen
+class Alert:
+    kind: str
+    detail: str
+    channel: str | None = None
+    shipment_id: str | None = None
+
+
+@frozen
+class ChannelSucceeded:
+    channel: str
+
+
+@frozen
+class ChannelFailed:
+    """One more failure of ``channel``: the breaker opens after ``threshold`` in a row."""
+
+    channel: str
+    error: str
+    threshold: int
+    open_seconds: float
+
+
+HealthChange = ChannelSucceeded | ChannelFailed
+
+
+@frozen
+class Outcome:
+    """Everything one job changes, written in one transaction in this order: the channel's
+    health, events, new deliveries, delivery changes, cancelled jobs, new jobs, alerts, and
+    last the job's own end (where the lease is checked)."""
+
+    at: dt.datetime
+    job: JobEnd | None = None
+    health: HealthChange | None = None
+    events: tuple[tuple[str, Event], ...] = ()
+    deliveries: tuple[NewDelivery, ...] = ()
+    delivery_changes: tuple[DeliveryChange, ...] = ()
+    cancel: tuple[CancelJobs, ...] = ()
+    jobs: tuple[NewJob, ...] = ()
+    alerts: tuple[Alert, ...] = ()
+
+    def then(self, other: Outcome) -> Outcome:
+        """This outcome followed by ``other`` (whose job end, if any, wins)."""
+        return Outcome(
+            at=self.at,
+            job=other.job or self.job,
+            health=other.health or self.health,
+            events=self.events + other.events,
+            deliveries=self.deliveries + other.deliveries,
+            delivery_changes=self.delivery_changes + other.delivery_changes,
+            cancel=self.cancel + other.cancel,
+            jobs=self.jobs + other.jobs,
+            alerts=self.alerts + other.alerts,
+        )
