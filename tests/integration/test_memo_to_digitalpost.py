@@ -134,6 +134,11 @@ def test_recipient_without_digital_post_gets_a_danish_cover_page(rig):
     cover = PdfReader(io.BytesIO(staged.read_bytes())).pages[0].extract_text()
     for text in ("Mette Hansen", "Bakketoppen 6", "9000", "Aalborg", "borger.dk"):
         assert text in cover, text
+    # the history the Danish sender reads back is in Danish (mappings/dispatch_texts.toml [da])
+    history = _service(gw, "MemoService").getHistory(messageUUID=message_uuid)
+    details = " | ".join(str(getattr(e, "detail", "") or "") for e in history)
+    assert "ingen digital postkasse" in details and "fysisk post" in details, details
+    assert "utskrift" not in details and "ikke i mottakerregisteret" not in details, details
 
 
 def test_recipient_without_digital_post_or_address_is_not_delivered(rig):

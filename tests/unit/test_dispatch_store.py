@@ -6,7 +6,7 @@ import pytest
 from gateway.model import Event, Party, Shipment, Status
 from gateway.store import migrate
 from gateway.store.dispatch import DispatchStore, LeaseLost
-from gateway.store.outcome import Finish, Outcome
+from gateway.store.outcome import Alert, Finish, NewJob, Outcome, Retry
 from gateway.store.engine import create_engine
 from gateway.store.repository import Repository
 
@@ -44,3 +44,36 @@ def test_a_final_status_is_not_overwritten_by_a_racing_job(stores):
     store.apply(Outcome(at=NOW, events=((SID, Event(at=NOW, kind="sent_digital", status=Status.SENT_DIGITAL)),)))
     assert repo.get(SID).status is Status.MANUALLY_HANDLED
     assert [e.kind for e in repo.events(SID)][-2:] == ["manually_handled", "sent_digital"]  # history keeps both
+
+
+def test_an_outcome_under_a_lost_lease_writes_nothing(stores):
+    """The lease is checked once, last, in the outcome's own transaction: a worker that was
+    too slow leaves no event, delivery change, job or alert behind."""
+    repo, store = stores
+    [job] = store.claim_many("a", now=NOW, lease_seconds=10, limit=5)
+    [taken] = store.claim_many("b", now=NOW + dt.timedelta(seconds=11), lease_seconds=10, limit=5)
+    late = Outcome(
+        at=NOW,
+        job=Finish(),
+        events=((SID, Event(at=NOW, kind="sent_digital", status=Status.SENT_DIGITAL)),),
+        jobs=(NewJob(kind="poll", run_after=NOW, shipment_id=SID, channel="altinn3"),),
+        alerts=(Alert(kind="delivery_failed", detail="x", shipment_id=SID),),
+    )
+    before = [e.kind for e in repo.events(SID)]
+    with pytest.raises(LeaseLost):
+        store.apply(late, job)
+    assert [e.kind for e in repo.events(SID)] == before and repo.get(SID).status is Status.ACCEPTED
+    assert [j["kind"] for j in store.pending_jobs(SID)] == ["route"] and store.alerts() == []
+    store.apply(late, taken)  # the owner's outcome is written whole
+    assert repo.get(SID).status is Status.SENT_DIGITAL
+    assert [j["kind"] for j in store.pending_jobs(SID)] == ["poll"] and len(store.alerts()) == 1
+
+
+def test_a_retry_can_turn_the_job_into_another_kind_in_the_same_statement(stores):
+    _repo, store = stores
+    [job] = store.claim_many("a", now=NOW, lease_seconds=10, limit=5)
+    later = NOW + dt.timedelta(minutes=5)
+    store.apply(Outcome(at=NOW, job=Retry(run_after=later, error="503", kind="submit", channel="altinn3")), job)
+    [row] = store.pending_jobs(SID)
+    assert (row["kind"], row["channel"], row["state"], row["attempts"], row["last_error"]) == ("submit", "altinn3", "pending", 1, "503")
+    assert store.claim_many("a", now=NOW, lease_seconds=10, limit=5) == []  # waits until run_after
