@@ -140,7 +140,7 @@ class Dispatcher:
             return done(now)  # two fallbacks raced (poll failure and deadline): one print
         # a routed job that must wait is a submit from now on
         first = Outcome(at=now, events=((stored.shipment.id, routed),)) if routed else Outcome(at=now)
-        becomes = dict(kind="submit", channel=job.channel) if routed else {}
+        becomes = "submit" if routed else None
         texts = for_recipient(stored.shipment.recipient.kind)
         name = job.channel or PRINT
         channel = self.channels.get(name)
@@ -151,7 +151,7 @@ class Dispatcher:
             return first.then(self._fall_back(job, stored, outage_text(texts, health, now), now, alert="channel_outage"))
         if health.open_until and health.open_until > now:
             return first.then(Outcome(at=now, job=Retry(run_after=health.open_until, error=f"{name} circuit open",
-                                                        count_attempt=False, **becomes)))
+                                                        count_attempt=False, kind=becomes, channel=job.channel)))
         letter = Letter(shipment=stored.shipment, content=lambda d: self.documents.get(d.storage_ref))
         try:
             receipt = channel.submit(letter, idempotency_key=f"{stored.shipment.id}:{name}")
@@ -162,7 +162,7 @@ class Dispatcher:
         return first.then(self._submitted(stored, receipt, now, health=health))
 
     def _unavailable(self, job: Job, stored: StoredShipment, name: str, exc: ChannelUnavailable, now: dt.datetime,
-                     becomes: Mapping[str, str | None]) -> Outcome:
+                     becomes: str | None) -> Outcome:
         failure = ChannelFailed(channel=name, error=str(exc), threshold=self.policy.breaker_threshold,
                                 open_seconds=self.policy.breaker_open_seconds)
         health = self.store.health(name, fresh=True).failed(failure, now=now)
@@ -179,7 +179,7 @@ class Dispatcher:
         run_after = now + dt.timedelta(seconds=delay)
         if health.open_until and health.open_until > run_after:
             run_after = health.open_until
-        return failed.then(Outcome(at=now, job=Retry(run_after=run_after, error=str(exc), **becomes)))
+        return failed.then(Outcome(at=now, job=Retry(run_after=run_after, error=str(exc), kind=becomes, channel=job.channel)))
 
     def _submitted(self, stored: StoredShipment, receipt: Receipt, now: dt.datetime, *, health: ChannelHealth) -> Outcome:
         sid = stored.shipment.id

@@ -13,10 +13,9 @@ from dataclasses import dataclass
 from gateway.delivery import Receipt
 from gateway.model import Event, Status
 
-frozen = dataclass(frozen=True, slots=True, kw_only=True)
 
 
-@frozen
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Finish:
     """The job is over: done, or dead with the error that killed it."""
 
@@ -24,10 +23,10 @@ class Finish:
     error: str | None = None
 
 
-@frozen
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Retry:
-    """The job waits until ``run_after``; ``kind``/``channel`` turn it into another job as it
-    waits (a routed letter whose first submit must be retried goes on as a ``submit``)."""
+    """The job waits until ``run_after``; a ``kind`` turns it into that job (for ``channel``)
+    as it waits (a routed letter whose first submit must be retried goes on as a ``submit``)."""
 
     run_after: dt.datetime
     error: str = ""
@@ -39,7 +38,7 @@ class Retry:
 JobEnd = Finish | Retry
 
 
-@frozen
+@dataclass(frozen=True, slots=True, kw_only=True)
 class NewJob:
     kind: str
     run_after: dt.datetime
@@ -47,7 +46,7 @@ class NewJob:
     channel: str | None = None
 
 
-@frozen
+@dataclass(frozen=True, slots=True, kw_only=True)
 class CancelJobs:
     """Cancel the shipment's pending jobs (of ``kinds``, or all of them)."""
 
@@ -55,14 +54,14 @@ class CancelJobs:
     kinds: tuple[str, ...] | None = None
 
 
-@frozen
+@dataclass(frozen=True, slots=True, kw_only=True)
 class NewDelivery:
     receipt: Receipt
     read_deadline: dt.datetime | None = None
     language: str = "nb"  # of the texts written about it later (printed, cancelled)
 
 
-@frozen
+@dataclass(frozen=True, slots=True, kw_only=True)
 class DeliveryChange:
     idempotency_key: str
     status: Status | None = None
@@ -70,7 +69,7 @@ class DeliveryChange:
     cost_ore: int | None = None
 
 
-@frozen
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Alert:
     kind: str
     detail: str
@@ -78,12 +77,12 @@ class Alert:
     shipment_id: str | None = None
 
 
-@frozen
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ChannelSucceeded:
     channel: str
 
 
-@frozen
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ChannelFailed:
     """One more failure of ``channel``: the breaker opens after ``threshold`` in a row."""
 
@@ -96,7 +95,7 @@ class ChannelFailed:
 HealthChange = ChannelSucceeded | ChannelFailed
 
 
-@frozen
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Outcome:
     """Everything one job changes, written in one transaction in this order: the channel's
     health, events, new deliveries, delivery changes, cancelled jobs, new jobs, alerts, and
