@@ -47,6 +47,9 @@ class DispatchStore:
     def apply(self, outcome: Outcome, job: Job | None = None) -> None:
         """Write ``outcome`` in one transaction; with ``job``, end it there too (or raise
         :class:`LeaseLost` and write nothing)."""
+        if job is not None and outcome.job is None:
+            raise ValueError(f"the outcome of job {job.id} ({job.kind}) says neither finish nor retry")
+
         def work(conn: Connection) -> None:
             now = outcome.at
             if outcome.health is not None:
@@ -61,7 +64,7 @@ class DispatchStore:
             _jobs.enqueue(conn, outcome.jobs)
             _insert_alerts(conn, outcome.alerts, now=now)
             if job is not None and outcome.job is not None:
-                _jobs.end(conn, job, outcome.job, now=now)
+                _jobs.end(conn, job, outcome.job, now=now)  # the lease, checked once
 
         try:
             self.writer.run(work)
