@@ -8,18 +8,21 @@ import uuid
 import pytest
 import xmlschema
 from lxml import etree
-from pypdf import PdfReader
+from pypdf import PdfReader, PdfWriter
+from pypdf.errors import DependencyError, PdfReadError
 
 from gateway.channels.base import ChannelRejected, ChannelUnavailable, Letter, Receipt
 from gateway.channels.print import MANIFEST_NS, PrintChannel, xsd_dir
-from gateway.config import PrintSettings, SenderSettings
+from gateway.config import IntakePolicy, PrintSettings, SenderSettings
 from gateway.documents.cover import WINDOW_H, WINDOW_W, WINDOW_X, WINDOW_Y, render_cover_page
+from gateway.documents.pdf import UNREADABLE
 from gateway.documents.printjob import build_print_pdf, count_sheets, estimate_cost_ore
 from gateway.errors import DocumentError
 from gateway.model import (
     DeliveryMode, DeliveryPolicy, Document, LetterClass, Link, Party, PartyKind, PostalAddress, PrintOptions, Shipment, Status,
 )
 from tests.conftest import make_encrypted_pdf, make_pdf
+from tests.security.hostile_pdfs import many_xref_entries, object_stream_bomb, page_fan_out, xref_stream_bomb
 
 T0 = dt.datetime(2025, 3, 3, 9, 0, tzinfo=dt.timezone.utc)
 LONG_URL = "https://innsyn.kommune.no/sak/2025/001234/dokument?journalpostId=987654321&visning=fullstendig&spraak=nb&retur=%2Fmine-saker#vedlegg-2"
@@ -139,6 +142,49 @@ def test_owner_password_pdf_merges_and_user_password_pdf_does_not():
     with pytest.raises(DocumentError) as err:
         build_print_pdf(make_pdf(), [make_pdf(), make_encrypted_pdf()])
     assert err.value.code == "PDF_PASSWORD_PROTECTED" and err.value.field == "documents[1]"
+
+
+def test_a_broken_pdf_is_refused_in_one_fixed_sentence_and_pypdfs_words_are_logged(caplog):
+    with caplog.at_level("INFO", logger="gateway.documents.pdf"), pytest.raises(DocumentError) as err:
+        build_print_pdf(make_pdf(), [make_pdf(), make_pdf()[:200]])
+    assert (err.value.code, err.value.field, err.value.message) == ("PDF_UNREADABLE", "documents[1]", UNREADABLE)
+    assert "documents[1]" in caplog.text
+
+
+def test_pypdfs_text_from_merging_is_not_answered(monkeypatch, caplog):
+    def broken(self, *args, **kwargs):
+        raise PdfReadError("Invalid Elementary Object starting with b'\\x00' @0x7f3a: xref 12 0 R")
+
+    monkeypatch.setattr(PdfWriter, "append", broken)
+    with caplog.at_level("INFO", logger="gateway.documents.pdf"), pytest.raises(DocumentError) as err:
+        build_print_pdf(make_pdf(), [make_pdf()])
+    assert err.value.code == "PDF_UNREADABLE" and err.value.message == UNREADABLE and "0x7f3a" not in str(err.value)
+    assert "0x7f3a" in caplog.text
+
+
+def test_a_missing_dependency_of_pypdf_is_an_unreadable_pdf_not_a_crash(monkeypatch):
+    """pypdf's DependencyError (AES without cryptography, an image codec) is no PyPdfError."""
+    def needs(self, *args, **kwargs):
+        raise DependencyError("cryptography>=3.1 is required for AES algorithm")
+
+    monkeypatch.setattr(PdfWriter, "append", needs)
+    with pytest.raises(DocumentError) as err:
+        build_print_pdf(make_pdf(), [make_pdf()])
+    assert err.value.code == "PDF_UNREADABLE" and err.value.field == "cover" and "cryptography" not in str(err.value)
+
+
+@pytest.mark.parametrize("hostile", [xref_stream_bomb, object_stream_bomb, many_xref_entries, page_fan_out], ids=lambda f: f.__name__)
+def test_merging_opens_each_pdf_within_the_policys_bounds(hostile):
+    with pytest.raises(DocumentError) as err:
+        build_print_pdf(make_pdf(), [hostile()])
+    assert err.value.code == "PDF_TOO_COMPLEX" and err.value.field == "documents[0]"
+
+
+def test_merging_keeps_to_the_policy_it_is_given():
+    assert build_print_pdf(make_pdf(), [make_pdf(pages=3)], policy=IntakePolicy(pdf_max_pages=3)).pages == 4
+    with pytest.raises(DocumentError) as err:
+        build_print_pdf(make_pdf(), [make_pdf(pages=3)], policy=IntakePolicy(pdf_max_pages=2))
+    assert err.value.code == "PDF_TOO_COMPLEX" and "3 pages" in err.value.message
 
 
 def test_cost_estimate():
