@@ -16,7 +16,7 @@ from gateway.auth import Authenticator
 from gateway.channels.base import Channel
 from gateway.config import Settings
 from gateway.dispatch.dispatcher import Dispatcher
-from gateway.dispatch.register import CompositeRegister, DatabaseRegister
+from gateway.dispatch.register import CompositeRegister, DatabaseRegister, RegistrationLookup
 from gateway.dispatch.worker import WorkerPool
 from gateway.domain.memo_intake import MemoIntake, build_verifiers
 from gateway.domain.shipments import Clock, ShipmentService
@@ -73,7 +73,8 @@ class Runtime:
             channels = build_channels(settings, clock=clock)
         schemas = SchemaRegistry.load(settings.storage.schema_dir)
         memo = MemoIntake(shipments, schemas, build_verifiers({s.name: s for s in settings.senders}))
-        register = CompositeRegister(DatabaseRegister(store), channels.get("digitalpost"))
+        lookup = channels.get("digitalpost")
+        register = CompositeRegister(DatabaseRegister(store), lookup if isinstance(lookup, RegistrationLookup) else None)
         dispatcher = Dispatcher(settings=settings, repository=repository, store=store, documents=blobs, channels=channels,
                                 register=register, clock=clock)
         return cls(

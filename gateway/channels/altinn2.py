@@ -22,9 +22,9 @@ from zeep.transports import Transport
 from zeep.wsse import utils as wsse_utils
 from zeep.wsse.username import UsernameToken
 
-from gateway.channels.base import ChannelRejected, ChannelUnavailable, Letter, Receipt, StatusChange
+from gateway.channels.base import ChannelRejected, ChannelUnavailable, Letter, Receipt, StatusChange, sent_digital
 from gateway.config import Altinn2Settings
-from gateway.model import Document, PartyKind, Shipment, Status
+from gateway.model import Document, PartyKind, Shipment
 
 NAME = "altinn2"
 TNS = "http://www.altinn.no/services/ServiceEngine/Correspondence/2009/10"
@@ -157,12 +157,9 @@ class Altinn2Channel:
         except zeep.exceptions.Fault as fault:
             text = _fault_text(fault)
             if self.duplicate_fault.search(text):
-                return Receipt(
-                    channel=NAME, shipment_id=letter.shipment.id, idempotency_key=idempotency_key,
-                    reference="duplicate:" + idempotency_key, status=Status.SENT_DIGITAL,
-                    detail=f"Altinn 2 already has ExternalShipmentReference {idempotency_key!r} "
-                           f"(an earlier attempt created the correspondence): {text}",
-                )
+                return sent_digital(letter, channel=NAME, idempotency_key=idempotency_key, reference="duplicate:" + idempotency_key,
+                                    detail=f"Altinn 2 already has ExternalShipmentReference {idempotency_key!r} "
+                                           f"(an earlier attempt created the correspondence): {text}")
             if _is_server_trouble(fault):
                 raise ChannelUnavailable(f"Altinn 2 server fault: {text}", channel=NAME) from fault
             raise ChannelRejected(f"Altinn 2 refused the correspondence: {text}", channel=NAME) from fault
@@ -216,11 +213,8 @@ class Altinn2Channel:
         if code and code != "OK":
             raise ChannelRejected(f"Altinn 2 receipt {code}: {text}", channel=NAME)
         reference = str(result.ReceiptId) if result.ReceiptId is not None else code
-        return Receipt(
-            channel=NAME, shipment_id=letter.shipment.id, idempotency_key=idempotency_key,
-            reference=reference, status=Status.SENT_DIGITAL, detail=text,
-            extra={"receipt_status": code},
-        )
+        return sent_digital(letter, channel=NAME, idempotency_key=idempotency_key, reference=reference, detail=text,
+                            extra={"receipt_status": code})
 
 
 def _reportee(shipment: Shipment) -> str:

@@ -18,7 +18,8 @@ from typing import Any
 
 import requests
 
-from gateway.channels.base import ChannelRejected, ChannelUnavailable, Letter, Receipt, StatusChange
+from gateway.channels.base import ChannelRejected, ChannelUnavailable, Letter, Receipt, StatusChange, sent_digital
+from gateway.channels.http import environment_session, retry_after_seconds
 from gateway.channels.maskinporten import TokenProvider
 from gateway.config import Altinn3Settings
 from gateway.model import PartyKind, Shipment, Status, utcnow
@@ -39,15 +40,6 @@ STATUS_MAP: dict[str, Status | None] = {
     "AttachmentsDownloaded": Status.READ,
 }
 FAILED = frozenset({"Failed", "Reserved"})
-
-
-def environment_session(url: str) -> requests.Session:
-    """A session that honours proxy settings from the environment, read once: requests
-    otherwise re-reads the whole environment on every call (half a millisecond a letter)."""
-    session = requests.Session()
-    session.proxies = requests.utils.get_environ_proxies(url)
-    session.trust_env = False
-    return session
 
 
 def recipient_urn(shipment: Shipment) -> str:
@@ -139,14 +131,8 @@ class Altinn3Channel:
             reference, detail = created[0]["correspondenceId"], f"status {created[0].get('status', '?')}"
         else:
             self._raise_for(r)
-        return Receipt(
-            channel=NAME,
-            shipment_id=letter.shipment.id,
-            idempotency_key=idempotency_key,
-            reference=reference,
-            status=Status.SENT_DIGITAL,
-            detail=f"Altinn correspondence {reference}: {detail}",
-        )
+        return sent_digital(letter, channel=NAME, idempotency_key=idempotency_key, reference=reference,
+                            detail=f"Altinn correspondence {reference}: {detail}")
 
     def _find_existing(self, shipment: Shipment) -> str:
         r = self._call("GET", API, params={"resourceId": self.settings.resource_id, "sendersReference": shipment.id, "role": "Sender"})
@@ -197,9 +183,8 @@ class Altinn3Channel:
     def _raise_for(r: requests.Response) -> None:
         text = r.text[:500]
         if r.status_code >= 500 or r.status_code in (401, 408, 429):
-            retry = r.headers.get("Retry-After")
             raise ChannelUnavailable(f"Altinn answered {r.status_code}: {text}", channel=NAME,
-                                     retry_after=float(retry) if retry and retry.isdigit() else None)
+                                     retry_after=retry_after_seconds(r.headers.get("Retry-After"), now=utcnow()))
         raise ChannelRejected(f"Altinn refused the correspondence ({r.status_code}): {text}", channel=NAME)
 
 

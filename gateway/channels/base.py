@@ -5,18 +5,25 @@ on to its upstream, so a retry after a crash or timeout never makes a second let
 ``poll`` asks what became of letters submitted earlier. Transient trouble (timeouts, 5xx,
 connection refused) is :class:`ChannelUnavailable` and is retried with backoff; a refusal
 that no retry can fix is :class:`ChannelRejected`.
+
+Print works in batches and can take a letter back, which no mailbox can: those operations are
+:class:`PrintOperations`, a protocol of their own, so the channel interface stays the same
+for every channel.
 """
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from gateway.delivery import Receipt, StatusChange
-from gateway.model import Document, Shipment
+from gateway.model import Document, Shipment, Status
 
-__all__ = ["Channel", "ChannelError", "ChannelRejected", "ChannelUnavailable", "Letter", "PrintOperations", "Receipt", "StatusChange"]
+__all__ = [
+    "Channel", "ChannelError", "ChannelRejected", "ChannelUnavailable", "Letter", "PrintOperations", "Receipt",
+    "StatusChange", "sent_digital",
+]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -45,24 +52,45 @@ class ChannelRejected(ChannelError):
 class Channel(Protocol):
     name: str
 
-    def submit(self, letter: Letter, *, idempotency_key: str) -> Receipt: ...
+    def submit(self, letter: Letter, *, idempotency_key: str) -> Receipt:
+        """Hand ``letter`` over; the same ``idempotency_key`` again answers the first receipt."""
+        ...
 
-    def poll(self, receipts: Sequence[Receipt]) -> list[StatusChange]: ...
+    def poll(self, receipts: Sequence[Receipt]) -> list[StatusChange]:
+        """What became of these earlier receipts (only those with news)."""
+        ...
 
 
 @runtime_checkable
 class PrintOperations(Protocol):
-    """What only a print channel does: letters wait in batches, and the print house's
-    receipts arrive later (:mod:`gateway.dispatch.print_cycle` drives these)."""
+    """What only print does: letters wait in batches, and a waiting one can be taken back.
+
+    ``isinstance(channel, PrintOperations)`` tells a print channel from the others (it checks
+    that the methods exist; their signatures are the type checker's to hold).
+    """
 
     def flush(self, *, force: bool = False) -> list[str]:
-        """Close the batches that are due; answers their names."""
+        """Close the batches that are due (full, or their oldest letter waited long enough;
+        every waiting letter with ``force``) and hand them to the print house. Answers the
+        new batches' ids, oldest letters first; ``[]`` when none was due."""
         ...
 
     def overdue_batches(self, now: dt.datetime) -> list[str]:
-        """Batches handed over with no receipt in time."""
+        """Ids of batches handed over that have had no receipt for longer than the print
+        house is given (``receipt_timeout_hours``) at ``now``. Reading does not change them:
+        the same batch is answered again until its receipt arrives."""
         ...
 
     def cancel(self, shipment_id: str) -> bool:
-        """Take a letter back while it is still staged; False once the print house has it."""
+        """Take back the letter of ``shipment_id`` while it still waits for a batch: True when
+        it was taken back, False when it was not waiting (already in a batch, so the print
+        house has it, or never submitted)."""
         ...
+
+
+def sent_digital(
+    letter: Letter, *, channel: str, idempotency_key: str, reference: str, detail: str, extra: Mapping[str, str] | None = None,
+) -> Receipt:
+    """The receipt of a letter a digital mailbox took, under the mailbox's own ``reference``."""
+    return Receipt(channel=channel, shipment_id=letter.shipment.id, idempotency_key=idempotency_key, reference=reference,
+                   status=Status.SENT_DIGITAL, detail=detail, extra=dict(extra or {}))

@@ -24,8 +24,8 @@ from urllib.parse import quote
 
 import requests
 
-from gateway.channels.altinn3 import environment_session
-from gateway.channels.base import ChannelRejected, ChannelUnavailable, Letter, Receipt, StatusChange
+from gateway.channels.base import ChannelRejected, ChannelUnavailable, Letter, Receipt, StatusChange, sent_digital
+from gateway.channels.http import environment_session, retry_after_seconds
 from gateway.config import ConfigError, DigitalPostSettings
 from gateway.model import Status, utcnow
 
@@ -52,7 +52,7 @@ _ROOT = re.compile(rb"<memo:Message[\s/>]")
 _UUID_ELEMENT = re.compile(rb"<memo:messageUUID>\s*([^<\s]*)\s*</memo:messageUUID>")
 
 
-def check_memo(data: bytes, message_uuid: str) -> None:
+def check_upload_bytes(data: bytes, message_uuid: str) -> None:
     """Refuse bytes Digital Post would refuse, before any network call: not UTF-8, a root
     element without the literal ``memo:`` prefix, or a messageUUID that is not the one the
     file is named after."""
@@ -107,7 +107,7 @@ class DigitalPostChannel:
 
     def submit(self, letter: Letter, *, idempotency_key: str) -> Receipt:
         message_uuid, xml = self.render(letter)
-        check_memo(xml, message_uuid)
+        check_upload_bytes(xml, message_uuid)
         files = {"file": (f"{message_uuid}.xml", xml, "application/xml; charset=utf-8")}
         r = self._call("POST", self.settings.memo_path, files=files, headers={"Idempotency-Key": idempotency_key})
         if r.status_code in SUCCESS:
@@ -116,14 +116,7 @@ class DigitalPostChannel:
             detail = f"Digital Post already has MeMo {message_uuid}: an earlier attempt delivered it"
         else:
             self._raise_for(r)
-        return Receipt(
-            channel=NAME,
-            shipment_id=letter.shipment.id,
-            idempotency_key=idempotency_key,
-            reference=message_uuid,
-            status=Status.SENT_DIGITAL,
-            detail=detail,
-        )
+        return sent_digital(letter, channel=NAME, idempotency_key=idempotency_key, reference=message_uuid, detail=detail)
 
     # --- lookups ---
 
@@ -179,9 +172,8 @@ class DigitalPostChannel:
     def _raise_for(r: requests.Response) -> NoReturn:
         text = r.text[:500]
         if r.status_code >= 500 or r.status_code in (408, 429):
-            retry = r.headers.get("Retry-After")
             raise ChannelUnavailable(f"Digital Post answered {r.status_code}: {text}", channel=NAME,
-                                     retry_after=float(retry) if retry and retry.isdigit() else None)
+                                     retry_after=retry_after_seconds(r.headers.get("Retry-After"), now=utcnow()))
         if r.status_code in (401, 403):
             raise ChannelRejected(f"Digital Post refused the client certificate or system credentials ({r.status_code}): {text}", channel=NAME)
         raise ChannelRejected(f"Digital Post refused the MeMo ({r.status_code}): {text}", channel=NAME)

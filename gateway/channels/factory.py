@@ -45,6 +45,7 @@ def build_channels(settings: Settings, *, clock: Callable[[], dt.datetime] = utc
         from gateway.channels.print import PrintChannel
 
         channels["print"] = PrintChannel(
-            c.print, data_dir=Path(settings.storage.data_dir), senders={s.name: s for s in settings.senders}, clock=clock
+            c.print, data_dir=Path(settings.storage.data_dir), senders={s.name: s for s in settings.senders}, clock=clock,
+            policy=settings.intake,
         )
     return channels

@@ -21,6 +21,7 @@ import requests
 from cryptography.hazmat.primitives import serialization
 
 from gateway.channels.base import ChannelRejected, ChannelUnavailable
+from gateway.channels.http import environment_session
 
 GRANT_TYPE = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 
@@ -52,11 +53,7 @@ class TokenProvider:
     ) -> None:
         self.client = client
         self._key = serialization.load_pem_private_key(private_key_pem, password=None)
-        if session is None:
-            session = requests.Session()
-            session.proxies = requests.utils.get_environ_proxies(client.token_url)
-            session.trust_env = False  # environment read once, not on every call
-        self._session = session
+        self._session = session or environment_session(client.token_url)
         self._timeout = timeout
         self._leeway = leeway
         self._clock = clock

@@ -2,11 +2,22 @@
 registration lookup for Danish recipients."""
 from __future__ import annotations
 
-from gateway.dispatch.routing import Reachability
+from typing import Protocol, runtime_checkable
+
+from gateway.dispatch.routing import Reachability, RecipientRegister
 from gateway.model import PartyKind
 from gateway.store.dispatch import DispatchStore
 
 DANISH = {PartyKind.DK_CPR: "CPR", PartyKind.DK_CVR: "CVR"}
+
+
+@runtime_checkable
+class RegistrationLookup(Protocol):
+    """A service that knows whether a Danish number has a digital mailbox (Digital Post does)."""
+
+    def is_registered(self, id_type: str, identifier: str) -> bool:
+        """Whether ``identifier``, a number of ``id_type`` ("CPR" or "CVR"), has a mailbox."""
+        ...
 
 
 class DatabaseRegister:
@@ -21,12 +32,12 @@ class DatabaseRegister:
 class CompositeRegister:
     """Danish recipients are asked of Digital Post (when configured); everyone else of the table."""
 
-    def __init__(self, table: DatabaseRegister, digitalpost: object | None) -> None:
+    def __init__(self, table: RecipientRegister, digitalpost: RegistrationLookup | None) -> None:
         self.table = table
         self.digitalpost = digitalpost
 
     def lookup(self, identifier: str, kind: PartyKind) -> Reachability | None:
         if kind in DANISH and self.digitalpost is not None:
-            registered = self.digitalpost.is_registered(DANISH[kind], identifier)  # type: ignore[attr-defined]
+            registered = self.digitalpost.is_registered(DANISH[kind], identifier)
             return Reachability.DIGITAL if registered else Reachability.UNREACHABLE
         return self.table.lookup(identifier, kind)

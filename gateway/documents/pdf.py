@@ -1,4 +1,7 @@
-"""PDF inspection with pypdf: can print and mailboxes open it, and how many pages.
+"""PDF opening and inspection with pypdf: can print and mailboxes open it, and how many pages.
+
+:func:`open_pdf` is the one way the gateway opens a PDF (intake checks it with
+:func:`inspect_pdf`, print merges it); both run within the bounds below.
 
 A PDF that needs a password to open is refused; one that is only restricted by an owner
 password (empty user password) opens and is accepted, as print houses can process it.
@@ -36,6 +39,7 @@ so concurrent inspections in other threads keep their own.
 """
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import functools
 import io
@@ -263,7 +267,7 @@ def _xref_table_entries(stream: BinaryIO, size: int, *, limit: int) -> int:
     tail = stream.read(1024)
     found = list(_STARTXREF.finditer(tail))
     offset = int(found[-1].group(1)) if found else -1
-    entries, seen = 0, set()
+    entries, seen = 0, set[int]()
     while 0 <= offset < size and offset not in seen and len(seen) < 64 and entries <= limit:
         seen.add(offset)
         stream.seek(offset)
@@ -307,10 +311,13 @@ def _header(stream: BinaryIO) -> bytes:
     return head
 
 
-def inspect_pdf(source: PdfSource, *, field: str, policy: IntakePolicy | None = None) -> PdfInfo:
+@contextlib.contextmanager
+def open_pdf(source: PdfSource, *, field: str, policy: IntakePolicy | None = None) -> Iterator[PdfReader]:
     """Open ``source`` as a PDF within ``policy``'s bounds, or raise :class:`DocumentError` naming ``field``.
 
     ``source`` is the document's bytes or a binary file (a large document spooled to disk).
+    The body of the ``with`` runs within the same bounds, and whatever pypdf raises there is
+    refused as for opening: work with the reader inside it, never after.
     """
     policy = policy or IntakePolicy()
     stream = _stream_of(source)
@@ -320,7 +327,8 @@ def inspect_pdf(source: PdfSource, *, field: str, policy: IntakePolicy | None = 
     token = _BUDGET.set(budget)
     try:
         with apply_configuration(_configuration_for(policy)):
-            return _inspect(stream, field=field, budget=budget)
+            yield _open(stream, field=field, budget=budget)
+            budget.check_time()  # also: a bound reached where pypdf caught it and went on
     except _TooComplex as exc:
         raise _too_complex(budget.exceeded or str(exc), field) from None
     except LimitReachedError as exc:  # pypdf's own limits; its message names objects by id
@@ -344,11 +352,20 @@ def inspect_pdf(source: PdfSource, *, field: str, policy: IntakePolicy | None = 
         _BUDGET.reset(token)
 
 
+def inspect_pdf(source: PdfSource, *, field: str, policy: IntakePolicy | None = None) -> PdfInfo:
+    """Open ``source`` (:func:`open_pdf`) and decode every page's content, as a print house or
+    mailbox would, within ``policy``'s bounds; raise :class:`DocumentError` naming ``field``."""
+    with open_pdf(source, field=field, policy=policy) as reader:
+        for content in _content_streams(reader):
+            _bounded_decode(content)  # decoded to be measured, then dropped (never cached)
+        return PdfInfo(page_count=len(reader.pages), encrypted=reader.is_encrypted)
+
+
 def _too_complex(reason: str, field: str) -> DocumentError:
     return DocumentError(f"the PDF is too complex to open safely: {reason}", code=FaultCode.PDF_TOO_COMPLEX, field=field)
 
 
-def _inspect(stream: BinaryIO, *, field: str, budget: _Budget) -> PdfInfo:
+def _open(stream: BinaryIO, *, field: str, budget: _Budget) -> PdfReader:
     limit = budget.policy.pdf_max_objects
     entries = _xref_table_entries(stream, _size_of(stream), limit=limit)
     budget.count_objects(entries, "cross-reference table entries")
@@ -357,12 +374,11 @@ def _inspect(stream: BinaryIO, *, field: str, budget: _Budget) -> PdfInfo:
     source = _MeteredFile(stream, budget) if size > _METER_ABOVE else stream
     reader = _BoundedReader(source, strict=False, xref_stream_maximum_entries=limit)  # type: ignore[arg-type]
     budget.check_time()
-    encrypted = reader.is_encrypted
-    if encrypted:
+    if reader.is_encrypted:
         try:
-            opened = reader.decrypt("")
+            opened = bool(reader.decrypt(""))  # PasswordType.NOT_DECRYPTED is 0
         except (PyPdfError, NotImplementedError, ValueError):
-            opened = 0
+            opened = False
         if not opened:
             raise DocumentError(
                 "the PDF is password-protected; send it without a password to open it",
@@ -374,10 +390,7 @@ def _inspect(stream: BinaryIO, *, field: str, budget: _Budget) -> PdfInfo:
         raise DocumentError("the PDF has no pages", code=FaultCode.PDF_UNREADABLE, field=field)
     if pages > budget.policy.pdf_max_pages:
         raise _TooComplex(f"it has {pages} pages, more than {budget.policy.pdf_max_pages}")
-    for content in _content_streams(reader):
-        _bounded_decode(content)  # decoded to be measured, then dropped (never cached)
-    budget.check_time()  # also: a bound reached where pypdf caught it and went on
-    return PdfInfo(page_count=pages, encrypted=encrypted)
+    return reader
 
 
 def _content_streams(reader: PdfReader) -> Iterator[StreamObject]:

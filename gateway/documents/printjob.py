@@ -15,11 +15,10 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from pypdf import PdfReader, PdfWriter
-from pypdf.errors import PyPdfError
+from pypdf import PdfWriter
 
-from gateway.config import PrintSettings
-from gateway.errors import DocumentError, FaultCode
+from gateway.config import IntakePolicy, PrintSettings
+from gateway.documents.pdf import open_pdf
 from gateway.model import LetterClass
 
 
@@ -37,42 +36,25 @@ def count_sheets(pages: int, *, duplex: bool) -> int:
     return math.ceil(pages / 2) if duplex else pages
 
 
-def build_print_pdf(cover: bytes, documents: Sequence[bytes], *, duplex: bool = False) -> PrintPdf:
+def build_print_pdf(cover: bytes, documents: Sequence[bytes], *, duplex: bool = False, policy: IntakePolicy | None = None) -> PrintPdf:
     """Merge ``cover`` and ``documents`` in order; see the module text for ``duplex``.
 
+    Each PDF is opened and merged within ``policy``'s bounds (:func:`~gateway.documents.pdf.open_pdf`).
     A PDF restricted only by an owner password (empty user password) is opened with "" and
-    merged; one that needs a real password is a :class:`DocumentError`, as is a broken one.
+    merged; one that needs a real password is a :class:`~gateway.errors.DocumentError`, as is a broken one.
     """
     writer = PdfWriter()
     blanks = 0
     for index, data in enumerate([cover, *documents]):
-        field = "cover" if index == 0 else f"documents[{index - 1}]"
-        reader = _open(data, field=field)
-        try:
+        with open_pdf(data, field="cover" if index == 0 else f"documents[{index - 1}]", policy=policy) as reader:
             writer.append(reader, import_outline=False)
-        except (PyPdfError, ValueError, KeyError, TypeError, AttributeError, IndexError, RecursionError) as exc:
-            raise DocumentError(f"the PDF cannot be merged for print: {exc}", code=FaultCode.PDF_UNREADABLE, field=field) from None
-        if duplex and len(reader.pages) % 2:
-            last = reader.pages[-1].mediabox
-            writer.add_blank_page(width=float(last.width), height=float(last.height))
-            blanks += 1
+            if duplex and len(reader.pages) % 2:
+                last = reader.pages[-1].mediabox
+                writer.add_blank_page(width=float(last.width), height=float(last.height))
+                blanks += 1
     out = io.BytesIO()
     writer.write(out)
     return PrintPdf(data=out.getvalue(), pages=len(writer.pages), blank_pages=blanks)
-
-
-def _open(data: bytes, *, field: str) -> PdfReader:
-    try:
-        reader = PdfReader(io.BytesIO(data), strict=False)
-        if reader.is_encrypted and not reader.decrypt(""):
-            raise DocumentError("the PDF needs a password to open", code=FaultCode.PDF_PASSWORD_PROTECTED, field=field)
-        if len(reader.pages) < 1:
-            raise DocumentError("the PDF has no pages", code=FaultCode.PDF_UNREADABLE, field=field)
-    except DocumentError:
-        raise
-    except (PyPdfError, NotImplementedError, ValueError, KeyError, TypeError, AttributeError, IndexError, RecursionError) as exc:
-        raise DocumentError(f"the PDF cannot be read: {exc}", code=FaultCode.PDF_UNREADABLE, field=field) from None
-    return reader
 
 
 def estimate_cost_ore(settings: PrintSettings, *, sheets: int, color: bool, letter_class: LetterClass) -> int:

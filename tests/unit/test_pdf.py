@@ -74,7 +74,7 @@ def test_a_binary_file_is_read_from_its_start(tmp_path):
 
 
 def test_pypdf_outside_an_inspection_keeps_its_own_limits():
-    """The decode hook only bounds inspections: the print path opens PDFs with pypdf as before."""
+    """The decode hook bounds only what runs inside open_pdf: pypdf used elsewhere keeps its own limits."""
     import io
     import zlib
 

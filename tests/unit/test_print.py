@@ -8,18 +8,24 @@ import uuid
 import pytest
 import xmlschema
 from lxml import etree
-from pypdf import PdfReader
+from pypdf import PdfReader, PdfWriter
+from pypdf.errors import DependencyError, PdfReadError
 
-from gateway.channels.base import ChannelRejected, ChannelUnavailable, Letter, Receipt
-from gateway.channels.print import MANIFEST_NS, PrintChannel, xsd_dir
-from gateway.config import PrintSettings, SenderSettings
+from gateway.channels.altinn3 import Altinn3Channel
+from gateway.channels.base import ChannelRejected, ChannelUnavailable, Letter, PrintOperations, Receipt
+from gateway.channels.print import PrintChannel
+from gateway.channels.print_manifest import MANIFEST_NS, manifest_line
+from gateway.config import Altinn3Settings, IntakePolicy, PrintSettings, SenderSettings
+from gateway.resources import data_dir
 from gateway.documents.cover import WINDOW_H, WINDOW_W, WINDOW_X, WINDOW_Y, render_cover_page
+from gateway.documents.pdf import UNREADABLE
 from gateway.documents.printjob import build_print_pdf, count_sheets, estimate_cost_ore
 from gateway.errors import DocumentError
 from gateway.model import (
     DeliveryMode, DeliveryPolicy, Document, LetterClass, Link, Party, PartyKind, PostalAddress, PrintOptions, Shipment, Status,
 )
 from tests.conftest import make_encrypted_pdf, make_pdf
+from tests.security.hostile_pdfs import many_xref_entries, object_stream_bomb, page_fan_out, xref_stream_bomb
 
 T0 = dt.datetime(2025, 3, 3, 9, 0, tzinfo=dt.timezone.utc)
 LONG_URL = "https://innsyn.kommune.no/sak/2025/001234/dokument?journalpostId=987654321&visning=fullstendig&spraak=nb&retur=%2Fmine-saker#vedlegg-2"
@@ -141,6 +147,49 @@ def test_owner_password_pdf_merges_and_user_password_pdf_does_not():
     assert err.value.code == "PDF_PASSWORD_PROTECTED" and err.value.field == "documents[1]"
 
 
+def test_a_broken_pdf_is_refused_in_one_fixed_sentence_and_pypdfs_words_are_logged(caplog):
+    with caplog.at_level("INFO", logger="gateway.documents.pdf"), pytest.raises(DocumentError) as err:
+        build_print_pdf(make_pdf(), [make_pdf(), make_pdf()[:200]])
+    assert (err.value.code, err.value.field, err.value.message) == ("PDF_UNREADABLE", "documents[1]", UNREADABLE)
+    assert "documents[1]" in caplog.text
+
+
+def test_pypdfs_text_from_merging_is_not_answered(monkeypatch, caplog):
+    def broken(self, *args, **kwargs):
+        raise PdfReadError("Invalid Elementary Object starting with b'\\x00' @0x7f3a: xref 12 0 R")
+
+    monkeypatch.setattr(PdfWriter, "append", broken)
+    with caplog.at_level("INFO", logger="gateway.documents.pdf"), pytest.raises(DocumentError) as err:
+        build_print_pdf(make_pdf(), [make_pdf()])
+    assert err.value.code == "PDF_UNREADABLE" and err.value.message == UNREADABLE and "0x7f3a" not in str(err.value)
+    assert "0x7f3a" in caplog.text
+
+
+def test_a_missing_dependency_of_pypdf_is_an_unreadable_pdf_not_a_crash(monkeypatch):
+    """pypdf's DependencyError (AES without cryptography, an image codec) is no PyPdfError."""
+    def needs(self, *args, **kwargs):
+        raise DependencyError("cryptography>=3.1 is required for AES algorithm")
+
+    monkeypatch.setattr(PdfWriter, "append", needs)
+    with pytest.raises(DocumentError) as err:
+        build_print_pdf(make_pdf(), [make_pdf()])
+    assert err.value.code == "PDF_UNREADABLE" and err.value.field == "cover" and "cryptography" not in str(err.value)
+
+
+@pytest.mark.parametrize("hostile", [xref_stream_bomb, object_stream_bomb, many_xref_entries, page_fan_out], ids=lambda f: f.__name__)
+def test_merging_opens_each_pdf_within_the_policys_bounds(hostile):
+    with pytest.raises(DocumentError) as err:
+        build_print_pdf(make_pdf(), [hostile()])
+    assert err.value.code == "PDF_TOO_COMPLEX" and err.value.field == "documents[0]"
+
+
+def test_merging_keeps_to_the_policy_it_is_given():
+    assert build_print_pdf(make_pdf(), [make_pdf(pages=3)], policy=IntakePolicy(pdf_max_pages=3)).pages == 4
+    with pytest.raises(DocumentError) as err:
+        build_print_pdf(make_pdf(), [make_pdf(pages=3)], policy=IntakePolicy(pdf_max_pages=2))
+    assert err.value.code == "PDF_TOO_COMPLEX" and "3 pages" in err.value.message
+
+
 def test_cost_estimate():
     s = PrintSettings(price_per_sheet_ore=90, color_surcharge_per_sheet_ore=60, postage_a_ore=2600, postage_b_ore=2200, envelope_ore=40)
     assert estimate_cost_ore(s, sheets=3, color=False, letter_class=LetterClass.B) == 3 * 90 + 2200 + 40
@@ -200,7 +249,7 @@ def submit(channel, s=None, contents=None, key=None):
 
 
 def batch_dirs(channel):
-    return sorted(p for p in channel.outbox.iterdir() if p.name.startswith("batch-"))
+    return sorted(p for p in channel.folders.outbox.iterdir() if p.name.startswith("batch-"))
 
 
 def manifest_of(batch):
@@ -216,7 +265,7 @@ def test_submit_returns_receipt_with_estimate(channel):
         channel="print", shipment_id=s.id, idempotency_key=f"{s.id}:print", reference=s.id, status=Status.SENT_TO_PRINT,
         detail="4 sider, 2 ark", cost_ore=2 * (90 + 60) + 2600 + 40, extra={"pages": "4", "sheets": "2"},
     )
-    text = text_of((channel.staging / f"{s.id}.pdf").read_bytes())
+    text = text_of((channel.folders.staging / f"{s.id}.pdf").read_bytes())
     assert "Kommune, Postboks 7, 0101 OSLO" in text and "Kåre Ødegård" in text  # the sender's return address
 
 
@@ -224,12 +273,12 @@ def test_submit_flush_writes_a_valid_batch_with_one_job_per_shipment(channel):
     shipments = [shipment(), shipment(cost_code="K-1.2", print_options=PrintOptions(duplex=True))]
     for s in shipments:
         submit(channel, s)
-    staged = {s.id: (channel.staging / f"{s.id}.pdf").read_bytes() for s in shipments}
+    staged = {s.id: (channel.folders.staging / f"{s.id}.pdf").read_bytes() for s in shipments}
 
     [batch_id] = channel.flush(force=True)
     [batch] = batch_dirs(channel)
     assert batch.name == f"batch-{batch_id}"
-    xmlschema.XMLSchema(str(xsd_dir() / "print-manifest.xsd")).validate(str(batch / "manifest.xml"))
+    xmlschema.XMLSchema(str(data_dir("xsd") / "print-manifest.xsd")).validate(str(batch / "manifest.xml"))
     root, jobs = manifest_of(batch)
     assert root.get("batchId") == batch_id and dt.datetime.fromisoformat(root.get("created")) == T0
     assert root.findtext(f"{{{MANIFEST_NS}}}senderOrganizationNumber") == "974720760"
@@ -247,8 +296,8 @@ def test_submit_flush_writes_a_valid_batch_with_one_job_per_shipment(channel):
     recipient = jobs[0].find(f"{{{MANIFEST_NS}}}recipient")
     assert [c.text for c in recipient] == ["Kåre Ødegård", "c/o Åse Berg", "Storgata 1 H0203", "0155", "OSLO", "NO"]
     assert sorted(os.listdir(batch)) == sorted(["manifest.xml", *(f"{s.id}.pdf" for s in shipments)])
-    assert list(channel.staging.iterdir()) == []
-    assert not [p for p in channel.outbox.iterdir() if p.name.startswith(".")]
+    assert list(channel.folders.staging.iterdir()) == []
+    assert not [p for p in channel.folders.outbox.iterdir() if p.name.startswith(".")]
 
 
 def test_resubmit_is_idempotent_before_and_after_flush(channel):
@@ -256,11 +305,11 @@ def test_resubmit_is_idempotent_before_and_after_flush(channel):
     first = submit(channel, s, contents)
     assert submit(channel, s, contents) == first
     assert contents.read == ["vedtak.pdf"]  # nothing rendered the second time
-    assert len(list(channel.staging.glob("*.json"))) == 1
+    assert len(list(channel.folders.staging.glob("*.json"))) == 1
 
     channel.flush(force=True)
     assert submit(channel, s, contents) == first
-    assert list(channel.staging.iterdir()) == [] and channel.flush(force=True) == []
+    assert list(channel.folders.staging.iterdir()) == [] and channel.flush(force=True) == []
     assert len(batch_dirs(channel)) == 1
 
 
@@ -271,8 +320,8 @@ def test_flush_by_count(make_channel):
     submit(channel)
     submit(channel)
     [batch_id] = channel.flush()  # two letters; the third waits
-    assert len(manifest_of(channel.outbox / f"batch-{batch_id}")[1]) == 2
-    assert len(list(channel.staging.glob("*.json"))) == 1
+    assert len(manifest_of(channel.folders.outbox / f"batch-{batch_id}")[1]) == 2
+    assert len(list(channel.folders.staging.glob("*.json"))) == 1
 
 
 def test_flush_by_age(make_channel, clock):
@@ -284,7 +333,7 @@ def test_flush_by_age(make_channel, clock):
     assert channel.flush() == []
     clock.advance(seconds=1)
     [batch_id] = channel.flush()
-    assert len(manifest_of(channel.outbox / f"batch-{batch_id}")[1]) == 2
+    assert len(manifest_of(channel.folders.outbox / f"batch-{batch_id}")[1]) == 2
 
 
 def test_a_flush_that_fails_half_way_is_undone(channel, monkeypatch):
@@ -298,7 +347,7 @@ def test_a_flush_that_fails_half_way_is_undone(channel, monkeypatch):
     with pytest.raises(ChannelUnavailable):
         channel.flush(force=True)
     monkeypatch.undo()
-    assert batch_dirs(channel) == [] and list(channel.jobs.iterdir()) == []
+    assert batch_dirs(channel) == [] and list(channel.folders.jobs.iterdir()) == []
     assert submit(channel, s) == receipt
     assert len(channel.flush(force=True)) == 1
 
@@ -308,7 +357,7 @@ def test_excluded_document_is_left_out(channel):
     contents = Contents(**{"bilag.pdf": make_pdf("Bilag", pages=5)})
     receipt = submit(channel, s, contents)
     assert contents.read == ["vedtak.pdf"] and receipt.extra["pages"] == "3"
-    assert "Bilag" not in "".join(p.extract_text() for p in PdfReader(channel.staging / f"{s.id}.pdf").pages)
+    assert "Bilag" not in "".join(p.extract_text() for p in PdfReader(channel.folders.staging / f"{s.id}.pdf").pages)
 
 
 def test_letters_print_cannot_take_are_rejected(channel):
@@ -320,7 +369,29 @@ def test_letters_print_cannot_take_are_rejected(channel):
         submit(channel, shipment(), Contents(**{"vedtak.pdf": make_encrypted_pdf()}))
     with pytest.raises(ChannelRejected, match="UUID"):
         submit(channel, shipment(id="not-a-uuid"))
-    assert list(channel.staging.iterdir()) == []
+    assert list(channel.folders.staging.iterdir()) == []
+
+
+def test_a_job_the_manifest_schema_refuses_is_rejected_at_submit(channel):
+    s = shipment(cost_code="K 1/2")  # a cost code the manifest's CostCode pattern refuses
+    with pytest.raises(ChannelRejected, match="does not fit the print manifest: print-manifest at .*costCode"):
+        submit(channel, s)
+    assert list(channel.folders.staging.iterdir()) == []
+
+
+@pytest.mark.parametrize("value, line", [
+    ("  Storgata\t 1 \n H0203 ", "Storgata 1 H0203"),
+    ("Kåre\x00Ødegård\x1b", "Kåre Ødegård"),
+    ("a\x85b\ufffe", "a b"),
+    (" \x07 ", ""),
+])
+def test_manifest_line(value, line):
+    assert manifest_line(value) == line
+
+
+def test_the_print_channel_has_the_print_operations_and_no_other_channel_does(channel):
+    assert isinstance(channel, PrintOperations)
+    assert not isinstance(Altinn3Channel(Altinn3Settings(base_url="https://altinn.example"), tokens=None), PrintOperations)
 
 
 # ------------------------------------------------------------------ receipts
@@ -340,7 +411,7 @@ def test_receipt_reports_printed_with_cost_and_rejected(channel):
     receipts = [submit(channel, a), submit(channel, b)]
     [batch_id] = channel.flush(force=True)
     assert channel.poll(receipts) == []
-    (channel.receipts / f"{batch_id}.xml").write_bytes(receipt_xml(batch_id, [
+    (channel.folders.receipts / f"{batch_id}.xml").write_bytes(receipt_xml(batch_id, [
         (a.id, 3, 3, 270, 2200, ""),
         (b.id, 0, 0, 0, 0, "<status>REJECTED</status><reason>Ugyldig adresse</reason>"),
     ]))
@@ -350,7 +421,7 @@ def test_receipt_reports_printed_with_cost_and_rejected(channel):
     assert (printed.status, printed.cost_ore, printed.detail, printed.failed) == (Status.PRINTED, 2470, "3 sider, 3 ark", False)
     assert printed.at == dt.datetime(2025, 3, 4, 6, 30, tzinfo=dt.timezone.utc) and printed.reference == a.id
     assert (rejected.status, rejected.failed, rejected.detail) == (None, True, "Ugyldig adresse")
-    assert (channel.receipts / "processed" / f"{batch_id}.xml").exists() and not (channel.receipts / f"{batch_id}.xml").exists()
+    assert (channel.folders.receipts / "processed" / f"{batch_id}.xml").exists() and not (channel.folders.receipts / f"{batch_id}.xml").exists()
     assert channel.poll(receipts[:1]) == [printed]  # the outcome stays known until the dispatcher has it
 
 
@@ -359,9 +430,9 @@ def test_invalid_receipt_file_is_moved_aside(channel, content, caplog):
     s = shipment()
     receipt = submit(channel, s)
     [batch_id] = channel.flush(force=True)
-    (channel.receipts / f"{batch_id}.xml").write_bytes(content)
+    (channel.folders.receipts / f"{batch_id}.xml").write_bytes(content)
     assert channel.poll([receipt]) == []
-    assert (channel.receipts / "rejected" / f"{batch_id}.xml").read_bytes() == content
+    assert (channel.folders.receipts / "rejected" / f"{batch_id}.xml").read_bytes() == content
     assert "invalid" in caplog.text
 
 
@@ -370,9 +441,9 @@ def test_receipt_for_another_batch_name_is_refused(channel):
     receipt = submit(channel, s)
     [batch_id] = channel.flush(force=True)
     other = str(uuid.uuid4())
-    (channel.receipts / f"{other}.xml").write_bytes(receipt_xml(batch_id, [(s.id, 2, 2, 180, 2200, "")]))
+    (channel.folders.receipts / f"{other}.xml").write_bytes(receipt_xml(batch_id, [(s.id, 2, 2, 180, 2200, "")]))
     assert channel.poll([receipt]) == []
-    assert (channel.receipts / "rejected" / f"{other}.xml").exists()
+    assert (channel.folders.receipts / "rejected" / f"{other}.xml").exists()
 
 
 def test_overdue_batches(channel, clock):
@@ -381,8 +452,8 @@ def test_overdue_batches(channel, clock):
     [batch_id] = channel.flush(force=True)
     assert channel.overdue_batches(T0 + dt.timedelta(hours=48)) == []
     assert channel.overdue_batches(T0 + dt.timedelta(hours=48, seconds=1)) == [batch_id]
-    (channel.receipts / f"{batch_id}.xml").write_bytes(receipt_xml(batch_id, [(s.id, 2, 2, 180, 2200, "")]))
+    (channel.folders.receipts / f"{batch_id}.xml").write_bytes(receipt_xml(batch_id, [(s.id, 2, 2, 180, 2200, "")]))
     assert channel.overdue_batches(T0 + dt.timedelta(hours=49)) == []
     channel.poll([])
-    assert (channel.receipts / "processed" / f"{batch_id}.xml").exists()
+    assert (channel.folders.receipts / "processed" / f"{batch_id}.xml").exists()
     assert channel.overdue_batches(T0 + dt.timedelta(hours=49)) == []
