@@ -7,10 +7,14 @@ upgrade must still match it. So the stored form stays the pairs, in the order th
 wrote them, and these two functions translate between it and the model's plain data (the
 dicts of :func:`gateway.model.to_data`). They work on plain data only, below the model;
 the stored keys are the stored form's own names, not MeMo's (those are in ``memo_vocabulary``).
+One value is stored in one spelling only: an ``xs:boolean`` flag as ``true``/``false``, so a
+letter that wrote one as ``1``/``0`` has a new digest (its repeat across this change is a
+conflict; no other letter's digest changes).
 """
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from gateway.memo_vocabulary import ADDITIONAL_CONTENT_DATA_FIELDS, DIGITALPOST, NEMSMS, REPLY_DATA_FIELDS, boolean_text, xs_boolean
@@ -63,10 +67,10 @@ _BOOLEANS = frozenset({"reply_allowed", "mandatory", "legal_notification"})
 def routing_to_stored(data: dict[str, Any]) -> dict[str, Any]:
     """The model's plain routing data → the stored form (plain fields and ordered pairs)."""
     pairs: list[list[str]] = []
-    for key, location in _PAIRS:
-        value = _get(data, location)
+    for key, get in _GETTERS:
+        value = get(data)
         if value is not None:
-            pairs.append([key, _stored_value(location[-1], value)])
+            pairs.append([key, value])
     for stored_name, (name, parts) in _LISTS.items():
         for i, item in enumerate(data[name]):
             pairs.extend([f"memo.{stored_name}[{i}].{part}", item[attribute]]
@@ -103,14 +107,28 @@ def routing_from_stored(stored: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
-def _get(data: dict[str, Any], location: tuple[str, ...]) -> Any:
+def _getter(location: tuple[str, ...]) -> Callable[[dict[str, Any]], str | None]:
+    """A function answering the stored text at ``location`` of the model's data (None: absent).
+    Built once per key: a shipment is converted twice per intake."""
+    attribute = location[-1]
     if location[0] == "concerns":
-        party = next((p for p in data["concerns"] if p["kind"] == location[1]), None)
-        return party and party[location[2]]
-    node: Any = data
-    for step in location:
-        node = node.get(step) if node else None
-    return node
+        kind = location[1]
+
+        def concerned(data: dict[str, Any]) -> str | None:
+            return next((p[attribute] for p in data["concerns"] if p["kind"] == kind), None)
+        return concerned
+    if len(location) == 1:
+        return lambda data: data[attribute]
+    parent = location[0]
+
+    def nested(data: dict[str, Any]) -> str | None:
+        node = data[parent]
+        value = node[attribute] if node else None
+        return None if value is None else _stored_value(attribute, value)
+    return nested
+
+
+_GETTERS = tuple((key, _getter(location)) for key, location in _PAIRS)
 
 
 def _put(data: dict[str, Any], location: tuple[str, ...], value: Any) -> None:
