@@ -17,6 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from gateway.routing_storage import routing_from_stored, routing_to_stored
+
 frozen = dataclass(frozen=True, slots=True, kw_only=True)
 
 
@@ -85,10 +87,11 @@ def is_norway(country: str | None) -> bool:
 
 @frozen
 class Attention:
-    person: str | None = None
+    """Whom at the recipient the letter is for: a person, a production unit, an e-mail address."""
+
+    person: str | None = None  # a person's id (CPR number, employee id)
     production_unit: str | None = None  # DK P-number
     email: str | None = None
-    contact_point_id: str | None = None
 
 
 @frozen
@@ -155,16 +158,91 @@ class CaseMetadata:
 
 
 @frozen
+class ContactInfo:
+    """One way to reach the recipient's contact point (a label and its value)."""
+
+    label: str = ""
+    value: str = ""
+
+
+@frozen
+class ContentData:
+    """A named value the sender attaches for the recipient's systems (type is free text)."""
+
+    name: str | None = None
+    value: str | None = None
+    type: str | None = None
+
+
+@frozen
+class ReplyReference:
+    """An earlier message this letter answers, as the sender identified it."""
+
+    message_uuid: str | None = None
+    message_id: str | None = None
+    reply_uuid: str | None = None
+    sender_id: str | None = None
+    recipient_id: str | None = None
+    case_id: str | None = None
+    contact_point_id: str | None = None
+    generating_system_id: str | None = None
+    comment: str | None = None
+
+
+@frozen
+class Forwarding:
+    """The message this letter forwards and who sent it first."""
+
+    message_uuid: str | None = None
+    original_sender: str | None = None
+
+
+@frozen
+class MailboxHandling:
+    """How the recipient's mailbox treats the letter. None: the sender did not say."""
+
+    text_message: bool | None = None  # the notification is sent as a text message; no documents
+    message_code: str | None = None  # the sender's code for the kind of letter
+    notification: str | None = None  # the short notice (the text of a text message)
+    additional_notification: str | None = None
+    reply_allowed: bool | None = None
+    reply_by: str | None = None  # ISO 8601 date and time, as the sender wrote it
+    hold_until: str | None = None  # ISO 8601 date: not shown to the recipient before
+    mandatory: bool | None = None  # mandatory mail: delivered even where the recipient opted out
+    legal_notification: bool | None = None  # the letter has legal effect when delivered
+
+
+@frozen
 class RoutingMetadata:
-    kle: str | None = None
-    form: str | None = None
+    """Where the recipient's mailbox files the letter, whom it is for and about, and how the
+    mailbox treats it. Each channel says these in its own words (MeMo elements, Altinn
+    properties); folder-routing rules set the contact point and attention."""
+
+    kle: str | None = None  # KLE subject key
+    kle_version: str | None = None
+    kle_label: str | None = None
+    form: str | None = None  # FORM task key
+    form_version: str | None = None
+    form_label: str | None = None
     case_id: str | None = None
     case_system: str | None = None
-    production_unit: str | None = None
-    contact_point: str | None = None
+    production_unit: str | None = None  # DK P-number the letter concerns
+    production_unit_name: str | None = None
+    contact_point: str | None = None  # the recipient's contact point: the folder it files the letter in
+    contact_group: str | None = None
+    contact_label: str | None = None
+    contact_info: tuple[ContactInfo, ...] = ()
+    attention: Attention | None = None  # whom at the recipient the letter is for
+    sender_contact_point: str | None = None  # the sender's own contact point (where replies go)
+    sender_representative: str | None = None  # who sends on the sender's behalf
+    concerns: tuple[Party, ...] = ()  # the persons (DK_CPR) and companies (DK_CVR) the letter is about
+    content_data: tuple[ContentData, ...] = ()
+    replies_to: tuple[ReplyReference, ...] = ()
+    forwarded: Forwarding | None = None
+    handling: MailboxHandling = field(default_factory=MailboxHandling)
     post_type: str | None = None
     shipment_type: str | None = None  # SvarUt forsendelseType
-    extra: tuple[tuple[str, str], ...] = ()
+    extra: tuple[tuple[str, str], ...] = ()  # pairs no field above names (from rows stored before them)
 
 
 @frozen
@@ -246,6 +324,10 @@ def utcnow() -> dt.datetime:
 
 
 _SCALARS = frozenset({str, int, float, bool, type(None)})
+#: Types whose stored form is not their fields: (to stored, from stored) over plain data.
+_STORED_FORMS: dict[type, tuple[Callable[[dict[str, Any]], dict[str, Any]], Callable[[dict[str, Any]], dict[str, Any]]]] = {
+    RoutingMetadata: (routing_to_stored, routing_from_stored),
+}
 #: One converter per type seen, built on first sight: a shipment is converted twice per
 #: intake (digest and storage), and most of its ~300 values are plain scalars.
 _CONVERTERS: dict[type, Callable[[Any], Any]] = {}
@@ -273,6 +355,10 @@ def _converter(cls: type) -> Callable[[Any], Any]:
                 out[name] = item if type(item) in _SCALARS else to_data(item)
             return out
 
+        stored_form = _STORED_FORMS.get(cls)
+        if stored_form is not None:
+            to_stored = stored_form[0]
+            return lambda value: to_stored(from_dataclass(value))
         return from_dataclass
     if issubclass(cls, enum.Enum):
         return _enum_value
@@ -314,6 +400,9 @@ def from_data(cls: Any, data: Any) -> Any:
             return tuple(from_data(args[0], v) for v in data)
         return tuple(from_data(a, v) for a, v in zip(args, data))
     if dataclasses.is_dataclass(cls):
+        stored_form = _STORED_FORMS.get(cls)
+        if stored_form is not None:
+            data = stored_form[1](data)
         hints = _hints(cls)
         return cls(**{k: from_data(hints[k], v) for k, v in data.items() if k in hints})
     if isinstance(cls, type) and issubclass(cls, enum.Enum):

@@ -203,11 +203,11 @@ def _properties(s: Shipment) -> dict[str, str]:
                        ("contactPoint", r.contact_point), ("forsendelseType", r.shipment_type)):
         if value:
             props[key] = value
-    extra = dict(r.extra)
-    for key, name in (("memo.contactPoint.label", "contactPointLabel"), ("memo.contactPoint.group", "contactGroup"),
-                      ("memo.attention.person", "attentionPerson"), ("memo.attention.email", "attentionEmail")):
-        if extra.get(key):
-            props[name] = extra[key]  # set by folder-routing rules: the mailbox files the letter by them
+    attention = r.attention
+    for name, value in (("contactPointLabel", r.contact_label), ("contactGroup", r.contact_group),
+                        ("attentionPerson", attention and attention.person), ("attentionEmail", attention and attention.email)):
+        if value:
+            props[name] = value  # set by folder-routing rules: the mailbox files the letter by them
     for key, value in r.extra:
         props.setdefault(key, value)
     if s.external_ref:

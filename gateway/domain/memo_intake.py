@@ -14,10 +14,11 @@ from collections.abc import Mapping
 from lxml import etree
 
 from gateway.config import SenderSettings
-from gateway.domain.memo_rules import SUPPORTED_VERSIONS, MemoRule, MemoRuleError, check_memo
+from gateway.domain.memo_rules import MemoRule, MemoRuleError, check_memo
 from gateway.domain.shipments import Acceptance, ShipmentService
 from gateway.errors import FaultCode, GatewayError, ValidationError
 from gateway.mapping.memo import is_nemsms, shipment_from_memo
+from gateway.memo_vocabulary import SUPPORTED_VERSIONS
 from gateway.xml.parser import INLINE_DOCUMENTS, SIGNED_INLINE_DOCUMENTS, parse_untrusted
 from gateway.xml.schemas import SchemaRegistry
 from gateway.xml.signatures import SignatureCode, SignatureError, SignaturePolicy, SignatureVerifier

@@ -3,7 +3,7 @@
 Digital Post refuses messages that are schema-valid but break these rules, and after the
 gateway has accepted a letter that refusal would come too late: so they are checked at intake,
 on the *signed* tree (:attr:`gateway.xml.signatures.VerifiedMessage.root`). Versions 1.1 and
-1.2 share the namespace ``https://DigitalPost.dk/MeMo-1`` and these rules (1.2 drops
+1.2 share one namespace (``memo_vocabulary.MEMO_NS``) and these rules (1.2 drops
 ``memoSchVersion`` and adds elements, no limits changed); there is no official 1.2 XSD.
 
 Limits come from the official MeMo 1.1 XSD (``MeMo_dataTypes.xsd``, ``MeMo_core.xsd``);
@@ -26,23 +26,12 @@ from lxml import etree
 
 from gateway.domain.filenames import FORBIDDEN_FILENAME_CHARS
 from gateway.errors import FaultCode, GatewayError, register_faults
-
-MEMO_NS = "https://DigitalPost.dk/MeMo-1"
-#: ``messageType`` of a text message: the header's ``notification`` sent as an SMS through
-#: Digital Post's NemSMS service; no ``MessageBody``, so no documents.
-NEMSMS = "NEMSMS"
-#: ``memoVersion`` exactly as a sender must write it, one per schema the gateway has. The XSD
-#: type is ``xs:decimal``, so ``1.10``, ``01.1`` or `` 1.1`` are schema-valid spellings of 1.1;
-#: they are refused all the same: Digital Post compares the text, and the version picks the
-#: schema, so an unlisted spelling must never get further than this rule.
-SUPPORTED_VERSIONS: tuple[str, ...] = ("1.1", "1.2")
+from gateway.memo_vocabulary import ADDITIONAL_CONTENT_DATA_MAX, MEMO_NS, NEMSMS, SUPPORTED_VERSIONS
 
 #: ``dt:memoTextType`` maxLength (labels, additionalNotification, filename, ...).
 TEXT_MAX = 256
 #: ``dt:memoNotificationType`` maxLength (``MessageHeader/notification``).
 NOTIFICATION_MAX = 150
-#: ``ContentData/AdditionalContentData`` maxOccurs.
-ADDITIONAL_CONTENT_DATA_MAX = 10
 #: ``dt:memoUuidType`` pattern, verbatim from the XSD: a version 4 UUID, any case.
 UUID_V4_PATTERN = "[a-fA-F0-9]{8}-[a-fA-F0-9]{4}-4[a-fA-F0-9]{3}-[aAbB89][a-fA-F0-9]{3}-[a-fA-F0-9]{12}"
 
@@ -86,7 +75,7 @@ class MemoRule(enum.StrEnum):
 
 #: What each rule means for an operator (for the central fault table).
 MEMO_RULE_MEANINGS: dict[MemoRule, str] = {
-    MemoRule.NOT_A_MESSAGE: "The root element is not `Message` in namespace `https://DigitalPost.dk/MeMo-1`.",
+    MemoRule.NOT_A_MESSAGE: f"The root element is not `Message` in namespace `{MEMO_NS}`.",
     MemoRule.VERSION_UNSUPPORTED: "`memoVersion` is missing or not exactly `1.1` or `1.2` (no spaces, no leading or trailing zeros).",
     MemoRule.FILENAME_INVALID_CHARACTERS: "`File/filename` contains one of `< > : \" / \\ | ? *`, a line break or control character, or a Unicode space Digital Post refuses (U+00A0, U+2000–U+200B, U+202F, U+205F, U+3000, U+FEFF).",
     MemoRule.ACTION_URL_NOT_HTTPS: "`Action/EntryPoint/url` is not an absolute https URL.",
@@ -128,13 +117,13 @@ def memo_violations(root: etree._Element) -> Iterator[MemoRuleError]:
     version = root.get("memoVersion")
     if version not in SUPPORTED_VERSIONS:
         yield MemoRuleError(MemoRule.VERSION_UNSUPPORTED, _version_problem(version), field="/Message/@memoVersion")
-    message_type = _text(root.find(f"{{{MEMO_NS}}}MessageHeader/{{{MEMO_NS}}}messageType")).strip(_XML_SPACE)
+    message_type = _all_text(root.find(f"{{{MEMO_NS}}}MessageHeader/{{{MEMO_NS}}}messageType")).strip(_XML_SPACE)
     body = root.find(f"{{{MEMO_NS}}}MessageBody")
     if message_type == NEMSMS:
         if body is not None:
             yield MemoRuleError(MemoRule.NEMSMS_WITH_BODY, "a NEMSMS message has no MessageBody", field=path_of(body))
         notification = root.find(f"{{{MEMO_NS}}}MessageHeader/{{{MEMO_NS}}}notification")
-        if not _text(notification).strip(_XML_SPACE):
+        if not _all_text(notification).strip(_XML_SPACE):
             yield MemoRuleError(MemoRule.NEMSMS_WITHOUT_NOTIFICATION, "a NEMSMS message needs a notification: the text of the SMS",
                                 field="/Message/MessageHeader/notification")
     additional_content = 0
@@ -181,14 +170,14 @@ def _check_for(tag: str) -> Check | None:
 
 
 def _uuid(element: etree._Element) -> MemoRuleError | None:
-    value = _text(element).strip(_XML_SPACE)
+    value = _all_text(element).strip(_XML_SPACE)
     if _UUID.fullmatch(value):
         return None
     return MemoRuleError(MemoRule.UUID_NOT_V4, f"{value!r} is not a version 4 UUID", field=path_of(element))
 
 
 def _utc(element: etree._Element) -> MemoRuleError | None:
-    value = _text(element).strip(_XML_SPACE)
+    value = _all_text(element).strip(_XML_SPACE)
     if _is_utc_datetime(value):
         return None
     return MemoRuleError(MemoRule.DATETIME_NOT_UTC, f"{value!r} is not a UTC dateTime ending in Z (YYYY-MM-DDThh:mm:ssZ)",
@@ -196,7 +185,7 @@ def _utc(element: etree._Element) -> MemoRuleError | None:
 
 
 def _length(element: etree._Element, *, limit: int, rule: MemoRule) -> MemoRuleError | None:
-    length = len(_text(element))
+    length = len(_all_text(element))
     if length <= limit:
         return None
     return MemoRuleError(rule, f"{length} characters; at most {limit}", field=path_of(element))
@@ -205,7 +194,7 @@ def _length(element: etree._Element, *, limit: int, rule: MemoRule) -> MemoRuleE
 def _filename(element: etree._Element) -> MemoRuleError | None:
     if not _parent_is(element, "File"):
         return None
-    for char in _text(element):
+    for char in _all_text(element):
         if char in FILENAME_FORBIDDEN or char in FILENAME_FORBIDDEN_SPACES or char in _LINE_SEPARATORS or _is_control(char):
             return MemoRuleError(MemoRule.FILENAME_INVALID_CHARACTERS,
                                  f"the file name contains U+{ord(char):04X} ({char!r}), which Digital Post refuses",
@@ -216,7 +205,7 @@ def _filename(element: etree._Element) -> MemoRuleError | None:
 def _https(element: etree._Element) -> MemoRuleError | None:
     if not _parent_is(element, "EntryPoint"):
         return None
-    value = _text(element).strip(_XML_SPACE)  # xs:anyURI collapses surrounding XML whitespace
+    value = _all_text(element).strip(_XML_SPACE)  # xs:anyURI collapses surrounding XML whitespace
     parts = urlsplit(value) if value.isprintable() and " " not in value else None
     if parts is not None and parts.scheme.lower() == "https" and parts.hostname:
         return None
@@ -245,7 +234,8 @@ def _parent_is(element: etree._Element, local: str) -> bool:
     return parent is not None and parent.tag == f"{{{MEMO_NS}}}{local}"
 
 
-def _text(element: etree._Element | None) -> str:
+def _all_text(element: etree._Element | None) -> str:
+    """All the text in ``element``, as the schema sees it (unstripped); "" for none."""
     if element is None:
         return ""
     if not len(element):  # no children (comments and PIs count): the text is all of it
@@ -284,7 +274,7 @@ def path_of(element: etree._Element) -> str:
 
 
 __all__ = [
-    "ADDITIONAL_CONTENT_DATA_MAX", "FILENAME_FORBIDDEN", "FILENAME_FORBIDDEN_SPACES", "MEMO_NS", "MEMO_RULE_MEANINGS", "NEMSMS",
-    "MemoRule", "MemoRuleError", "NOTIFICATION_MAX", "SUPPORTED_VERSIONS", "TEXT_MAX", "UUID_V4_PATTERN", "check_memo", "memo_violations",
+    "FILENAME_FORBIDDEN", "FILENAME_FORBIDDEN_SPACES", "MEMO_RULE_MEANINGS",
+    "MemoRule", "MemoRuleError", "NOTIFICATION_MAX", "TEXT_MAX", "UUID_V4_PATTERN", "check_memo", "memo_violations",
     "path_of",
 ]

@@ -1,12 +1,13 @@
 """MeMo → canonical shipment, driven by ``mappings/memo.toml``.
 
-Every routing field the table names is kept: subject keys (KLE, FORM), case id and case
-system, P-number, contact point, post type, CPR/CVR content data, attention data, forward and
-reply data, AdditionalContentData; Actions become deep links with their action codes.
-Documents are the ``File`` elements of MainDocument, AdditionalDocument and
-TechnicalDocument, in order. A NemSMS (``messageType`` NEMSMS) has none: its text is the
-header's ``notification`` (kept as ``memo.notification``), and it is digital only, since
-only Danish Digital Post can send it and a text message cannot be printed.
+Every routing field the table names is kept, in the model's words: subject keys (KLE, FORM),
+case id and case system, P-number, the recipient's contact point and attention, the sender's
+contact point, the persons and companies the letter is about (CPR/CVR data), forward and
+reply data, AdditionalContentData and the header's handling flags; Actions become deep links
+with their action codes. Documents are the ``File`` elements of MainDocument,
+AdditionalDocument and TechnicalDocument, in order. A NemSMS (``messageType`` NEMSMS) has
+none: its text is the header's ``notification`` (``routing.handling.notification``), and it is
+digital only, since only Danish Digital Post can send it and a text message cannot be printed.
 """
 from __future__ import annotations
 
@@ -23,15 +24,22 @@ from lxml import etree
 from gateway.config import SenderSettings
 from gateway.errors import FaultCode, ValidationError
 from gateway.mapping.tables import load
+from gateway.memo_vocabulary import ADDITIONAL_CONTENT_DATA_FIELDS, NEMSMS, NSMAP, REPLY_DATA_FIELDS, xs_boolean
 from gateway.model import (
+    Attention,
+    ContactInfo,
+    ContentData,
     DeliveryMode,
     DeliveryPolicy,
     Document,
     DocumentRole,
+    Forwarding,
     Link,
+    MailboxHandling,
     Party,
     PartyKind,
     PostalAddress,
+    ReplyReference,
     RoutingMetadata,
     Shipment,
 )
@@ -43,22 +51,17 @@ def _table() -> dict[str, Any]:
     return load("memo")
 
 
-def _ns() -> dict[str, str]:
-    return _table()["namespaces"]
-
-
 @functools.cache
 def _clark(path: str) -> str:
     """``memo:A/memo:b`` → ``{ns}A/{ns}b`` once, so each lookup skips prefix handling."""
-    ns = _ns()
     steps = []
     for step in path.split("/"):
         prefix, sep, local = step.partition(":")
-        steps.append(f"{{{ns[prefix]}}}{local}" if sep else step)
+        steps.append(f"{{{NSMAP[prefix]}}}{local}" if sep else step)
     return "/".join(steps)
 
 
-def _text(root: etree._Element, path: str) -> str | None:
+def _found_text(root: etree._Element, path: str) -> str | None:
     """The stripped text of the first element at ``path``."""
     return _stripped(root.find(_clark(path)))
 
@@ -95,9 +98,9 @@ class _Header:
                     self._walk(child, child_path)
 
     def text(self, path: str) -> str | None:
-        """Like :func:`_text` on the message root (paths outside the header are searched)."""
+        """Like :func:`_found_text` on the message root (paths outside the header are searched)."""
         if not path.startswith(_HEADER + "/"):
-            return _text(self._root, path)
+            return _found_text(self._root, path)
         return _stripped(self._first.get(_clark(path)))
 
 
@@ -106,22 +109,10 @@ _HEADER = "memo:MessageHeader"
 
 def shipment_from_memo(root: etree._Element, *, sender: SenderSettings) -> tuple[Shipment, list[bytes]]:
     """A verified, valid ``memo:Message`` → (shipment, document bytes in order)."""
-    table, ns = _table(), _ns()
+    table = _table()
     header = _Header(root)
     message_uuid = header.text("memo:MessageHeader/memo:messageUUID") or ""
-    fields = {key: header.text(path) for key, path in table["fields"].items()}
-    extra = [(key, value) for key, path in table["extra"].items() if (value := header.text(path)) is not None]
-    for i, data in enumerate(root.iterfind("memo:MessageHeader/memo:ContentData/memo:AdditionalContentData", ns)):
-        for part in ("contentDataType", "contentDataName", "contentDataValue"):
-            if (value := _text(data, f"memo:{part}")) is not None:
-                extra.append((f"memo.additionalContentData[{i}].{part}", value))
-    for i, reply in enumerate(root.iterfind("memo:MessageHeader/memo:ReplyData", ns)):
-        for child in reply:
-            if isinstance(child.tag, str) and child.text and child.text.strip():
-                extra.append((f"memo.replyData[{i}].{etree.QName(child).localname}", child.text.strip()))
-    for i, info in enumerate(root.iterfind("memo:MessageHeader/memo:Recipient/memo:ContactPoint/memo:ContactInfo", ns)):
-        extra.append((f"memo.contactInfo[{i}]", f"{_text(info, 'memo:label') or ''}={_text(info, 'memo:value') or ''}"))
-
+    fields = {key: _FIELD_VALUE.get(key, _unchanged)(header.text(path)) for key, path in table["fields"].items()}
     documents, contents = _documents(root)
     address = _recipient_address(root, header)
     recipient_kind = PartyKind(table["recipient_kinds"].get(header.text("memo:MessageHeader/memo:Recipient/memo:idType") or "", "UNKNOWN"))
@@ -142,16 +133,7 @@ def shipment_from_memo(root: etree._Element, *, sender: SenderSettings) -> tuple
         ),
         documents=documents,
         links=_links(root),
-        routing=RoutingMetadata(
-            kle=fields["routing.kle"],
-            form=fields["routing.form"],
-            case_id=fields["routing.case_id"],
-            case_system=fields["routing.case_system"],
-            production_unit=fields["routing.production_unit"],
-            contact_point=fields["routing.contact_point"],
-            post_type=fields["routing.post_type"],
-            extra=tuple(extra),
-        ),
+        routing=_routing(root, header, fields),
         # Print needs an address: with a structured one the letter may fall back to print,
         # without one it is digital only (the gateway has no CPR address register). A NemSMS
         # is never printed.
@@ -165,23 +147,77 @@ def shipment_from_memo(root: etree._Element, *, sender: SenderSettings) -> tuple
 
 def is_nemsms(root: etree._Element) -> bool:
     """A NemSMS: a text message without documents (``messageType`` NEMSMS)."""
-    return (_text(root, "memo:MessageHeader/memo:messageType") or "") == "NEMSMS"
+    return _found_text(root, "memo:MessageHeader/memo:messageType") == NEMSMS
+
+
+def _unchanged(text: str | None) -> str | None:
+    return text
+
+
+def _is_text_message(message_type: str | None) -> bool | None:
+    return None if message_type is None else message_type == NEMSMS
+
+
+#: Fields of the table that are not text in the model.
+_FIELD_VALUE = {
+    "routing.handling.text_message": _is_text_message,
+    "routing.handling.reply_allowed": xs_boolean,
+    "routing.handling.mandatory": xs_boolean,
+    "routing.handling.legal_notification": xs_boolean,
+}
+
+
+def _routing(root: etree._Element, header: _Header, fields: dict[str, Any]) -> RoutingMetadata:
+    attention = _named(fields, "routing.attention.")
+    forwarded = _named(fields, "routing.forwarded.")
+    concerns = [Party(kind=PartyKind(kind), identifier=header.text(number), name=header.text(name))
+                for kind, (number, name) in _table()["concerns"].items()]
+    return RoutingMetadata(
+        **_named(fields, "routing."),
+        attention=Attention(**attention) if any(attention.values()) else None,
+        forwarded=Forwarding(**forwarded) if any(forwarded.values()) else None,
+        handling=MailboxHandling(**_named(fields, "routing.handling.")),
+        concerns=tuple(party for party in concerns if party.identifier is not None or party.name is not None),
+        contact_info=tuple(
+            ContactInfo(label=_found_text(info, "memo:label") or "", value=_found_text(info, "memo:value") or "")
+            for info in root.iterfind("memo:MessageHeader/memo:Recipient/memo:ContactPoint/memo:ContactInfo", NSMAP)),
+        # one item per element, even one without text, so each keeps its position
+        content_data=tuple(
+            ContentData(**{attribute: _found_text(data, f"memo:{element}")
+                           for element, attribute in ADDITIONAL_CONTENT_DATA_FIELDS.items()})
+            for data in root.iterfind("memo:MessageHeader/memo:ContentData/memo:AdditionalContentData", NSMAP)),
+        replies_to=tuple(_reply_reference(reply) for reply in root.iterfind("memo:MessageHeader/memo:ReplyData", NSMAP)),
+    )
+
+
+def _named(fields: dict[str, Any], prefix: str) -> dict[str, Any]:
+    """The fields directly under ``prefix`` (``routing.`` → ``kle``, not ``attention.person``), by name."""
+    return {key[len(prefix):]: value for key, value in fields.items()
+            if key.startswith(prefix) and "." not in key[len(prefix):]}
+
+
+def _reply_reference(reply: etree._Element) -> ReplyReference:
+    texts = {etree.QName(child).localname: child.text.strip() for child in reply
+             if isinstance(child.tag, str) and child.text and child.text.strip()}
+    return ReplyReference(**{attribute: texts.get(element) for element, attribute in REPLY_DATA_FIELDS.items()})
+
+
 
 
 def _recipient_address(root: etree._Element, header: _Header) -> PostalAddress | None:
-    address = root.find("memo:MessageHeader/memo:Recipient/memo:AttentionData/grd:Address", _ns())
+    address = root.find("memo:MessageHeader/memo:Recipient/memo:AttentionData/grd:Address", NSMAP)
     if address is None:
         return None
-    street = " ".join(p for p in (_text(address, "grd:addressLabel"), _text(address, "grd:houseNumber")) if p)
-    unit = " ".join(p for p in (_text(address, "grd:floor"), _text(address, "grd:door")) if p)
-    co = _text(address, "grd:co")
+    street = " ".join(p for p in (_found_text(address, "grd:addressLabel"), _found_text(address, "grd:houseNumber")) if p)
+    unit = " ".join(p for p in (_found_text(address, "grd:floor"), _found_text(address, "grd:door")) if p)
+    co = _found_text(address, "grd:co")
     lines = tuple(line for line in (f"c/o {co}" if co else None, ", ".join(p for p in (street, unit) if p) or None) if line)
     return PostalAddress(
         name=header.text("memo:MessageHeader/memo:Recipient/memo:label"),
         lines=lines,
-        postcode=_text(address, "grd:zipCode"),
-        city=_text(address, "grd:city"),
-        country=_text(address, "grd:country") or "DK",
+        postcode=_found_text(address, "grd:zipCode"),
+        city=_found_text(address, "grd:city"),
+        country=_found_text(address, "grd:country") or "DK",
     )
 
 
@@ -194,10 +230,10 @@ def normalize_uuid(value: str) -> str:
 
 
 def _documents(root: etree._Element) -> tuple[tuple[Document, ...], list[bytes]]:
-    ns, roles = _ns(), _table()["document_roles"]
+    roles = _table()["document_roles"]
     documents: list[Document] = []
     contents: list[bytes] = []
-    body = root.find("memo:MessageBody", ns)
+    body = root.find("memo:MessageBody", NSMAP)
     if body is None:
         return (), []
     for container in body:
@@ -206,19 +242,19 @@ def _documents(root: etree._Element) -> tuple[tuple[Document, ...], list[bytes]]
         role = roles.get(etree.QName(container).localname)
         if role is None:
             continue
-        for file in container.iterfind("memo:File", ns):
-            data = _decode(_text(file, "memo:content") or "", file)
+        for file in container.iterfind("memo:File", NSMAP):
+            data = _decode(_found_text(file, "memo:content") or "", file)
             contents.append(data)
             documents.append(Document(
-                filename=_text(file, "memo:filename") or "",
-                media_type=(_text(file, "memo:encodingFormat") or "application/octet-stream").lower(),
+                filename=_found_text(file, "memo:filename") or "",
+                media_type=(_found_text(file, "memo:encodingFormat") or "application/octet-stream").lower(),
                 size=len(data),
                 sha256=hashlib.sha256(data).hexdigest(),
                 storage_ref="",
                 role=DocumentRole(role),
-                exclude_from_print=role == "TECHNICAL" or (_text(file, "memo:encodingFormat") or "").lower() != "application/pdf",
-                language=_text(file, "memo:language"),
-                document_type=_text(container, "memo:label"),
+                exclude_from_print=role == "TECHNICAL" or (_found_text(file, "memo:encodingFormat") or "").lower() != "application/pdf",
+                language=_found_text(file, "memo:language"),
+                document_type=_found_text(container, "memo:label"),
             ))
     return tuple(documents), contents
 
@@ -232,13 +268,12 @@ def _decode(text: str, file: etree._Element) -> bytes:
 
 
 def _links(root: etree._Element) -> tuple[Link, ...]:
-    ns = _ns()
     links = []
-    for action in root.iterfind("memo:MessageBody//memo:Action", ns):
-        url = _text(action, "memo:EntryPoint/memo:url")
+    for action in root.iterfind("memo:MessageBody//memo:Action", NSMAP):
+        url = _found_text(action, "memo:EntryPoint/memo:url")
         if url is None:
             continue  # a Reservation-only action has no link
-        links.append(Link(url=url, text=_text(action, "memo:label") or url, action=_text(action, "memo:actionCode")))
+        links.append(Link(url=url, text=_found_text(action, "memo:label") or url, action=_found_text(action, "memo:actionCode")))
     return tuple(links)
 
 

@@ -9,79 +9,92 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import re
 from collections.abc import Callable
 
 from lxml import etree
 
-from gateway.model import Document, DocumentRole, PartyKind, Shipment
+from gateway.memo_vocabulary import (
+    ADDITIONAL_CONTENT_DATA_FIELDS,
+    ADDITIONAL_CONTENT_DATA_MAX,
+    CONTACT_INFO_MAX,
+    DIGITALPOST,
+    FORM_NS,
+    GRD_NS,
+    KLE_NS,
+    MEMO_NS,
+    NEMSMS,
+    NSMAP,
+    REPLY_DATA_FIELDS,
+    WRITTEN_SCHEMA_VERSION,
+    WRITTEN_VERSION,
+    boolean_text,
+    clark,
+)
+from gateway.model import Attention, Document, DocumentRole, Party, PartyKind, ReplyReference, RoutingMetadata, Shipment
 
-MEMO = "https://DigitalPost.dk/MeMo-1"
-GRD = "https://data.gov.dk/model/core/"
-KLE = "http://kle-online.dk/"
-FORM = "http://www.form-online.dk/"
-NSMAP = {"memo": MEMO, "grd": GRD, "kle": KLE, "form": FORM}
 ID_TYPES = {PartyKind.DK_CPR: "CPR", PartyKind.DK_CVR: "CVR"}
-REPLY_ORDER = ("messageID", "messageUUID", "replyUUID", "senderID", "recipientID", "caseID", "contactPointID",
-               "generatingSystemID", "comment")
 
 
 def shipment_to_memo(shipment: Shipment, *, content: Callable[[Document], bytes], now: dt.datetime) -> tuple[str, bytes]:
     """(messageUUID, MeMo XML bytes)."""
-    extra = dict(shipment.routing.extra)
     r = shipment.routing
-    message = etree.Element(_m("Message"), nsmap=NSMAP, memoVersion="1.1", memoSchVersion="1.1.0")
+    handling = r.handling
+    message = etree.Element(clark("Message"), nsmap=NSMAP, memoVersion=WRITTEN_VERSION, memoSchVersion=WRITTEN_SCHEMA_VERSION)
     header = _sub(message, "MessageHeader")
-    _text(header, "messageType", extra.get("memo.messageType") or "DIGITALPOST")
-    _text(header, "messageUUID", shipment.id)
-    _text(header, "messageID", shipment.external_ref)
-    _text(header, "messageCode", extra.get("memo.messageCode"))
-    _text(header, "label", shipment.title[:256])
-    for key in ("notification", "additionalNotification", "reply", "replyByDateTime", "doNotDeliverUntilDate"):
-        _text(header, key, extra.get(f"memo.{key}"))
-    _text(header, "mandatory", extra.get("memo.mandatory") or "false")
-    _text(header, "legalNotification", extra.get("memo.legalNotification") or "false")
-    _text(header, "postType", r.post_type)
+    _add_text(header, "messageType", NEMSMS if handling.text_message else DIGITALPOST)
+    _add_text(header, "messageUUID", shipment.id)
+    _add_text(header, "messageID", shipment.external_ref)
+    _add_text(header, "messageCode", handling.message_code)
+    _add_text(header, "label", shipment.title[:256])
+    _add_text(header, "notification", handling.notification)
+    _add_text(header, "additionalNotification", handling.additional_notification)
+    if handling.reply_allowed is not None:
+        _add_text(header, "reply", boolean_text(handling.reply_allowed))
+    _add_text(header, "replyByDateTime", handling.reply_by)
+    _add_text(header, "doNotDeliverUntilDate", handling.hold_until)
+    _add_text(header, "mandatory", boolean_text(bool(handling.mandatory)))
+    _add_text(header, "legalNotification", boolean_text(bool(handling.legal_notification)))
+    _add_text(header, "postType", r.post_type)
 
     sender = _sub(header, "Sender")
-    _text(sender, "senderID", shipment.sender.identifier if shipment.sender else None)
-    _text(sender, "idType", "CVR")
-    _text(sender, "label", (shipment.sender.name if shipment.sender else None) or "Afsender")
-    if extra.get("memo.sender.contactPointID"):
-        _text(_sub(sender, "ContactPoint"), "contactPointID", extra["memo.sender.contactPointID"])
+    _add_text(sender, "senderID", shipment.sender.identifier if shipment.sender else None)
+    _add_text(sender, "idType", "CVR")
+    _add_text(sender, "label", (shipment.sender.name if shipment.sender else None) or "Afsender")
+    if r.sender_contact_point:
+        _add_text(_sub(sender, "ContactPoint"), "contactPointID", r.sender_contact_point)
 
     recipient = _sub(header, "Recipient")
-    _text(recipient, "recipientID", shipment.recipient.identifier)
-    _text(recipient, "idType", ID_TYPES.get(shipment.recipient.kind, "CPR"))
-    _text(recipient, "label", shipment.recipient.name)
-    _attention(recipient, extra)
+    _add_text(recipient, "recipientID", shipment.recipient.identifier)
+    _add_text(recipient, "idType", ID_TYPES.get(shipment.recipient.kind, "CPR"))
+    _add_text(recipient, "label", shipment.recipient.name)
+    _attention(recipient, r.attention)
     if r.contact_point:
         point = _sub(recipient, "ContactPoint")
-        _text(point, "contactGroup", extra.get("memo.contactPoint.group"))
-        _text(point, "contactPointID", r.contact_point)
-        _text(point, "label", extra.get("memo.contactPoint.label"))
-        for key in sorted(k for k in extra if k.startswith("memo.contactInfo["))[:2]:
-            label, _, value = extra[key].partition("=")
+        _add_text(point, "contactGroup", r.contact_group)
+        _add_text(point, "contactPointID", r.contact_point)
+        _add_text(point, "label", r.contact_label)
+        for contact in r.contact_info[:CONTACT_INFO_MAX]:
             info = _sub(point, "ContactInfo")
-            _text(info, "label", label)
-            _text(info, "value", value)
-    _content_data(header, shipment, extra)
-    _reply_data(header, extra)
+            _add_text(info, "label", contact.label)
+            _add_text(info, "value", contact.value)
+    _content_data(header, r)
+    for reference in r.replies_to:
+        _reply_data(header, reference)
 
-    if extra.get("memo.messageType") == "NEMSMS" and not shipment.documents:
+    if handling.text_message and not shipment.documents:
         # a NemSMS: the header's notification is the text message; no MessageBody
         return shipment.id, etree.tostring(message, xml_declaration=True, encoding="UTF-8")
     body = _sub(message, "MessageBody")
-    _text(body, "createdDateTime", now.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))
+    _add_text(body, "createdDateTime", now.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))
     main = [d for d in shipment.documents if d.role is DocumentRole.MAIN] or list(shipment.documents[:1])
     main_doc = _sub(body, "MainDocument")
     for d in main:
         _file(main_doc, d, content(d))
     for link in shipment.links:
         action = _sub(main_doc, "Action")
-        _text(action, "label", link.text[:256])
-        _text(action, "actionCode", link.action or "INFORMATION")
-        _text(_sub(action, "EntryPoint"), "url", link.url)
+        _add_text(action, "label", link.text[:256])
+        _add_text(action, "actionCode", link.action or "INFORMATION")
+        _add_text(_sub(action, "EntryPoint"), "url", link.url)
     for role, element in ((DocumentRole.ATTACHMENT, "AdditionalDocument"), (DocumentRole.TECHNICAL, "TechnicalDocument")):
         for d in shipment.documents:
             if d.role is role and d not in main:
@@ -90,84 +103,77 @@ def shipment_to_memo(shipment: Shipment, *, content: Callable[[Document], bytes]
     return shipment.id, data
 
 
-def _attention(recipient: etree._Element, extra: dict[str, str]) -> None:
-    person, unit, email = (extra.get(k) for k in ("memo.attention.person", "memo.attention.productionUnit", "memo.attention.email"))
-    if not (person or unit or email):
+def _attention(recipient: etree._Element, attention: Attention | None) -> None:
+    if attention is None or not (attention.person or attention.production_unit or attention.email):
         return
-    attention = _sub(recipient, "AttentionData")
-    if person:
-        _text(_sub(attention, "AttentionPerson"), "personID", person)
-    if unit:
-        _text(_sub(attention, "ProductionUnit", GRD), "productionUnitNumber", unit, GRD)
-    if email:
-        _text(_sub(attention, "EMail"), "emailAddress", email)
+    data = _sub(recipient, "AttentionData")
+    if attention.person:
+        _add_text(_sub(data, "AttentionPerson"), "personID", attention.person)
+    if attention.production_unit:
+        _add_text(_sub(data, "ProductionUnit", GRD_NS), "productionUnitNumber", attention.production_unit, GRD_NS)
+    if attention.email:
+        _add_text(_sub(data, "EMail"), "emailAddress", attention.email)
 
 
-def _content_data(header: etree._Element, shipment: Shipment, extra: dict[str, str]) -> None:
-    r = shipment.routing
-    content = etree.Element(_m("ContentData"))
-    if extra.get("memo.cpr"):
-        cpr = _sub(content, "CPRdata", GRD)
-        _text(cpr, "cprNumber", extra["memo.cpr"], GRD)
-        _text(cpr, "name", extra.get("memo.cpr.name"), GRD)
-    if extra.get("memo.cvr"):
-        cvr = _sub(content, "CVRdata", GRD)
-        _text(cvr, "cvrNumber", extra["memo.cvr"], GRD)
-        _text(cvr, "companyName", extra.get("memo.cvr.name"), GRD)
+def _content_data(header: etree._Element, r: RoutingMetadata) -> None:
+    content = etree.Element(clark("ContentData"))
+    for kind, element, number, name in ((PartyKind.DK_CPR, "CPRdata", "cprNumber", "name"),
+                                        (PartyKind.DK_CVR, "CVRdata", "cvrNumber", "companyName")):
+        party = _first_concerned(r.concerns, kind)
+        if party is not None and party.identifier:
+            data = _sub(content, element, GRD_NS)
+            _add_text(data, number, party.identifier, GRD_NS)
+            _add_text(data, name, party.name, GRD_NS)
     if r.case_id:
         case = _sub(content, "CaseID")
-        _text(case, "caseID", r.case_id)
-        _text(case, "caseSystem", r.case_system or "ukendt")
-    for ns, element, key_name, routing_value, prefix in ((KLE, "KLEdata", "subjectKey", r.kle, "memo.kle"),
-                                                         (FORM, "FORMdata", "taskKey", r.form, "memo.form")):
-        version, label = extra.get(f"{prefix}.version"), extra.get(f"{prefix}.label")
-        if routing_value and version and label:
+        _add_text(case, "caseID", r.case_id)
+        _add_text(case, "caseSystem", r.case_system or "ukendt")
+    for ns, element, key_name, key, version, label in ((KLE_NS, "KLEdata", "subjectKey", r.kle, r.kle_version, r.kle_label),
+                                                       (FORM_NS, "FORMdata", "taskKey", r.form, r.form_version, r.form_label)):
+        if key and version and label:
             node = _sub(content, element, ns)
-            _text(node, key_name, routing_value, ns)
-            _text(node, "version", version, ns)
-            _text(node, "label", label, ns)
+            _add_text(node, key_name, key, ns)
+            _add_text(node, "version", version, ns)
+            _add_text(node, "label", label, ns)
     if r.production_unit:
-        unit = _sub(content, "ProductionUnit", GRD)
-        _text(unit, "productionUnitNumber", r.production_unit, GRD)
-        _text(unit, "productionUnitName", extra.get("memo.productionUnit.name"), GRD)
-    for i in range(10):
-        name, value = extra.get(f"memo.additionalContentData[{i}].contentDataName"), extra.get(f"memo.additionalContentData[{i}].contentDataValue")
-        if name is None or value is None:
+        unit = _sub(content, "ProductionUnit", GRD_NS)
+        _add_text(unit, "productionUnitNumber", r.production_unit, GRD_NS)
+        _add_text(unit, "productionUnitName", r.production_unit_name, GRD_NS)
+    for item in r.content_data[:ADDITIONAL_CONTENT_DATA_MAX]:
+        if item.name is None or item.value is None:
             continue
         data = _sub(content, "AdditionalContentData")
-        _text(data, "contentDataType", extra.get(f"memo.additionalContentData[{i}].contentDataType"))
-        _text(data, "contentDataName", name)
-        _text(data, "contentDataValue", value)
+        for element, attribute in ADDITIONAL_CONTENT_DATA_FIELDS.items():
+            _add_text(data, element, getattr(item, attribute))
     if len(content):
         header.append(content)
 
 
-def _reply_data(header: etree._Element, extra: dict[str, str]) -> None:
-    indexes = sorted({int(m.group(1)) for k in extra if (m := re.match(r"memo\.replyData\[(\d+)\]\.", k))})
-    for i in indexes:
-        if f"memo.replyData[{i}].messageUUID" not in extra:
-            continue  # messageUUID is required in ReplyData
-        reply = _sub(header, "ReplyData")
-        for key in REPLY_ORDER:
-            _text(reply, key, extra.get(f"memo.replyData[{i}].{key}"))
+def _first_concerned(concerns: tuple[Party, ...], kind: PartyKind) -> Party | None:
+    return next((party for party in concerns if party.kind is kind), None)
+
+
+def _reply_data(header: etree._Element, reference: ReplyReference) -> None:
+    if reference.message_uuid is None:
+        return  # messageUUID is required in ReplyData
+    reply = _sub(header, "ReplyData")
+    for element, attribute in REPLY_DATA_FIELDS.items():
+        _add_text(reply, element, getattr(reference, attribute))
 
 
 def _file(parent: etree._Element, document: Document, data: bytes) -> None:
     file = _sub(parent, "File")
-    _text(file, "encodingFormat", document.media_type)
-    _text(file, "filename", document.filename)
-    _text(file, "language", (document.language or "da")[:2])
-    _text(file, "content", base64.b64encode(data).decode("ascii"))
+    _add_text(file, "encodingFormat", document.media_type)
+    _add_text(file, "filename", document.filename)
+    _add_text(file, "language", (document.language or "da")[:2])
+    _add_text(file, "content", base64.b64encode(data).decode("ascii"))
 
 
-def _m(local: str, ns: str = MEMO) -> str:
-    return f"{{{ns}}}{local}"
+def _sub(parent: etree._Element, local: str, ns: str = MEMO_NS) -> etree._Element:
+    return etree.SubElement(parent, clark(local, ns))
 
 
-def _sub(parent: etree._Element, local: str, ns: str = MEMO) -> etree._Element:
-    return etree.SubElement(parent, _m(local, ns))
-
-
-def _text(parent: etree._Element, local: str, value: str | None, ns: str = MEMO) -> None:
+def _add_text(parent: etree._Element, local: str, value: str | None, ns: str = MEMO_NS) -> None:
+    """A child element with ``value`` as its text; none for an empty value."""
     if value is not None and value != "":
-        etree.SubElement(parent, _m(local, ns)).text = value
+        etree.SubElement(parent, clark(local, ns)).text = value

@@ -11,15 +11,16 @@ from pathlib import Path
 from typing import Any
 
 from gateway.mapping.tables import load
-from gateway.model import Shipment
+from gateway.model import Attention, Shipment
 
 MATCH_KEYS = frozenset({"recipient", "sender", "kle", "form", "case_system", "p_number"})
-SET_KEYS = {
-    "contact_point": None,  # routing.contact_point
-    "contact_group": "memo.contactPoint.group",
-    "contact_label": "memo.contactPoint.label",
-    "attention_person": "memo.attention.person",
-    "attention_email": "memo.attention.email",
+#: Set key → the canonical routing field it sets, and within ``routing.attention`` which one.
+SET_KEYS: dict[str, tuple[str, str | None]] = {
+    "contact_point": ("contact_point", None),
+    "contact_group": ("contact_group", None),
+    "contact_label": ("contact_label", None),
+    "attention_person": ("attention", "person"),
+    "attention_email": ("attention", "email"),
 }
 
 
@@ -65,13 +66,15 @@ def apply_rules(shipment: Shipment, rules: Sequence[RoutingRule]) -> tuple[Shipm
     for rule in rules:
         if rule.matches(shipment):
             routing = shipment.routing
-            extra = dict(routing.extra)
-            contact_point = routing.contact_point
+            fields: dict[str, Any] = {}
+            attention: dict[str, str] = {}
             for key, value in rule.set.items():
-                if SET_KEYS[key] is None:
-                    contact_point = value
+                name, part = SET_KEYS[key]
+                if part is None:
+                    fields[name] = value
                 else:
-                    extra[SET_KEYS[key]] = value
-            routing = dataclasses.replace(routing, contact_point=contact_point, extra=tuple(extra.items()))
-            return dataclasses.replace(shipment, routing=routing), rule
+                    attention[part] = value
+            if attention:
+                fields["attention"] = dataclasses.replace(routing.attention or Attention(), **attention)
+            return dataclasses.replace(shipment, routing=dataclasses.replace(routing, **fields)), rule
     return shipment, None

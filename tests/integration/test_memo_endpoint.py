@@ -87,9 +87,9 @@ def test_signed_memo_is_accepted_with_its_metadata(memo_gateway, binding):
     r = s.routing
     assert (r.kle, r.form, r.case_id, r.case_system, r.production_unit, r.contact_point, r.post_type) == (
         "00.00.00", "00.00.00.00", "SAG-12345", "Sagssystem 1234", "1234567890", "241d39f6-998e-4929-b198-ccacbbf4b330", "MYNDIGHEDSPOST")
-    extra = dict(r.extra)
-    assert extra["memo.cpr"] == "2512169996" and extra["memo.additionalContentData[1].contentDataValue"] == "Værdi 2"
-    assert extra["memo.replyData[0].caseID"] == "SAG-456" and extra["memo.attention.person"] == "2211771212"
+    assert [(p.kind, p.identifier) for p in r.concerns][0] == (PartyKind.DK_CPR, "2512169996")
+    assert r.content_data[1].value == "Værdi 2" and r.replies_to[0].case_id == "SAG-456"
+    assert r.attention.person == "2211771212" and r.contact_group == "22.33.44.55" and r.extra == ()
     assert [(link.action, link.url) for link in s.links][0] == ("SELVBETJENING", "https://www.tusindfryd.dk/spørgeskema.html")
     pdfs = [d for d in s.documents if d.media_type == "application/pdf"]
     assert pdfs and all(memo_gateway.runtime.blobs.get(d.storage_ref) == pdf for d in pdfs)
@@ -257,9 +257,8 @@ def test_nemsms_is_accepted_without_documents(memo_gateway, binding, example):
     assert [e.kind for e in svc.getHistory(messageUUID=message_uuid)] == ["received", "accepted"]
     s = memo_gateway.runtime.repository.get(message_uuid).shipment
     assert s.documents == () and s.delivery.mode is DeliveryMode.DIGITAL_ONLY and s.links == ()
-    extra = dict(s.routing.extra)
-    assert extra["memo.messageType"] == "NEMSMS"
-    assert extra["memo.notification"] == "Husk din tid hos tandlægen i morgen kl. 9.00. Mvh Kommunen"
+    assert s.routing.handling.text_message is True
+    assert s.routing.handling.notification == "Husk din tid hos tandlægen i morgen kl. 9.00. Mvh Kommunen"
     assert svc.sendMessage(message=data).messageUUID == message_uuid  # a repeat is answered
     assert memo_gateway.runtime.repository.count_shipments() == 1
 

@@ -5,10 +5,8 @@ import pytest
 from lxml import etree
 
 from gateway.domain.memo_rules import (
-    ADDITIONAL_CONTENT_DATA_MAX,
     FILENAME_FORBIDDEN,
     FILENAME_FORBIDDEN_SPACES,
-    MEMO_NS,
     MEMO_RULE_MEANINGS,
     NOTIFICATION_MAX,
     TEXT_MAX,
@@ -20,6 +18,7 @@ from gateway.domain.memo_rules import (
     path_of,
 )
 from gateway.errors import FaultCode, GatewayError
+from gateway.memo_vocabulary import ADDITIONAL_CONTENT_DATA_MAX, MEMO_NS
 from gateway.xml.parser import parse_untrusted
 from tests.conftest import SPECS, require_spec
 

@@ -1,4 +1,5 @@
 import datetime as dt
+import json
 
 from gateway.model import CaseMetadata, Document, Link, Party, PartyKind, PostalAddress, Shipment, from_data, to_data
 
@@ -44,3 +45,74 @@ def test_content_digest_is_stable_across_releases():
 
     other = dataclasses.replace(s, id="y", documents=tuple(dataclasses.replace(d, storage_ref="z", page_count=None) for d in s.documents))
     assert content_digest(other) == content_digest(s)
+
+
+#: A routing column as the MeMo intake stored it before the model named its fields.
+OLD_MEMO_ROUTING = {
+    "kle": "00.00.00", "form": None, "case_id": "SAG-1", "case_system": None, "production_unit": "1234567890",
+    "contact_point": "241d39f6-998e-4929-b198-ccacbbf4b330", "post_type": "MYNDIGHEDSPOST", "shipment_type": None,
+    "extra": [
+        ["memo.messageType", "NEMSMS"], ["memo.messageCode", "K1"], ["memo.notification", "Husk tandlægen"],
+        ["memo.reply", "1"], ["memo.replyByDateTime", "2026-01-01T12:00:00Z"], ["memo.doNotDeliverUntilDate", "2026-01-02"],
+        ["memo.mandatory", "false"], ["memo.legalNotification", "true"], ["memo.kle.version", "1"], ["memo.kle.label", "Børn"],
+        ["memo.cpr", "2512169996"], ["memo.cpr.name", "Barn"], ["memo.cvr", "12345678"],
+        ["memo.productionUnit.name", "Skolen"], ["memo.sender.contactPointID", "afsender-kp"],
+        ["memo.attention.person", "2211771212"], ["memo.attention.email", "a@example.dk"],
+        ["memo.forward.messageUUID", "8c2ea15d-61cc-4ba1-9d88-b8b7b6c6e0f1"], ["memo.representative", "rep"],
+        ["memo.additionalContentData[0].contentDataName", "n0"], ["memo.additionalContentData[0].contentDataValue", "v0"],
+        ["memo.additionalContentData[1].contentDataType", "t1"], ["memo.additionalContentData[1].contentDataName", "n1"],
+        ["memo.additionalContentData[1].contentDataValue", "v1"],
+        ["memo.replyData[0].messageUUID", "0f0e7d5a-4a3c-4e57-9b8e-3c1c2b8f9a10"], ["memo.replyData[0].caseID", "SAG-456"],
+        ["memo.contactInfo[0]", "Telefon=12 34 56 78"], ["memo.contactInfo[1]", "=uden etiket"],
+        # set by a folder-routing rule after intake: appended, in any order
+        ["memo.contactPoint.label", "Pladsanvisningen"], ["memo.contactPoint.group", "22.33.44.55"],
+        ["memo.attention.productionUnit", "1003388391"],
+        ["a key no field names", "kept"],
+    ],
+}
+
+
+def test_a_routing_stored_before_the_named_fields_loads_into_them():
+    from gateway.model import (Attention, ContactInfo, ContentData, Forwarding, MailboxHandling, ReplyReference,
+                               RoutingMetadata)
+
+    stored = {"id": "x", "tenant": "t", "title": "T", "recipient": {"identifier": "1", "kind": "DK_CPR"}, "documents": [],
+              "routing": OLD_MEMO_ROUTING}
+    r = from_data(Shipment, json.loads(json.dumps(stored))).routing
+    assert r == RoutingMetadata(
+        kle="00.00.00", kle_version="1", kle_label="Børn", case_id="SAG-1", production_unit="1234567890",
+        production_unit_name="Skolen", contact_point="241d39f6-998e-4929-b198-ccacbbf4b330", contact_group="22.33.44.55",
+        contact_label="Pladsanvisningen",
+        contact_info=(ContactInfo(label="Telefon", value="12 34 56 78"), ContactInfo(label="", value="uden etiket")),
+        attention=Attention(person="2211771212", production_unit="1003388391", email="a@example.dk"),
+        sender_contact_point="afsender-kp", sender_representative="rep",
+        concerns=(Party(identifier="2512169996", kind=PartyKind.DK_CPR, name="Barn"),
+                  Party(identifier="12345678", kind=PartyKind.DK_CVR)),
+        content_data=(ContentData(name="n0", value="v0"), ContentData(name="n1", value="v1", type="t1")),
+        replies_to=(ReplyReference(message_uuid="0f0e7d5a-4a3c-4e57-9b8e-3c1c2b8f9a10", case_id="SAG-456"),),
+        forwarded=Forwarding(message_uuid="8c2ea15d-61cc-4ba1-9d88-b8b7b6c6e0f1"),
+        handling=MailboxHandling(text_message=True, message_code="K1", notification="Husk tandlægen", reply_allowed=True,
+                                 reply_by="2026-01-01T12:00:00Z", hold_until="2026-01-02", mandatory=False,
+                                 legal_notification=True),
+        post_type="MYNDIGHEDSPOST",
+        extra=(("a key no field names", "kept"),),
+    )
+
+
+def test_named_routing_fields_are_stored_in_the_form_digests_were_taken_of():
+    """The stored form is the pairs the intake always wrote, in their order: a letter's
+    content digest does not change with the model, and each field survives the round trip."""
+    from gateway.model import RoutingMetadata
+
+    r = from_data(RoutingMetadata, OLD_MEMO_ROUTING)
+    stored = to_data(r)
+    assert {k: v for k, v in stored.items() if k != "extra"} == {k: v for k, v in OLD_MEMO_ROUTING.items() if k != "extra"}
+    keys = [key for key, _ in stored["extra"]]
+    assert keys[:3] == ["memo.messageType", "memo.messageCode", "memo.notification"]
+    assert keys.index("memo.contactPoint.group") < keys.index("memo.sender.contactPointID") < keys.index("memo.attention.person")
+    assert keys[-1] == "a key no field names"
+    assert dict(stored["extra"])["memo.reply"] == "true"  # an xs:boolean is stored in one spelling
+    assert from_data(RoutingMetadata, json.loads(json.dumps(stored))) == r
+    assert to_data(RoutingMetadata()) == {"kle": None, "form": None, "case_id": None, "case_system": None,
+                                          "production_unit": None, "contact_point": None, "post_type": None,
+                                          "shipment_type": None, "extra": []}

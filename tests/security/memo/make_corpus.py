@@ -35,7 +35,7 @@ from cryptography.x509.oid import NameOID
 from lxml import etree
 from signxml import CanonicalizationMethod, DigestAlgorithm, SignatureMethod, XMLSigner
 
-from gateway.domain.memo_rules import MEMO_NS
+from gateway.memo_vocabulary import MEMO_NS
 from gateway.xml.parser import parse_untrusted
 from gateway.xml.signatures import DS, sign_message
 from tests.xmldsig import C14N, Signer as XmlsecSigner, sign_with_signxml, sign_with_xmlsec1
