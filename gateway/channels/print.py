@@ -43,6 +43,7 @@ from gateway.errors import DocumentError, GatewayError, StorageError
 from gateway.fileio import fsync_dir, write_atomic
 from gateway.model import PartyKind, Shipment, Status, utcnow
 from gateway.resources import data_dir
+from gateway.uuids import is_canonical_uuid
 from gateway.xml.parser import parse_untrusted
 
 logger = logging.getLogger(__name__)
@@ -54,7 +55,6 @@ MANIFEST_FILE = "manifest.xml"
 BATCH_PREFIX = "batch-"
 MAX_ADDRESS_LINES = 4
 
-_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 _ORGANIZATION_NUMBER = re.compile(r"^[0-9]{9}$")
 _NOT_XML_TEXT = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]+")
 
@@ -138,7 +138,7 @@ class PrintChannel:
     def submit(self, letter: Letter, *, idempotency_key: str) -> Receipt:
         shipment = letter.shipment
         job_id = shipment.id.lower()
-        if not _UUID.match(job_id):
+        if not is_canonical_uuid(job_id):
             raise ChannelRejected(f"the print job id must be a UUID, got shipment id {shipment.id!r}", channel=NAME)
         try:
             existing = self._find_job(job_id)
@@ -330,7 +330,7 @@ class PrintChannel:
             raise ChannelUnavailable(f"print receipts could not be read: {exc}", channel=NAME) from exc
         changes = []
         for receipt in receipts:
-            if receipt.channel != NAME or not _UUID.match(receipt.reference):
+            if receipt.channel != NAME or not is_canonical_uuid(receipt.reference):
                 continue
             entry = _read_json(self.jobs / f"{receipt.reference}.json")
             outcome = entry.get("outcome") if entry else None

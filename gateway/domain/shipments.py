@@ -14,7 +14,6 @@ import datetime as dt
 import hashlib
 import json
 import logging
-import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -28,6 +27,7 @@ from gateway.model import FINAL_STATUSES, Event, Shipment, Status, new_shipment_
 from gateway.spool import Content
 from gateway.store.blobs import DocumentStore
 from gateway.store.repository import IdTaken, Repository, StoredShipment
+from gateway.uuids import canonical_uuid
 
 logger = logging.getLogger(__name__)
 
@@ -50,10 +50,10 @@ def _argument_limit(name: str) -> int:
 
 def parse_shipment_id(value: str | None, *, field: str = "shipment_id") -> str:
     """A shipment id is a UUID; answer its canonical lower-case form."""
-    try:
-        return str(uuid.UUID((value or "").strip()))
-    except ValueError:
-        raise ValidationError(f"not a shipment id (UUID): {shown(value or '', 40)}", code=FaultCode.INVALID_SHIPMENT_ID, field=field) from None
+    canonical = canonical_uuid((value or "").strip())
+    if canonical is None:
+        raise ValidationError(f"not a shipment id (UUID): {shown(value or '', 40)}", code=FaultCode.INVALID_SHIPMENT_ID, field=field)
+    return canonical
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,6 @@ import base64
 import functools
 import binascii
 import hashlib
-import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -35,6 +34,7 @@ from gateway.model import (
     RoutingMetadata,
     Shipment,
 )
+from gateway.uuids import canonical_uuid
 
 CONTRACT = "memo"
 
@@ -186,11 +186,11 @@ def _recipient_address(root: etree._Element, header: _Header) -> PostalAddress |
 
 
 def normalize_uuid(value: str) -> str:
-    try:
-        return str(uuid.UUID(value))
-    except ValueError:
+    canonical = canonical_uuid(value)
+    if canonical is None:
         raise ValidationError(f"messageUUID is not a UUID: {value!r}", code=FaultCode.INVALID_SHIPMENT_ID,
-                              field="/Message/MessageHeader/messageUUID") from None
+                              field="/Message/MessageHeader/messageUUID")
+    return canonical
 
 
 def _documents(root: etree._Element) -> tuple[tuple[Document, ...], list[bytes]]:
