@@ -125,8 +125,9 @@ class Link:
 
 
 @frozen
-class ImportMetadata:
-    """Noark "metadata for import": where the receiving archive should file the letter."""
+class NoarkFiling:
+    """What both Noark metadata blocks say: the case, the journal entry's type and status,
+    the document's date and title."""
 
     case_year: int
     case_sequence_number: int
@@ -137,20 +138,19 @@ class ImportMetadata:
 
 
 @frozen
-class CaseMetadata:
-    """Noark metadata from the sending case system."""
+class ImportMetadata(NoarkFiling):
+    """Noark "metadata for import": where the receiving archive should file the letter."""
 
-    case_year: int
-    case_sequence_number: int
+
+@frozen
+class CaseMetadata(NoarkFiling):
+    """Noark metadata from the sending case system: the filing, and its journal entry there."""
+
     journal_year: int
     journal_sequence_number: int
     journal_entry_number: int
-    journal_entry_type: str | None = None
-    journal_status: str | None = None
     journal_date: dt.datetime | None = None
-    document_date: dt.datetime | None = None
     case_officer: str | None = None
-    title: str | None = None
     extra: tuple[tuple[str, str], ...] = ()
 
 

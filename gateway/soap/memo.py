@@ -12,7 +12,8 @@ from spyne import Array, ByteArray, ComplexModel, DateTime, Unicode, rpc
 
 from gateway.runtime import Runtime
 from gateway.soap.dual import DualSoapApplication, build_dual
-from gateway.soap.protocol import GatewayService, binary_bytes, claim_parse_memory, sender_of
+from gateway.soap.binary import binary_bytes
+from gateway.soap.protocol import GatewayService, claim_parse_memory, sender_of
 
 PATH = "/memo"
 NS = "urn:gateway:memo:1"

@@ -45,7 +45,7 @@ from gateway.soap.multipart import DEFAULT_POLICY, MultipartPolicy, read_multipa
 from gateway.soap.transport import check_request_media, parse_media_type
 from gateway.soap.values import COLLAPSED, lexically_valid, undecodable, value_kind
 from gateway.soap.xop import XopContents, refuse_includes, resolve_includes
-from gateway.spool import Spool, content_bytes
+from gateway.spool import Spool
 from gateway.xml.parser import STRICT, XmlParsePolicy, parse_untrusted
 
 logger = logging.getLogger(__name__)
@@ -66,14 +66,6 @@ SPOOL_KEY = "gateway.spool"
 XOP_KEY = "gateway.xop"
 CLAIM_KEY = "gateway.memory-claim"
 
-
-def binary_bytes(value: Any) -> bytes:
-    """A base64Binary argument as one ``bytes``: spyne hands over a list of chunks, and an
-    MTOM attachment may be a :class:`~gateway.spool.SpooledContent` (read here: only for
-    values that are handled in memory anyway, such as a MeMo message)."""
-    if isinstance(value, (list, tuple)):
-        return b"".join(content_bytes(c) for c in value)
-    return bytes(value or b"")
 
 XSI_NIL = "{http://www.w3.org/2001/XMLSchema-instance}nil"
 

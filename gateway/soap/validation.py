@@ -13,7 +13,8 @@ from spyne import Array, Boolean, ByteArray, ComplexModel, Integer, Unicode, rpc
 from gateway.domain.validation_service import validate_payload
 from gateway.runtime import Runtime
 from gateway.soap.dual import DualSoapApplication, build_dual
-from gateway.soap.protocol import GatewayService, binary_bytes, claim_parse_memory
+from gateway.soap.binary import binary_bytes
+from gateway.soap.protocol import GatewayService, claim_parse_memory
 
 PATH = "/validation"
 NS = "urn:gateway:validation:1"
