@@ -8,19 +8,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from spyne import Application, rpc
+from spyne import rpc
 
-from gateway.config import SenderSettings, ServerSettings
+from gateway.config import SenderSettings
 from gateway.domain.identifiers import is_valid_norwegian_organization_number
 from gateway.errors import FaultCode, ValidationError
 from gateway.mapping.tables import FieldNamer, StatusMap
 from gateway.runtime import Runtime
+from gateway.soap import application
 from gateway.soap import svarut_types as wire
+from gateway.soap.application import gateway_wsgi, server_settings
 from gateway.soap.contract import PublishedWsdl, WsdlEndpoint
-from gateway.soap.protocol import GatewayService, GatewayWsgiApplication, HardenedSoap12, sender_of
+from gateway.soap.protocol import GatewayService, HardenedSoap12, sender_of
 from gateway.soap.svarut_translate import history_to_wire, shipment_from_wire
 from gateway.soap.wsdl_writer import Contract, write_wsdl
-from gateway.xml.parser import INLINE_DOCUMENTS
 
 PATH = "/tjenester/forsendelseservice/ForsendelsesServiceV9"
 SERVICE_NAME = "ForsendelsesServiceV9"
@@ -177,34 +178,15 @@ def build_application(runtime: Runtime | None) -> WsdlEndpoint:
     configured address; requests are validated against its schema before spyne decodes
     them. Without a runtime (``gateway export-wsdl``) it can only describe itself.
     """
-    in_protocol = HardenedSoap12(
-        validator=None,
-        parse_policy=INLINE_DOCUMENTS,
-        authenticator=runtime.authenticator if runtime else None,
-        spool_dir=str(runtime.spool_dir) if runtime else None,
-        memory_budget=runtime.memory_budget if runtime else None,
-    )
-    app = Application(
-        [ForsendelsesServiceV9],
-        tns=wire.NS,
-        name=SERVICE_NAME,
-        in_protocol=in_protocol,
-        out_protocol=HardenedSoap12(),
-        classes=list(wire.POLYMORPHIC_TYPES),
-    )
-    app.gateway = runtime  # type: ignore[attr-defined]
-    # twisted.web enforces the body limit (gateway.server); spyne's own 2 MiB cap must not undercut it
-    limit = runtime.settings.server.max_request_bytes if runtime else ServerSettings().max_request_bytes
-    wsgi = GatewayWsgiApplication(app, max_content_length=limit)
+    wsgi = gateway_wsgi(ForsendelsesServiceV9, tns=wire.NS, name=SERVICE_NAME, protocol=HardenedSoap12, runtime=runtime,
+                        classes=wire.POLYMORPHIC_TYPES)
     wsgi.doc.wsdl11 = None  # spyne's WSDL is not the contract, and it would be built from Host
-    base_url = runtime.settings.server.base_url() if runtime else ServerSettings().base_url()
-    wsdl = PublishedWsdl(write_wsdl(CONTRACT, ForsendelsesServiceV9.public_methods.values(), location=base_url + PATH), path=PATH)
-    in_protocol.contract = wsdl.schema
+    location = server_settings(runtime).base_url() + PATH
+    wsdl = PublishedWsdl(write_wsdl(CONTRACT, ForsendelsesServiceV9.public_methods.values(), location=location), path=PATH)
+    wsgi.app.in_protocol.contract = wsdl.schema
     return WsdlEndpoint(wsgi, wsdl)
 
 
 def wsdl_document(url: str) -> bytes:
     """The WSDL this endpoint serves, with ``url`` as its address."""
-    endpoint = build_application(None)
-    endpoint.publish(url.removesuffix(PATH))
-    return endpoint.wsdl.document
+    return application.wsdl_document(build_application, PATH, url)
