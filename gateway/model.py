@@ -238,6 +238,10 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
+#: What tells the time to the services and the dispatcher: :func:`utcnow`, or a test's clock.
+Clock = Callable[[], dt.datetime]
+
+
 # --- plain-data conversion for storage (JSON columns) ---
 
 

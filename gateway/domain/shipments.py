@@ -14,7 +14,7 @@ import datetime as dt
 import hashlib
 import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from gateway.config import IntakePolicy
@@ -23,15 +23,13 @@ from gateway.domain.validation import check_giro_pages, check_length, inspect_do
 from gateway.errors import ConflictError, FaultCode, GatewayError, NotFoundError, ValidationError
 from gateway.mapping.routing_rules import RoutingRule, apply_rules
 from gateway.mapping.tables import load
-from gateway.model import FINAL_STATUSES, Event, Shipment, Status, new_shipment_id, to_data, utcnow
+from gateway.model import FINAL_STATUSES, Clock, Event, Shipment, Status, new_shipment_id, to_data, utcnow
 from gateway.spool import Content
 from gateway.store.blobs import DocumentStore
 from gateway.store.repository import IdTaken, Repository, StoredShipment
 from gateway.uuids import canonical_uuid
 
 logger = logging.getLogger(__name__)
-
-Clock = Callable[[], dt.datetime]
 
 #: Characters of a refusal's message and field kept in the audit log: the messages quote
 #: values (cut by :func:`shown`), and a message from elsewhere must not fill a row either.

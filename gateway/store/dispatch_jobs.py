@@ -5,12 +5,12 @@ import datetime as dt
 
 from sqlalchemy.engine import Connection
 
-from gateway.store import tables as t
+from gateway.store import tables
 
 PENDING, RUNNING, DONE, CANCELLED, DEAD = "pending", "running", "done", "cancelled", "dead"
 
 
-_INSERT_JOB = t.jobs.insert()
+_INSERT_JOB = tables.jobs.insert()
 
 
 def enqueue(conn: Connection, *, kind: str, run_after: dt.datetime, shipment_id: str | None = None, channel: str | None = None) -> None:
