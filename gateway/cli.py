@@ -10,6 +10,7 @@ from pathlib import Path
 
 from gateway import __version__
 from gateway.config import ConfigError, Settings, load_settings
+from gateway.limits import all_limits, limits_markdown, shown_value
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -80,6 +81,9 @@ def main(argv: list[str] | None = None) -> int:
 
     faults = sub.add_parser("faults", help="list the fault codes")
     faults.add_argument("--markdown", action="store_true", help="as the table in docs/faults.md")
+
+    limits = sub.add_parser("limits", help="list the gateway's hard bounds (sizes, counts, depths, times)")
+    limits.add_argument("--markdown", action="store_true", help="as the page docs/limits.md")
 
     args = parser.parse_args(argv)
     try:
@@ -430,6 +434,15 @@ def cmd_faults(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_limits(args: argparse.Namespace) -> int:
+    if args.markdown:
+        sys.stdout.write(limits_markdown())
+    else:
+        for info in all_limits():
+            print(f"{info.name:30} {shown_value(info.value, info.unit):>12} {info.unit:12} {info.setting or 'fixed'}")
+    return 0
+
+
 def _safe_url(url: str) -> str:
     from sqlalchemy.engine import make_url
 
@@ -447,6 +460,7 @@ _COMMANDS = {
     "export-wsdl": cmd_export_wsdl,
     "hash-password": cmd_hash_password,
     "faults": cmd_faults,
+    "limits": cmd_limits,
 }
 
 if __name__ == "__main__":  # pragma: no cover

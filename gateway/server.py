@@ -31,13 +31,14 @@ from twisted.web.wsgi import WSGIResource
 
 from gateway import __version__
 from gateway.config import ServerSettings
+from gateway.limits import LIMITS
 from gateway.runtime import Runtime
 from gateway.soap import memo, svarut, validation
 from gateway.soap.protocol import BODY_BYTES_ENV, REFUSAL_ENV, TOO_LARGE
 
 logger = logging.getLogger(__name__)
 
-IN_MEMORY_BODY_BYTES = 8 * 1024 * 1024
+IN_MEMORY_BODY_BYTES = LIMITS.in_memory_body_bytes
 #: Chunk framing a chunked body may add beyond ``max_request_bytes + max_request_bytes // 8``.
 FRAMING_ALLOWANCE = 64 * 1024
 
@@ -64,7 +65,7 @@ class LimitedRequest(server.Request):
             return
         if length is not None and length <= IN_MEMORY_BODY_BYTES:
             # twisted.web spools every body over 100 kB to a temporary file; a SOAP call
-            # with a 100 kB PDF is routine here, so keep bodies up to 8 MiB in memory.
+            # with a 100 kB PDF is routine here (gateway.limits: in_memory_body_bytes).
             super().gotLength(0)
         else:
             super().gotLength(length)
@@ -241,7 +242,7 @@ def build_site(runtime: Runtime, reactor: Any) -> tuple[GatewaySite, ThreadPool]
     for path, endpoint in endpoints.items():
         _mount(root, path, SoapResource(reactor, pool, endpoint))
     root.putChild(b"health", HealthResource(runtime))
-    site = GatewaySite(root, max_request_bytes=settings.max_request_bytes, timeout=300)
+    site = GatewaySite(root, max_request_bytes=settings.max_request_bytes, timeout=LIMITS.connection_idle_seconds)
     site.endpoints = list(endpoints.values())  # their WSDLs are published once the port is bound
     site.noisy = False
     return site, pool

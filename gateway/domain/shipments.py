@@ -21,6 +21,7 @@ from gateway.config import IntakePolicy
 from gateway.domain.identifiers import is_valid_norwegian_person_id
 from gateway.domain.validation import check_giro_pages, check_length, inspect_documents, shown, validate_shipment
 from gateway.errors import ConflictError, FaultCode, GatewayError, NotFoundError, ValidationError
+from gateway.limits import LIMITS
 from gateway.mapping.routing_rules import RoutingRule, apply_rules
 from gateway.mapping.tables import load
 from gateway.model import FINAL_STATUSES, Clock, Event, Shipment, Status, new_shipment_id, to_data, utcnow
@@ -33,8 +34,8 @@ logger = logging.getLogger(__name__)
 
 #: Characters of a refusal's message and field kept in the audit log: the messages quote
 #: values (cut by :func:`shown`), and a message from elsewhere must not fill a row either.
-AUDIT_DETAIL_CHARACTERS = 1000
-AUDIT_FIELD_CHARACTERS = 200
+AUDIT_DETAIL_CHARACTERS = LIMITS.audit_detail_characters
+AUDIT_FIELD_CHARACTERS = LIMITS.audit_field_characters
 
 
 def _cut(text: str | None, limit: int) -> str | None:

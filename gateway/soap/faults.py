@@ -18,6 +18,7 @@ from spyne import Fault
 from spyne.error import RequestNotAllowed, RequestTooLongError, ResourceNotFoundError
 
 from gateway.errors import FAULTS, FaultCode, GatewayError, RequestError
+from gateway.limits import LIMITS
 
 FAULT_NS = "urn:gateway:faults"
 
@@ -39,8 +40,8 @@ SOAP12_ENV = "http://www.w3.org/2003/05/soap-envelope"
 
 #: A fault never echoes more than this of what a caller sent (a 300,000-character schema or
 #: header name came back whole): the text and the field are cut, whatever built them.
-MAX_FAULT_TEXT = 1000
-MAX_FAULT_FIELD = 200
+MAX_FAULT_TEXT = LIMITS.fault_text_characters
+MAX_FAULT_FIELD = LIMITS.fault_field_characters
 
 
 def _bounded(text: str, limit: int) -> str:

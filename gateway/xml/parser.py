@@ -24,12 +24,13 @@ from dataclasses import dataclass
 from lxml import etree
 
 from gateway.errors import FaultCode, HostileXmlError, RequestError
+from gateway.limits import LIMITS
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class XmlParsePolicy:
     allow_large_text: bool = False
-    max_depth: int = 128
+    max_depth: int = LIMITS.xml_max_depth
     #: Only where a signature is verified: C14N keeps PIs, so dropping them changes the digest.
     #: The verifier strips them from the tree it vouches for; no later step ever sees one.
     keep_processing_instructions: bool = False

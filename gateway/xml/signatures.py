@@ -45,16 +45,17 @@ from signxml import methods as construction
 from signxml.exceptions import InvalidCertificate, InvalidInput, SignXMLException
 
 from gateway.errors import FaultCode, GatewayError, register_faults
+from gateway.limits import LIMITS
 from gateway.xml.parser import SIGNED_INLINE_DOCUMENTS, make_parser
 
 DS = "http://www.w3.org/2000/09/xmldsig#"
 ENVELOPED = "http://www.w3.org/2000/09/xmldsig#enveloped-signature"
 _SIGNATURE = f"{{{DS}}}Signature"
 _ID_NAMES = frozenset({"Id", "ID", "id"})  # signxml matches these local names in any namespace
-_MAX_EMBEDDED_CERTIFICATES = 8
+_MAX_EMBEDDED_CERTIFICATES = LIMITS.max_embedded_certificates
 #: Signing certificates are 1–3 KB; a larger one is refused before it is decoded, which also
 #: bounds what the per-certificate caches below can be made to hold.
-_MAX_CERTIFICATE_BYTES = 16 * 1024
+_MAX_CERTIFICATE_BYTES = LIMITS.max_certificate_bytes
 
 
 class SignatureCode(enum.StrEnum):
