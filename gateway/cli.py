@@ -7,6 +7,7 @@ import logging
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 from gateway import __version__
 from gateway.config import ConfigError, Settings, load_settings
@@ -115,7 +116,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     _logging(settings)
     if args.listen_fd is None and settings.server.processes > 1:
         return _supervise(args, settings)
-    from twisted.internet import reactor
+    from twisted.internet import reactor as installed_reactor
+
+    reactor: Any = installed_reactor  # twisted types the module, not the reactor it installs
 
     from gateway.runtime import Runtime
     from gateway.server import listen
@@ -312,7 +315,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
         else:
             print(f"gateway: no such file or folder: {raw}", file=sys.stderr)
             return 2
-    results = []
+    results: list[dict[str, Any]] = []
     with _progress(len(files), enabled=not args.json and len(files) > 1) as advance:
         for path in files:
             try:

@@ -24,7 +24,13 @@ from urllib.parse import urlsplit
 from gateway import passwords
 from gateway.limits import LIMITS, KiB, MiB
 
-frozen = dataclass(frozen=True, slots=True, kw_only=True)
+_T = typing.TypeVar("_T")
+
+
+@typing.dataclass_transform(frozen_default=True, kw_only_default=True)
+def frozen(cls: type[_T]) -> type[_T]:
+    """A frozen, slotted dataclass with keyword-only fields (so type checkers know it is one)."""
+    return dataclass(frozen=True, slots=True, kw_only=True)(cls)
 
 
 class ConfigError(ValueError):

@@ -17,7 +17,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-frozen = dataclass(frozen=True, slots=True, kw_only=True)
+_T = typing.TypeVar("_T")
+
+
+@typing.dataclass_transform(frozen_default=True, kw_only_default=True)
+def frozen(cls: type[_T]) -> type[_T]:
+    """A frozen, slotted dataclass with keyword-only fields (so type checkers know it is one)."""
+    return dataclass(frozen=True, slots=True, kw_only=True)(cls)
 
 
 class Status(enum.StrEnum):
@@ -313,9 +319,10 @@ def from_data(cls: Any, data: Any) -> Any:
         if len(args) == 2 and args[1] is Ellipsis:
             return tuple(from_data(args[0], v) for v in data)
         return tuple(from_data(a, v) for a, v in zip(args, data))
-    if dataclasses.is_dataclass(cls):
+    if isinstance(cls, type) and dataclasses.is_dataclass(cls):
         hints = _hints(cls)
-        return cls(**{k: from_data(hints[k], v) for k, v in data.items() if k in hints})
+        make: Callable[..., Any] = cls  # is_dataclass narrows to a protocol that takes no fields
+        return make(**{k: from_data(hints[k], v) for k, v in data.items() if k in hints})
     if isinstance(cls, type) and issubclass(cls, enum.Enum):
         return cls(data)
     if cls is dt.datetime:

@@ -19,6 +19,7 @@ from typing import Any
 import jwt
 import requests
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from gateway.channels.base import ChannelRejected, ChannelUnavailable
 
@@ -51,7 +52,10 @@ class TokenProvider:
         channel: str = "altinn3",
     ) -> None:
         self.client = client
-        self._key = serialization.load_pem_private_key(private_key_pem, password=None)
+        key = serialization.load_pem_private_key(private_key_pem, password=None)
+        if not isinstance(key, rsa.RSAPrivateKey):
+            raise ValueError("Maskinporten assertions are signed with RS256: the private key must be an RSA key")
+        self._key = key
         if session is None:
             session = requests.Session()
             session.proxies = requests.utils.get_environ_proxies(client.token_url)

@@ -155,9 +155,10 @@ class Dispatcher:
         health = self.store.health(name)
         if digital and self._outage(health, now):
             return tx(lambda conn: self._fall_back(conn, job, stored, _outage_text(health, now), now, alert="channel_outage"))
-        if health.open_until and health.open_until > now:
+        open_until = health.open_until
+        if open_until and open_until > now:
             return tx(lambda conn: self.store.retry_later(
-                conn, job, now=now, run_after=health.open_until, error=f"{name} circuit open", count_attempt=False))
+                conn, job, now=now, run_after=open_until, error=f"{name} circuit open", count_attempt=False))
 
         key = f"{stored.shipment.id}:{name}"
         letter = Letter(shipment=stored.shipment, content=lambda d: self.blobs.get(d.storage_ref))
@@ -190,15 +191,14 @@ class Dispatcher:
                    *, health: ChannelHealth | None = None) -> None:
         sid = stored.shipment.id
         self.store.record_success(conn, receipt.channel, known=health)
-        deadline = None
-        if receipt.channel != PRINT:
-            deadline = self._calendar_for(stored).add_working_hours(now, self._read_deadline_hours(stored))
-        self.store.add_delivery(conn, receipt, now=now, read_deadline=deadline)
         if receipt.channel == PRINT:
+            self.store.add_delivery(conn, receipt, now=now, read_deadline=None)
             cost = f", anslått kostnad {receipt.cost_ore / 100:.2f} kr" if receipt.cost_ore is not None else ""
             append_event(conn, sid, Event(at=now, kind="sent_to_print", status=Status.SENT_TO_PRINT, channel=PRINT,
                                           detail=f"{receipt.detail or 'lagt i utskriftskø'}{cost}"))
         else:
+            deadline = self._calendar_for(stored).add_working_hours(now, self._read_deadline_hours(stored))
+            self.store.add_delivery(conn, receipt, now=now, read_deadline=deadline)
             append_event(conn, sid, Event(at=now, kind="sent_digital", status=Status.SENT_DIGITAL, channel=receipt.channel,
                                           detail=f"{_label(receipt.channel)} ({receipt.reference}), lesefrist {deadline.isoformat(timespec='minutes')}"))
             enqueue_many(conn, [
@@ -282,7 +282,7 @@ class Dispatcher:
         open_deliveries = self.store.deliveries(channel=PRINT, open_only=True)
         changes = channel.poll([_receipt(d) for d in open_deliveries]) if open_deliveries else []
         by_shipment = {d.shipment_id: d for d in open_deliveries}
-        overdue = getattr(channel, "overdue_batches", lambda now: [])(now)
+        overdue: list[Any] = getattr(channel, "overdue_batches", lambda now: [])(now)
         alerted = {a["detail"] for a in self.store.alerts(kind="print_receipt_overdue")}
 
         def work(conn: Connection) -> None:

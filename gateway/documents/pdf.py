@@ -47,7 +47,7 @@ from dataclasses import dataclass, field as dataclass_field
 from typing import BinaryIO, NoReturn, Union
 
 import pypdf.filters
-from pypdf import Configuration, PdfReader, apply_configuration, get_configuration
+from pypdf import Configuration, PasswordType, PdfReader, apply_configuration, get_configuration
 from pypdf.errors import DependencyError, LimitReachedError, PyPdfError
 from pypdf.generic import ArrayObject, IndirectObject, StreamObject
 
@@ -264,7 +264,7 @@ def _xref_table_entries(stream: BinaryIO, size: int, *, limit: int) -> int:
     tail = stream.read(1024)
     found = list(_STARTXREF.finditer(tail))
     offset = int(found[-1].group(1)) if found else -1
-    entries, seen = 0, set()
+    entries, seen = 0, set[int]()
     while 0 <= offset < size and offset not in seen and len(seen) < 64 and entries <= limit:
         seen.add(offset)
         stream.seek(offset)
@@ -363,7 +363,7 @@ def _inspect(stream: BinaryIO, *, field: str, budget: _Budget) -> PdfInfo:
         try:
             opened = reader.decrypt("")
         except (PyPdfError, NotImplementedError, ValueError):
-            opened = 0
+            opened = PasswordType.NOT_DECRYPTED
         if not opened:
             raise DocumentError(
                 "the PDF is password-protected; send it without a password to open it",

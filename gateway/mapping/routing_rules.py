@@ -39,7 +39,7 @@ class RoutingRule:
             "case_system": r.case_system,
             "p_number": r.production_unit,
         }
-        return all(facts[k] is not None and fnmatch.fnmatchcase(facts[k], pattern) for k, pattern in self.match.items())
+        return all((fact := facts[k]) is not None and fnmatch.fnmatchcase(fact, pattern) for k, pattern in self.match.items())
 
 
 def parse_rules(raw: Sequence[Mapping[str, Any]], *, source: str) -> tuple[RoutingRule, ...]:
@@ -68,10 +68,11 @@ def apply_rules(shipment: Shipment, rules: Sequence[RoutingRule]) -> tuple[Shipm
             extra = dict(routing.extra)
             contact_point = routing.contact_point
             for key, value in rule.set.items():
-                if SET_KEYS[key] is None:
+                extra_key = SET_KEYS[key]
+                if extra_key is None:
                     contact_point = value
                 else:
-                    extra[SET_KEYS[key]] = value
+                    extra[extra_key] = value
             routing = dataclasses.replace(routing, contact_point=contact_point, extra=tuple(extra.items()))
             return dataclasses.replace(shipment, routing=routing), rule
     return shipment, None

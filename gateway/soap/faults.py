@@ -10,8 +10,8 @@ spyne's own faults (contract violations it finds while decoding) are normalised 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from http import HTTPStatus
+from typing import Protocol
 
 from lxml import etree
 from spyne import Fault
@@ -24,10 +24,13 @@ FAULT_NS = "urn:gateway:faults"
 
 logger = logging.getLogger(__name__)
 
-FieldNamer = Callable[[str], str]
+class FieldNamer(Protocol):
+    """Canonical field path → the contract's (see :class:`gateway.mapping.tables.FieldNamer`)."""
+
+    def __call__(self, path: str, /) -> str: ...
 
 #: Codes whose SOAP ``Code/Value`` is one of SOAP's own rather than Sender/Receiver.
-SOAP_CODE_VALUE = {FaultCode.VERSION_MISMATCH: "VersionMismatch", FaultCode.MUST_UNDERSTAND: "MustUnderstand"}
+SOAP_CODE_VALUE: dict[str, str] = {FaultCode.VERSION_MISMATCH: "VersionMismatch", FaultCode.MUST_UNDERSTAND: "MustUnderstand"}
 #: Refusals made at the HTTP level, before any SOAP processing: their status stands on SOAP 1.1 too.
 HTTP_LEVEL_CODES = frozenset({FaultCode.AUTHENTICATION_FAILED, FaultCode.METHOD_NOT_ALLOWED, FaultCode.REQUEST_TOO_LARGE,
                               FaultCode.UNSUPPORTED_MEDIA_TYPE, FaultCode.SERVER_BUSY})

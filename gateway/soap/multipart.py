@@ -197,8 +197,8 @@ class _MultipartParser:
         if root is None:
             if parts == 0:
                 raise _fail("the body has no parts")
-            if self.start is not None:
-                raise _fail(f"no part has the Content-ID {quoted(self.start, _SHOWN)} that the start parameter names")
+            # without a start parameter the first part is the root: so start named none of them
+            raise _fail(f"no part has the Content-ID {quoted(self.start or '', _SHOWN)} that the start parameter names")
         body, media_type, charset = root
         return MultipartMessage(root=body, root_type=media_type, root_charset=charset, attachments=attachments)
 

@@ -45,7 +45,7 @@ from gateway.soap.multipart import DEFAULT_POLICY, MultipartPolicy, read_multipa
 from gateway.soap.transport import check_request_media, parse_media_type
 from gateway.soap.values import COLLAPSED, lexically_valid, undecodable, value_kind
 from gateway.soap.xop import XopContents, refuse_includes, resolve_includes
-from gateway.spool import Spool
+from gateway.spool import Content, Spool
 from gateway.xml.parser import STRICT, XmlParsePolicy, parse_untrusted
 
 logger = logging.getLogger(__name__)
@@ -84,8 +84,9 @@ def sender_of(ctx: Any) -> SenderSettings:
     return ctx.transport.req_env[SENDER_KEY]
 
 
-class _HardenedInput:
-    """Mixed in before spyne's Soap11/Soap12; takes two keyword-only knobs of its own."""
+class _HardenedInput(Soap11):
+    """spyne's SOAP input, hardened; mixed in before Soap12 for SOAP 1.2. Takes keyword-only
+    knobs of its own."""
 
     def __init__(
         self,
@@ -231,7 +232,7 @@ class _HardenedInput:
             return env["wsgi.input"].read(int(length)) if length else env["wsgi.input"].read()
         return b"".join(c if isinstance(c, bytes) else c.encode("utf-8") for c in ctx.in_string)
 
-    def byte_array_from_element(self, ctx: Any, cls: Any, element: Any) -> list[bytes]:
+    def byte_array_from_element(self, ctx: Any, cls: Any, element: Any) -> list[Content]:
         """base64Binary → bytes with pybase64's SIMD decoder.
 
         spyne joins the text character by character and CPython's decoder manages about

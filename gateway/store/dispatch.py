@@ -176,7 +176,7 @@ class DispatchStore:
 
     def has_job(self, kind: str) -> bool:
         with self.engine.connect() as conn:
-            return conn.scalar(sa.select(sa.func.count()).select_from(t.jobs).where(t.jobs.c.kind == kind, t.jobs.c.state.in_([PENDING, RUNNING]))) > 0
+            return (conn.scalar(sa.select(sa.func.count()).select_from(t.jobs).where(t.jobs.c.kind == kind, t.jobs.c.state.in_([PENDING, RUNNING]))) or 0) > 0
 
     def pending_jobs(self, shipment_id: str | None = None) -> list[dict[str, Any]]:
         query = sa.select(t.jobs).where(t.jobs.c.state.in_([PENDING, RUNNING])).order_by(t.jobs.c.id)

@@ -134,7 +134,7 @@ def _as_utf8(data: bytes, charset: str | None) -> tuple[bytes, str | None]:
     if name != "utf-8":
         try:
             data = data.decode(name).encode("utf-8")
-        except UnicodeError as exc:
+        except (UnicodeDecodeError, UnicodeEncodeError) as exc:
             raise RequestError(f"the body is not valid {charset[:40]}: {exc.reason}", code=FaultCode.MALFORMED_XML) from None
     return data, "utf-8"  # imposed: a UTF-16 document's own declaration no longer fits its bytes
 
@@ -194,7 +194,8 @@ def has_doctype(data: bytes) -> bool:
                 break
     at = 0
     while True:
-        at = _SPACE.match(data, at).end()
+        space = _SPACE.match(data, at)  # matches everywhere, if only the empty string
+        at = space.end() if space else at
         if data.startswith(b"<?", at):
             end, close = data.find(b"?>", at + 2), 2
         elif data.startswith(b"<!--", at):
