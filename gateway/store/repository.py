@@ -216,11 +216,8 @@ class Repository:
         ]
 
     def audit_records(self, *, tenant: str | None = None) -> list[dict[str, object]]:
-        query = sa.select(tables.audit_events).order_by(tables.audit_events.c.id)
-        if tenant is not None:
-            query = query.where(tables.audit_events.c.tenant == tenant)
         with self.engine.connect() as conn:
-            return [dict(r._mapping) for r in conn.execute(query)]
+            return [dict(r._mapping) for r in conn.execute(tables.in_order(tables.audit_events, tenant=tenant))]
 
     def count_shipments(self) -> int:
         with self.engine.connect() as conn:
