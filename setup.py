@@ -33,7 +33,10 @@ setup(
         "rich>=13,<15",
     ],
     extras_require={
-        "test": ["pytest>=8,<10", "requests>=2.31,<3", "hypothesis>=6.100,<7", "jsonschema>=4.20,<5", "suds-community>=1.2,<2"],
+        "test": [
+            "pytest>=8,<10", "requests>=2.31,<3", "hypothesis>=6.100,<7", "jsonschema>=4.20,<5", "suds-community>=1.2,<2",
+            "mypy>=2.4,<3", "import-linter>=2.1,<3",  # tests/unit/test_typing.py; the layer contracts
+        ],
     },
     entry_points={"console_scripts": ["gateway=gateway.cli:main"]},
 )

@@ -7,9 +7,11 @@ import logging
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 from gateway import __version__
 from gateway.config import ConfigError, Settings, load_settings
+from gateway.limits import all_limits, limits_markdown, shown_value
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -81,6 +83,9 @@ def main(argv: list[str] | None = None) -> int:
     faults = sub.add_parser("faults", help="list the fault codes")
     faults.add_argument("--markdown", action="store_true", help="as the table in docs/faults.md")
 
+    limits = sub.add_parser("limits", help="list the gateway's hard bounds (sizes, counts, depths, times)")
+    limits.add_argument("--markdown", action="store_true", help="as the page docs/limits.md")
+
     args = parser.parse_args(argv)
     try:
         return _COMMANDS[args.command](args)
@@ -111,7 +116,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     _logging(settings)
     if args.listen_fd is None and settings.server.processes > 1:
         return _supervise(args, settings)
-    from twisted.internet import reactor
+    from twisted.internet import reactor as installed_reactor
+
+    reactor: Any = installed_reactor  # twisted types the module, not the reactor it installs
 
     from gateway.runtime import Runtime
     from gateway.server import listen
@@ -308,7 +315,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
         else:
             print(f"gateway: no such file or folder: {raw}", file=sys.stderr)
             return 2
-    results = []
+    results: list[dict[str, Any]] = []
     with _progress(len(files), enabled=not args.json and len(files) > 1) as advance:
         for path in files:
             try:
@@ -430,6 +437,15 @@ def cmd_faults(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_limits(args: argparse.Namespace) -> int:
+    if args.markdown:
+        sys.stdout.write(limits_markdown())
+    else:
+        for info in all_limits():
+            print(f"{info.name:30} {shown_value(info.value, info.unit):>12} {info.unit:12} {info.setting or 'fixed'}")
+    return 0
+
+
 def _safe_url(url: str) -> str:
     from sqlalchemy.engine import make_url
 
@@ -447,6 +463,7 @@ _COMMANDS = {
     "export-wsdl": cmd_export_wsdl,
     "hash-password": cmd_hash_password,
     "faults": cmd_faults,
+    "limits": cmd_limits,
 }
 
 if __name__ == "__main__":  # pragma: no cover

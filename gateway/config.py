@@ -22,11 +22,15 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from gateway import passwords
+from gateway.limits import LIMITS, KiB, MiB
 
-frozen = dataclass(frozen=True, slots=True, kw_only=True)
+_T = typing.TypeVar("_T")
 
-KiB = 1024
-MiB = 1024 * 1024
+
+@typing.dataclass_transform(frozen_default=True, kw_only_default=True)
+def frozen(cls: type[_T]) -> type[_T]:
+    """A frozen, slotted dataclass with keyword-only fields (so type checkers know it is one)."""
+    return dataclass(frozen=True, slots=True, kw_only=True)(cls)
 
 
 class ConfigError(ValueError):
@@ -38,7 +42,7 @@ class ServerSettings:
     host: str = "127.0.0.1"
     port: int = 8080
     #: Bodies above this are refused in twisted.web before any XML parsing (413).
-    max_request_bytes: int = 512 * MiB
+    max_request_bytes: int = LIMITS.max_request_bytes
     #: Worker threads that run SOAP calls (the WSGI thread pool), per serving process.
     threads: int = 16
     #: Serving processes sharing the listening socket. Python runs one call at a time per
@@ -50,8 +54,8 @@ class ServerSettings:
     #: inline document costs about 4x its request body while it is handled (MTOM
     #: attachments are streamed to disk and cost nothing here). A call that finds no room
     #: waits up to ``memory_wait_seconds``, then gets 503 SERVER_BUSY. See gateway/admission.py.
-    memory_budget_bytes: int = 2048 * MiB
-    memory_wait_seconds: float = 60.0
+    memory_budget_bytes: int = LIMITS.memory_budget_bytes
+    memory_wait_seconds: float = LIMITS.memory_wait_seconds
     #: PEM files; when both are set the gateway speaks HTTPS only (HTTP Basic needs TLS
     #: anywhere but on loopback).
     tls_certificate: str = ""
@@ -117,24 +121,24 @@ class StorageSettings:
 class IntakePolicy:
     """Content rules that are operator policy rather than contract."""
 
-    max_print_shipment_bytes: int = 350 * MiB
-    max_filename_length: int = 226
-    max_ids_per_signing_history: int = 10
+    max_print_shipment_bytes: int = LIMITS.max_print_shipment_bytes
+    max_filename_length: int = LIMITS.max_filename_length
+    max_ids_per_signing_history: int = LIMITS.max_ids_per_signing_history
     #: Ids in one status lookup (``retrieveForsendelseStatuser``). SvarUt documents no limit;
     #: a case system polls the letters of one batch, and 1,000 answers stay well under a second.
-    max_ids_per_call: int = 1000
+    max_ids_per_call: int = LIMITS.max_ids_per_call
     #: PDF inspection (gateway/documents/pdf.py) decompresses what a print house or mailbox
     #: would: within these bounds per document, or the PDF is refused as PDF_TOO_COMPLEX.
     #: Decoded bytes of any one stream, and of all streams together.
-    pdf_max_stream_bytes: int = 32 * MiB
-    pdf_max_decoded_bytes: int = 128 * MiB
+    pdf_max_stream_bytes: int = LIMITS.pdf_max_stream_bytes
+    pdf_max_decoded_bytes: int = LIMITS.pdf_max_decoded_bytes
     #: A stream with a PNG/TIFF predictor, LZW, RunLength, ASCIIHex or ASCII85 is decoded in
     #: Python (~10 MB/s): its own, lower bound keeps one stream to a fraction of a second.
-    pdf_max_slow_stream_bytes: int = 4 * MiB
-    pdf_max_pages: int = 10_000
-    pdf_max_objects: int = 500_000
+    pdf_max_slow_stream_bytes: int = LIMITS.pdf_max_slow_stream_bytes
+    pdf_max_pages: int = LIMITS.pdf_max_pages
+    pdf_max_objects: int = LIMITS.pdf_max_objects
     #: CPU seconds of the inspecting thread (not wall time: a busy server is not the PDF's fault).
-    pdf_max_seconds: float = 5.0
+    pdf_max_seconds: float = LIMITS.pdf_max_seconds
 
 
 @frozen

@@ -13,9 +13,11 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 from collections.abc import Mapping
-from typing import Literal
+from typing import Literal, TypeVar
 
 Side = Literal["Client", "Server"]
+#: A module's own code: a member of its StrEnum (see register_faults).
+_Code = TypeVar("_Code", bound=str)
 
 
 class FaultCode(enum.StrEnum):
@@ -136,7 +138,7 @@ FAULTS: dict[str, FaultInfo] = {
 }
 
 
-def register_faults(meanings: Mapping[str, str], *, side: Side = "Client", http_status: int = 400) -> None:
+def register_faults(meanings: Mapping[_Code, str], *, side: Side = "Client", http_status: int = 400) -> None:
     """Add a module's own stable codes (a StrEnum → meaning) to :data:`FAULTS`."""
     for code, meaning in meanings.items():
         known = FAULTS.get(code)

@@ -19,7 +19,13 @@ from typing import Any
 
 from gateway.routing_storage import routing_from_stored, routing_to_stored
 
-frozen = dataclass(frozen=True, slots=True, kw_only=True)
+_T = typing.TypeVar("_T")
+
+
+@typing.dataclass_transform(frozen_default=True, kw_only_default=True)
+def frozen(cls: type[_T]) -> type[_T]:
+    """A frozen, slotted dataclass with keyword-only fields (so type checkers know it is one)."""
+    return dataclass(frozen=True, slots=True, kw_only=True)(cls)
 
 
 class Status(enum.StrEnum):
@@ -128,8 +134,9 @@ class Link:
 
 
 @frozen
-class ImportMetadata:
-    """Noark "metadata for import": where the receiving archive should file the letter."""
+class NoarkFiling:
+    """What both Noark metadata blocks say: the case, the journal entry's type and status,
+    the document's date and title."""
 
     case_year: int
     case_sequence_number: int
@@ -140,20 +147,19 @@ class ImportMetadata:
 
 
 @frozen
-class CaseMetadata:
-    """Noark metadata from the sending case system."""
+class ImportMetadata(NoarkFiling):
+    """Noark "metadata for import": where the receiving archive should file the letter."""
 
-    case_year: int
-    case_sequence_number: int
+
+@frozen
+class CaseMetadata(NoarkFiling):
+    """Noark metadata from the sending case system: the filing, and its journal entry there."""
+
     journal_year: int
     journal_sequence_number: int
     journal_entry_number: int
-    journal_entry_type: str | None = None
-    journal_status: str | None = None
     journal_date: dt.datetime | None = None
-    document_date: dt.datetime | None = None
     case_officer: str | None = None
-    title: str | None = None
     extra: tuple[tuple[str, str], ...] = ()
 
 
@@ -312,12 +318,12 @@ def new_shipment_id() -> str:
     return str(uuid.uuid4())
 
 
-#: Where the time comes from (tests pass their own).
-Clock = Callable[[], dt.datetime]
-
-
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
+
+
+#: What tells the time to the services and the dispatcher: :func:`utcnow`, or a test's clock.
+Clock = Callable[[], dt.datetime]
 
 
 # --- plain-data conversion for storage (JSON columns) ---
@@ -399,12 +405,13 @@ def from_data(cls: Any, data: Any) -> Any:
         if len(args) == 2 and args[1] is Ellipsis:
             return tuple(from_data(args[0], v) for v in data)
         return tuple(from_data(a, v) for a, v in zip(args, data))
-    if dataclasses.is_dataclass(cls):
+    if isinstance(cls, type) and dataclasses.is_dataclass(cls):
         stored_form = _STORED_FORMS.get(cls)
         if stored_form is not None:
             data = stored_form[1](data)
         hints = _hints(cls)
-        return cls(**{k: from_data(hints[k], v) for k, v in data.items() if k in hints})
+        make: Callable[..., Any] = cls  # is_dataclass narrows to a protocol that takes no fields
+        return make(**{k: from_data(hints[k], v) for k, v in data.items() if k in hints})
     if isinstance(cls, type) and issubclass(cls, enum.Enum):
         return cls(data)
     if cls is dt.datetime:

@@ -19,9 +19,9 @@ from gateway.dispatch.dispatcher import Dispatcher
 from gateway.dispatch.register import CompositeRegister, DatabaseRegister, RegistrationLookup
 from gateway.dispatch.worker import WorkerPool
 from gateway.domain.memo_intake import MemoIntake, build_verifiers
-from gateway.domain.shipments import Clock, ShipmentService
+from gateway.domain.shipments import ShipmentService
 from gateway.mapping.routing_rules import load_rules
-from gateway.model import utcnow
+from gateway.model import Clock, utcnow
 from gateway.store import migrate
 from gateway.store.blobs import DocumentStore, FileBlobStore
 from gateway.store.dispatch import DispatchStore

@@ -24,20 +24,21 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from twisted.internet.interfaces import IListeningPort
 from twisted.python.threadpool import ThreadPool
 from twisted.web import http, resource, server
 from twisted.web.wsgi import WSGIResource
 
 from gateway import __version__
 from gateway.config import ServerSettings
+from gateway.limits import LIMITS
 from gateway.runtime import Runtime
 from gateway.soap import memo, svarut, validation
+from gateway.soap.contract import WsdlEndpoint
 from gateway.soap.protocol import BODY_BYTES_ENV, REFUSAL_ENV, TOO_LARGE
 
 logger = logging.getLogger(__name__)
 
-IN_MEMORY_BODY_BYTES = 8 * 1024 * 1024
+IN_MEMORY_BODY_BYTES = LIMITS.in_memory_body_bytes
 #: Chunk framing a chunked body may add beyond ``max_request_bytes + max_request_bytes // 8``.
 FRAMING_ALLOWANCE = 64 * 1024
 
@@ -52,7 +53,7 @@ class LimitedRequest(server.Request):
     _chunked = False  # no Content-Length: the body comes chunked (set when the headers are in)
 
     def _limit(self) -> int:
-        return getattr(self.channel.site, "max_request_bytes", 0) or 0
+        return getattr(getattr(self.channel, "site", None), "max_request_bytes", 0) or 0
 
     def gotLength(self, length: int | None) -> None:
         self._chunked = length is None
@@ -64,7 +65,7 @@ class LimitedRequest(server.Request):
             return
         if length is not None and length <= IN_MEMORY_BODY_BYTES:
             # twisted.web spools every body over 100 kB to a temporary file; a SOAP call
-            # with a 100 kB PDF is routine here, so keep bodies up to 8 MiB in memory.
+            # with a 100 kB PDF is routine here (gateway.limits: in_memory_body_bytes).
             super().gotLength(0)
         else:
             super().gotLength(length)
@@ -91,7 +92,7 @@ class LimitedRequest(server.Request):
     def _stop_chunked_body(self) -> None:
         """A chunked body has passed the limit: stop decoding it and answer now."""
         self._refuse(TOO_LARGE, None)
-        self.content = io.BytesIO()
+        self.content = io.BytesIO()  # type: ignore[assignment]  # twisted declares content as None
         decoder = self.channel._transferDecoder
         if decoder is not None:
             decoder.dataCallback = decoder.finishCallback = _ignore
@@ -107,7 +108,7 @@ class LimitedRequest(server.Request):
 
     def process(self) -> None:
         if self.refusal is not None:
-            self.content = io.BytesIO()
+            self.content = io.BytesIO()  # type: ignore[assignment]  # twisted declares content as None
             self.requestHeaders.setRawHeaders(b"content-length", [b"0"])
         super().process()
 
@@ -174,11 +175,13 @@ class GatewaySite(server.Site):
     """
 
     requestFactory = LimitedRequest
-    protocol = LimitedChannel  # plain HTTP/1.1 (the gateway offers no HTTP/2)
+    protocol = LimitedChannel  # type: ignore[assignment]  # plain HTTP/1.1 (the gateway offers no HTTP/2); twisted types it as a factory function
 
     def __init__(self, root: resource.Resource, *, max_request_bytes: int, **kwargs: Any) -> None:
         super().__init__(root, parsePOSTFormSubmission=False, **kwargs)
         self.max_request_bytes = max_request_bytes
+        #: The endpoints served; their WSDLs are published once the port is bound.
+        self.endpoints: list[WsdlEndpoint] = []
 
 
 class HealthResource(resource.Resource):
@@ -203,9 +206,9 @@ class HealthResource(resource.Resource):
         return json.dumps(body).encode()
 
 
-def _mount(root: resource.Resource, path: str, leaf: resource.Resource) -> None:
+def _mount(root: resource.Resource, path: str, leaf: WSGIResource) -> None:
     parts = [p.encode() for p in path.strip("/").split("/")]
-    node = root
+    node: Any = root  # a resource.Resource; mypy does not see that it provides IResource (zope.interface)
     for part in parts[:-1]:
         child = node.children.get(part)
         if child is None:
@@ -217,7 +220,7 @@ def _mount(root: resource.Resource, path: str, leaf: resource.Resource) -> None:
 
 @dataclass
 class RunningServer:
-    port: IListeningPort
+    port: Any  # an IListeningPort: zope.interface interfaces are no types to mypy
     threadpool: ThreadPool
     site: GatewaySite
 
@@ -228,9 +231,11 @@ class RunningServer:
 
     def stop(self) -> Any:
         """Stop listening and drain the thread pool; returns a Deferred."""
-        d = self.port.stopListening()
-        d.addBoth(lambda r: (self.threadpool.stop(), r)[1])
-        return d
+        def stop_threads(result: Any) -> Any:
+            self.threadpool.stop()
+            return result
+
+        return self.port.stopListening().addBoth(stop_threads)
 
 
 def build_site(runtime: Runtime, reactor: Any) -> tuple[GatewaySite, ThreadPool]:
@@ -240,9 +245,9 @@ def build_site(runtime: Runtime, reactor: Any) -> tuple[GatewaySite, ThreadPool]
     endpoints = {module.PATH: module.build_application(runtime) for module in (svarut, validation, memo)}
     for path, endpoint in endpoints.items():
         _mount(root, path, SoapResource(reactor, pool, endpoint))
-    root.putChild(b"health", HealthResource(runtime))
-    site = GatewaySite(root, max_request_bytes=settings.max_request_bytes, timeout=300)
-    site.endpoints = list(endpoints.values())  # their WSDLs are published once the port is bound
+    root.putChild(b"health", HealthResource(runtime))  # type: ignore[arg-type]  # provides IResource (zope.interface)
+    site = GatewaySite(root, max_request_bytes=settings.max_request_bytes, timeout=LIMITS.connection_idle_seconds)
+    site.endpoints = list(endpoints.values())
     site.noisy = False
     return site, pool
 
@@ -279,7 +284,7 @@ def listen(runtime: Runtime, reactor: Any, *, host: str | None = None, port: int
         if settings.tls:
             from twisted.protocols.tls import TLSMemoryBIOFactory
 
-            factory = TLSMemoryBIOFactory(tls_options(settings), False, site)
+            factory = TLSMemoryBIOFactory(tls_options(settings), False, site)  # type: ignore[arg-type]  # provides IProtocolFactory (zope.interface)
         with socket.socket(fileno=os.dup(adopt_fd)) as probe:
             family = probe.family
             probe.setblocking(False)  # several processes accept on it: never block in accept()

@@ -205,7 +205,8 @@ def _properties(s: Shipment) -> dict[str, str]:
             props[key] = value
     attention = r.attention
     for name, value in (("contactPointLabel", r.contact_label), ("contactGroup", r.contact_group),
-                        ("attentionPerson", attention and attention.person), ("attentionEmail", attention and attention.email)):
+                        ("attentionPerson", attention.person if attention else None),
+                        ("attentionEmail", attention.email if attention else None)):
         if value:
             props[name] = value  # set by folder-routing rules: the mailbox files the letter by them
     for key, value in r.extra:

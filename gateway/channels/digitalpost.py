@@ -16,7 +16,6 @@ from __future__ import annotations
 import logging
 import re
 import ssl
-import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
@@ -28,6 +27,7 @@ from gateway.channels.base import ChannelRejected, ChannelUnavailable, Letter, R
 from gateway.channels.http import environment_session, retry_after_seconds
 from gateway.config import ConfigError, DigitalPostSettings
 from gateway.model import Status, utcnow
+from gateway.uuids import is_canonical_uuid
 
 logger = logging.getLogger(__name__)
 
@@ -56,11 +56,8 @@ def check_upload_bytes(data: bytes, message_uuid: str) -> None:
     """Refuse bytes Digital Post would refuse, before any network call: not UTF-8, a root
     element without the literal ``memo:`` prefix, or a messageUUID that is not the one the
     file is named after."""
-    try:
-        if str(uuid.UUID(message_uuid)) != message_uuid.lower():
-            raise ValueError(message_uuid)
-    except ValueError:
-        raise ChannelRejected(f"the MeMo messageUUID {message_uuid!r} is not a UUID", channel=NAME) from None
+    if not is_canonical_uuid(message_uuid, any_case=True):
+        raise ChannelRejected(f"the MeMo messageUUID {message_uuid!r} is not a UUID", channel=NAME)
     body = data[len(_BOM):] if data.startswith(_BOM) else data
     declaration = _DECLARATION.match(body)
     if declaration:

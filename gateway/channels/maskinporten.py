@@ -19,6 +19,7 @@ from typing import Any
 import jwt
 import requests
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from gateway.channels.base import ChannelRejected, ChannelUnavailable
 from gateway.channels.http import environment_session
@@ -52,7 +53,10 @@ class TokenProvider:
         channel: str = "altinn3",
     ) -> None:
         self.client = client
-        self._key = serialization.load_pem_private_key(private_key_pem, password=None)
+        key = serialization.load_pem_private_key(private_key_pem, password=None)
+        if not isinstance(key, rsa.RSAPrivateKey):
+            raise ValueError("Maskinporten assertions are signed with RS256: the private key must be an RSA key")
+        self._key = key
         self._session = session or environment_session(client.token_url)
         self._timeout = timeout
         self._leeway = leeway

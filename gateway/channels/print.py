@@ -28,6 +28,7 @@ from gateway.documents.cover import TEXTS, render_cover_page
 from gateway.documents.printjob import build_print_pdf, count_sheets, estimate_cost_ore
 from gateway.errors import DocumentError, GatewayError, StorageError
 from gateway.model import Shipment, Status, utcnow
+from gateway.uuids import is_canonical_uuid
 from gateway.xml.parser import parse_untrusted
 from gateway.xml.schemas import SchemaRegistry
 
@@ -35,7 +36,6 @@ logger = logging.getLogger(__name__)
 
 NAME = "print"
 
-_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 
 class PrintChannel:
@@ -73,7 +73,7 @@ class PrintChannel:
     def submit(self, letter: Letter, *, idempotency_key: str) -> Receipt:
         shipment = letter.shipment
         job_id = shipment.id.lower()
-        if not _UUID.match(job_id):
+        if not is_canonical_uuid(job_id):
             raise ChannelRejected(f"the print job id must be a UUID, got shipment id {shipment.id!r}", channel=NAME)
         try:
             existing = self.folders.find_job(job_id)
@@ -200,7 +200,7 @@ class PrintChannel:
             raise ChannelUnavailable(f"print receipts could not be read: {exc}", channel=NAME) from exc
         changes = []
         for receipt in receipts:
-            if receipt.channel != NAME or not _UUID.match(receipt.reference):
+            if receipt.channel != NAME or not is_canonical_uuid(receipt.reference):
                 continue
             entry = self.folders.batched(receipt.reference)
             outcome = entry.get("outcome") if entry else None

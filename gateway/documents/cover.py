@@ -228,7 +228,7 @@ def _link_row(pdf: FPDF, link: Link, *, continued: str) -> None:
     text_w = PAGE_W - MARGIN_X - text_x
     url_size, url_lines = _url_lines(pdf, url, text_w)
     pdf.set_font(FONT, "B", 10)
-    title_lines = pdf.multi_cell(text_w, 5, latin1(link.text), dry_run=True, output="LINES")
+    title_lines: list[str] = pdf.multi_cell(text_w, 5, latin1(link.text), dry_run=True, output="LINES")  # type: ignore[assignment]  # fpdf2 types the answer of every output mode as one union
     label_h = 4.0 if link.label else 0.0
     text_h = label_h + 5 * len(title_lines) + 1 + 4 * len(url_lines)
     row_h = max(qr_size, text_h)

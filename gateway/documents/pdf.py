@@ -51,12 +51,13 @@ from dataclasses import dataclass, field as dataclass_field
 from typing import BinaryIO, NoReturn, Union
 
 import pypdf.filters
-from pypdf import Configuration, PdfReader, apply_configuration, get_configuration
+from pypdf import Configuration, PasswordType, PdfReader, apply_configuration, get_configuration
 from pypdf.errors import DependencyError, LimitReachedError, PyPdfError
 from pypdf.generic import ArrayObject, IndirectObject, StreamObject
 
 from gateway.config import IntakePolicy
 from gateway.errors import DocumentError, FaultCode
+from gateway.limits import LIMITS
 
 logging.getLogger("pypdf").setLevel(logging.ERROR)
 logger = logging.getLogger(__name__)
@@ -249,8 +250,8 @@ class _MeteredFile:
 _READS_PER_CHECK = 4096
 #: Reads allowed for one object (an object of legitimate size takes far fewer), and in
 #: addition for each entry of the cross-reference tables, which are read before any object.
-_READS_PER_OBJECT = 4_000_000
-_READS_PER_ENTRY = 16
+_READS_PER_OBJECT = LIMITS.pdf_reads_per_object
+_READS_PER_ENTRY = LIMITS.pdf_reads_per_entry
 _METER_ABOVE = 1024 * 1024
 #: ``<first> <count>`` of a cross-reference subsection, and the ``/Prev`` of a trailer.
 _SUBSECTION = re.compile(rb"\s*(\d{1,10})\s+(\d{1,10})[ \t]*\r?\n?")

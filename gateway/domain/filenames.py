@@ -26,7 +26,16 @@ WINDOWS_RESERVED_NAMES = frozenset(
     {"CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$"}
     | {f"{device}{n}" for device in ("COM", "LPT") for n in (*"123456789", "\u00b9", "\u00b2", "\u00b3")}
 )
-_SEPARATORS = frozenset("\u2028\u2029\u0085")
+#: Line and paragraph separators beyond CR LF (which are control characters, refused too).
+LINE_SEPARATORS = frozenset("\u2028\u2029\u0085")
+#: Spaces that look like a space but are not, which Digital Post refuses in file names:
+#: U+00A0 no-break space; U+2000..U+200A en quad .. hair space; U+200B zero width space;
+#: U+202F narrow no-break space; U+205F medium mathematical space; U+3000 ideographic space;
+#: U+FEFF zero width no-break space (BOM). Some of them are format characters (Cf), which
+#: :func:`filename_characters_problem` refuses anyway; the Zs ones are refused for MeMo only.
+LOOKALIKE_SPACES = frozenset(
+    ["\u00a0", *(chr(c) for c in range(0x2000, 0x200C)), "\u202f", "\u205f", "\u3000", "\ufeff"]
+)
 #: Default-ignorable code points outside category Cf: shown as nothing, so they can make two
 #: names look alike (Hangul fillers, the combining grapheme joiner, variation selectors).
 _INVISIBLE = frozenset("\u034f\u115f\u1160\u17b4\u17b5\u3164\uffa0" + "".join(map(chr, range(0x180B, 0x1810)))
@@ -46,14 +55,19 @@ MEDIA_TYPE = re.compile(
 )
 
 
+def is_control_character(char: str) -> bool:
+    """C0, DEL and C1 controls (CR, LF and TAB among them) and the other line separators."""
+    return unicodedata.category(char) == "Cc" or char in LINE_SEPARATORS
+
+
 def filename_characters_problem(name: str) -> str | None:
     """A message naming the first character ``name`` may not contain, or ``None``."""
     for char in name:
         if char in FORBIDDEN_FILENAME_CHARS:
             return f"contains {char!r}, which Windows and the mailboxes refuse in a file name"
-        category = unicodedata.category(char)
-        if category == "Cc" or char in _SEPARATORS:
+        if is_control_character(char):
             return f"contains the control character U+{ord(char):04X}"
+        category = unicodedata.category(char)
         if category == "Cf" or _invisible(char):
             what = unicodedata.name(char, "a format character")
             return f"contains the invisible character U+{ord(char):04X} ({what}), which can disguise a file's type"

@@ -24,35 +24,22 @@ from urllib.parse import urlsplit
 
 from lxml import etree
 
-from gateway.domain.filenames import FORBIDDEN_FILENAME_CHARS
+from gateway.domain.filenames import FORBIDDEN_FILENAME_CHARS, LOOKALIKE_SPACES, is_control_character
 from gateway.errors import FaultCode, GatewayError, register_faults
 from gateway.memo_vocabulary import ADDITIONAL_CONTENT_DATA_MAX, MEMO_NS, NEMSMS, SUPPORTED_VERSIONS
+from gateway.uuids import is_v4_uuid
 
 #: ``dt:memoTextType`` maxLength (labels, additionalNotification, filename, ...).
 TEXT_MAX = 256
 #: ``dt:memoNotificationType`` maxLength (``MessageHeader/notification``).
 NOTIFICATION_MAX = 150
-#: ``dt:memoUuidType`` pattern, verbatim from the XSD: a version 4 UUID, any case.
-UUID_V4_PATTERN = "[a-fA-F0-9]{8}-[a-fA-F0-9]{4}-4[a-fA-F0-9]{3}-[aAbB89][a-fA-F0-9]{3}-[a-fA-F0-9]{12}"
 
-#: Characters Digital Post (and Windows, where letters are saved) refuse in a file name.
-FILENAME_FORBIDDEN = FORBIDDEN_FILENAME_CHARS
-#: Spaces that look like a space but are not, which Digital Post refuses in file names:
-#: U+00A0 no-break space; U+2000..U+200A en quad .. hair space; U+200B zero width space;
-#: U+202F narrow no-break space; U+205F medium mathematical space; U+3000 ideographic space;
-#: U+FEFF zero width no-break space (BOM).
-FILENAME_FORBIDDEN_SPACES = frozenset(
-    ["\u00a0", *(chr(c) for c in range(0x2000, 0x200C)), "\u202f", "\u205f", "\u3000", "\ufeff"]
-)
-#: Line breaks beyond CR/LF; all C0/C1 control characters (CR, LF, TAB, ...) are refused too.
-_LINE_SEPARATORS = frozenset("\u0085\u2028\u2029")
 
 #: Elements that may repeat, so their paths always carry an index.
 _REPEATABLE = frozenset({
     "File", "Action", "AdditionalDocument", "TechnicalDocument", "ReplyData", "AdditionalReplyData",
     "AdditionalContentData", "ContactInfo",
 })
-_UUID = re.compile(UUID_V4_PATTERN)
 _XML_SPACE = " \t\r\n"  # what XSD whitespace collapsing removes; not Unicode spaces
 _UTC_DATETIME = re.compile(r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?Z")
 
@@ -171,7 +158,7 @@ def _check_for(tag: str) -> Check | None:
 
 def _uuid(element: etree._Element) -> MemoRuleError | None:
     value = _all_text(element).strip(_XML_SPACE)
-    if _UUID.fullmatch(value):
+    if is_v4_uuid(value):  # dt:memoUuidType
         return None
     return MemoRuleError(MemoRule.UUID_NOT_V4, f"{value!r} is not a version 4 UUID", field=path_of(element))
 
@@ -195,7 +182,8 @@ def _filename(element: etree._Element) -> MemoRuleError | None:
     if not _parent_is(element, "File"):
         return None
     for char in _all_text(element):
-        if char in FILENAME_FORBIDDEN or char in FILENAME_FORBIDDEN_SPACES or char in _LINE_SEPARATORS or _is_control(char):
+        # the characters every intake refuses (gateway.domain.filenames), and the look-alike spaces
+        if char in FORBIDDEN_FILENAME_CHARS or char in LOOKALIKE_SPACES or is_control_character(char):
             return MemoRuleError(MemoRule.FILENAME_INVALID_CHARACTERS,
                                  f"the file name contains U+{ord(char):04X} ({char!r}), which Digital Post refuses",
                                  field=path_of(element))
@@ -222,11 +210,6 @@ def _is_utc_datetime(value: str) -> bool:
     except ValueError:
         return False
     return True
-
-
-def _is_control(char: str) -> bool:
-    code = ord(char)
-    return code < 0x20 or 0x7F <= code <= 0x9F
 
 
 def _parent_is(element: etree._Element, local: str) -> bool:
@@ -274,7 +257,7 @@ def path_of(element: etree._Element) -> str:
 
 
 __all__ = [
-    "FILENAME_FORBIDDEN", "FILENAME_FORBIDDEN_SPACES", "MEMO_RULE_MEANINGS",
-    "MemoRule", "MemoRuleError", "NOTIFICATION_MAX", "TEXT_MAX", "UUID_V4_PATTERN", "check_memo", "memo_violations",
+    "MEMO_RULE_MEANINGS",
+    "MemoRule", "MemoRuleError", "NOTIFICATION_MAX", "TEXT_MAX", "check_memo", "memo_violations",
     "path_of",
 ]

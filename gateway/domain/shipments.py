@@ -14,29 +14,28 @@ import datetime as dt
 import hashlib
 import json
 import logging
-import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from gateway.config import IntakePolicy
 from gateway.domain.identifiers import is_valid_norwegian_person_id
 from gateway.domain.validation import check_giro_pages, check_length, inspect_documents, shown, validate_shipment
 from gateway.errors import ConflictError, FaultCode, GatewayError, NotFoundError, ValidationError
+from gateway.limits import LIMITS
 from gateway.mapping.routing_rules import RoutingRule, apply_rules
 from gateway.mapping.tables import load
-from gateway.model import FINAL_STATUSES, Event, Shipment, Status, new_shipment_id, to_data, utcnow
+from gateway.model import FINAL_STATUSES, Clock, Event, Shipment, Status, new_shipment_id, to_data, utcnow
 from gateway.spool import Content
 from gateway.store.blobs import DocumentStore
 from gateway.store.repository import IdTaken, Repository, StoredShipment
+from gateway.uuids import canonical_uuid
 
 logger = logging.getLogger(__name__)
 
-Clock = Callable[[], dt.datetime]
-
 #: Characters of a refusal's message and field kept in the audit log: the messages quote
 #: values (cut by :func:`shown`), and a message from elsewhere must not fill a row either.
-AUDIT_DETAIL_CHARACTERS = 1000
-AUDIT_FIELD_CHARACTERS = 200
+AUDIT_DETAIL_CHARACTERS = LIMITS.audit_detail_characters
+AUDIT_FIELD_CHARACTERS = LIMITS.audit_field_characters
 
 
 def _cut(text: str | None, limit: int) -> str | None:
@@ -50,10 +49,10 @@ def _argument_limit(name: str) -> int:
 
 def parse_shipment_id(value: str | None, *, field: str = "shipment_id") -> str:
     """A shipment id is a UUID; answer its canonical lower-case form."""
-    try:
-        return str(uuid.UUID((value or "").strip()))
-    except ValueError:
-        raise ValidationError(f"not a shipment id (UUID): {shown(value or '', 40)}", code=FaultCode.INVALID_SHIPMENT_ID, field=field) from None
+    canonical = canonical_uuid((value or "").strip())
+    if canonical is None:
+        raise ValidationError(f"not a shipment id (UUID): {shown(value or '', 40)}", code=FaultCode.INVALID_SHIPMENT_ID, field=field)
+    return canonical
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,6 +23,7 @@ from gateway.documents.pdf import PdfInfo, inspect_pdf
 from gateway.domain.filenames import FORBIDDEN_FILENAME_CHARS, filename_characters_problem, filename_reserved_problem, is_media_type
 from gateway.domain.identifiers import is_valid_norwegian_organization_number, is_valid_norwegian_person_id
 from gateway.errors import FaultCode, ValidationError
+from gateway.limits import LIMITS
 from gateway.mapping.tables import load
 from gateway.model import Document, Party, PartyKind, Shipment, is_norway
 from gateway.spool import Content, SpooledContent
@@ -31,8 +32,8 @@ COST_CODE = re.compile(r"^[a-zA-Z0-9\-\.øæåØÆÅ]{0,20}$")
 PDF = "application/pdf"
 #: Column sizes of the store (gateway/store/tables.py): a contract's own limits are lower;
 #: these hold for a contract without a table.
-MAX_EXTERNAL_REF = 500
-MAX_MEDIA_TYPE = 200
+MAX_EXTERNAL_REF = LIMITS.max_external_ref_characters
+MAX_MEDIA_TYPE = LIMITS.max_media_type_characters
 #: The field table (in ``mappings/``) whose ``[max_length]`` bounds a contract's fields.
 FIELD_TABLES = {"svarut-v9": "svarut_fields", "memo": "memo"}
 #: Characters of a refused value quoted in a message (audit log and fault text).

@@ -15,7 +15,6 @@ import base64
 import functools
 import binascii
 import hashlib
-import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -43,6 +42,7 @@ from gateway.model import (
     RoutingMetadata,
     Shipment,
 )
+from gateway.uuids import canonical_uuid
 
 CONTRACT = "memo"
 
@@ -107,6 +107,11 @@ class _Header:
 _HEADER = "memo:MessageHeader"
 
 
+def _string(value: object) -> str | None:
+    """A text field of ``[fields]`` (the flags there are booleans)."""
+    return value if isinstance(value, str) else None
+
+
 def shipment_from_memo(root: etree._Element, *, sender: SenderSettings) -> tuple[Shipment, list[bytes]]:
     """A verified, valid ``memo:Message`` → (shipment, document bytes in order)."""
     table = _table()
@@ -119,7 +124,7 @@ def shipment_from_memo(root: etree._Element, *, sender: SenderSettings) -> tuple
     shipment = Shipment(
         id=normalize_uuid(message_uuid),
         tenant=sender.name,
-        title=fields["title"] or "",
+        title=_string(fields["title"]) or "",
         recipient=Party(
             identifier=header.text("memo:MessageHeader/memo:Recipient/memo:recipientID"),
             kind=recipient_kind,
@@ -139,7 +144,7 @@ def shipment_from_memo(root: etree._Element, *, sender: SenderSettings) -> tuple
         # is never printed.
         delivery=DeliveryPolicy(mode=DeliveryMode.DIGITAL_WITH_PRINT_FALLBACK if address and not is_nemsms(root)
                                 else DeliveryMode.DIGITAL_ONLY),
-        external_ref=fields["external_ref"],
+        external_ref=_string(fields["external_ref"]),
         source_contract=CONTRACT,
     )
     return shipment, contents
@@ -222,11 +227,11 @@ def _recipient_address(root: etree._Element, header: _Header) -> PostalAddress |
 
 
 def normalize_uuid(value: str) -> str:
-    try:
-        return str(uuid.UUID(value))
-    except ValueError:
+    canonical = canonical_uuid(value)
+    if canonical is None:
         raise ValidationError(f"messageUUID is not a UUID: {value!r}", code=FaultCode.INVALID_SHIPMENT_ID,
-                              field="/Message/MessageHeader/messageUUID") from None
+                              field="/Message/MessageHeader/messageUUID")
+    return canonical
 
 
 def _documents(root: etree._Element) -> tuple[tuple[Document, ...], list[bytes]]:

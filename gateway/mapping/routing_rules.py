@@ -40,7 +40,7 @@ class RoutingRule:
             "case_system": r.case_system,
             "p_number": r.production_unit,
         }
-        return all(facts[k] is not None and fnmatch.fnmatchcase(facts[k], pattern) for k, pattern in self.match.items())
+        return all((fact := facts[k]) is not None and fnmatch.fnmatchcase(fact, pattern) for k, pattern in self.match.items())
 
 
 def parse_rules(raw: Sequence[Mapping[str, Any]], *, source: str) -> tuple[RoutingRule, ...]:

@@ -22,6 +22,7 @@ from typing import Any
 from lxml import etree
 
 from gateway.errors import FaultCode, RequestError
+from gateway.limits import LIMITS
 from gateway.xml.parser import make_parser
 
 WSDL = "http://schemas.xmlsoap.org/wsdl/"
@@ -35,7 +36,7 @@ _ADDRESSES = ("{http://schemas.xmlsoap.org/wsdl/soap/}address", "{http://schemas
 TREE_VALIDATION_MAX_ELEMENTS = 5_000
 #: No letter needs more (200 documents with 100 giro pages each are 25,000): a million
 #: giroarkSider cost spyne 10 s and 570 MiB to decode before any rule could count them.
-MAX_PAYLOAD_ELEMENTS = 100_000
+MAX_PAYLOAD_ELEMENTS = LIMITS.max_payload_elements
 MAX_PATH_CHARS = 200
 MAX_REASON_CHARS = 300
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")

@@ -13,7 +13,10 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from lxml import etree
+from spyne.interface.wsdl import Wsdl11
 
+from gateway.runtime import Runtime
+from gateway.soap.application import gateway_wsgi, server_settings
 from gateway.soap.contract import PublishedWsdl, WsdlEndpoint
 from gateway.soap.protocol import GatewayWsgiApplication, HardenedSoap11, HardenedSoap12
 
@@ -36,10 +39,10 @@ class DualSoapApplication(WsdlEndpoint):
 
 def _document(app: GatewayWsgiApplication, url: str) -> bytes:
     """spyne's WSDL of ``app``, built once; spyne's own ``?wsdl`` handler is switched off."""
-    app.doc.wsdl11.build_interface_document(url)
-    document = app.doc.wsdl11.get_interface_document()
+    wsdl = Wsdl11(app.app.interface)
+    wsdl.build_interface_document(url)
     app.doc.wsdl11 = None
-    return document
+    return wsdl.get_interface_document()
 
 
 def merge_wsdls(soap11: bytes, soap12: bytes) -> bytes:
@@ -61,35 +64,12 @@ def merge_wsdls(soap11: bytes, soap12: bytes) -> bytes:
     return etree.tostring(base, xml_declaration=True, encoding="UTF-8")
 
 
-def build_dual(service: type, *, tns: str, name: str, path: str, runtime: Any) -> DualSoapApplication:
-    """A gateway service (the spyne service class) on SOAP 1.1 and 1.2, authenticated, with the
-    request limit from settings; ``runtime`` None builds it for its WSDL only."""
-    from spyne import Application
-    from spyne.interface.wsdl import Wsdl11
-
-    from gateway.config import ServerSettings
-    from gateway.xml.parser import INLINE_DOCUMENTS
-
-    def one(protocol: type) -> GatewayWsgiApplication:
-        app = Application(
-            [service],
-            tns=tns,
-            name=name,
-            in_protocol=protocol(validator=None, parse_policy=INLINE_DOCUMENTS,
-                                 authenticator=runtime.authenticator if runtime else None,
-                                 spool_dir=str(runtime.spool_dir) if runtime else None,
-                                 memory_budget=runtime.memory_budget if runtime else None),
-            out_protocol=protocol(),
-        )
-        app.gateway = runtime  # type: ignore[attr-defined]
-        limit = runtime.settings.server.max_request_bytes if runtime else ServerSettings().max_request_bytes
-        wsgi = GatewayWsgiApplication(app, max_content_length=limit)
-        wsgi.doc.wsdl11 = Wsdl11(app.interface)
-        return wsgi
-
-    soap11, soap12 = one(HardenedSoap11), one(HardenedSoap12)
-    base_url = runtime.settings.server.base_url() if runtime else ServerSettings().base_url()
-    url = base_url + path
+def build_dual(service: type, *, tns: str, name: str, path: str, runtime: Runtime | None) -> DualSoapApplication:
+    """A gateway service (the spyne service class) on SOAP 1.1 and 1.2 (see
+    :func:`gateway.soap.application.gateway_wsgi`); ``runtime`` None builds it for its WSDL only."""
+    soap11, soap12 = (gateway_wsgi(service, tns=tns, name=name, protocol=protocol, runtime=runtime)
+                      for protocol in (HardenedSoap11, HardenedSoap12))
+    url = server_settings(runtime).base_url() + path
     wsdl = PublishedWsdl(merge_wsdls(_document(soap11, url), _document(soap12, url)), path=path)
     soap11.app.in_protocol.contract = wsdl.schema
     soap12.app.in_protocol.contract = wsdl.schema

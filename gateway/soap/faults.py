@@ -10,23 +10,27 @@ spyne's own faults (contract violations it finds while decoding) are normalised 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from http import HTTPStatus
+from typing import Protocol
 
 from lxml import etree
 from spyne import Fault
 from spyne.error import RequestNotAllowed, RequestTooLongError, ResourceNotFoundError
 
 from gateway.errors import FAULTS, FaultCode, GatewayError, RequestError
+from gateway.limits import LIMITS
 
 FAULT_NS = "urn:gateway:faults"
 
 logger = logging.getLogger(__name__)
 
-FieldNamer = Callable[[str], str]
+class FieldNamer(Protocol):
+    """Canonical field path → the contract's (see :class:`gateway.mapping.tables.FieldNamer`)."""
+
+    def __call__(self, path: str, /) -> str: ...
 
 #: Codes whose SOAP ``Code/Value`` is one of SOAP's own rather than Sender/Receiver.
-SOAP_CODE_VALUE = {FaultCode.VERSION_MISMATCH: "VersionMismatch", FaultCode.MUST_UNDERSTAND: "MustUnderstand"}
+SOAP_CODE_VALUE: dict[str, str] = {FaultCode.VERSION_MISMATCH: "VersionMismatch", FaultCode.MUST_UNDERSTAND: "MustUnderstand"}
 #: Refusals made at the HTTP level, before any SOAP processing: their status stands on SOAP 1.1 too.
 HTTP_LEVEL_CODES = frozenset({FaultCode.AUTHENTICATION_FAILED, FaultCode.METHOD_NOT_ALLOWED, FaultCode.REQUEST_TOO_LARGE,
                               FaultCode.UNSUPPORTED_MEDIA_TYPE, FaultCode.SERVER_BUSY})
@@ -39,8 +43,8 @@ SOAP12_ENV = "http://www.w3.org/2003/05/soap-envelope"
 
 #: A fault never echoes more than this of what a caller sent (a 300,000-character schema or
 #: header name came back whole): the text and the field are cut, whatever built them.
-MAX_FAULT_TEXT = 1000
-MAX_FAULT_FIELD = 200
+MAX_FAULT_TEXT = LIMITS.fault_text_characters
+MAX_FAULT_FIELD = LIMITS.fault_field_characters
 
 
 def _bounded(text: str, limit: int) -> str:

@@ -8,46 +8,27 @@ sender sees only its own messages.
 """
 from __future__ import annotations
 
-from spyne import Array, ByteArray, ComplexModel, DateTime, Unicode, rpc
+from spyne import Array, ByteArray, DateTime, Unicode, rpc
 
 from gateway.runtime import Runtime
 from gateway.soap.dual import DualSoapApplication, build_dual
-from gateway.soap.protocol import GatewayService, binary_bytes, claim_parse_memory, sender_of
+from gateway.soap import application
+from gateway.soap.application import complex_type, optional, required
+from gateway.soap.binary import binary_bytes
+from gateway.soap.protocol import GatewayService, claim_parse_memory, sender_of
 
 PATH = "/memo"
 NS = "urn:gateway:memo:1"
 
 
-class SendResult(ComplexModel):
-    __namespace__ = NS
-    _type_info = [
-        ("messageUUID", Unicode(min_occurs=1, nillable=False)),
-        ("status", Unicode(min_occurs=1, nillable=False)),
-    ]
-
-
-class MessageStatus(ComplexModel):
-    __namespace__ = NS
-    _type_info = [
-        ("messageUUID", Unicode(min_occurs=1, nillable=False)),
-        ("status", Unicode(min_occurs=1, nillable=False)),
-        ("changed", DateTime(min_occurs=1, nillable=False)),
-    ]
-
-
-class HistoryEvent(ComplexModel):
-    __namespace__ = NS
-    _type_info = [
-        ("time", DateTime(min_occurs=1, nillable=False)),
-        ("kind", Unicode(min_occurs=1, nillable=False)),
-        ("status", Unicode(min_occurs=0)),
-        ("channel", Unicode(min_occurs=0)),
-        ("detail", Unicode(min_occurs=0)),
-    ]
+SendResult = complex_type(NS, "SendResult", messageUUID=required(Unicode), status=required(Unicode))
+MessageStatus = complex_type(NS, "MessageStatus", messageUUID=required(Unicode), status=required(Unicode), changed=required(DateTime))
+HistoryEvent = complex_type(NS, "HistoryEvent", time=required(DateTime), kind=required(Unicode), status=optional(Unicode),
+                            channel=optional(Unicode), detail=optional(Unicode))
 
 
 class MemoService(GatewayService):
-    @rpc(ByteArray(min_occurs=1, nillable=False), _returns=SendResult, _in_variable_names={"message": "message"},
+    @rpc(required(ByteArray), _returns=SendResult, _in_variable_names={"message": "message"},
          _operation_name="sendMessage")
     def sendMessage(ctx, message):
         runtime: Runtime = ctx.app.gateway
@@ -56,13 +37,13 @@ class MemoService(GatewayService):
         accepted = runtime.memo.accept(data, sender=sender_of(ctx))
         return SendResult(messageUUID=accepted.shipment_id, status=str(accepted.status))
 
-    @rpc(Unicode(min_occurs=1, nillable=False), _returns=MessageStatus, _in_variable_names={"message_uuid": "messageUUID"},
+    @rpc(required(Unicode), _returns=MessageStatus, _in_variable_names={"message_uuid": "messageUUID"},
          _operation_name="getStatus")
     def getStatus(ctx, message_uuid):
         stored = ctx.app.gateway.shipments.get(sender_of(ctx).name, message_uuid, field="messageUUID")
         return MessageStatus(messageUUID=stored.shipment.id, status=str(stored.status), changed=stored.status_changed_at)
 
-    @rpc(Unicode(min_occurs=1, nillable=False), _returns=Array(HistoryEvent), _in_variable_names={"message_uuid": "messageUUID"},
+    @rpc(required(Unicode), _returns=Array(HistoryEvent), _in_variable_names={"message_uuid": "messageUUID"},
          _operation_name="getHistory")
     def getHistory(ctx, message_uuid):
         events = ctx.app.gateway.shipments.history(sender_of(ctx).name, message_uuid)
@@ -76,6 +57,4 @@ def build_application(runtime: Runtime | None) -> DualSoapApplication:
 
 def wsdl_document(url: str) -> bytes:
     """The WSDL this endpoint serves, with ``url`` as its address."""
-    app = build_application(None)
-    app.publish(url.removesuffix(PATH))
-    return app.wsdl.document
+    return application.wsdl_document(build_application, PATH, url)

@@ -25,13 +25,11 @@ from typing import BinaryIO, Protocol
 from urllib.parse import unquote
 
 from gateway.errors import FaultCode, RequestError, StorageError, quoted
+from gateway.limits import LIMITS, KiB
 from gateway.soap.transport import parse_media_type
 from gateway.spool import Content, Spool, SpoolFile
 
 _SHOWN = 80  # characters of a caller's value quoted in a refusal
-
-KiB = 1024
-MiB = 1024 * KiB
 
 #: RFC 2046 boundary: 1 to 70 characters of a restricted set, not ending in a space.
 _BOUNDARY = re.compile(r"^[0-9A-Za-z'()+_,\-./:=? ]{0,69}[0-9A-Za-z'()+_,\-./:=?]$")
@@ -44,16 +42,16 @@ _ROOT_TYPES = frozenset({"application/xop+xml", "application/soap+xml", "text/xm
 class MultipartPolicy:
     """Bounds on a multipart body beyond its total size (bounded by twisted.web)."""
 
-    max_parts: int = 256
+    max_parts: int = LIMITS.mtom_max_parts
     #: All header lines of one part together.
-    max_header_bytes: int = 16 * KiB
-    max_header_lines: int = 64
+    max_header_bytes: int = LIMITS.mtom_max_header_bytes
+    max_header_lines: int = LIMITS.mtom_max_header_lines
     #: The root part is parsed in memory.
-    max_root_bytes: int = 64 * MiB
+    max_root_bytes: int = LIMITS.mtom_max_root_bytes
     #: Attachments up to this size stay in memory; larger ones go to the spool.
-    memory_part_bytes: int = 1 * MiB
+    memory_part_bytes: int = LIMITS.mtom_memory_part_bytes
     #: All attachments of one body kept in memory together; past it, every part spools.
-    memory_total_bytes: int = 4 * MiB
+    memory_total_bytes: int = LIMITS.mtom_memory_total_bytes
     #: How much of the body is read at a time.
     chunk_bytes: int = 256 * KiB
 
@@ -199,8 +197,8 @@ class _MultipartParser:
         if root is None:
             if parts == 0:
                 raise _fail("the body has no parts")
-            if self.start is not None:
-                raise _fail(f"no part has the Content-ID {quoted(self.start, _SHOWN)} that the start parameter names")
+            # without a start parameter the first part is the root: so start named none of them
+            raise _fail(f"no part has the Content-ID {quoted(self.start or '', _SHOWN)} that the start parameter names")
         body, media_type, charset = root
         return MultipartMessage(root=body, root_type=media_type, root_charset=charset, attachments=attachments)
 

@@ -45,7 +45,7 @@ from gateway.soap.multipart import DEFAULT_POLICY, MultipartPolicy, read_multipa
 from gateway.soap.transport import check_request_media, parse_media_type
 from gateway.soap.values import COLLAPSED, lexically_valid, undecodable, value_kind
 from gateway.soap.xop import XopContents, refuse_includes, resolve_includes
-from gateway.spool import Spool, content_bytes
+from gateway.spool import Content, Spool
 from gateway.xml.parser import STRICT, XmlParsePolicy, parse_untrusted
 
 logger = logging.getLogger(__name__)
@@ -67,14 +67,6 @@ XOP_KEY = "gateway.xop"
 CLAIM_KEY = "gateway.memory-claim"
 
 
-def binary_bytes(value: Any) -> bytes:
-    """A base64Binary argument as one ``bytes``: spyne hands over a list of chunks, and an
-    MTOM attachment may be a :class:`~gateway.spool.SpooledContent` (read here: only for
-    values that are handled in memory anyway, such as a MeMo message)."""
-    if isinstance(value, (list, tuple)):
-        return b"".join(content_bytes(c) for c in value)
-    return bytes(value or b"")
-
 XSI_NIL = "{http://www.w3.org/2001/XMLSchema-instance}nil"
 
 
@@ -92,8 +84,9 @@ def sender_of(ctx: Any) -> SenderSettings:
     return ctx.transport.req_env[SENDER_KEY]
 
 
-class _HardenedInput:
-    """Mixed in before spyne's Soap11/Soap12; takes two keyword-only knobs of its own."""
+class _HardenedInput(Soap11):
+    """spyne's SOAP input, hardened; mixed in before Soap12 for SOAP 1.2. Takes keyword-only
+    knobs of its own."""
 
     def __init__(
         self,
@@ -239,7 +232,7 @@ class _HardenedInput:
             return env["wsgi.input"].read(int(length)) if length else env["wsgi.input"].read()
         return b"".join(c if isinstance(c, bytes) else c.encode("utf-8") for c in ctx.in_string)
 
-    def byte_array_from_element(self, ctx: Any, cls: Any, element: Any) -> list[bytes]:
+    def byte_array_from_element(self, ctx: Any, cls: Any, element: Any) -> list[Content]:
         """base64Binary → bytes with pybase64's SIMD decoder.
 
         spyne joins the text character by character and CPython's decoder manages about

@@ -8,19 +8,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from spyne import Application, rpc
+from spyne import rpc
 
-from gateway.config import SenderSettings, ServerSettings
+from gateway.config import SenderSettings
 from gateway.domain.identifiers import is_valid_norwegian_organization_number
 from gateway.errors import FaultCode, ValidationError
 from gateway.mapping.tables import FieldNamer, StatusMap
 from gateway.runtime import Runtime
-from gateway.soap import svarut_types as w
+from gateway.soap import application
+from gateway.soap import svarut_types as wire
+from gateway.soap.application import gateway_wsgi, server_settings
 from gateway.soap.contract import PublishedWsdl, WsdlEndpoint
-from gateway.soap.protocol import GatewayService, GatewayWsgiApplication, HardenedSoap12, sender_of
+from gateway.soap.protocol import GatewayService, HardenedSoap12, sender_of
 from gateway.soap.svarut_translate import history_to_wire, shipment_from_wire
 from gateway.soap.wsdl_writer import Contract, write_wsdl
-from gateway.xml.parser import INLINE_DOCUMENTS
 
 PATH = "/tjenester/forsendelseservice/ForsendelsesServiceV9"
 SERVICE_NAME = "ForsendelsesServiceV9"
@@ -54,46 +55,46 @@ def _response(cls: type, value: Any) -> Any:
 class ForsendelsesServiceV9(GatewayService):
     field_namer = FieldNamer("svarut_fields")
 
-    @_bare(w.SendForsendelse, w.SendForsendelseResponse, "sendForsendelse")
+    @_bare(wire.SendForsendelse, wire.SendForsendelseResponse, "sendForsendelse")
     def sendForsendelse(ctx, req):
-        return _response(w.SendForsendelseResponse, _send(ctx, req.forsendelse, None, "sendForsendelse"))
+        return _response(wire.SendForsendelseResponse, _send(ctx, req.forsendelse, None, "sendForsendelse"))
 
-    @_bare(w.SendForsendelseMedId, w.SendForsendelseMedIdResponse, "sendForsendelseMedId")
+    @_bare(wire.SendForsendelseMedId, wire.SendForsendelseMedIdResponse, "sendForsendelseMedId")
     def sendForsendelseMedId(ctx, req):
         if not req.forsendelsesid:
             raise ValidationError("forsendelsesid is required; get one from startNyForsendelse", code=FaultCode.INVALID_SHIPMENT_ID, field="shipment_id")
         shipment_id = _send(ctx, req.forsendelse, req.forsendelsesid, "sendForsendelseMedId")
-        return _response(w.SendForsendelseMedIdResponse, shipment_id)
+        return _response(wire.SendForsendelseMedIdResponse, shipment_id)
 
-    @_no_input(w._opt(w.Unicode), "startNyForsendelse")
+    @_no_input(wire._opt(wire.Unicode), "startNyForsendelse")
     def startNyForsendelse(ctx):
         return _runtime(ctx).shipments.reserve_id(sender_of(ctx).name)
 
-    @_bare(w.RetrieveForsendelseStatus, w.RetrieveForsendelseStatusResponse, "retrieveForsendelseStatus")
+    @_bare(wire.RetrieveForsendelseStatus, wire.RetrieveForsendelseStatusResponse, "retrieveForsendelseStatus")
     def retrieveForsendelseStatus(ctx, req):
         stored = _runtime(ctx).shipments.get(sender_of(ctx).name, req.forsendelsesid)
-        return _response(w.RetrieveForsendelseStatusResponse, _status(stored.status))
+        return _response(wire.RetrieveForsendelseStatusResponse, _status(stored.status))
 
-    @_bare(w.RetrieveForsendelseStatuser, w.RetrieveForsendelseStatuserResponse, "retrieveForsendelseStatuser")
+    @_bare(wire.RetrieveForsendelseStatuser, wire.RetrieveForsendelseStatuserResponse, "retrieveForsendelseStatuser")
     def retrieveForsendelseStatuser(ctx, req):
         rows = _runtime(ctx).shipments.statuses(sender_of(ctx).name, req.forsendelseider or [], field="shipment_ids")
         results = [
-            w.StatusResult(forsendelseStatus=_status(status), forsendelsesid=sid, sisteStatusEndring=changed)
+            wire.StatusResult(forsendelseStatus=_status(status), forsendelsesid=sid, sisteStatusEndring=changed)
             for sid, status, changed in rows
         ]
-        return _response(w.RetrieveForsendelseStatuserResponse, results)
+        return _response(wire.RetrieveForsendelseStatuserResponse, results)
 
-    @_bare(w.RetrieveForsendelseHistorikk, w.RetrieveForsendelseHistorikkResponse, "retrieveForsendelseHistorikk")
+    @_bare(wire.RetrieveForsendelseHistorikk, wire.RetrieveForsendelseHistorikkResponse, "retrieveForsendelseHistorikk")
     def retrieveForsendelseHistorikk(ctx, req):
         events = _runtime(ctx).shipments.history(sender_of(ctx).name, req.forsendelsesid)
-        return _response(w.RetrieveForsendelseHistorikkResponse, history_to_wire(events))
+        return _response(wire.RetrieveForsendelseHistorikkResponse, history_to_wire(events))
 
-    @_bare(w.RetrieveForsendelseIdByEksternRef, w.RetrieveForsendelseIdByEksternRefResponse, "retrieveForsendelseIdByEksternRef")
+    @_bare(wire.RetrieveForsendelseIdByEksternRef, wire.RetrieveForsendelseIdByEksternRefResponse, "retrieveForsendelseIdByEksternRef")
     def retrieveForsendelseIdByEksternRef(ctx, req):
         ids = _runtime(ctx).shipments.ids_by_external_ref(sender_of(ctx).name, req.eksternRef)
-        return _response(w.RetrieveForsendelseIdByEksternRefResponse, ids)
+        return _response(wire.RetrieveForsendelseIdByEksternRefResponse, ids)
 
-    @_bare(w.SetForsendelseLestAvEksterntSystem, w.SetForsendelseLestAvEksterntSystemResponse, "setForsendelseLestAvEksterntSystem")
+    @_bare(wire.SetForsendelseLestAvEksterntSystem, wire.SetForsendelseLestAvEksterntSystemResponse, "setForsendelseLestAvEksterntSystem")
     def setForsendelseLestAvEksterntSystem(ctx, req):
         _runtime(ctx).shipments.mark_read(
             sender_of(ctx).name,
@@ -102,19 +103,19 @@ class ForsendelsesServiceV9(GatewayService):
             system=req.navnPaEksterntSystem,
             read_at=req.datoLest,
         )
-        return w.SetForsendelseLestAvEksterntSystemResponse()
+        return wire.SetForsendelseLestAvEksterntSystemResponse()
 
-    @_no_input(w._many(w.Unicode), "retreiveForsendelseTyper")
+    @_no_input(wire._many(wire.Unicode), "retreiveForsendelseTyper")
     def retreiveForsendelseTyper(ctx):
         return list(_runtime(ctx).settings.svarut.shipment_types)
 
-    @_bare(w.RetrieveMottakerSystemForOrgnr, w.RetrieveMottakerSystemForOrgnrResponse, "retrieveMottakerSystemForOrgnr")
+    @_bare(wire.RetrieveMottakerSystemForOrgnr, wire.RetrieveMottakerSystemForOrgnrResponse, "retrieveMottakerSystemForOrgnr")
     def retrieveMottakerSystemForOrgnr(ctx, req):
         orgnr = (req.organisasjonsnr or "").strip()
         if not is_valid_norwegian_organization_number(orgnr):
             raise ValidationError("not a valid organisasjonsnummer", code=FaultCode.INVALID_ORGANIZATION_NUMBER, field="organization_number")
         systems = [
-            w.MottakerForsendelseTyper(
+            wire.MottakerForsendelseTyper(
                 forsendelseType=s.shipment_type or None,
                 mottakerid=s.recipient_id or None,
                 mottakersystem=s.system,
@@ -124,16 +125,16 @@ class ForsendelsesServiceV9(GatewayService):
             for s in _runtime(ctx).settings.svarut.receiving_systems
             if s.organization_number == orgnr
         ]
-        return _response(w.RetrieveMottakerSystemForOrgnrResponse, systems)
+        return _response(wire.RetrieveMottakerSystemForOrgnrResponse, systems)
 
-    @_bare(w.RetrieveSigneringshistorikk, w.RetrieveSigneringshistorikkResponse, "retrieveSigneringshistorikk")
+    @_bare(wire.RetrieveSigneringshistorikk, wire.RetrieveSigneringshistorikkResponse, "retrieveSigneringshistorikk")
     def retrieveSigneringshistorikk(ctx, req):
         [sid] = _runtime(ctx).shipments.require_owned(sender_of(ctx).name, [req.forsendelseid], field="shipment_id")
-        return _response(w.RetrieveSigneringshistorikkResponse, _signing_history(sid))
+        return _response(wire.RetrieveSigneringshistorikkResponse, _signing_history(sid))
 
     @_bare(
-        w.RetrieveSigneringshistorikkForFlereForsendelser,
-        w.RetrieveSigneringshistorikkForFlereForsendelserResponse,
+        wire.RetrieveSigneringshistorikkForFlereForsendelser,
+        wire.RetrieveSigneringshistorikkForFlereForsendelserResponse,
         "retrieveSigneringshistorikkForFlereForsendelser",
     )
     def retrieveSigneringshistorikkForFlereForsendelser(ctx, req):
@@ -143,15 +144,15 @@ class ForsendelsesServiceV9(GatewayService):
         if len(ids) > limit:
             raise ValidationError(f"at most {limit} ids per call, got {len(ids)}", code=FaultCode.TOO_MANY_IDS, field="shipment_ids")
         owned = runtime.shipments.require_owned(sender_of(ctx).name, ids, field="shipment_ids")
-        return _response(w.RetrieveSigneringshistorikkForFlereForsendelserResponse, [_signing_history(s) for s in owned])
+        return _response(wire.RetrieveSigneringshistorikkForFlereForsendelserResponse, [_signing_history(s) for s in owned])
 
 
-def _signing_history(shipment_id: str) -> w.Signeringshistorikk:
+def _signing_history(shipment_id: str) -> wire.Signeringshistorikk:
     # The gateway refuses signing orders at intake, so no shipment has signing events.
-    return w.Signeringshistorikk(forsendelseid=shipment_id, logg=[])
+    return wire.Signeringshistorikk(forsendelseid=shipment_id, logg=[])
 
 
-def _send(ctx: Any, forsendelse: w.Forsendelse | None, shipment_id: str | None, operation: str) -> str:
+def _send(ctx: Any, forsendelse: wire.Forsendelse | None, shipment_id: str | None, operation: str) -> str:
     if forsendelse is None:
         raise ValidationError("the forsendelse element is missing", code=FaultCode.SHIPMENT_REQUIRED, field="shipment")
     sender: SenderSettings = sender_of(ctx)
@@ -162,11 +163,11 @@ def _send(ctx: Any, forsendelse: w.Forsendelse | None, shipment_id: str | None, 
 #: What the official contract says beyond our models (see gateway.soap.wsdl_writer).
 CONTRACT = Contract(
     name=SERVICE_NAME,
-    tns=w.NS,
+    tns=wire.NS,
     binding="ForsendelsesServiceV9SoapBinding",
-    subtypes=w.POLYMORPHIC_TYPES,
-    abstract=w.ABSTRACT_TYPES,
-    expected_content_types=w.EXPECTED_CONTENT_TYPES,
+    subtypes=wire.POLYMORPHIC_TYPES,
+    abstract=wire.ABSTRACT_TYPES,
+    expected_content_types=wire.EXPECTED_CONTENT_TYPES,
 )
 
 
@@ -177,34 +178,15 @@ def build_application(runtime: Runtime | None) -> WsdlEndpoint:
     configured address; requests are validated against its schema before spyne decodes
     them. Without a runtime (``gateway export-wsdl``) it can only describe itself.
     """
-    in_protocol = HardenedSoap12(
-        validator=None,
-        parse_policy=INLINE_DOCUMENTS,
-        authenticator=runtime.authenticator if runtime else None,
-        spool_dir=str(runtime.spool_dir) if runtime else None,
-        memory_budget=runtime.memory_budget if runtime else None,
-    )
-    app = Application(
-        [ForsendelsesServiceV9],
-        tns=w.NS,
-        name=SERVICE_NAME,
-        in_protocol=in_protocol,
-        out_protocol=HardenedSoap12(),
-        classes=list(w.POLYMORPHIC_TYPES),
-    )
-    app.gateway = runtime  # type: ignore[attr-defined]
-    # twisted.web enforces the body limit (gateway.server); spyne's own 2 MiB cap must not undercut it
-    limit = runtime.settings.server.max_request_bytes if runtime else ServerSettings().max_request_bytes
-    wsgi = GatewayWsgiApplication(app, max_content_length=limit)
+    wsgi = gateway_wsgi(ForsendelsesServiceV9, tns=wire.NS, name=SERVICE_NAME, protocol=HardenedSoap12, runtime=runtime,
+                        classes=wire.POLYMORPHIC_TYPES)
     wsgi.doc.wsdl11 = None  # spyne's WSDL is not the contract, and it would be built from Host
-    base_url = runtime.settings.server.base_url() if runtime else ServerSettings().base_url()
-    wsdl = PublishedWsdl(write_wsdl(CONTRACT, ForsendelsesServiceV9.public_methods.values(), location=base_url + PATH), path=PATH)
-    in_protocol.contract = wsdl.schema
+    location = server_settings(runtime).base_url() + PATH
+    wsdl = PublishedWsdl(write_wsdl(CONTRACT, ForsendelsesServiceV9.public_methods.values(), location=location), path=PATH)
+    wsgi.app.in_protocol.contract = wsdl.schema
     return WsdlEndpoint(wsgi, wsdl)
 
 
 def wsdl_document(url: str) -> bytes:
     """The WSDL this endpoint serves, with ``url`` as its address."""
-    endpoint = build_application(None)
-    endpoint.publish(url.removesuffix(PATH))
-    return endpoint.wsdl.document
+    return application.wsdl_document(build_application, PATH, url)

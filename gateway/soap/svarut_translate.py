@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from gateway.config import SenderSettings
 from gateway.domain.validation import normalize_media_type
@@ -25,18 +26,19 @@ from gateway.model import (
     SigningRequest,
     is_norway,
 )
-from gateway.soap import svarut_types as w
-from gateway.spool import Content, SpooledContent, content_bytes, content_sha256
+from gateway.soap import svarut_types as wire
+from gateway.soap.binary import binary_content
+from gateway.spool import Content, content_sha256
 
 CONTRACT = "svarut-v9"
 
 
-def shipment_from_wire(f: w.Forsendelse, *, sender: SenderSettings) -> tuple[Shipment, list[Content]]:
+def shipment_from_wire(f: wire.Forsendelse, *, sender: SenderSettings) -> tuple[Shipment, list[Content]]:
     """A wire ``forsendelse`` → (shipment without id, document contents in order)."""
     documents: list[Document] = []
     contents: list[Content] = []
     for i, d in enumerate(x for x in (f.dokumenter or []) if x is not None):
-        data = _content(d.data)
+        data = binary_content(d.data)
         contents.append(data)
         documents.append(
             Document(
@@ -80,7 +82,7 @@ def shipment_from_wire(f: w.Forsendelse, *, sender: SenderSettings) -> tuple[Shi
             encrypted=bool(f.kryptert),
         ),
         print_options=PrintOptions(
-            letter_class=LetterClass.A if pk is not None and _text(pk.brevtype) == "APOST" else LetterClass.B,
+            letter_class=LetterClass.A if pk is not None and _enum_as_str(pk.brevtype) == "APOST" else LetterClass.B,
             color=bool(pk.fargePrint) if pk is not None else False,
             duplex=bool(pk.tosidig) if pk is not None else False,
         ),
@@ -89,20 +91,20 @@ def shipment_from_wire(f: w.Forsendelse, *, sender: SenderSettings) -> tuple[Shi
         reply_to=party_from_wire(f.svarSendesTil),
         reply_to_shipment_id=f.svarPaForsendelse,
         reply_link_requested=bool(f.svarPaForsendelseLink),
-        signing=SigningRequest(signature_type=_text(f.signaturtype), expires=f.signeringUtloper) if f.signaturtype else None,
+        signing=SigningRequest(signature_type=_enum_as_str(f.signaturtype), expires=f.signeringUtloper) if f.signaturtype else None,
         source_contract=CONTRACT,
     )
     return shipment, contents
 
 
-def party_from_wire(adresse: w.Adresse | None) -> Party | None:
+def party_from_wire(adresse: wire.Adresse | None) -> Party | None:
     if adresse is None:
         return None
     identifier, kind = None, PartyKind.UNKNOWN
     digital = adresse.digitalAdresse
-    if isinstance(digital, w.PersonDigitalAdresse):
+    if isinstance(digital, wire.PersonDigitalAdresse):
         identifier, kind = (digital.fnr or "").strip(), PartyKind.NO_PERSON
-    elif isinstance(digital, w.OrganisasjonDigitalAdresse):
+    elif isinstance(digital, wire.OrganisasjonDigitalAdresse):
         identifier, kind = (digital.orgnr or "").strip(), PartyKind.NO_ORGANIZATION
     post = adresse.postAdresse
     address = None
@@ -120,61 +122,46 @@ def party_from_wire(adresse: w.Adresse | None) -> Party | None:
     return Party(identifier=identifier, kind=kind, name=address.name if address else None, address=address)
 
 
-def _case_metadata(m: w.NoarkMetadataFraAvleverendeSakssystem | None) -> CaseMetadata | None:
+def _filing(m: wire.NoarkMetadataFraAvleverendeSakssystem | wire.NoarkMetadataForImport) -> dict[str, Any]:
+    """The members both Noark blocks have, as :class:`~gateway.model.NoarkFiling` fields."""
+    return {
+        "case_year": m.saksaar or 0,
+        "case_sequence_number": m.sakssekvensnummer or 0,
+        "document_date": m.dokumentetsDato,
+        "journal_entry_type": m.journalposttype,
+        "journal_status": m.journalstatus,
+        "title": m.tittel,
+    }
+
+
+def _case_metadata(m: wire.NoarkMetadataFraAvleverendeSakssystem | None) -> CaseMetadata | None:
     if m is None:
         return None
     return CaseMetadata(
-        case_year=m.saksaar or 0,
-        case_sequence_number=m.sakssekvensnummer or 0,
+        **_filing(m),
         journal_year=m.journalaar or 0,
         journal_sequence_number=m.journalsekvensnummer or 0,
         journal_entry_number=m.journalpostnummer or 0,
-        journal_entry_type=m.journalposttype,
-        journal_status=m.journalstatus,
         journal_date=m.journaldato,
-        document_date=m.dokumentetsDato,
         case_officer=m.saksbehandler,
-        title=m.tittel,
         extra=tuple((e.key or "", e.value or "") for e in (m.ekstraMetadata or []) if e is not None),
     )
 
 
-def _import_metadata(m: w.NoarkMetadataForImport | None) -> ImportMetadata | None:
-    if m is None:
-        return None
-    return ImportMetadata(
-        case_year=m.saksaar or 0,
-        case_sequence_number=m.sakssekvensnummer or 0,
-        document_date=m.dokumentetsDato,
-        journal_entry_type=m.journalposttype,
-        journal_status=m.journalstatus,
-        title=m.tittel,
-    )
+def _import_metadata(m: wire.NoarkMetadataForImport | None) -> ImportMetadata | None:
+    return None if m is None else ImportMetadata(**_filing(m))
 
 
-def history_to_wire(events: Iterable[Event]) -> w.ForsendelseHistorikk:
+def history_to_wire(events: Iterable[Event]) -> wire.ForsendelseHistorikk:
     texts: dict[str, str] = load("status")["svarut_event_text"]
     entries = []
     for e in events:
         template = texts.get(e.kind)
         text = template.format(detail=e.detail) if template else (f"{e.kind}: {e.detail}" if e.detail else e.kind)
-        entries.append(w.HendelsesLogg(hendelse=text, tidspunkt=e.at.isoformat(timespec="milliseconds")))
-    return w.ForsendelseHistorikk(hendelsesLogg=entries)
+        entries.append(wire.HendelsesLogg(hendelse=text, tidspunkt=e.at.isoformat(timespec="milliseconds")))
+    return wire.ForsendelseHistorikk(hendelsesLogg=entries)
 
 
-def _text(value: object) -> str | None:
+def _enum_as_str(value: object) -> str | None:
     """spyne hands enumeration values over as its own objects, not as ``str``."""
     return None if value is None else str(value)
-
-
-def _content(data: object) -> Content:
-    """spyne hands base64Binary over as a sequence of chunks; an MTOM attachment too large
-    for memory arrives as one :class:`SpooledContent`."""
-    if data is None:
-        return b""
-    if isinstance(data, (bytes, bytearray)):
-        return bytes(data)
-    chunks = list(data)  # type: ignore[call-overload]
-    if len(chunks) == 1 and isinstance(chunks[0], SpooledContent):
-        return chunks[0]
-    return b"".join(content_bytes(c) for c in chunks)

@@ -8,6 +8,8 @@ the namespace, so every member is declared with an empty ``sub_ns`` via
 """
 from __future__ import annotations
 
+from typing import Any
+
 from spyne import (
     Boolean,
     ByteArray,
@@ -118,7 +120,7 @@ class DigitalAdresse(_Base):
     """Abstract in the contract; clients send one of the two subtypes via ``xsi:type``."""
 
     __type_name__ = "digitalAdresse"
-    _type_info = []
+    _type_info: list[tuple[str, Any]] = []
 
 
 class OrganisasjonDigitalAdresse(DigitalAdresse):
@@ -314,4 +316,4 @@ POLYMORPHIC_TYPES = (PersonDigitalAdresse, OrganisasjonDigitalAdresse)
 #: Abstract in the contract: a ``digitalAdresse`` must name its subtype with ``xsi:type``.
 ABSTRACT_TYPES = (DigitalAdresse,)
 #: base64Binary members that may travel as MTOM attachments, and what they may contain.
-EXPECTED_CONTENT_TYPES = {(Dokument, "data"): "application/octet-stream"}
+EXPECTED_CONTENT_TYPES: dict[tuple[type, str], str] = {(Dokument, "data"): "application/octet-stream"}

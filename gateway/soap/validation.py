@@ -6,40 +6,28 @@ namespaces) arrives byte for byte.
 """
 from __future__ import annotations
 
-from typing import Any
-
-from spyne import Array, Boolean, ByteArray, ComplexModel, Integer, Unicode, rpc
+from spyne import Array, Boolean, ByteArray, Integer, Unicode, rpc
 
 from gateway.domain.validation_service import validate_payload
 from gateway.runtime import Runtime
 from gateway.soap.dual import DualSoapApplication, build_dual
-from gateway.soap.protocol import GatewayService, binary_bytes, claim_parse_memory
+from gateway.soap import application
+from gateway.soap.application import complex_type, optional, required
+from gateway.soap.binary import binary_bytes
+from gateway.soap.protocol import GatewayService, claim_parse_memory
 
 PATH = "/validation"
 NS = "urn:gateway:validation:1"
 
 
-class ValidationIssue(ComplexModel):
-    __namespace__ = NS
-    _type_info = [
-        ("line", Integer(min_occurs=0)),
-        ("column", Integer(min_occurs=0)),
-        ("path", Unicode(min_occurs=0)),
-        ("message", Unicode(min_occurs=1, nillable=False)),
-    ]
-
-
-class ValidationResult(ComplexModel):
-    __namespace__ = NS
-    _type_info = [
-        ("schemaName", Unicode(min_occurs=1, nillable=False)),
-        ("valid", Boolean(min_occurs=1, nillable=False)),
-        ("errors", Array(ValidationIssue)),
-    ]
+ValidationIssue = complex_type(NS, "ValidationIssue", line=optional(Integer), column=optional(Integer), path=optional(Unicode),
+                               message=required(Unicode))
+ValidationResult = complex_type(NS, "ValidationResult", schemaName=required(Unicode), valid=required(Boolean),
+                                errors=Array(ValidationIssue))
 
 
 class ValidationService(GatewayService):
-    @rpc(Unicode(min_occurs=1, nillable=False), ByteArray(min_occurs=1, nillable=False), _returns=ValidationResult,
+    @rpc(required(Unicode), required(ByteArray), _returns=ValidationResult,
          _in_variable_names={"schema_name": "schemaName"}, _operation_name="validate")
     def validate(ctx, schema_name, payload):
         data = binary_bytes(payload)
@@ -62,9 +50,4 @@ def build_application(runtime: Runtime | None) -> DualSoapApplication:
 
 def wsdl_document(url: str) -> bytes:
     """The WSDL this endpoint serves, with ``url`` as its address."""
-    app = build_application(None)
-    app.publish(url.removesuffix(PATH))
-    return app.wsdl.document
-
-
-__all__ = ["PATH", "NS", "build_application", "wsdl_document", "Any"]
+    return application.wsdl_document(build_application, PATH, url)

@@ -49,18 +49,24 @@ def value_kind(cls: Any) -> str | None:
     return kind
 
 
+def _model_class(cls: Any) -> type[Any] | None:
+    """``cls`` if it is a class (a spyne model: spyne has no type information), else None."""
+    return cls if isinstance(cls, type) else None
+
+
 def lexically_valid(cls: Any, text: str | None) -> bool:
     """The XSD lexical space for the types spyne decodes leniently (any text is ``False``,
     an Integer32 of 14 digits passes); other types fail inside spyne and are caught there."""
-    if isinstance(cls, type):
-        if issubclass(cls, EnumBase):
-            return text in cls.__values__
-        if issubclass(cls, Boolean):
+    model = _model_class(cls)
+    if model is not None:
+        if issubclass(model, EnumBase):
+            return text in model.__values__
+        if issubclass(model, Boolean):
             return text is not None and text.strip() in _BOOLEAN
-        if issubclass(cls, Integer):
+        if issubclass(model, Integer):
             if text is None or not _INTEGER.fullmatch(text.strip()):
                 return False
-            low, high = getattr(cls.Attributes, "min_bound", None), getattr(cls.Attributes, "max_bound", None)
+            low, high = getattr(model.Attributes, "min_bound", None), getattr(model.Attributes, "max_bound", None)
             return (low is None or int(text) >= low) and (high is None or int(text) <= high)
     return True
 
@@ -82,26 +88,27 @@ def undecodable(cls: Any, element: etree._Element, envelope_ns: str) -> RequestE
 
 
 def _expected(cls: Any) -> str:
-    if not isinstance(cls, type):
+    model = _model_class(cls)
+    if model is None:
         return "a valid value"
-    if issubclass(cls, EnumBase):
-        return "one of " + ", ".join(cls.__values__)
-    if issubclass(cls, Boolean):
+    if issubclass(model, EnumBase):
+        return "one of " + ", ".join(model.__values__)
+    if issubclass(model, Boolean):
         return "true or false"
-    if issubclass(cls, Integer):
-        low, high = getattr(cls.Attributes, "min_bound", None), getattr(cls.Attributes, "max_bound", None)
+    if issubclass(model, Integer):
+        low, high = getattr(model.Attributes, "min_bound", None), getattr(model.Attributes, "max_bound", None)
         return f"a whole number from {low} to {high}" if low is not None and high is not None else "a whole number"
-    if issubclass(cls, Decimal):
+    if issubclass(model, Decimal):
         return "a number"
-    if issubclass(cls, DateTime):
+    if issubclass(model, DateTime):
         return "an xs:dateTime such as 2026-05-17T12:00:00+02:00"
-    if issubclass(cls, Date):
+    if issubclass(model, Date):
         return "an xs:date such as 2026-05-17"
-    if issubclass(cls, Time):
+    if issubclass(model, Time):
         return "an xs:time such as 12:00:00"
-    if issubclass(cls, ByteArray):
+    if issubclass(model, ByteArray):
         return "base64Binary (the base64 alphabet; line breaks allowed)"
-    return f"a valid {getattr(cls, '__type_name__', None) or 'value'}"
+    return f"a valid {getattr(model, '__type_name__', None) or 'value'}"
 
 
 def _wire_path(element: etree._Element, envelope_ns: str) -> str:

@@ -129,7 +129,7 @@ def _reachable(roots: list[type], tns: str) -> tuple[list[type], list[type]]:
     return list(complex_types.values()), list(simple_types.values())
 
 
-def _complex_type(contract: Contract, cls: type, known: list[type]) -> etree._Element:
+def _complex_type(contract: Contract, cls: type[Any], known: list[type[Any]]) -> etree._Element:
     ct = etree.Element(_q(XS, "complexType"), name=cls.get_type_name())
     if cls in contract.abstract:
         ct.set("abstract", "true")

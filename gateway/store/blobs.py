@@ -24,6 +24,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -169,7 +170,7 @@ class DocumentStore:
             return self.files.exists(ref)
         return self._inline(_EXISTS_INLINE, ref) is not None
 
-    def _inline(self, statement: sa.Select, ref: str) -> object:
+    def _inline(self, statement: sa.Select[Any], ref: str) -> Any:
         """The one column ``statement`` selects for an inline document, or ``None``."""
         try:
             with self.engine.connect() as conn:

@@ -135,11 +135,8 @@ class DispatchStore:
         return health
 
     def alerts(self, *, kind: str | None = None) -> list[dict[str, Any]]:
-        query = sa.select(tables.alerts).order_by(tables.alerts.c.id)
-        if kind is not None:
-            query = query.where(tables.alerts.c.kind == kind)
         with self.engine.connect() as conn:
-            return [dict(r._mapping) for r in conn.execute(query)]
+            return [dict(r._mapping) for r in conn.execute(tables.in_order(tables.alerts, kind=kind))]
 
     # --- recipient register ---
 

@@ -16,26 +16,25 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from gateway.errors import FaultCode, StorageError
 from gateway.model import FINAL_STATUSES, Event, Shipment, Status, from_data, to_data, utcnow
-from gateway.store import tables as t
+from gateway.store import tables
 from gateway.store.jobs import enqueue
 from gateway.store.outcome import NewJob
-from gateway.store.tables import as_utc as _utc
 from gateway.store.blobs import InlineBlob, insert_inline
 from gateway.store.writer import writer_for
 
 
 # Built once: constructing statements per call is a measurable share of an intake.
-_INSERT_SHIPMENT = t.shipments.insert()
-_INSERT_DOCUMENT = t.documents.insert()
-_INSERT_EVENT = t.events.insert()
-_IDENTITY = sa.select(t.shipments.c.tenant, t.shipments.c.content_sha256, t.shipments.c.status).where(
-    t.shipments.c.id == sa.bindparam("id"))
+_INSERT_SHIPMENT = tables.shipments.insert()
+_INSERT_DOCUMENT = tables.documents.insert()
+_INSERT_EVENT = tables.events.insert()
+_IDENTITY = sa.select(tables.shipments.c.tenant, tables.shipments.c.content_sha256, tables.shipments.c.status).where(
+    tables.shipments.c.id == sa.bindparam("id"))
 #: Ids per ``IN (...)`` in a lookup by a caller's list of ids: far below every driver's
 #: bind-parameter limit, and large enough that a full call (``intake.max_ids_per_call``)
 #: takes a couple of round trips.
 IDS_PER_QUERY = 500
-_STATUSES = sa.select(t.shipments.c.id, t.shipments.c.tenant, t.shipments.c.status, t.shipments.c.status_changed_at).where(
-    t.shipments.c.id.in_(sa.bindparam("ids", expanding=True)))
+_STATUSES = sa.select(tables.shipments.c.id, tables.shipments.c.tenant, tables.shipments.c.status, tables.shipments.c.status_changed_at).where(
+    tables.shipments.c.id.in_(sa.bindparam("ids", expanding=True)))
 
 logger = logging.getLogger(__name__)
 
@@ -112,7 +111,7 @@ class Repository:
                 conn.execute(_INSERT_DOCUMENT, documents)
             insert_events(conn, shipment.id, events)
             if reserved:
-                conn.execute(t.reserved_ids.delete().where(t.reserved_ids.c.id == shipment.id))
+                conn.execute(tables.reserved_ids.delete().where(tables.reserved_ids.c.id == shipment.id))
             if dispatch:
                 enqueue(conn, [NewJob(kind="route", run_after=now, shipment_id=shipment.id)])
 
@@ -135,7 +134,7 @@ class Repository:
 
     def reserve_id(self, shipment_id: str, tenant: str) -> None:
         row = dict(id=shipment_id, tenant=tenant, reserved_at=utcnow())
-        self._writer.run(lambda conn: conn.execute(t.reserved_ids.insert(), row))
+        self._writer.run(lambda conn: conn.execute(tables.reserved_ids.insert(), row))
 
     def audit(
         self,
@@ -148,25 +147,25 @@ class Repository:
         shipment_id: str | None = None,
     ) -> None:
         row = dict(at=utcnow(), tenant=tenant, operation=operation, outcome=outcome, field=field, shipment_id=shipment_id, detail=detail)
-        self._writer.run(lambda conn: conn.execute(t.audit_events.insert(), row))
+        self._writer.run(lambda conn: conn.execute(tables.audit_events.insert(), row))
 
     # --- reads ---
 
     def reservation_tenant(self, shipment_id: str) -> str | None:
         with self.engine.connect() as conn:
-            return conn.scalar(sa.select(t.reserved_ids.c.tenant).where(t.reserved_ids.c.id == shipment_id))
+            return conn.scalar(sa.select(tables.reserved_ids.c.tenant).where(tables.reserved_ids.c.id == shipment_id))
 
     def get(self, shipment_id: str) -> StoredShipment | None:
         with self.engine.connect() as conn:
-            row = conn.execute(sa.select(t.shipments).where(t.shipments.c.id == shipment_id)).first()
+            row = conn.execute(sa.select(tables.shipments).where(tables.shipments.c.id == shipment_id)).first()
         if row is None:
             return None
         return StoredShipment(
             shipment=from_data(Shipment, row.data),
             status=Status(row.status),
             content_sha256=row.content_sha256,
-            created_at=_utc(row.created_at),
-            status_changed_at=_utc(row.status_changed_at),
+            created_at=tables.as_utc(row.created_at),
+            status_changed_at=tables.as_utc(row.status_changed_at),
         )
 
     def identity(self, shipment_id: str) -> Identity | None:
@@ -177,7 +176,7 @@ class Repository:
 
     def tenant_of(self, shipment_id: str) -> str | None:
         with self.engine.connect() as conn:
-            return conn.scalar(sa.select(t.shipments.c.tenant).where(t.shipments.c.id == shipment_id))
+            return conn.scalar(sa.select(tables.shipments.c.tenant).where(tables.shipments.c.id == shipment_id))
 
     def statuses(self, shipment_ids: Iterable[str]) -> dict[str, tuple[str, Status, dt.datetime]]:
         """id → (tenant, status, status_changed_at) for the ids that exist.
@@ -190,25 +189,25 @@ class Repository:
         with self.engine.connect() as conn:
             for start in range(0, len(ids), IDS_PER_QUERY):
                 rows = conn.execute(_STATUSES, {"ids": ids[start:start + IDS_PER_QUERY]}).all()
-                found.update((r.id, (r.tenant, Status(r.status), _utc(r.status_changed_at))) for r in rows)
+                found.update((r.id, (r.tenant, Status(r.status), tables.as_utc(r.status_changed_at))) for r in rows)
         return found
 
     def ids_by_external_ref(self, tenant: str, external_ref: str) -> list[str]:
         query = (
-            sa.select(t.shipments.c.id)
-            .where(t.shipments.c.tenant == tenant, t.shipments.c.external_ref == external_ref)
-            .order_by(t.shipments.c.created_at, t.shipments.c.id)
+            sa.select(tables.shipments.c.id)
+            .where(tables.shipments.c.tenant == tenant, tables.shipments.c.external_ref == external_ref)
+            .order_by(tables.shipments.c.created_at, tables.shipments.c.id)
         )
         with self.engine.connect() as conn:
             return list(conn.scalars(query))
 
     def events(self, shipment_id: str) -> list[Event]:
-        query = sa.select(t.events).where(t.events.c.shipment_id == shipment_id).order_by(t.events.c.id)
+        query = sa.select(tables.events).where(tables.events.c.shipment_id == shipment_id).order_by(tables.events.c.id)
         with self.engine.connect() as conn:
             rows = conn.execute(query).all()
         return [
             Event(
-                at=_utc(r.at),
+                at=tables.as_utc(r.at),
                 kind=r.kind,
                 status=Status(r.status) if r.status else None,
                 channel=r.channel,
@@ -218,15 +217,12 @@ class Repository:
         ]
 
     def audit_records(self, *, tenant: str | None = None) -> list[dict[str, object]]:
-        query = sa.select(t.audit_events).order_by(t.audit_events.c.id)
-        if tenant is not None:
-            query = query.where(t.audit_events.c.tenant == tenant)
         with self.engine.connect() as conn:
-            return [dict(r._mapping) for r in conn.execute(query)]
+            return [dict(r._mapping) for r in conn.execute(tables.in_order(tables.audit_events, tenant=tenant))]
 
     def count_shipments(self) -> int:
         with self.engine.connect() as conn:
-            return int(conn.scalar(sa.select(sa.func.count()).select_from(t.shipments)) or 0)
+            return int(conn.scalar(sa.select(sa.func.count()).select_from(tables.shipments)) or 0)
 
     # --- helpers ---
 
@@ -241,8 +237,8 @@ def append_event(conn: Connection, shipment_id: str, event: Event) -> None:
     if event.status is not None:
         # a final status sticks: a stop or a read that raced a running job is not overwritten
         conn.execute(
-            t.shipments.update()
-            .where(t.shipments.c.id == shipment_id, t.shipments.c.status.not_in([str(s) for s in FINAL_STATUSES]))
+            tables.shipments.update()
+            .where(tables.shipments.c.id == shipment_id, tables.shipments.c.status.not_in([str(s) for s in FINAL_STATUSES]))
             .values(status=str(event.status), status_changed_at=event.at)
         )
 

@@ -4,6 +4,7 @@ this module is what the code queries against and must match the newest migration
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -163,3 +164,13 @@ alerts = sa.Table(
     sa.Column("detail", sa.Text, nullable=False),
     sa.Index("ix_alerts_at", "at"),
 )
+
+
+def in_order(table: sa.Table, **equal: object) -> sa.Select[Any]:
+    """The rows of a log table (``audit_events``, ``alerts``) in the order written, those whose
+    columns equal the values given (a value of None: any)."""
+    query = sa.select(table).order_by(table.c.id)
+    for column, value in equal.items():
+        if value is not None:
+            query = query.where(table.c[column] == value)
+    return query

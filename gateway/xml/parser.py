@@ -24,12 +24,13 @@ from dataclasses import dataclass
 from lxml import etree
 
 from gateway.errors import FaultCode, HostileXmlError, RequestError
+from gateway.limits import LIMITS
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class XmlParsePolicy:
     allow_large_text: bool = False
-    max_depth: int = 128
+    max_depth: int = LIMITS.xml_max_depth
     #: Only where a signature is verified: C14N keeps PIs, so dropping them changes the digest.
     #: The verifier strips them from the tree it vouches for; no later step ever sees one.
     keep_processing_instructions: bool = False
@@ -133,7 +134,7 @@ def _as_utf8(data: bytes, charset: str | None) -> tuple[bytes, str | None]:
     if name != "utf-8":
         try:
             data = data.decode(name).encode("utf-8")
-        except UnicodeError as exc:
+        except (UnicodeDecodeError, UnicodeEncodeError) as exc:
             raise RequestError(f"the body is not valid {charset[:40]}: {exc.reason}", code=FaultCode.MALFORMED_XML) from None
     return data, "utf-8"  # imposed: a UTF-16 document's own declaration no longer fits its bytes
 
@@ -193,7 +194,8 @@ def has_doctype(data: bytes) -> bool:
                 break
     at = 0
     while True:
-        at = _SPACE.match(data, at).end()
+        space = _SPACE.match(data, at)  # matches everywhere, if only the empty string
+        at = space.end() if space else at
         if data.startswith(b"<?", at):
             end, close = data.find(b"?>", at + 2), 2
         elif data.startswith(b"<!--", at):

@@ -45,6 +45,7 @@ from typing import Any
 from lxml import etree
 
 from gateway.errors import FaultCode, GatewayError, ValidationError
+from gateway.limits import LIMITS
 from gateway.xml.parser import INLINE_DOCUMENTS, STRICT, XmlParsePolicy, make_parser, parse_untrusted
 
 XSD_NS = "http://www.w3.org/2001/XMLSchema"
@@ -55,14 +56,14 @@ MANIFEST_FORMAT = 1
 BUILTIN = {"memo-1.1": "memo-1.1", "memo-1.2": "memo-1.2"}  # name -> folder under xsd/
 BUILTIN_ENTRY = "memo.xsd"
 
-MAX_ISSUES = 100  # a broken document can yield thousands; the first ones are what helps
+MAX_ISSUES = LIMITS.schema_max_issues  # a broken document can yield thousands; the first ones are what helps
 #: Above this many steps of libxml2 path building (see ``_node_path_work``), validate streaming.
-MAX_NODE_PATH_WORK = 20_000_000
+MAX_NODE_PATH_WORK = LIMITS.schema_max_node_path_work
 #: Above this many elements, issues carry libxml2's line and message only: naming elements and
 #: finding columns indexes every element (3,000,000 elements cost 1.7 GB).
-MAX_NAMED_ELEMENTS = 50_000
-MAX_BUNDLE_FILES = 1000
-MAX_BUNDLE_BYTES = 64 * 1024 * 1024
+MAX_NAMED_ELEMENTS = LIMITS.schema_max_named_elements
+MAX_BUNDLE_FILES = LIMITS.schema_bundle_max_files
+MAX_BUNDLE_BYTES = LIMITS.schema_bundle_max_bytes
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _REFERENCES = tuple(f"{{{XSD_NS}}}{tag}" for tag in ("import", "include", "redefine", "override"))

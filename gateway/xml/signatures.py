@@ -45,16 +45,17 @@ from signxml import methods as construction
 from signxml.exceptions import InvalidCertificate, InvalidInput, SignXMLException
 
 from gateway.errors import FaultCode, GatewayError, register_faults
+from gateway.limits import LIMITS
 from gateway.xml.parser import SIGNED_INLINE_DOCUMENTS, make_parser
 
 DS = "http://www.w3.org/2000/09/xmldsig#"
 ENVELOPED = "http://www.w3.org/2000/09/xmldsig#enveloped-signature"
 _SIGNATURE = f"{{{DS}}}Signature"
 _ID_NAMES = frozenset({"Id", "ID", "id"})  # signxml matches these local names in any namespace
-_MAX_EMBEDDED_CERTIFICATES = 8
+_MAX_EMBEDDED_CERTIFICATES = LIMITS.max_embedded_certificates
 #: Signing certificates are 1–3 KB; a larger one is refused before it is decoded, which also
 #: bounds what the per-certificate caches below can be made to hold.
-_MAX_CERTIFICATE_BYTES = 16 * 1024
+_MAX_CERTIFICATE_BYTES = LIMITS.max_certificate_bytes
 
 
 class SignatureCode(enum.StrEnum):
@@ -290,7 +291,7 @@ class SignatureVerifier:
             if pinned is not None:
                 return _usable(pinned, now, self.policy.min_rsa_bits)
         if embedded and self._store is not None:
-            return _usable(self._chain_to_ca(embedded, now), now, self.policy.min_rsa_bits)
+            return _usable(self._chain_to_ca(self._store, embedded, now), now, self.policy.min_rsa_bits)
         if embedded:
             raise SignatureError(SignatureCode.SIGNATURE_CERTIFICATE_UNTRUSTED,
                                  f"the signing certificate ({_describe(embedded[0])}) is not pinned for this sender")
@@ -299,9 +300,9 @@ class SignatureVerifier:
         raise SignatureError(SignatureCode.SIGNATURE_CERTIFICATE_UNTRUSTED,
                              "ds:KeyInfo carries no X509Certificate; this sender's policy needs it to choose the trusted certificate")
 
-    def _chain_to_ca(self, embedded: Sequence[x509.Certificate], now: dt.datetime) -> x509.Certificate:
+    def _chain_to_ca(self, store: verification.Store, embedded: Sequence[x509.Certificate], now: dt.datetime) -> x509.Certificate:
         verifier = (
-            verification.PolicyBuilder().store(self._store).time(now)
+            verification.PolicyBuilder().store(store).time(now)
             .extension_policies(ee_policy=_EE_POLICY, ca_policy=verification.ExtensionPolicy.webpki_defaults_ca())
             .build_client_verifier()
         )

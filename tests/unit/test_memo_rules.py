@@ -5,20 +5,19 @@ import pytest
 from lxml import etree
 
 from gateway.domain.memo_rules import (
-    FILENAME_FORBIDDEN,
-    FILENAME_FORBIDDEN_SPACES,
     MEMO_RULE_MEANINGS,
     NOTIFICATION_MAX,
     TEXT_MAX,
-    UUID_V4_PATTERN,
     MemoRule,
     MemoRuleError,
     check_memo,
     memo_violations,
     path_of,
 )
+from gateway.domain.filenames import FORBIDDEN_FILENAME_CHARS, LOOKALIKE_SPACES
 from gateway.errors import FaultCode, GatewayError
 from gateway.memo_vocabulary import ADDITIONAL_CONTENT_DATA_MAX, MEMO_NS
+from gateway.uuids import V4_PATTERN
 from gateway.xml.parser import parse_untrusted
 from tests.conftest import SPECS, require_spec
 
@@ -115,7 +114,7 @@ def test_every_rule_has_a_meaning_and_a_prefixed_code():
 
 # ---------------------------------------------------------------- file names
 
-BAD_FILENAME_CHARS = sorted(FILENAME_FORBIDDEN | FILENAME_FORBIDDEN_SPACES) + ["\n", "\r", "\t", "\x7f", "\x9f", "\u0085", "\u2028", "\u2029"]
+BAD_FILENAME_CHARS = sorted(FORBIDDEN_FILENAME_CHARS | LOOKALIKE_SPACES) + ["\n", "\r", "\t", "\x7f", "\x9f", "\u0085", "\u2028", "\u2029"]
 
 
 @pytest.mark.parametrize("char", BAD_FILENAME_CHARS, ids=lambda c: f"U+{ord(c):04X}")
@@ -127,8 +126,8 @@ def test_filename_characters(char):
 
 def test_forbidden_spaces_are_the_documented_list():
     expected = {0x00A0, *range(0x2000, 0x200C), 0x202F, 0x205F, 0x3000, 0xFEFF}
-    assert {ord(c) for c in FILENAME_FORBIDDEN_SPACES} == expected
-    assert FILENAME_FORBIDDEN == set('<>:"/\\|?*')
+    assert {ord(c) for c in LOOKALIKE_SPACES} == expected
+    assert FORBIDDEN_FILENAME_CHARS == set('<>:"/\\|?*')
 
 
 @pytest.mark.parametrize("name", ["Afgørelse.pdf", "Bilag 1 – tegninger (rev. 2).pdf", "ÆØÅ æøå.docx", "a.b.c", "x" * 200])
@@ -375,7 +374,7 @@ def test_limits_match_the_official_xsd():
     types = _xsd("MeMo_dataTypes.xsd")
     assert int(_restriction(types, "memoTextType", "maxLength")) == TEXT_MAX
     assert int(_restriction(types, "memoNotificationType", "maxLength")) == NOTIFICATION_MAX
-    assert _restriction(types, "memoUuidType", "pattern") == UUID_V4_PATTERN
+    assert _restriction(types, "memoUuidType", "pattern") == V4_PATTERN
     assert _restriction(types, "memoDateTimeType", "pattern") == ".+Z"
     core = _xsd("MeMo_core.xsd")
     content = core.find(f"{XS}element[@name='ContentData']")

@@ -122,8 +122,11 @@ def test_registered_media_types_are_accepted(media):
 def test_one_definition_of_forbidden_filename_characters():
     from gateway.domain import filenames, memo_rules, validation
 
-    assert memo_rules.FILENAME_FORBIDDEN is filenames.FORBIDDEN_FILENAME_CHARS
+    assert memo_rules.FORBIDDEN_FILENAME_CHARS is filenames.FORBIDDEN_FILENAME_CHARS
+    assert memo_rules.LOOKALIKE_SPACES is filenames.LOOKALIKE_SPACES
+    assert memo_rules.is_control_character is filenames.is_control_character
     assert validation.FORBIDDEN_FILENAME_CHARS is filenames.FORBIDDEN_FILENAME_CHARS
+    assert not hasattr(memo_rules, "FILENAME_FORBIDDEN") and not hasattr(memo_rules, "FILENAME_FORBIDDEN_SPACES")
 
 
 # --- lengths: every text field of the contract is bounded (issue 9, item 15) ---
