@@ -17,6 +17,7 @@ import os
 import shutil
 import threading
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Union
@@ -47,6 +48,24 @@ Content = Union[bytes, SpooledContent]
 
 def content_bytes(content: Content) -> bytes:
     return content.read() if isinstance(content, SpooledContent) else bytes(content)
+
+
+def content_chunks(content: Content, size: int) -> Iterator[bytes]:
+    """``content`` in pieces of ``size`` bytes (the last one shorter; none for empty
+    content), read from the spool file one piece at a time."""
+    if isinstance(content, SpooledContent):
+        yield from file_chunks(content.path, size)
+        return
+    view = memoryview(content)
+    for start in range(0, len(view), size):
+        yield bytes(view[start:start + size])
+
+
+def file_chunks(path: str | os.PathLike[str], size: int) -> Iterator[bytes]:
+    """The file at ``path`` in pieces of ``size`` bytes, read one at a time."""
+    with open(path, "rb") as f:
+        while chunk := f.read(size):
+            yield chunk
 
 
 def content_sha256(content: Content) -> str:
