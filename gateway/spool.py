@@ -17,7 +17,7 @@ import os
 import shutil
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Union
@@ -50,7 +50,7 @@ def content_bytes(content: Content) -> bytes:
     return content.read() if isinstance(content, SpooledContent) else bytes(content)
 
 
-def content_chunks(content: Content, size: int) -> Iterator[bytes]:
+def content_chunks(content: Content, size: int) -> Generator[bytes, None, None]:
     """``content`` in pieces of ``size`` bytes (the last one shorter; none for empty
     content), read from the spool file one piece at a time."""
     if isinstance(content, SpooledContent):
