@@ -24,9 +24,11 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import closing
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql.psycopg import dialect as psycopg_dialect
 from sqlalchemy.engine import Connection, Engine
 
 from gateway.errors import FaultCode, StorageError
@@ -103,6 +105,27 @@ def _head_row(staged: StagedDocument, first: bytes) -> dict[str, object]:
     return {"sha256": staged.sha256, "size": staged.size, "data": first}
 
 
+#: The reads as psycopg runs them, compiled once (see :func:`_first_row`).
+_PSYCOPG_SQL = {statement: str(statement.compile(dialect=psycopg_dialect())) for statement in (_SELECT_HEAD, _SELECT_CHUNK)}
+
+
+def _first_row(conn: Connection, statement: sa.Select[Any], params: dict[str, object]) -> tuple[Any, ...] | None:
+    """The first row of a read, as a plain tuple.
+
+    psycopg hands ``bytea`` over as hex text unless a cursor asks for binary results, and
+    SQLAlchemy cannot ask: decoding the hex took over half the time of reading a document
+    back (10.7 against 4.1 ms per MiB). On PostgreSQL the same statement therefore runs on a
+    binary cursor of the connection's own psycopg connection (same transaction).
+    """
+    driver = conn.connection.driver_connection
+    if conn.dialect.driver != "psycopg" or driver is None:
+        row = conn.execute(statement, params).first()
+        return None if row is None else tuple(row)
+    with driver.cursor(binary=True) as cursor:
+        cursor.execute(_PSYCOPG_SQL[statement], params)
+        return cursor.fetchone()
+
+
 def read_chunks(engine: Engine, sha256: str) -> Iterator[bytes]:
     """The document's bytes, one stored chunk at a time, on one connection.
 
@@ -112,23 +135,25 @@ def read_chunks(engine: Engine, sha256: str) -> Iterator[bytes]:
     where = f"document db:{sha256}"
     try:
         with engine.connect() as conn:
-            head = conn.execute(_SELECT_HEAD, {"sha256": sha256}).first()
+            head = _first_row(conn, _SELECT_HEAD, {"sha256": sha256})
             if head is None:
                 raise StorageError(f"{where} is not in the database", code=FaultCode.STORAGE_UNAVAILABLE)
-            done, seq, chunk = 0, 0, head.data
+            size, chunk = head
+            done, seq = 0, 0
             while True:
                 done += len(chunk)
                 if chunk:
                     yield bytes(chunk)
-                if done >= head.size:
+                if done >= size:
                     break
                 seq += 1
-                chunk = conn.execute(_SELECT_CHUNK, {"sha256": sha256, "seq": seq}).scalar()
+                row = _first_row(conn, _SELECT_CHUNK, {"sha256": sha256, "seq": seq})
+                chunk = None if row is None else row[0]
                 if chunk is None:
-                    raise StorageError(f"{where} lacks chunk {seq} ({done} of {head.size} bytes found)",
+                    raise StorageError(f"{where} lacks chunk {seq} ({done} of {size} bytes found)",
                                        code=FaultCode.STORAGE_UNAVAILABLE)
-            if done != head.size:
-                raise StorageError(f"{where} has {done} bytes, its head says {head.size}", code=FaultCode.STORAGE_UNAVAILABLE)
+            if done != size:
+                raise StorageError(f"{where} has {done} bytes, its head says {size}", code=FaultCode.STORAGE_UNAVAILABLE)
     except sa.exc.SQLAlchemyError as exc:
         raise StorageError(f"{where} is not readable: {exc}", code=FaultCode.STORAGE_UNAVAILABLE) from exc
 
