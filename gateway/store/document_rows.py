@@ -117,8 +117,8 @@ def _first_row(conn: Connection, statement: sa.Select[Any], params: dict[str, ob
     back (10.7 against 4.1 ms per MiB). On PostgreSQL the same statement therefore runs on a
     binary cursor of the connection's own psycopg connection (same transaction).
     """
-    driver = conn.connection.driver_connection
-    if conn.dialect.driver != "psycopg" or driver is None:
+    driver = conn.connection.driver_connection if conn.dialect.driver == "psycopg" else None
+    if driver is None:
         row = conn.execute(statement, params).first()
         return None if row is None else tuple(row)
     with driver.cursor(binary=True) as cursor:
