@@ -4,8 +4,9 @@ A 350 MB MTOM attachment must not be held in memory (the gateway runs 16 calls a
 the multipart reader streams it into a file of the request's :class:`Spool`, hashing it on
 the way, and hands on a :class:`SpooledContent` in place of ``bytes``. PDF checks read it
 from the file, and the blob store adopts the file by renaming it (the spool lives under the
-data folder, on the same file system as the blobs). Whatever is left is removed when the
-request ends.
+data folder, on the same file system as the blobs), or, with documents kept in the database,
+copies it into chunk rows a piece at a time (:func:`content_chunks`). Whatever is left is
+removed when the request ends.
 
 Document content is therefore ``bytes | SpooledContent`` (:data:`Content`) everywhere
 between the SOAP layer and the store.
