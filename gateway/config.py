@@ -33,6 +33,12 @@ def frozen(cls: type[_T]) -> type[_T]:
     return dataclass(frozen=True, slots=True, kw_only=True)(cls)
 
 
+#: ``storage.documents``: one node keeps large documents as files, nodes that share only the
+#: database keep them in it.
+DOCUMENTS_IN_FILES = "files"
+DOCUMENTS_IN_DATABASE = "database"
+
+
 class ConfigError(ValueError):
     """The configuration cannot be used; the message names the key."""
 
@@ -87,11 +93,19 @@ class StorageSettings:
     data_dir: str = "var"
     #: Defaults to ``sqlite:///<data_dir>/gateway.db``.
     database_url: str = ""
+    #: Where documents larger than ``inline_document_bytes`` live: ``"files"`` under
+    #: ``blobs/`` (one node), or ``"database"``: every document in the database, streamed in
+    #: 1 MiB chunks and committed with its letter, for nodes that share only the database.
+    documents: str = DOCUMENTS_IN_FILES
     #: Documents up to this size are kept in the database and committed in the shipment's
     #: own transaction (one fsync for the letter); larger ones are files under ``blobs/``.
-    #: SQLite measures small blobs faster inside the database than as files. 0: always files;
-    #: nodes that share only a PostgreSQL database set it above the largest document.
+    #: SQLite measures small blobs faster inside the database than as files. 0: always files.
+    #: Not used with ``documents = "database"``.
     inline_document_bytes: int = 128 * KiB
+
+    @property
+    def documents_in_database(self) -> bool:
+        return self.documents == DOCUMENTS_IN_DATABASE
 
     @property
     def resolved_database_url(self) -> str:
@@ -512,6 +526,10 @@ def _check(settings: Settings) -> None:
                 "pdf_max_pages", "pdf_max_objects", "pdf_max_seconds"):
         if getattr(settings.intake, key) <= 0:
             raise ConfigError(f"intake.{key} must be positive, got {getattr(settings.intake, key)}")
+    if settings.storage.documents not in (DOCUMENTS_IN_FILES, DOCUMENTS_IN_DATABASE):
+        raise ConfigError(f"storage.documents must be {DOCUMENTS_IN_FILES!r} (large documents as files, one node) or "
+                          f"{DOCUMENTS_IN_DATABASE!r} (every document in the database, for nodes sharing it), "
+                          f"got {settings.storage.documents!r}")
     if settings.storage.inline_document_bytes < 0:
         raise ConfigError(f"storage.inline_document_bytes must be 0 or more, got {settings.storage.inline_document_bytes}")
     url = settings.storage.resolved_database_url

@@ -63,7 +63,8 @@ class Runtime:
             migrate.upgrade(engine)
         repository = Repository(engine)
         blobs = DocumentStore(engine, FileBlobStore(settings.storage.blob_dir),
-                              inline_max_bytes=settings.storage.inline_document_bytes)
+                              inline_max_bytes=settings.storage.inline_document_bytes,
+                              in_database=settings.storage.documents_in_database)
         shipments = ShipmentService(repository, blobs, policy=settings.intake, clock=clock,
                                     routing_rules=load_rules(settings.dispatch.folder_routing_file or None))
         store = DispatchStore(engine)

@@ -4,8 +4,9 @@ A 350 MB MTOM attachment must not be held in memory (the gateway runs 16 calls a
 the multipart reader streams it into a file of the request's :class:`Spool`, hashing it on
 the way, and hands on a :class:`SpooledContent` in place of ``bytes``. PDF checks read it
 from the file, and the blob store adopts the file by renaming it (the spool lives under the
-data folder, on the same file system as the blobs). Whatever is left is removed when the
-request ends.
+data folder, on the same file system as the blobs), or, with documents kept in the database,
+copies it into chunk rows a piece at a time (:func:`content_chunks`). Whatever is left is
+removed when the request ends.
 
 Document content is therefore ``bytes | SpooledContent`` (:data:`Content`) everywhere
 between the SOAP layer and the store.
@@ -17,6 +18,7 @@ import os
 import shutil
 import threading
 import uuid
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Union
@@ -47,6 +49,24 @@ Content = Union[bytes, SpooledContent]
 
 def content_bytes(content: Content) -> bytes:
     return content.read() if isinstance(content, SpooledContent) else bytes(content)
+
+
+def content_chunks(content: Content, size: int) -> Generator[bytes, None, None]:
+    """``content`` in pieces of ``size`` bytes (the last one shorter; none for empty
+    content), read from the spool file one piece at a time."""
+    if isinstance(content, SpooledContent):
+        yield from file_chunks(content.path, size)
+        return
+    view = memoryview(content)
+    for start in range(0, len(view), size):
+        yield bytes(view[start:start + size])
+
+
+def file_chunks(path: str | os.PathLike[str], size: int) -> Iterator[bytes]:
+    """The file at ``path`` in pieces of ``size`` bytes, read one at a time."""
+    with open(path, "rb") as f:
+        while chunk := f.read(size):
+            yield chunk
 
 
 def content_sha256(content: Content) -> str:

@@ -1,4 +1,4 @@
-"""Where document bytes live: in the database for small documents, as files for large ones.
+"""Where document bytes live: rows in the database, or files for large ones on one node.
 
 Both are addressed by SHA-256 and store identical content once.
 
@@ -8,32 +8,32 @@ Both are addressed by SHA-256 and store identical content once.
   there (identical content) gets its directory fsynced too, since the call that renamed it
   may not have done so yet.
 * :class:`DocumentStore` is what intake and dispatch use. A document up to
-  ``storage.inline_document_bytes`` is *staged*: its bytes go into the ``document_blobs``
-  table in the shipment's own transaction, so one commit (one fsync) makes the letter and its
-  documents durable together, and a refused letter leaves none of their bytes behind. A file per document
-  (up to two new directories, two to four fsyncs) cost more than the whole rest of an
-  intake's storage work for a letter of a few small PDFs. Larger documents go to the files
-  first.
+  ``storage.inline_document_bytes`` is *staged*: its bytes go into the database
+  (:mod:`gateway.store.document_rows`) in the shipment's own transaction, so one commit (one
+  fsync) makes the letter and its documents durable together, and a refused letter leaves
+  none of their bytes behind. A file per document (up to two new directories, two to four
+  fsyncs) cost more than the whole rest of an intake's storage work for a letter of a few
+  small PDFs. With ``storage.documents = "files"`` (the default) larger documents go to the
+  files first; with ``"database"`` every document is staged, chunk by chunk, so nodes that
+  share only the database can dispatch each other's letters.
 
 A document's ``storage_ref`` says where it is: ``db:<sha256>`` or the bare SHA-256 of a file.
+Either is read back in chunks (:meth:`DocumentStore.chunks`).
 """
 from __future__ import annotations
 
 import errno
 import os
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Engine
 
 from gateway.errors import FaultCode, StorageError
 from gateway.fileio import fsync_dir, write_atomic
-from gateway.spool import Content, SpooledContent, content_bytes, content_sha256
-from gateway.store import tables as t
+from gateway.spool import Content, SpooledContent, content_sha256, file_chunks
+from gateway.store.document_rows import CHUNK_BYTES, StagedDocument, read_chunks, stored
 
 INLINE_PREFIX = "db:"
 
@@ -108,72 +108,56 @@ class FileBlobStore:
         try:
             return self.path(sha256).read_bytes()
         except OSError as exc:
-            raise StorageError(f"document {sha256} is not readable: {exc}", code=FaultCode.STORAGE_UNAVAILABLE) from exc
+            raise self._unreadable(sha256, exc) from exc
 
+    def chunks(self, sha256: str, size: int) -> Iterator[bytes]:
+        """The file in pieces of ``size`` bytes."""
+        try:
+            yield from file_chunks(self.path(sha256), size)
+        except OSError as exc:
+            raise self._unreadable(sha256, exc) from exc
 
-@dataclass(frozen=True, slots=True)
-class InlineBlob:
-    """Document bytes to insert in the shipment's transaction (:func:`insert_inline`)."""
-
-    sha256: str
-    data: bytes
-
-
-_INSERT_INLINE = {
-    "sqlite": sqlite.insert(t.document_blobs).on_conflict_do_nothing(index_elements=["sha256"]),
-    "postgresql": postgresql.insert(t.document_blobs).on_conflict_do_nothing(index_elements=["sha256"]),
-}
-_SELECT_INLINE = sa.select(t.document_blobs.c.data).where(t.document_blobs.c.sha256 == sa.bindparam("sha256"))
-_EXISTS_INLINE = sa.select(t.document_blobs.c.sha256).where(t.document_blobs.c.sha256 == sa.bindparam("sha256"))
-
-
-def insert_inline(conn: Connection, blobs: Sequence[InlineBlob]) -> None:
-    """Insert staged documents in ``conn``'s transaction; content already stored is kept once.
-
-    Rows go in digest order: two letters with the same attachments in another order would
-    otherwise each hold one row's lock and wait for the other's (a PostgreSQL deadlock).
-    """
-    unique = {b.sha256: b for b in blobs}
-    if unique:
-        rows = [{"sha256": sha, "size": len(unique[sha].data), "data": unique[sha].data} for sha in sorted(unique)]
-        conn.execute(_INSERT_INLINE[conn.dialect.name], rows)
+    @staticmethod
+    def _unreadable(sha256: str, exc: OSError) -> StorageError:
+        return StorageError(f"document {sha256} is not readable: {exc}", code=FaultCode.STORAGE_UNAVAILABLE)
 
 
 class DocumentStore:
-    """Small documents in the database, in the shipment's transaction; large ones as files."""
+    """Where intake puts document bytes and dispatch reads them: rows in the shipment's
+    transaction (:mod:`gateway.store.document_rows`) or files written before it."""
 
-    def __init__(self, engine: Engine, files: FileBlobStore, *, inline_max_bytes: int) -> None:
+    def __init__(self, engine: Engine, files: FileBlobStore, *, inline_max_bytes: int, in_database: bool = False,
+                 chunk_bytes: int = CHUNK_BYTES) -> None:
         self.engine = engine
         self.files = files
         self.inline_max_bytes = inline_max_bytes
+        self.in_database = in_database
+        self.chunk_bytes = chunk_bytes
 
-    def stage(self, data: Content, *, sha256: str) -> tuple[str, InlineBlob | None]:
-        """(storage_ref, bytes to insert with the shipment or ``None``).
+    def stage(self, data: Content, *, sha256: str) -> tuple[str, StagedDocument | None]:
+        """(storage_ref, document to insert with the shipment or ``None``).
 
-        A large document is written to a file and fsynced now; a small one is only durable
-        once the caller has inserted the returned :class:`InlineBlob` and committed.
+        A document for the files is written and fsynced now; one for the database is only
+        durable once the caller has inserted the returned :class:`StagedDocument` and
+        committed (its bytes are read from ``data`` then, chunk by chunk).
         """
-        if len(data) <= self.inline_max_bytes:
-            return INLINE_PREFIX + sha256, InlineBlob(sha256, content_bytes(data))
+        if self.in_database or len(data) <= self.inline_max_bytes:
+            return INLINE_PREFIX + sha256, StagedDocument(sha256, data, self.chunk_bytes)
         return self.files.put(data, sha256=sha256), None
 
+    def chunks(self, ref: str) -> Iterator[bytes]:
+        """The document's bytes in pieces, never all of them in memory at once."""
+        if ref.startswith(INLINE_PREFIX):
+            return read_chunks(self.engine, ref[len(INLINE_PREFIX):])
+        return self.files.chunks(ref, self.chunk_bytes)
+
     def get(self, ref: str) -> bytes:
+        """The whole document (what a channel's :class:`Letter` hands on)."""
         if not ref.startswith(INLINE_PREFIX):
             return self.files.get(ref)
-        data = self._inline(_SELECT_INLINE, ref)
-        if data is None:
-            raise StorageError(f"document {ref} is not in the database", code=FaultCode.STORAGE_UNAVAILABLE)
-        return bytes(data)
+        return b"".join(self.chunks(ref))
 
     def exists(self, ref: str) -> bool:
         if not ref.startswith(INLINE_PREFIX):
             return self.files.exists(ref)
-        return self._inline(_EXISTS_INLINE, ref) is not None
-
-    def _inline(self, statement: sa.Select[Any], ref: str) -> Any:
-        """The one column ``statement`` selects for an inline document, or ``None``."""
-        try:
-            with self.engine.connect() as conn:
-                return conn.execute(statement, {"sha256": ref[len(INLINE_PREFIX):]}).scalar()
-        except sa.exc.SQLAlchemyError as exc:
-            raise StorageError(f"document {ref} is not readable: {exc}", code=FaultCode.STORAGE_UNAVAILABLE) from exc
+        return stored(self.engine, ref[len(INLINE_PREFIX):])

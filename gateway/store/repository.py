@@ -17,9 +17,9 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from gateway.errors import FaultCode, StorageError
 from gateway.model import FINAL_STATUSES, Event, Shipment, Status, from_data, to_data, utcnow
 from gateway.store import tables
+from gateway.store.document_rows import StagedDocument, insert_documents
 from gateway.store.jobs import enqueue
 from gateway.store.outcome import NewJob
-from gateway.store.blobs import InlineBlob, insert_inline
 from gateway.store.writer import writer_for
 
 
@@ -68,14 +68,14 @@ class Repository:
 
     def insert_shipment(
         self, shipment: Shipment, *, content_sha256: str, events: Sequence[Event], reserved: bool = False,
-        dispatch: bool = True, blobs: Sequence[InlineBlob] = (),
+        dispatch: bool = True, blobs: Sequence[StagedDocument] = (),
     ) -> None:
         """Insert the shipment with its documents and events; :class:`IdTaken` on a used id.
 
         ``reserved``: the id came from :meth:`reserve_id`, whose reservation is consumed.
         ``dispatch``: also put a routing job in the outbox, in the same transaction, so an
-        accepted shipment is never forgotten by dispatch. ``blobs``: bytes of documents kept
-        in the database (:meth:`DocumentStore.stage`), committed with the shipment.
+        accepted shipment is never forgotten by dispatch. ``blobs``: documents kept in the
+        database (:meth:`DocumentStore.stage`), committed with the shipment.
         """
         now = events[-1].at if events else utcnow()
         status = next((e.status for e in reversed(events) if e.status is not None), Status.RECEIVED)
@@ -105,7 +105,7 @@ class Repository:
         ]
 
         def work(conn: Connection) -> None:
-            insert_inline(conn, blobs)
+            insert_documents(conn, blobs)
             conn.execute(_INSERT_SHIPMENT, row)
             if documents:
                 conn.execute(_INSERT_DOCUMENT, documents)

@@ -34,14 +34,24 @@ shipments = sa.Table(
     sa.Index("ix_shipments_status", "status"),
 )
 
-#: Bytes of documents up to ``storage.inline_document_bytes``, content-addressed like the
-#: blob files and inserted in the transaction of the shipment that first brings them
-#: (migration 0003).
+#: Documents kept in the database (gateway/store/document_rows.py), content-addressed like
+#: the blob files and inserted in the transaction of the shipment that first brings them
+#: (migration 0003): the whole document when it fits one chunk, else its first chunk, with
+#: ``size`` the whole document's.
 document_blobs = sa.Table(
     "document_blobs",
     metadata,
     sa.Column("sha256", sa.String(64), primary_key=True),
     sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("data", sa.LargeBinary, nullable=False),
+)
+
+#: The rest of a document larger than one chunk, ``seq`` 1, 2, … (migration 0004).
+document_chunks = sa.Table(
+    "document_chunks",
+    metadata,
+    sa.Column("sha256", sa.String(64), sa.ForeignKey("document_blobs.sha256", ondelete="CASCADE"), primary_key=True),
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=False),
     sa.Column("data", sa.LargeBinary, nullable=False),
 )
 

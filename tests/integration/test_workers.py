@@ -91,9 +91,11 @@ def statuses(config: Path, ids: list[str]) -> Counter:
         runtime.close()
 
 
-def start_worker(config: Path) -> subprocess.Popen:
+def start_worker(config: Path, *, env: dict[str, str] | None = None) -> subprocess.Popen:
+    """``gateway worker`` on ``config``; ``env``: variables added to this process's environment."""
     return subprocess.Popen([sys.executable, "-m", "gateway.cli", "worker", "--config", str(config)], cwd=ROOT,
-                            env=dict(os.environ, PYTHONUNBUFFERED="1"), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            env=dict(os.environ, **(env or {}), PYTHONUNBUFFERED="1"),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def wait_for(predicate, timeout: float) -> bool:

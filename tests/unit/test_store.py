@@ -128,14 +128,14 @@ def test_inline_storage_can_be_turned_off(repo, tmp_path):
 def test_inline_rows_go_in_digest_order_once(repo):
     """Two letters with the same attachments in another order must not each lock one row and
     wait for the other's (PostgreSQL would abort one as a deadlock)."""
-    from gateway.store.blobs import InlineBlob, insert_inline
+    from gateway.store.document_rows import StagedDocument, insert_documents
 
-    a, b = (InlineBlob(hashlib.sha256(x).hexdigest(), x) for x in (b"first", b"second"))
+    a, b = (StagedDocument(hashlib.sha256(x).hexdigest(), x) for x in (b"first", b"second"))
     sent = []
     sa.event.listen(repo.engine, "before_cursor_execute",
                     lambda conn, cursor, statement, params, context, many: sent.append(params) if "document_blobs" in statement else None)
     with repo.engine.begin() as conn:
-        insert_inline(conn, [max(a, b, key=lambda x: x.sha256), min(a, b, key=lambda x: x.sha256), a])
+        insert_documents(conn, [max(a, b, key=lambda x: x.sha256), min(a, b, key=lambda x: x.sha256), a])
     rows = sent[0] if isinstance(sent[0], list) else [sent[0]]
     digests = [row["sha256"] if isinstance(row, dict) else row[0] for row in rows]
     assert digests == sorted({a.sha256, b.sha256})
