@@ -36,7 +36,7 @@ class Runtime:
     settings: Settings
     engine: Engine
     repository: Repository
-    blobs: DocumentStore
+    documents: DocumentStore
     shipments: ShipmentService
     authenticator: Authenticator
     dispatch_store: DispatchStore
@@ -45,7 +45,7 @@ class Runtime:
     memo: MemoIntake
     #: Shared by every endpoint of this process (gateway/admission.py).
     memory_budget: MemoryBudget
-    #: This process's MTOM spool (gateway/spool.py), on the blobs' file system.
+    #: This process's MTOM spool (gateway/spool.py), on the document files' file system.
     spool_dir: Path
     workers: WorkerPool | None = None
 
@@ -62,10 +62,10 @@ class Runtime:
         if upgrade:
             migrate.upgrade(engine)
         repository = Repository(engine)
-        blobs = DocumentStore(engine, FileBlobStore(settings.storage.blob_dir),
+        documents = DocumentStore(engine, FileBlobStore(settings.storage.blob_dir),
                               inline_max_bytes=settings.storage.inline_document_bytes,
                               in_database=settings.storage.documents_in_database)
-        shipments = ShipmentService(repository, blobs, policy=settings.intake, clock=clock,
+        shipments = ShipmentService(repository, documents, policy=settings.intake, clock=clock,
                                     routing_rules=load_rules(settings.dispatch.folder_routing_file or None))
         store = DispatchStore(engine)
         if channels is None:
@@ -76,13 +76,13 @@ class Runtime:
         memo = MemoIntake(shipments, schemas, build_verifiers({s.name: s for s in settings.senders}))
         lookup = channels.get("digitalpost")
         register = CompositeRegister(DatabaseRegister(store), lookup if isinstance(lookup, RegistrationLookup) else None)
-        dispatcher = Dispatcher(settings=settings, repository=repository, store=store, documents=blobs, channels=channels,
+        dispatcher = Dispatcher(settings=settings, repository=repository, store=store, documents=documents, channels=channels,
                                 register=register, clock=clock)
         return cls(
             settings=settings,
             engine=engine,
             repository=repository,
-            blobs=blobs,
+            documents=documents,
             shipments=shipments,
             authenticator=Authenticator(settings.senders),
             dispatch_store=store,

@@ -77,10 +77,10 @@ def content_digest(shipment: Shipment) -> str:
 
 
 class ShipmentService:
-    def __init__(self, repository: Repository, blobs: DocumentStore, *, policy: IntakePolicy, clock: Clock = utcnow,
+    def __init__(self, repository: Repository, documents: DocumentStore, *, policy: IntakePolicy, clock: Clock = utcnow,
                  routing_rules: Sequence[RoutingRule] = ()) -> None:
         self.repository = repository
-        self.blobs = blobs
+        self.documents = documents
         self.policy = policy
         self.clock = clock
         self.routing_rules = tuple(routing_rules)
@@ -131,7 +131,7 @@ class ShipmentService:
 
         documents, inline = [], []
         for doc, data, info in zip(shipment.documents, contents, infos, strict=True):
-            ref, staged = self.blobs.stage(data, sha256=doc.sha256)
+            ref, staged = self.documents.stage(data, sha256=doc.sha256)
             if staged is not None:
                 inline.append(staged)
             documents.append(dataclasses.replace(doc, storage_ref=ref, page_count=info.page_count if info else None))
@@ -147,7 +147,7 @@ class ShipmentService:
         if rule is not None:
             events.append(Event(at=now, kind="routing_rule", detail=f"{rule.name}: kontaktpunkt {stored.routing.contact_point}"))
         try:
-            self.repository.insert_shipment(stored, content_sha256=digest, events=events, reserved=reserved, blobs=inline)
+            self.repository.insert_shipment(stored, content_sha256=digest, events=events, reserved=reserved, documents=inline)
         except IdTaken:
             # A concurrent call with the same id won the race: same rules as a repeat.
             try:

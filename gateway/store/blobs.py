@@ -26,7 +26,6 @@ import errno
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy.engine import Engine
 

@@ -68,13 +68,13 @@ class Repository:
 
     def insert_shipment(
         self, shipment: Shipment, *, content_sha256: str, events: Sequence[Event], reserved: bool = False,
-        dispatch: bool = True, blobs: Sequence[StagedDocument] = (),
+        dispatch: bool = True, documents: Sequence[StagedDocument] = (),
     ) -> None:
         """Insert the shipment with its documents and events; :class:`IdTaken` on a used id.
 
         ``reserved``: the id came from :meth:`reserve_id`, whose reservation is consumed.
         ``dispatch``: also put a routing job in the outbox, in the same transaction, so an
-        accepted shipment is never forgotten by dispatch. ``blobs``: documents kept in the
+        accepted shipment is never forgotten by dispatch. ``documents``: documents kept in the
         database (:meth:`DocumentStore.stage`), committed with the shipment.
         """
         now = events[-1].at if events else utcnow()
@@ -105,7 +105,7 @@ class Repository:
         ]
 
         def work(conn: Connection) -> None:
-            insert_documents(conn, blobs)
+            insert_documents(conn, documents)
             conn.execute(_INSERT_SHIPMENT, row)
             if documents:
                 conn.execute(_INSERT_DOCUMENT, documents)

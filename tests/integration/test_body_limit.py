@@ -162,7 +162,7 @@ def test_a_large_document_passes_every_layer(sqlite_gateway, svarut_client):
     sid = svc.sendForsendelse(forsendelse=forsendelse(client, dokumenter=[dokument(big, "stor.pdf")]))
     [doc] = sqlite_gateway.runtime.repository.get(sid).shipment.documents
     assert doc.sha256 == hashlib.sha256(big).hexdigest()
-    assert sqlite_gateway.runtime.blobs.get(doc.storage_ref) == big
+    assert sqlite_gateway.runtime.documents.get(doc.storage_ref) == big
 
 
 def test_chunked_request_is_read(sqlite_gateway):

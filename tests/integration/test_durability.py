@@ -62,7 +62,7 @@ def test_sigkill_after_acknowledged_send_loses_nothing(tmp_path, database_url, s
             chunks = conn.execute(sa.select(sa.func.count()).select_from(tables.document_chunks)).scalar()
         assert chunks == (0 if in_files else 2)  # 2.5 MB: a head row of 1 MiB and two more chunks
         for doc, original in zip(stored.shipment.documents, (first, second)):
-            data = runtime.blobs.get(doc.storage_ref)
+            data = runtime.documents.get(doc.storage_ref)
             assert data == original and hashlib.sha256(data).hexdigest() == doc.sha256
         assert stored.shipment.case_metadata.case_sequence_number == 1234
     finally:

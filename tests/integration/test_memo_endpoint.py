@@ -92,7 +92,7 @@ def test_signed_memo_is_accepted_with_its_metadata(memo_gateway, binding):
     assert r.attention.person == "2211771212" and r.contact_group == "22.33.44.55" and r.extra == ()
     assert [(link.action, link.url) for link in s.links][0] == ("SELVBETJENING", "https://www.tusindfryd.dk/spørgeskema.html")
     pdfs = [d for d in s.documents if d.media_type == "application/pdf"]
-    assert pdfs and all(memo_gateway.runtime.blobs.get(d.storage_ref) == pdf for d in pdfs)
+    assert pdfs and all(memo_gateway.runtime.documents.get(d.storage_ref) == pdf for d in pdfs)
     assert s.delivery.mode is DeliveryMode.DIGITAL_ONLY  # no structured address for print
 
     again = svc.sendMessage(message=data)  # a repeat is answered, not stored twice
@@ -101,7 +101,7 @@ def test_signed_memo_is_accepted_with_its_metadata(memo_gateway, binding):
 
 def _stored_documents(runtime) -> tuple[list, list]:
     """Document bytes kept anywhere: files and database rows."""
-    files = sorted(p for p in runtime.blobs.files.root.rglob("*") if p.is_file())
+    files = sorted(p for p in runtime.documents.files.root.rglob("*") if p.is_file())
     with runtime.engine.connect() as conn:
         rows = sorted(conn.execute(sa.select(tables.document_blobs.c.sha256)).scalars())
     return files, rows

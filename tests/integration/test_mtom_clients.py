@@ -73,7 +73,7 @@ def stored(gw, r: requests.Response):
 
 
 def document_bytes(gw, shipment) -> list[bytes]:
-    return [gw.runtime.blobs.get(d.storage_ref) for d in shipment.documents]
+    return [gw.runtime.documents.get(d.storage_ref) for d in shipment.documents]
 
 
 def test_apache_cxf_chunked_mtom(gateway):
@@ -160,7 +160,7 @@ def test_large_attachment_goes_through_the_spool_into_the_blob_store(sqlite_gate
     [doc] = shipment.documents
     assert doc.sha256 == hashlib.sha256(pdf).hexdigest() and doc.size == len(pdf)
     assert not doc.storage_ref.startswith("db:")
-    assert sqlite_gateway.runtime.blobs.get(doc.storage_ref) == pdf
+    assert sqlite_gateway.runtime.documents.get(doc.storage_ref) == pdf
     spool = sqlite_gateway.runtime.spool_dir
     assert not spool.exists() or list(spool.iterdir()) == []
 

@@ -50,4 +50,4 @@ def test_two_pdfs_with_metadata_links_and_print_options(gateway, svarut_client):
     ]
     for doc, original in zip(s.documents, (first, second)):
         assert doc.sha256 == hashlib.sha256(original).hexdigest() and doc.size == len(original)
-        assert gateway.runtime.blobs.get(doc.storage_ref) == original
+        assert gateway.runtime.documents.get(doc.storage_ref) == original

@@ -45,7 +45,7 @@ def accept(repo, store, n: int, *contents):
         ref, s = store.stage(data, sha256=hashlib.sha256(bytes(data) if isinstance(data, bytes) else data.read()).hexdigest())
         refs.append(ref)
         staged.append(s)
-    repo.insert_shipment(shipment(n), content_sha256="c" * 64, events=[], blobs=staged)
+    repo.insert_shipment(shipment(n), content_sha256="c" * 64, events=[], documents=staged)
     return refs
 
 
@@ -75,7 +75,7 @@ def test_spooled_content_is_inserted_from_its_file(repo, store, tmp_path):
     content = f.finish()
     ref, staged = store.stage(content, sha256=content.sha256)
     assert not store.exists(ref)  # only durable once its shipment commits
-    repo.insert_shipment(shipment(1), content_sha256="c" * 64, events=[], blobs=[staged])
+    repo.insert_shipment(shipment(1), content_sha256="c" * 64, events=[], documents=[staged])
     assert store.get(ref) == data
     spool.close()  # the request ends: its spool file goes, the document stays
     assert store.get(ref) == data and not list((tmp_path / "blobs").rglob("*"))
@@ -99,7 +99,7 @@ def test_a_refused_letter_leaves_no_chunks(repo, store):
     data = os.urandom(4 * CHUNK)
     ref, staged = store.stage(data, sha256=hashlib.sha256(data).hexdigest())
     with pytest.raises(IdTaken):
-        repo.insert_shipment(shipment(1), content_sha256="c" * 64, events=[], blobs=[staged])
+        repo.insert_shipment(shipment(1), content_sha256="c" * 64, events=[], documents=[staged])
     assert not store.exists(ref) and count(repo, tables.document_chunks) == 0
     with pytest.raises(StorageError, match="not in the database"):
         store.get(ref)
@@ -130,7 +130,7 @@ def test_memory_stays_bounded_writing_and_reading(repo, tmp_path):
     ref, staged = store.stage(content, sha256=content.sha256)
     tracemalloc.start()
     try:
-        repo.insert_shipment(shipment(1), content_sha256="c" * 64, events=[], blobs=[staged])
+        repo.insert_shipment(shipment(1), content_sha256="c" * 64, events=[], documents=[staged])
         _, written_peak = tracemalloc.get_traced_memory()
         tracemalloc.reset_peak()
         read = hashlib.sha256()

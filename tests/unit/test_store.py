@@ -101,7 +101,7 @@ def test_small_documents_commit_with_their_shipment(repo, documents):
     assert not documents.exists(small_ref)  # a small one exists only once its shipment commits
     for n in (1, 2):  # the same bytes in two shipments are stored once
         s = Shipment(id=f"00000000-0000-4000-8000-00000000000{n}", tenant="a", title="T", recipient=Party(), documents=())
-        repo.insert_shipment(s, content_sha256="c" * 64, events=[], blobs=[staged])
+        repo.insert_shipment(s, content_sha256="c" * 64, events=[], documents=[staged])
     assert documents.exists(small_ref) and documents.get(small_ref) == small
     with repo.engine.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(tables.document_blobs)).scalar() == 1
@@ -113,7 +113,7 @@ def test_a_failed_insert_keeps_no_document_bytes(repo, documents):
     s = Shipment(id="00000000-0000-4000-8000-000000000001", tenant="a", title="T", recipient=Party(), documents=())
     repo.insert_shipment(s, content_sha256="c" * 64, events=[])
     with pytest.raises(IdTaken):
-        repo.insert_shipment(s, content_sha256="c" * 64, events=[], blobs=[staged])
+        repo.insert_shipment(s, content_sha256="c" * 64, events=[], documents=[staged])
     assert not documents.exists(ref)
     with pytest.raises(StorageError):
         documents.get(ref)
