@@ -14,18 +14,11 @@ import types
 import typing
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
+from gateway.frozen import frozen
 from gateway.routing_storage import routing_from_stored, routing_to_stored
-
-_T = typing.TypeVar("_T")
-
-
-@typing.dataclass_transform(frozen_default=True, kw_only_default=True)
-def frozen(cls: type[_T]) -> type[_T]:
-    """A frozen, slotted dataclass with keyword-only fields (so type checkers know it is one)."""
-    return dataclass(frozen=True, slots=True, kw_only=True)(cls)
 
 
 class Status(enum.StrEnum):

@@ -90,7 +90,7 @@ class Repository:
             created_at=now,
             status_changed_at=now,
         )
-        documents = [
+        document_rows = [
             dict(
                 shipment_id=shipment.id,
                 position=i,
@@ -107,8 +107,8 @@ class Repository:
         def work(conn: Connection) -> None:
             insert_documents(conn, documents)
             conn.execute(_INSERT_SHIPMENT, row)
-            if documents:
-                conn.execute(_INSERT_DOCUMENT, documents)
+            if document_rows:
+                conn.execute(_INSERT_DOCUMENT, document_rows)
             insert_events(conn, shipment.id, events)
             if reserved:
                 conn.execute(tables.reserved_ids.delete().where(tables.reserved_ids.c.id == shipment.id))

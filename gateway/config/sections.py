@@ -1,37 +1,36 @@
-"""One frozen settings object, read from a TOML file with environment overrides.
-
-Without a file the gateway runs on embedded defaults: 127.0.0.1:8080, SQLite and blobs
-under ``var/``, and a demo sender (``demo``/``demo``) that is refused on any non-loopback
-address. Environment variables ``GATEWAY_<SECTION>_<KEY>`` (for example
-``GATEWAY_SERVER_PORT=9000`` or ``GATEWAY_STORAGE_DATABASE_URL=postgresql+psycopg://...``)
-override scalar keys of the ``[server]``, ``[storage]``, ``[intake]`` and ``[logging]``
-sections. Relative paths are relative to the working directory.
-"""
+"""The settings' sections: one frozen dataclass each, with the defaults the gateway runs on."""
 from __future__ import annotations
 
 import dataclasses
-import ipaddress
-import os
 import socket
-import tomllib
-import typing
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
-from typing import Any
-from urllib.parse import urlsplit
 
-from gateway import passwords
+from gateway.frozen import frozen
 from gateway.limits import LIMITS, KiB, MiB
 
-_T = typing.TypeVar("_T")
-
-
-@typing.dataclass_transform(frozen_default=True, kw_only_default=True)
-def frozen(cls: type[_T]) -> type[_T]:
-    """A frozen, slotted dataclass with keyword-only fields (so type checkers know it is one)."""
-    return dataclass(frozen=True, slots=True, kw_only=True)(cls)
-
+__all__ = [
+    "Altinn2Settings",
+    "Altinn3Settings",
+    "ChannelSettings",
+    "ConfigError",
+    "DEMO_ORGANIZATION_NUMBER",
+    "DEMO_SENDER_NAME",
+    "DEMO_SENDER_PASSWORD",
+    "DOCUMENTS_IN_DATABASE",
+    "DOCUMENTS_IN_FILES",
+    "DigitalPostSettings",
+    "DispatchSettings",
+    "IntakePolicy",
+    "LoggingSettings",
+    "PrintSettings",
+    "ReceivingSystem",
+    "SenderSettings",
+    "ServerSettings",
+    "Settings",
+    "StorageSettings",
+    "SvarUtSettings",
+]
 
 #: ``storage.documents``: one node keeps large documents as files, nodes that share only the
 #: database keep them in it.
@@ -339,235 +338,3 @@ DEMO_SENDER_NAME = "demo"
 DEMO_SENDER_PASSWORD = "demo"
 DEMO_ORGANIZATION_NUMBER = "974720760"
 
-_ENV_SECTIONS = {
-    "server": ServerSettings,
-    "storage": StorageSettings,
-    "intake": IntakePolicy,
-    "logging": LoggingSettings,
-    "dispatch": DispatchSettings,
-}
-
-
-def demo_sender() -> SenderSettings:
-    return SenderSettings(
-        name=DEMO_SENDER_NAME,
-        password_hash=passwords.hash_password(DEMO_SENDER_PASSWORD),
-        organization_number=DEMO_ORGANIZATION_NUMBER,
-        display_name="Demo kommune",
-    )
-
-
-def load_settings(path: str | os.PathLike[str] | None = None, *, environ: Mapping[str, str] | None = None) -> Settings:
-    """Read ``path`` (or the embedded defaults), apply environment overrides, check."""
-    environ = os.environ if environ is None else environ
-    if path is None:
-        raw: dict[str, Any] = {}
-        source = "embedded defaults"
-    else:
-        try:
-            raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ConfigError(f"configuration file not found: {path}") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-        source = str(path)
-    for (section, key), value in _env_overrides(environ).items():
-        raw.setdefault(section, {})[key] = value
-
-    known = {"server", "storage", "intake", "svarut", "logging", "senders", "channels", "dispatch"}
-    unknown = sorted(set(raw) - known)
-    if unknown:
-        raise ConfigError(f"unknown section(s) {', '.join(unknown)} in {source}")
-
-    sections = {name: _build(cls, raw.get(name, {}), name) for name, cls in _ENV_SECTIONS.items()}
-    svarut_raw = dict(raw.get("svarut", {}))
-    systems = tuple(
-        _build(ReceivingSystem, item, f"svarut.receiving_systems[{i}]")
-        for i, item in enumerate(svarut_raw.pop("receiving_systems", []))
-    )
-    svarut = _build(SvarUtSettings, {**svarut_raw, "receiving_systems": systems}, "svarut")
-
-    channels_raw = dict(raw.get("channels", {}))
-    unknown_channels = sorted(set(channels_raw) - {"print", "altinn3", "altinn2", "digitalpost"})
-    if unknown_channels:
-        raise ConfigError(f"unknown channel(s) {', '.join(unknown_channels)}: known are print, altinn3, altinn2, digitalpost")
-    channels = ChannelSettings(
-        print=_build(PrintSettings, channels_raw.get("print", {}), "channels.print"),
-        altinn3=_build(Altinn3Settings, channels_raw.get("altinn3", {}), "channels.altinn3"),
-        altinn2=_build(Altinn2Settings, channels_raw.get("altinn2", {}), "channels.altinn2"),
-        digitalpost=_build(DigitalPostSettings, channels_raw.get("digitalpost", {}), "channels.digitalpost"),
-    )
-
-    if "senders" in raw:
-        senders = tuple(_sender(item, i) for i, item in enumerate(raw["senders"]))
-    else:
-        senders = (demo_sender(),)
-    names = [s.name for s in senders]
-    if len(set(names)) != len(names):
-        raise ConfigError("sender names must be unique")
-    for s in senders:
-        for key in ("signing_certificate", "signing_ca"):
-            value = getattr(s, key)
-            if value and not Path(value).is_file():
-                raise ConfigError(f"senders[{s.name}].{key}: no such file {value!r}")
-
-    settings = Settings(senders=senders, source=source, svarut=svarut, channels=channels, **sections)
-    _check(settings)
-    return settings
-
-
-def _sender(item: Mapping[str, Any], index: int) -> SenderSettings:
-    where = f"senders[{index}]"
-    item = dict(item)
-    if "name" not in item:
-        raise ConfigError(f"{where}: 'name' is required")
-    password = item.pop("password", None)
-    if password is not None and "password_hash" in item:
-        raise ConfigError(f"{where}: give 'password' or 'password_hash', not both")
-    if password is not None:
-        item["password_hash"] = passwords.hash_password(str(password))
-    elif "password_hash" in item:
-        if not passwords.is_hash(item["password_hash"]):
-            raise ConfigError(f"{where}: 'password_hash' is not a hash made by 'gateway hash-password'")
-    else:
-        raise ConfigError(f"{where}: 'password' or 'password_hash' is required")
-    return _build(SenderSettings, item, where)
-
-
-def _build(cls: type, values: Mapping[str, Any], where: str) -> Any:
-    hints = typing.get_type_hints(cls)
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(values) - names)
-    if unknown:
-        raise ConfigError(f"[{where}] unknown key(s): {', '.join(unknown)}")
-    kwargs = {}
-    for key, value in values.items():
-        kwargs[key] = _coerce(hints[key], value, f"{where}.{key}")
-    try:
-        return cls(**kwargs)
-    except TypeError as exc:
-        raise ConfigError(f"[{where}] {exc}") from None
-
-
-def _coerce(hint: Any, value: Any, where: str) -> Any:
-    if hint is bool:
-        if isinstance(value, str):
-            if value.lower() in ("1", "true", "yes", "on"):
-                return True
-            if value.lower() in ("0", "false", "no", "off"):
-                return False
-        if isinstance(value, bool):
-            return value
-        raise ConfigError(f"{where}: expected true or false, got {value!r}")
-    if hint is float:
-        if isinstance(value, bool):
-            raise ConfigError(f"{where}: expected a number, got {value!r}")
-        try:
-            return float(value)
-        except (TypeError, ValueError):
-            raise ConfigError(f"{where}: expected a number, got {value!r}") from None
-    if hint is int:
-        if isinstance(value, bool):
-            raise ConfigError(f"{where}: expected an integer, got {value!r}")
-        try:
-            return int(value)
-        except (TypeError, ValueError):
-            raise ConfigError(f"{where}: expected an integer, got {value!r}") from None
-    if hint is str:
-        if not isinstance(value, (str, int)):
-            raise ConfigError(f"{where}: expected a string, got {value!r}")
-        return str(value)
-    if typing.get_origin(hint) is tuple:
-        if not isinstance(value, (list, tuple)):
-            raise ConfigError(f"{where}: expected a list")
-        (item_hint, _ellipsis) = typing.get_args(hint)
-        return tuple(v if dataclasses.is_dataclass(v) else _coerce(item_hint, v, where) for v in value)
-    return value
-
-
-def _env_overrides(environ: Mapping[str, str]) -> dict[tuple[str, str], str]:
-    found: dict[tuple[str, str], str] = {}
-    for name, value in environ.items():
-        if not name.startswith("GATEWAY_"):
-            continue
-        rest = name[len("GATEWAY_"):].lower()
-        for section, cls in _ENV_SECTIONS.items():
-            prefix = section + "_"
-            if rest.startswith(prefix):
-                key = rest[len(prefix):]
-                if key in {f.name for f in dataclasses.fields(cls)}:
-                    found[(section, key)] = value
-    return found
-
-
-def _check(settings: Settings) -> None:
-    s = settings.server
-    if not 0 <= s.port <= 65535:
-        raise ConfigError(f"server.port must be 0-65535, got {s.port}")
-    if s.max_request_bytes < 1024:
-        raise ConfigError("server.max_request_bytes must be at least 1024")
-    if s.threads < 1:
-        raise ConfigError("server.threads must be at least 1")
-    if s.memory_budget_bytes < 64 * MiB:
-        raise ConfigError("server.memory_budget_bytes must be at least 64 MiB")
-    if not 1 <= s.processes <= 64:
-        raise ConfigError(f"server.processes must be 1-64, got {s.processes}")
-    if bool(s.tls_certificate) != bool(s.tls_private_key):
-        raise ConfigError("server.tls_certificate and server.tls_private_key go together")
-    for key in ("tls_certificate", "tls_private_key"):
-        value = getattr(s, key)
-        if value and not Path(value).is_file():
-            raise ConfigError(f"server.{key}: no such file {value!r}")
-    if s.public_url:
-        problem = _public_url_problem(s.public_url)
-        if problem:
-            raise ConfigError(f"server.public_url {s.public_url!r} {problem}")
-    for key in ("max_ids_per_call", "pdf_max_stream_bytes", "pdf_max_decoded_bytes", "pdf_max_slow_stream_bytes",
-                "pdf_max_pages", "pdf_max_objects", "pdf_max_seconds"):
-        if getattr(settings.intake, key) <= 0:
-            raise ConfigError(f"intake.{key} must be positive, got {getattr(settings.intake, key)}")
-    if settings.storage.documents not in (DOCUMENTS_IN_FILES, DOCUMENTS_IN_DATABASE):
-        raise ConfigError(f"storage.documents must be {DOCUMENTS_IN_FILES!r} (large documents as files, one node) or "
-                          f"{DOCUMENTS_IN_DATABASE!r} (every document in the database, for nodes sharing it), "
-                          f"got {settings.storage.documents!r}")
-    if settings.storage.inline_document_bytes < 0:
-        raise ConfigError(f"storage.inline_document_bytes must be 0 or more, got {settings.storage.inline_document_bytes}")
-    url = settings.storage.resolved_database_url
-    if not url.startswith(("sqlite:", "postgresql")):
-        raise ConfigError(f"storage.database_url must be sqlite:/// or postgresql+psycopg://, got {url!r}")
-    demo = settings.sender(DEMO_SENDER_NAME)
-    if demo is not None and not _is_loopback(s.host):
-        if passwords.verify_password(DEMO_SENDER_PASSWORD, demo.password_hash):
-            raise ConfigError(
-                "the demo sender with its well-known password may only listen on a loopback address; "
-                "configure [[senders]] before binding to " + s.host
-            )
-
-
-def _public_url_problem(url: str) -> str | None:
-    """``None`` when ``url`` can be published as a base address, else why not."""
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 - raises on a port that is not a number
-    except ValueError as exc:
-        return str(exc)
-    if parts.scheme not in ("http", "https"):
-        return "must start with http:// or https://"
-    if not parts.hostname:
-        return "has no host"
-    if parts.username or parts.password:
-        return "must not carry a user or password"
-    if parts.query or parts.fragment or "?" in url or "#" in url:
-        return "must not have a query or fragment"
-    if any(c.isspace() or ord(c) < 0x20 for c in url) or any(c in url for c in "<>\"'"):
-        return "has characters a URL cannot have"
-    return None
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False

@@ -1,0 +1,90 @@
+"""Checks over the settings as a whole (what no single field can say), run once after loading."""
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from gateway import passwords
+from gateway.config.sections import (
+    DEMO_SENDER_NAME,
+    DEMO_SENDER_PASSWORD,
+    DOCUMENTS_IN_DATABASE,
+    DOCUMENTS_IN_FILES,
+    ConfigError,
+    Settings,
+)
+from gateway.limits import MiB
+
+
+def check(settings: Settings) -> None:
+    s = settings.server
+    if not 0 <= s.port <= 65535:
+        raise ConfigError(f"server.port must be 0-65535, got {s.port}")
+    if s.max_request_bytes < 1024:
+        raise ConfigError("server.max_request_bytes must be at least 1024")
+    if s.threads < 1:
+        raise ConfigError("server.threads must be at least 1")
+    if s.memory_budget_bytes < 64 * MiB:
+        raise ConfigError("server.memory_budget_bytes must be at least 64 MiB")
+    if not 1 <= s.processes <= 64:
+        raise ConfigError(f"server.processes must be 1-64, got {s.processes}")
+    if bool(s.tls_certificate) != bool(s.tls_private_key):
+        raise ConfigError("server.tls_certificate and server.tls_private_key go together")
+    for key in ("tls_certificate", "tls_private_key"):
+        value = getattr(s, key)
+        if value and not Path(value).is_file():
+            raise ConfigError(f"server.{key}: no such file {value!r}")
+    if s.public_url:
+        problem = _public_url_problem(s.public_url)
+        if problem:
+            raise ConfigError(f"server.public_url {s.public_url!r} {problem}")
+    for key in ("max_ids_per_call", "pdf_max_stream_bytes", "pdf_max_decoded_bytes", "pdf_max_slow_stream_bytes",
+                "pdf_max_pages", "pdf_max_objects", "pdf_max_seconds"):
+        if getattr(settings.intake, key) <= 0:
+            raise ConfigError(f"intake.{key} must be positive, got {getattr(settings.intake, key)}")
+    if settings.storage.documents not in (DOCUMENTS_IN_FILES, DOCUMENTS_IN_DATABASE):
+        raise ConfigError(f"storage.documents must be {DOCUMENTS_IN_FILES!r} (large documents as files, one node) or "
+                          f"{DOCUMENTS_IN_DATABASE!r} (every document in the database, for nodes sharing it), "
+                          f"got {settings.storage.documents!r}")
+    if settings.storage.inline_document_bytes < 0:
+        raise ConfigError(f"storage.inline_document_bytes must be 0 or more, got {settings.storage.inline_document_bytes}")
+    url = settings.storage.resolved_database_url
+    if not url.startswith(("sqlite:", "postgresql")):
+        raise ConfigError(f"storage.database_url must be sqlite:/// or postgresql+psycopg://, got {url!r}")
+    demo = settings.sender(DEMO_SENDER_NAME)
+    if demo is not None and not _is_loopback(s.host):
+        if passwords.verify_password(DEMO_SENDER_PASSWORD, demo.password_hash):
+            raise ConfigError(
+                "the demo sender with its well-known password may only listen on a loopback address; "
+                "configure [[senders]] before binding to " + s.host
+            )
+
+
+def _public_url_problem(url: str) -> str | None:
+    """``None`` when ``url`` can be published as a base address, else why not."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises on a port that is not a number
+    except ValueError as exc:
+        return str(exc)
+    if parts.scheme not in ("http", "https"):
+        return "must start with http:// or https://"
+    if not parts.hostname:
+        return "has no host"
+    if parts.username or parts.password:
+        return "must not carry a user or password"
+    if parts.query or parts.fragment or "?" in url or "#" in url:
+        return "must not have a query or fragment"
+    if any(c.isspace() or ord(c) < 0x20 for c in url) or any(c in url for c in "<>\"'"):
+        return "has characters a URL cannot have"
+    return None
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
