@@ -65,7 +65,7 @@ def test_served_wsdl_names_the_given_address():
 
 
 def test_exported_wsdls_are_current():
-    from gateway.cli import _wsdl_exports
+    from gateway.cli.reference import _wsdl_exports
 
     for filename, (path, document) in _wsdl_exports().items():
         exported = (ROOT / "wsdl" / filename).read_bytes()

@@ -1,0 +1,6 @@
+"""``python -m gateway.cli``."""
+import sys
+
+from gateway.cli import main
+
+sys.exit(main())
