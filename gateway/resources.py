@@ -3,7 +3,9 @@ checkout, or ``gateway/data/<name>`` when installed from a wheel."""
 from __future__ import annotations
 
 import functools
+import tomllib
 from pathlib import Path
+from typing import Any
 
 _PACKAGE = Path(__file__).resolve().parent
 
@@ -14,3 +16,9 @@ def data_dir(name: str) -> Path:
         if candidate.is_dir():
             return candidate
     raise FileNotFoundError(f"the {name}/ folder is missing from this installation")
+
+
+@functools.cache
+def load_table(name: str) -> dict[str, Any]:
+    """``mappings/<name>.toml``, the tables and texts for people kept as data; read once."""
+    return tomllib.loads((data_dir("mappings") / f"{name}.toml").read_text(encoding="utf-8"))

@@ -6,7 +6,7 @@ import functools
 from dataclasses import dataclass
 from typing import Any
 
-from gateway.mapping.tables import load
+from gateway.resources import load_table
 from gateway.model import PartyKind
 
 DANISH_KINDS = frozenset({PartyKind.DK_CPR, PartyKind.DK_CVR})
@@ -33,7 +33,7 @@ class Texts:
 
 @functools.cache
 def texts(language: str) -> Texts:
-    table = load("dispatch_texts")
+    table = load_table("dispatch_texts")
     if language not in table:
         raise LookupError(f"mappings/dispatch_texts.toml has no [{language}] table")
     return Texts(language=language, table=dict(table[language]))

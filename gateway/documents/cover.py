@@ -17,6 +17,7 @@ from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
 from gateway.model import Link, PostalAddress, Shipment, is_norway
+from gateway.resources import load_table
 
 # --- geometry, in millimetres on an A4 page (210 x 297) ---
 
@@ -44,60 +45,11 @@ URL_FONT_SIZES = (9.0, 8.5, 8.0, 7.5, 7.0, 6.5, 6.0)
 
 FONT = "helvetica"  # a core font: latin-1, which holds æ, ø and å
 
-#: Country names printed as the last address line for letters abroad (Posten wants the
-#: country in capitals, in English or French); other codes are printed as given.
-COUNTRY_NAMES = {
-    "SE": "SWEDEN",
-    "DK": "DENMARK",
-    "FI": "FINLAND",
-    "IS": "ICELAND",
-    "DE": "GERMANY",
-    "GB": "UNITED KINGDOM",
-    "US": "USA",
-    "PL": "POLAND",
-    "NL": "NETHERLANDS",
-    "FR": "FRANCE",
-    "ES": "SPAIN",
-}
-
-TEXTS = {
-    "nb": {
-        "digital": (
-            "Du kan få brev fra det offentlige digitalt i stedet for på papir. Logg inn på "
-            "altinn.no for å lese brevene dine der, eller velg en digital postkasse (Digipost "
-            "eller e-Boks) på norge.no. Da kommer brevene raskere, og du finner dem igjen senere."
-        ),
-        "links": "Lenker i brevet - skann QR-koden med mobilen eller skriv inn adressen:",
-        "continued": "Lenker i brevet (fortsatt)",
-    },
-    "nn": {
-        "digital": (
-            "Du kan få brev frå det offentlege digitalt i staden for på papir. Logg inn på "
-            "altinn.no for å lese breva dine der, eller vel ein digital postkasse (Digipost "
-            "eller e-Boks) på norge.no. Då kjem breva raskare, og du finn dei att seinare."
-        ),
-        "links": "Lenker i brevet - skann QR-koden med mobilen eller skriv inn adressa:",
-        "continued": "Lenker i brevet (framhald)",
-    },
-    "en": {
-        "digital": (
-            "You can get letters from the public sector digitally instead of on paper. Log in "
-            "at altinn.no to read your letters there, or choose a digital mailbox (Digipost or "
-            "e-Boks) at norge.no. Your letters then arrive sooner and are kept for you."
-        ),
-        "links": "Links in this letter - scan the QR code with your phone or type the address:",
-        "continued": "Links in this letter (continued)",
-    },
-    "da": {
-        "digital": (
-            "Du kan modtage breve fra det offentlige digitalt i stedet for på papir. Log på "
-            "borger.dk eller virk.dk, eller brug appen Digital Post, for at læse dine breve dér. "
-            "Så kommer brevene hurtigere, og du kan altid finde dem igen."
-        ),
-        "links": "Links i brevet - scan QR-koden med din telefon eller skriv adressen:",
-        "continued": "Links i brevet (fortsat)",
-    },
-}
+#: The cover's words by language, and the country names for letters abroad
+#: (``mappings/cover_texts.toml``).
+_TABLE = load_table("cover_texts")
+TEXTS: dict[str, dict[str, str]] = _TABLE["texts"]
+COUNTRY_NAMES: dict[str, str] = _TABLE["countries"]
 _LANGUAGE_ALIASES = {"no": "nb", "nob": "nb", "nno": "nn", "eng": "en", "dan": "da", "dk": "da"}
 
 _TYPOGRAPHY = str.maketrans({"\u2013": "-", "\u2014": "-", "\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"', "\u2026": "...", "\u00a0": " ", "\u20ac": "EUR"})

@@ -23,7 +23,7 @@ from gateway.domain.validation import check_giro_pages, check_length, inspect_do
 from gateway.errors import ConflictError, FaultCode, GatewayError, NotFoundError, ValidationError
 from gateway.limits import LIMITS
 from gateway.mapping.routing_rules import RoutingRule, apply_rules
-from gateway.mapping.tables import load
+from gateway.resources import load_table
 from gateway.model import FINAL_STATUSES, Clock, Event, Shipment, Status, new_shipment_id, to_data, utcnow
 from gateway.spool import Content
 from gateway.store.blobs import DocumentStore
@@ -44,7 +44,7 @@ def _cut(text: str | None, limit: int) -> str | None:
 
 def _argument_limit(name: str) -> int:
     """Bound of a text argument of a lookup operation (``mappings/svarut_fields.toml``)."""
-    return int(load("svarut_fields")["max_length_arguments"][name])
+    return int(load_table("svarut_fields")["max_length_arguments"][name])
 
 
 def parse_shipment_id(value: str | None, *, field: str = "shipment_id") -> str:

@@ -24,7 +24,7 @@ from gateway.domain.filenames import FORBIDDEN_FILENAME_CHARS, filename_characte
 from gateway.domain.identifiers import is_valid_norwegian_organization_number, is_valid_norwegian_person_id
 from gateway.errors import FaultCode, ValidationError
 from gateway.limits import LIMITS
-from gateway.mapping.tables import load
+from gateway.resources import load_table
 from gateway.model import Document, Party, PartyKind, Shipment, is_norway
 from gateway.spool import Content, SpooledContent
 
@@ -225,7 +225,7 @@ def field_limits(contract: str, kind: str = "max_length") -> tuple[tuple[str, _S
     """(path, its steps, limit) from the contract's ``[max_length]`` (or ``[max_items]``)
     table, parsed once."""
     table = FIELD_TABLES.get(contract)
-    limits: Mapping[str, int] = load(table).get(kind, {}) if table else {}
+    limits: Mapping[str, int] = load_table(table).get(kind, {}) if table else {}
     return tuple((path, tuple((step.removesuffix("[]"), step.endswith("[]")) for step in path.split(".")), int(limit))
                  for path, limit in limits.items())
 

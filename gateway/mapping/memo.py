@@ -22,7 +22,7 @@ from lxml import etree
 
 from gateway.config import SenderSettings
 from gateway.errors import FaultCode, ValidationError
-from gateway.mapping.tables import load
+from gateway.resources import load_table
 from gateway.memo_vocabulary import ADDITIONAL_CONTENT_DATA_FIELDS, NEMSMS, NSMAP, REPLY_DATA_FIELDS, xs_boolean
 from gateway.model import (
     Attention,
@@ -48,7 +48,7 @@ CONTRACT = "memo"
 
 
 def _table() -> dict[str, Any]:
-    return load("memo")
+    return load_table("memo")
 
 
 @functools.cache

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gateway.mapping.tables import load
+from gateway.resources import load_table
 from gateway.model import Attention, Shipment
 
 MATCH_KEYS = frozenset({"recipient", "sender", "kle", "form", "case_system", "p_number"})
@@ -59,7 +59,7 @@ def load_rules(path: str | Path | None = None) -> tuple[RoutingRule, ...]:
     if path:
         raw = tomllib.loads(Path(path).read_text(encoding="utf-8")).get("rules", [])
         return parse_rules(raw, source=str(path))
-    return parse_rules(load("folder_routing").get("rules", []), source="mappings/folder_routing.toml")
+    return parse_rules(load_table("folder_routing").get("rules", []), source="mappings/folder_routing.toml")
 
 
 def apply_rules(shipment: Shipment, rules: Sequence[RoutingRule]) -> tuple[Shipment, RoutingRule | None]:

@@ -1,33 +1,22 @@
-"""Loading of the operator-readable tables in ``mappings/``.
+"""The contract tables of ``mappings/`` as objects: status maps and field namers.
 
 The tables ship inside the source tree (``mappings/`` at the project root, installed as
-package data next to this package when built as a wheel). Each is read once.
+package data next to this package when built as a wheel); :func:`gateway.resources.load_table`
+reads each once.
 """
 from __future__ import annotations
 
-import functools
 import re
-import tomllib
-from pathlib import Path
-from typing import Any
 
 from gateway.model import Status
-from gateway.resources import data_dir
-
-def mappings_dir() -> Path:
-    return data_dir("mappings")
-
-
-@functools.cache
-def load(name: str) -> dict[str, Any]:
-    return tomllib.loads((mappings_dir() / f"{name}.toml").read_text(encoding="utf-8"))
+from gateway.resources import load_table
 
 
 class StatusMap:
     """Internal :class:`Status` ↔ a contract's status values (``mappings/status.toml``)."""
 
     def __init__(self, contract: str) -> None:
-        table = load("status")[contract]
+        table = load_table("status")[contract]
         self.to_contract: dict[Status, str] = {Status(k): v for k, v in table.items()}
         missing = set(Status) - set(self.to_contract)
         if missing:
@@ -43,7 +32,7 @@ class FieldNamer:
     _INDEX = re.compile(r"\[(\d+)\]")
 
     def __init__(self, table: str) -> None:
-        self.fields: dict[str, str] = load(table)["fields"]
+        self.fields: dict[str, str] = load_table(table)["fields"]
 
     def __call__(self, path: str) -> str:
         if path in self.fields:  # listed with its index: recipient.address.lines[0] → adresse1

@@ -6,7 +6,7 @@ from typing import Any
 
 from gateway.config import SenderSettings
 from gateway.domain.validation import normalize_media_type
-from gateway.mapping.tables import load
+from gateway.resources import load_table
 from gateway.model import (
     CaseMetadata,
     DeliveryMode,
@@ -153,7 +153,7 @@ def _import_metadata(m: wire.NoarkMetadataForImport | None) -> ImportMetadata | 
 
 
 def history_to_wire(events: Iterable[Event]) -> wire.ForsendelseHistorikk:
-    texts: dict[str, str] = load("status")["svarut_event_text"]
+    texts: dict[str, str] = load_table("status")["svarut_event_text"]
     entries = []
     for e in events:
         template = texts.get(e.kind)

@@ -7,10 +7,10 @@ import pytest
 from gateway.dispatch.routing import Reachability, choose_route
 from gateway.dispatch.texts import for_recipient, texts
 from gateway.dispatch.dispatcher import route_text
-from gateway.mapping.tables import load
+from gateway.resources import load_table
 from gateway.model import DeliveryMode, DeliveryPolicy, Party, PartyKind, Shipment
 
-LANGUAGES = sorted(load("dispatch_texts"))
+LANGUAGES = sorted(load_table("dispatch_texts"))
 
 
 def fields(text: str) -> set[str]:
@@ -18,7 +18,7 @@ def fields(text: str) -> set[str]:
 
 
 def test_every_language_has_every_key_with_the_same_placeholders():
-    table = load("dispatch_texts")
+    table = load_table("dispatch_texts")
     assert set(LANGUAGES) == {"nb", "da"}
     for language in LANGUAGES:
         assert table[language].keys() == table["nb"].keys(), language

@@ -3,7 +3,8 @@
 from lxml import etree
 
 from gateway.errors import faults_markdown
-from gateway.mapping.tables import FieldNamer, StatusMap, load
+from gateway.mapping.tables import FieldNamer, StatusMap
+from gateway.resources import load_table
 from gateway.model import Status
 from tests.conftest import ROOT, SVARUT_WSDL, require_spec
 
@@ -16,7 +17,7 @@ def test_every_internal_status_maps_to_an_official_svarut_status():
     mapping = StatusMap("svarut")
     produced = {mapping(s) for s in Status}
     assert produced <= official
-    assert produced | set(load("status")["svarut_unused"]["values"]) == official
+    assert produced | set(load_table("status")["svarut_unused"]["values"]) == official
 
 
 def test_field_namer_keeps_indexes_and_falls_back_to_prefix():

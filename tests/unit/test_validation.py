@@ -173,9 +173,10 @@ NOT_FROM_SVARUT = {
 
 
 def test_every_text_field_from_svarut_has_a_bound_and_a_svarut_name():
-    from gateway.mapping.tables import FieldNamer, load
+    from gateway.mapping.tables import FieldNamer
+    from gateway.resources import load_table
 
-    limits = load("svarut_fields")["max_length"]
+    limits = load_table("svarut_fields")["max_length"]
     paths = set(_text_paths(Shipment))
     assert "case_metadata.extra[].value" in paths and "recipient.address.lines[]" in paths
     missing = sorted(paths - NOT_FROM_SVARUT - set(limits))
@@ -189,10 +190,10 @@ def test_every_text_field_from_svarut_has_a_bound_and_a_svarut_name():
 
 
 def test_every_text_field_from_memo_has_a_bound():
-    from gateway.mapping.tables import load
+    from gateway.resources import load_table
     from gateway.memo_vocabulary import REPLY_DATA_FIELDS
 
-    limits = load("memo")["max_length"]
+    limits = load_table("memo")["max_length"]
     # what gateway/mapping/memo.py fills
     filled = {"title", "external_ref", "recipient.identifier", "recipient.name", "recipient.address.name",
               "recipient.address.lines[]", "recipient.address.postcode", "recipient.address.city", "recipient.address.country",
@@ -213,9 +214,9 @@ def test_every_text_field_from_memo_has_a_bound():
 
 
 def _limits():
-    from gateway.mapping.tables import load
+    from gateway.resources import load_table
 
-    return load("svarut_fields")["max_length"]
+    return load_table("svarut_fields")["max_length"]
 
 
 def _with(path, value):
