@@ -33,7 +33,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from gateway.errors import FaultCode, StorageError
 from gateway.spool import Content, content_bytes, content_chunks
-from gateway.store import tables as t
+from gateway.store import tables
 
 #: Bytes per row: large enough that a 350 MB document is 350 statements, small enough that
 #: a reader or writer holds only a few of them at a time.
@@ -65,15 +65,15 @@ def _insert_ignoring_duplicates(table: sa.Table, key: list[str]) -> dict[str, sa
     }
 
 
-_INSERT_HEAD = _insert_ignoring_duplicates(t.document_blobs, ["sha256"])
+_INSERT_HEAD = _insert_ignoring_duplicates(tables.document_blobs, ["sha256"])
 #: The same, answering the digest when the row was new (psycopg's rowcount says -1 here).
-_INSERT_NEW_HEAD = {name: insert.returning(t.document_blobs.c.sha256) for name, insert in _INSERT_HEAD.items()}
-_INSERT_CHUNK = t.document_chunks.insert()
-_SELECT_HEAD = sa.select(t.document_blobs.c.size, t.document_blobs.c.data).where(
-    t.document_blobs.c.sha256 == sa.bindparam("sha256"))
-_SELECT_CHUNK = sa.select(t.document_chunks.c.data).where(
-    t.document_chunks.c.sha256 == sa.bindparam("sha256"), t.document_chunks.c.seq == sa.bindparam("seq"))
-_EXISTS = sa.select(t.document_blobs.c.sha256).where(t.document_blobs.c.sha256 == sa.bindparam("sha256"))
+_INSERT_NEW_HEAD = {name: insert.returning(tables.document_blobs.c.sha256) for name, insert in _INSERT_HEAD.items()}
+_INSERT_CHUNK = tables.document_chunks.insert()
+_SELECT_HEAD = sa.select(tables.document_blobs.c.size, tables.document_blobs.c.data).where(
+    tables.document_blobs.c.sha256 == sa.bindparam("sha256"))
+_SELECT_CHUNK = sa.select(tables.document_chunks.c.data).where(
+    tables.document_chunks.c.sha256 == sa.bindparam("sha256"), tables.document_chunks.c.seq == sa.bindparam("seq"))
+_EXISTS = sa.select(tables.document_blobs.c.sha256).where(tables.document_blobs.c.sha256 == sa.bindparam("sha256"))
 
 
 def insert_documents(conn: Connection, staged: Sequence[StagedDocument]) -> None:
