@@ -210,7 +210,7 @@ class SignatureVerifier:
             if pinned is not None:
                 return _usable(pinned, now, self.policy.min_rsa_bits)
         if embedded and self._store is not None:
-            return _usable(self._chain_to_ca(embedded, now), now, self.policy.min_rsa_bits)
+            return _usable(self._chain_to_ca(self._store, embedded, now), now, self.policy.min_rsa_bits)
         if embedded:
             raise SignatureError(SignatureCode.SIGNATURE_CERTIFICATE_UNTRUSTED,
                                  f"the signing certificate ({_describe(embedded[0])}) is not pinned for this sender")
@@ -219,9 +219,10 @@ class SignatureVerifier:
         raise SignatureError(SignatureCode.SIGNATURE_CERTIFICATE_UNTRUSTED,
                              "ds:KeyInfo carries no X509Certificate; this sender's policy needs it to choose the trusted certificate")
 
-    def _chain_to_ca(self, embedded: Sequence[x509.Certificate], now: dt.datetime) -> x509.Certificate:
+    @staticmethod
+    def _chain_to_ca(store: verification.Store, embedded: Sequence[x509.Certificate], now: dt.datetime) -> x509.Certificate:
         verifier = (
-            verification.PolicyBuilder().store(self._store).time(now)
+            verification.PolicyBuilder().store(store).time(now)
             .extension_policies(ee_policy=_EE_POLICY, ca_policy=verification.ExtensionPolicy.webpki_defaults_ca())
             .build_client_verifier()
         )
