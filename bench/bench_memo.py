@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives import serialization  # noqa: E402
 from lxml import etree  # noqa: E402
 
 from bench.bench_intake import PASSWORD, USER, drive, echo_envelope, make_pdf, start_echo  # noqa: E402
-from gateway.xml.signatures import sign_message  # noqa: E402
+from gateway.xml.signing import sign_message  # noqa: E402
 from tests.process import GatewayProcess, cpu_seconds, write_config  # noqa: E402
 
 CORPUS = ROOT / "tests" / "security" / "memo"

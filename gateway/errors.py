@@ -5,19 +5,18 @@ Every refusal the gateway can give is a :class:`GatewayError` carrying a stable
 and a message a case-system operator can act on. The SOAP layer turns these into
 faults in exactly one place (:mod:`gateway.soap.faults`); nothing else formats faults.
 
-``docs/faults.md`` is generated from :data:`FAULTS` (``gateway faults --markdown``) and a
-test keeps the two in step.
+Modules with refusals of their own declare them as a :class:`FaultFamily`, which adds them
+to :data:`FAULTS`. This module imports nothing of the gateway: every layer may raise these
+errors. ``docs/faults.md`` lists every code (:mod:`gateway.catalogue`, which imports the
+modules that declare families; ``gateway faults --markdown``) and a test keeps the two in step.
 """
 from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from collections.abc import Mapping
-from typing import Literal, TypeVar
+from typing import Literal, Self
 
 Side = Literal["Client", "Server"]
-#: A module's own code: a member of its StrEnum (see register_faults).
-_Code = TypeVar("_Code", bound=str)
 
 
 class FaultCode(enum.StrEnum):
@@ -84,7 +83,7 @@ class FaultInfo:
 
 
 #: The one table: fault code → SOAP side, HTTP status and what it means for an operator.
-#: Modules with codes of their own (signatures, MeMo rules) add them with :func:`register_faults`.
+#: Modules with codes of their own (signatures, MeMo rules) add them as a :class:`FaultFamily`.
 FAULTS: dict[str, FaultInfo] = {
     FaultCode.AUTHENTICATION_FAILED: FaultInfo("Client", 401, "Missing or wrong HTTP Basic credentials for the sender system."),
     FaultCode.REQUEST_TOO_LARGE: FaultInfo("Client", 413, "The request body is larger than `server.max_request_bytes`; nothing was read into the SOAP layer."),
@@ -138,15 +137,6 @@ FAULTS: dict[str, FaultInfo] = {
 }
 
 
-def register_faults(meanings: Mapping[_Code, str], *, side: Side = "Client", http_status: int = 400) -> None:
-    """Add a module's own stable codes (a StrEnum → meaning) to :data:`FAULTS`."""
-    for code, meaning in meanings.items():
-        known = FAULTS.get(code)
-        if known is not None and known.meaning != meaning:
-            raise ValueError(f"fault code {code} is registered twice with different meanings")
-        FAULTS[code] = FaultInfo(side, http_status, meaning)
-
-
 def quoted(value: str, limit: int) -> str:
     """A caller's value as a message quotes it: at most ``limit`` characters, anything not
     printable as ``?`` (a refusal must not echo a megabyte, nor control characters)."""
@@ -179,6 +169,46 @@ class GatewayError(Exception):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(code={self.code!s}, field={self.field!r}, message={self.message!r})"
+
+
+class FaultFamily(enum.StrEnum):
+    """A module's own stable fault codes, each declared with what it means for an operator.
+
+    One table per family, and the central table learns it when the class is created::
+
+        class MemoRule(FaultFamily, side="Client", http_status=400):
+            NOT_A_MESSAGE = "MEMO_NOT_A_MESSAGE", "The root element is not `Message` ..."
+
+    A member is its code (a ``str``); ``meaning`` is the text ``docs/faults.md`` lists.
+    """
+
+    meaning: str
+
+    def __new__(cls, code: str, meaning: str) -> Self:
+        member = str.__new__(cls, code)
+        member._value_ = code
+        member.meaning = meaning
+        return member
+
+    def __init_subclass__(cls, *, side: Side = "Client", http_status: int = 400) -> None:
+        super().__init_subclass__()
+        codes = list(cls.__members__.values())
+        if not codes:
+            raise TypeError(f"fault family {cls.__name__} declares no codes")
+        for code in codes:
+            known = FAULTS.get(code)
+            if known is not None and known != FaultInfo(side, http_status, code.meaning):
+                raise ValueError(f"fault code {code} is registered twice, differently")
+            FAULTS[code] = FaultInfo(side, http_status, code.meaning)
+
+
+class FamilyError(GatewayError):
+    """A refusal with a :class:`FaultFamily` code; ``details["code"]`` repeats the code."""
+
+    default_code = FaultCode.INVALID_REQUEST
+
+    def __init__(self, code: FaultFamily, message: str, *, field: str | None = None) -> None:
+        super().__init__(message, code=code, field=field, details={"code": str(code)})
 
 
 class RequestError(GatewayError):
@@ -215,40 +245,3 @@ class ConflictError(GatewayError):
 
 class StorageError(GatewayError):
     default_code = FaultCode.STORAGE_UNAVAILABLE
-
-
-def all_faults() -> list[tuple[str, FaultInfo]]:
-    """Every code: the core table in its order, then registered codes by name."""
-    import gateway.domain.memo_rules  # noqa: F401 - these register their codes
-    import gateway.xml.signatures  # noqa: F401
-
-    core = [c for c in FAULTS if isinstance(c, FaultCode)]
-    registered = sorted(c for c in FAULTS if not isinstance(c, FaultCode))  # import order must not matter
-    return [(code, FAULTS[code]) for code in core + registered]
-
-
-def faults_markdown() -> str:
-    """Render :data:`FAULTS` as the table in ``docs/faults.md``."""
-    lines = [
-        "# Fault codes",
-        "",
-        "Every refusal is a SOAP fault whose `Code/Value` is `Sender` (the caller must change",
-        "something) or `Receiver` (the gateway failed; retry later). The stable gateway code is the",
-        "first `Code/Subcode/Value`, and is repeated in `Detail/code` with the offending `Detail/field`.",
-        "The `Reason/Text` is a message for a case-system operator.",
-        "",
-        "HTTP status: as listed over SOAP 1.2 (`Sender` faults 4xx, the others 5xx, as SOAP 1.2",
-        "part 2 says for `VersionMismatch` and `MustUnderstand`). Over SOAP 1.1 every fault is",
-        "500, as SOAP 1.1 and the WS-I Basic Profile (R1126) require and SOAP 1.1 clients such as",
-        "suds expect, except the refusals made at the HTTP level before any SOAP processing: 401",
-        "(with `WWW-Authenticate`), 405, 413, 415 and `SERVER_BUSY`'s 503 (with `Retry-After`) keep their",
-        "status on both versions.",
-        "",
-        "Generated by `gateway faults --markdown`; a test keeps this file in step with the code.",
-        "",
-        "| code | side | HTTP | meaning |",
-        "|---|---|---|---|",
-    ]
-    for code, info in all_faults():
-        lines.append(f"| `{code}` | {info.side} | {info.http_status} | {info.meaning} |")
-    return "\n".join(lines) + "\n"

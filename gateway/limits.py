@@ -135,19 +135,19 @@ class Limits:
     schema_max_issues: int = _bound(
         100, "issues", "Issues reported for one document: a broken document can yield thousands; the first ones are "
         "what helps.",
-        enforced_in="gateway.xml.schemas")
+        enforced_in="gateway.xml.schema_report")
     schema_max_named_elements: int = _bound(
         50_000, "elements", "Above this many elements, issues carry libxml2's line and message only: naming elements "
         "and finding columns indexes every element (3,000,000 elements cost 1.7 GB).",
-        enforced_in="gateway.xml.schemas")
+        enforced_in="gateway.xml.schema_report")
     schema_max_node_path_work: int = _bound(
         20_000_000, "steps", "Steps of libxml2 path building for a document's issues; above it, the document is "
         "validated streaming (issues without paths) instead of taking seconds.",
-        enforced_in="gateway.xml.schemas")
+        enforced_in="gateway.xml.schema_report")
     schema_bundle_max_files: int = _bound(
-        1000, "files", "Files in a schema bundle an operator adds.", enforced_in="gateway.xml.schemas")
+        1000, "files", "Files in a schema bundle an operator adds.", enforced_in="gateway.xml.bundles")
     schema_bundle_max_bytes: int = _bound(
-        64 * MiB, "bytes", "Unpacked size of a schema bundle an operator adds.", enforced_in="gateway.xml.schemas")
+        64 * MiB, "bytes", "Unpacked size of a schema bundle an operator adds.", enforced_in="gateway.xml.bundles")
     # --- what is echoed back or kept ---
     fault_text_characters: int = _bound(
         1000, "characters", "A fault never echoes more than this of what a caller sent (a 300,000-character schema or "

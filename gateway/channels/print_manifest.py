@@ -61,16 +61,12 @@ class ManifestJob(TypedDict):
 
 
 def print_schemas() -> SchemaRegistry:
-    """A registry holding the two print schemas from ``xsd/``, compiled once per call.
-
-    ``SchemaRegistry.builtin()`` registers the MeMo bundles only, and the registry has no
-    public way yet to register a built-in schema of a single file; this registers the print
-    schemas as ``builtin()`` registers its own bundles.
-    """
+    """A registry holding the two print schemas from ``xsd/`` (single files shipped with the
+    gateway), compiled once per call through the one registry."""
     registry = SchemaRegistry()
     folder = data_dir("xsd")
     for name, entry in _SCHEMA_FILES.items():
-        registry._register(SchemaBundle(name=name, folder=folder, entry=entry, builtin=True))
+        registry.register(SchemaBundle(name=name, folder=folder, entry=entry, builtin=True))
     return registry
 
 

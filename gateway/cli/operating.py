@@ -98,12 +98,14 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
     from gateway.domain.validation_service import validate_payload
     from gateway.errors import GatewayError
-    from gateway.xml.schemas import SchemaRegistry
+    from gateway.xml.schemas import SchemaRegistry, UnknownSchema
 
     settings = settings_of(args)
     registry = SchemaRegistry.load(settings.storage.schema_dir)
-    if args.schema not in registry:
-        print(f"gateway: no schema named {args.schema!r}; known: {', '.join(registry.names())}", file=sys.stderr)
+    try:
+        registry.bundle(args.schema)
+    except UnknownSchema as exc:
+        print(f"gateway: {exc.message}", file=sys.stderr)
         return 2
     files: list[Path] = []
     for raw in args.paths:
@@ -162,7 +164,8 @@ class _progress:
 
 
 def cmd_schemas(args: argparse.Namespace) -> int:
-    from gateway.xml.schemas import BundleError, SchemaRegistry
+    from gateway.xml.bundles import BundleError
+    from gateway.xml.schemas import SchemaRegistry
 
     settings = settings_of(args)
     registry = SchemaRegistry.load(settings.storage.schema_dir)

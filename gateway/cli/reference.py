@@ -56,7 +56,7 @@ def cmd_hash_password(args: argparse.Namespace) -> int:
 
 
 def cmd_faults(args: argparse.Namespace) -> int:
-    from gateway.errors import all_faults, faults_markdown
+    from gateway.catalogue import all_faults, faults_markdown
 
     if args.markdown:
         sys.stdout.write(faults_markdown())

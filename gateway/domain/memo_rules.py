@@ -15,7 +15,6 @@ may repeat (``/Message/MessageBody/MainDocument/File[1]/filename``).
 from __future__ import annotations
 
 import datetime as dt
-import enum
 import functools
 import re
 from collections.abc import Callable, Iterator
@@ -25,7 +24,7 @@ from urllib.parse import urlsplit
 from lxml import etree
 
 from gateway.domain.filenames import FORBIDDEN_FILENAME_CHARS, LOOKALIKE_SPACES, is_control_character
-from gateway.errors import FaultCode, GatewayError, register_faults
+from gateway.errors import FamilyError, FaultFamily
 from gateway.memo_vocabulary import ADDITIONAL_CONTENT_DATA_MAX, MEMO_NS, NEMSMS, SUPPORTED_VERSIONS
 from gateway.uuids import is_v4_uuid
 
@@ -44,48 +43,27 @@ _XML_SPACE = " \t\r\n"  # what XSD whitespace collapsing removes; not Unicode sp
 _UTC_DATETIME = re.compile(r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?Z")
 
 
-class MemoRule(enum.StrEnum):
-    """Stable refusal codes, registered in the central fault table (:func:`register_faults`)."""
+class MemoRule(FaultFamily, side="Client", http_status=400):
+    """The rules by stable code, each with what it means for a sender's operator."""
 
-    NOT_A_MESSAGE = "MEMO_NOT_A_MESSAGE"
-    VERSION_UNSUPPORTED = "MEMO_VERSION_UNSUPPORTED"
-    FILENAME_INVALID_CHARACTERS = "MEMO_FILENAME_INVALID_CHARACTERS"
-    ACTION_URL_NOT_HTTPS = "MEMO_ACTION_URL_NOT_HTTPS"
-    UUID_NOT_V4 = "MEMO_UUID_NOT_V4"
-    DATETIME_NOT_UTC = "MEMO_DATETIME_NOT_UTC"
-    LABEL_TOO_LONG = "MEMO_LABEL_TOO_LONG"
-    NOTIFICATION_TOO_LONG = "MEMO_NOTIFICATION_TOO_LONG"
-    TOO_MANY_ADDITIONAL_CONTENT_DATA = "MEMO_TOO_MANY_ADDITIONAL_CONTENT_DATA"
-    NEMSMS_WITH_BODY = "MEMO_NEMSMS_WITH_BODY"
-    NEMSMS_WITHOUT_NOTIFICATION = "MEMO_NEMSMS_WITHOUT_NOTIFICATION"
-
-
-#: What each rule means for an operator (for the central fault table).
-MEMO_RULE_MEANINGS: dict[MemoRule, str] = {
-    MemoRule.NOT_A_MESSAGE: f"The root element is not `Message` in namespace `{MEMO_NS}`.",
-    MemoRule.VERSION_UNSUPPORTED: "`memoVersion` is missing or not exactly `1.1` or `1.2` (no spaces, no leading or trailing zeros).",
-    MemoRule.FILENAME_INVALID_CHARACTERS: "`File/filename` contains one of `< > : \" / \\ | ? *`, a line break or control character, or a Unicode space Digital Post refuses (U+00A0, U+2000–U+200B, U+202F, U+205F, U+3000, U+FEFF).",
-    MemoRule.ACTION_URL_NOT_HTTPS: "`Action/EntryPoint/url` is not an absolute https URL.",
-    MemoRule.UUID_NOT_V4: "A `...UUID` element (messageUUID, replyUUID, reservationUUID) is not a version 4 UUID.",
-    MemoRule.DATETIME_NOT_UTC: "A `...DateTime` element is not a UTC date and time with a trailing `Z` (e.g. `2024-05-03T12:00:00Z`).",
-    MemoRule.LABEL_TOO_LONG: "A `label` is longer than 256 characters.",
-    MemoRule.NOTIFICATION_TOO_LONG: "`notification` is longer than 150 characters or `additionalNotification` longer than 256.",
-    MemoRule.TOO_MANY_ADDITIONAL_CONTENT_DATA: "More than 10 `AdditionalContentData` elements.",
-    MemoRule.NEMSMS_WITH_BODY: "A message of `messageType` NEMSMS must not have a `MessageBody` (a NemSMS is its header's `notification`, sent as a text message).",
-    MemoRule.NEMSMS_WITHOUT_NOTIFICATION: "A message of `messageType` NEMSMS needs a non-empty `MessageHeader/notification`: it is the text of the SMS.",
-}
+    NOT_A_MESSAGE = "MEMO_NOT_A_MESSAGE", f"The root element is not `Message` in namespace `{MEMO_NS}`."
+    VERSION_UNSUPPORTED = "MEMO_VERSION_UNSUPPORTED", "`memoVersion` is missing or not exactly `1.1` or `1.2` (no spaces, no leading or trailing zeros)."
+    FILENAME_INVALID_CHARACTERS = "MEMO_FILENAME_INVALID_CHARACTERS", "`File/filename` contains one of `< > : \" / \\ | ? *`, a line break or control character, or a Unicode space Digital Post refuses (U+00A0, U+2000–U+200B, U+202F, U+205F, U+3000, U+FEFF)."
+    ACTION_URL_NOT_HTTPS = "MEMO_ACTION_URL_NOT_HTTPS", "`Action/EntryPoint/url` is not an absolute https URL."
+    UUID_NOT_V4 = "MEMO_UUID_NOT_V4", "A `...UUID` element (messageUUID, replyUUID, reservationUUID) is not a version 4 UUID."
+    DATETIME_NOT_UTC = "MEMO_DATETIME_NOT_UTC", "A `...DateTime` element is not a UTC date and time with a trailing `Z` (e.g. `2024-05-03T12:00:00Z`)."
+    LABEL_TOO_LONG = "MEMO_LABEL_TOO_LONG", "A `label` is longer than 256 characters."
+    NOTIFICATION_TOO_LONG = "MEMO_NOTIFICATION_TOO_LONG", "`notification` is longer than 150 characters or `additionalNotification` longer than 256."
+    TOO_MANY_ADDITIONAL_CONTENT_DATA = "MEMO_TOO_MANY_ADDITIONAL_CONTENT_DATA", "More than 10 `AdditionalContentData` elements."
+    NEMSMS_WITH_BODY = "MEMO_NEMSMS_WITH_BODY", "A message of `messageType` NEMSMS must not have a `MessageBody` (a NemSMS is its header's `notification`, sent as a text message)."
+    NEMSMS_WITHOUT_NOTIFICATION = "MEMO_NEMSMS_WITHOUT_NOTIFICATION", "A message of `messageType` NEMSMS needs a non-empty `MessageHeader/notification`: it is the text of the SMS."
 
 
-register_faults(MEMO_RULE_MEANINGS)
-
-
-class MemoRuleError(GatewayError):
+class MemoRuleError(FamilyError):
     """A MeMo rule refusal; ``details["code"]`` is the :class:`MemoRule`, ``field`` the element path."""
 
-    default_code = FaultCode.INVALID_REQUEST
-
     def __init__(self, rule: MemoRule, message: str, *, field: str | None = None) -> None:
-        super().__init__(message, code=rule, field=field, details={"code": str(rule)})
+        super().__init__(rule, message, field=field)
         self.rule = rule
 
 
@@ -257,7 +235,6 @@ def path_of(element: etree._Element) -> str:
 
 
 __all__ = [
-    "MEMO_RULE_MEANINGS",
     "MemoRule", "MemoRuleError", "NOTIFICATION_MAX", "TEXT_MAX", "check_memo", "memo_violations",
     "path_of",
 ]

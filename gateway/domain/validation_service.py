@@ -2,20 +2,19 @@
 service and ``gateway validate``, so both answer alike."""
 from __future__ import annotations
 
-from gateway.errors import FaultCode, GatewayError, RequestError
+import re
+
+from gateway.errors import FaultCode, RequestError
 from gateway.xml.parser import INLINE_DOCUMENTS
-from gateway.xml.schemas import SchemaIssue, SchemaRegistry, ValidationReport
+from gateway.xml.schema_report import SchemaIssue, ValidationReport
+from gateway.xml.schemas import SchemaRegistry
 
-
-class UnknownSchema(GatewayError):
-    default_code = FaultCode.SCHEMA_UNKNOWN
+_POSITION = re.compile(r"line (\d+), column (\d+)")
 
 
 def validate_payload(registry: SchemaRegistry, schema: str, payload: bytes) -> ValidationReport:
-    """A report for well-formed and malformed payloads alike; hostile XML (DOCTYPE) raises."""
-    if schema not in registry:
-        raise UnknownSchema(f"no schema named {schema!r}; known: {', '.join(registry.names())}",
-                            code=FaultCode.SCHEMA_UNKNOWN, field="schema")
+    """A report for well-formed and malformed payloads alike; hostile XML (DOCTYPE) and an
+    unknown schema (:class:`~gateway.xml.schemas.UnknownSchema`) raise."""
     try:
         return registry.validate(schema, payload, policy=INLINE_DOCUMENTS)
     except RequestError as exc:
@@ -27,7 +26,5 @@ def validate_payload(registry: SchemaRegistry, schema: str, payload: bytes) -> V
 
 def _position(message: str) -> tuple[int | None, int | None]:
     """libxml2 says '..., line 3, column 7': keep them as numbers."""
-    import re
-
-    match = re.search(r"line (\d+), column (\d+)", message)
+    match = _POSITION.search(message)
     return (int(match.group(1)), int(match.group(2))) if match else (None, None)

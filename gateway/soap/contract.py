@@ -24,6 +24,7 @@ from lxml import etree
 from gateway.errors import FaultCode, RequestError
 from gateway.limits import LIMITS
 from gateway.xml.parser import make_parser
+from gateway.xml.schemas import compile_schema
 
 WSDL = "http://schemas.xmlsoap.org/wsdl/"
 XS = "http://www.w3.org/2001/XMLSchema"
@@ -118,7 +119,7 @@ class MessageSchema:
     def _validators(self) -> tuple[etree.XMLSchema, etree.XMLParser, etree.XPath]:
         found = getattr(self._local, "validators", None)
         if found is None:
-            schema = etree.XMLSchema(etree.fromstring(self._source, parser=make_parser()))
+            schema = compile_schema(self._source)
             streaming = etree.XMLParser(
                 schema=schema, resolve_entities=False, no_network=True, load_dtd=False,
                 huge_tree=True, collect_ids=False,

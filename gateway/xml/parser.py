@@ -62,7 +62,7 @@ def make_parser(policy: XmlParsePolicy = STRICT, *, allow_local_files: bool = Fa
     """A fresh parser for ``policy``; lxml parsers must not be shared across threads.
 
     ``allow_local_files`` is for the operator's own schema files only (their references
-    are checked by :mod:`gateway.xml.schemas` first); never for anything a caller sent.
+    are checked by :mod:`gateway.xml.bundles` first); never for anything a caller sent.
     ``schema`` validates while parsing (streaming; for documents already parsed once).
     ``encoding`` overrides what the document declares (the transport said so).
     """

@@ -10,9 +10,10 @@ stable :class:`SignatureCode`, because each deviation is how a known attack star
 * Id values are resolved the way signxml resolves them (attributes named ``Id``, ``ID`` or
   ``id`` in any namespace) and must name exactly one element, so duplicate Ids cannot steer
   signxml and this module to different elements;
-* SHA-1 and HMAC are refused by an explicit allow-list (HMAC would make the "certificate" a
-  shared secret, SHA-1 is broken), and only the enveloped and canonicalisation transforms are
-  allowed (signxml silently ignores unknown transforms, and base64 would change what is signed).
+* SHA-1 and HMAC are refused by an explicit allow-list (:mod:`gateway.xml.dsig`; HMAC would
+  make the "certificate" a shared secret, SHA-1 is broken), and only the enveloped and
+  canonicalisation transforms are allowed (signxml silently ignores unknown transforms, and
+  base64 would change what is signed).
 
 Trust is a per-sender :class:`SignaturePolicy`: pinned certificates and/or the certificates of
 a private CA. Certificates are parsed once and the CA store is built once per
@@ -25,31 +26,28 @@ are not data, and no later step should have to skip them.
 from __future__ import annotations
 
 import datetime as dt
-import enum
 import functools
 import threading
 from base64 import b64decode
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from types import MappingProxyType
 
 import cryptography.exceptions
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509 import verification
 from lxml import etree
-from signxml import CanonicalizationMethod, DigestAlgorithm, SignatureConfiguration, SignatureMethod, VerifyResult, XMLSigner, XMLVerifier
-from signxml import methods as construction
-from signxml.exceptions import InvalidCertificate, InvalidInput, SignXMLException
+from signxml import SignatureConfiguration, VerifyResult
+from signxml.exceptions import InvalidCertificate, SignXMLException
 
-from gateway.errors import FaultCode, GatewayError, register_faults
+from gateway.errors import FamilyError, FaultFamily
 from gateway.limits import LIMITS
+from gateway.xml.dsig import ALLOWED_CANONICALIZATIONS, ALLOWED_CURVES, ALLOWED_DIGESTS, ALLOWED_SIGNATURE_METHODS, DS, ENVELOPED
 from gateway.xml.parser import SIGNED_INLINE_DOCUMENTS, make_parser
+from gateway.xml.signxml_tree import ParsedTreeVerifier, xml_attributes
 
-DS = "http://www.w3.org/2000/09/xmldsig#"
-ENVELOPED = "http://www.w3.org/2000/09/xmldsig#enveloped-signature"
 _SIGNATURE = f"{{{DS}}}Signature"
 _ID_NAMES = frozenset({"Id", "ID", "id"})  # signxml matches these local names in any namespace
 _MAX_EMBEDDED_CERTIFICATES = LIMITS.max_embedded_certificates
@@ -58,60 +56,30 @@ _MAX_EMBEDDED_CERTIFICATES = LIMITS.max_embedded_certificates
 _MAX_CERTIFICATE_BYTES = LIMITS.max_certificate_bytes
 
 
-class SignatureCode(enum.StrEnum):
-    """Stable refusal codes, registered in the central fault table (:func:`register_faults`)."""
+class SignatureCode(FaultFamily, side="Client", http_status=400):
+    """Why a signature is refused: a stable code and what it means for the sender's operator."""
 
-    SIGNATURE_MISSING = "SIGNATURE_MISSING"
-    SIGNATURE_MULTIPLE = "SIGNATURE_MULTIPLE"
-    SIGNATURE_WRAPPING = "SIGNATURE_WRAPPING"
-    SIGNATURE_INVALID = "SIGNATURE_INVALID"
-    SIGNATURE_ALGORITHM_REFUSED = "SIGNATURE_ALGORITHM_REFUSED"
-    SIGNATURE_REFERENCE_INVALID = "SIGNATURE_REFERENCE_INVALID"
-    SIGNATURE_CERTIFICATE_UNTRUSTED = "SIGNATURE_CERTIFICATE_UNTRUSTED"
-    SIGNATURE_CERTIFICATE_EXPIRED = "SIGNATURE_CERTIFICATE_EXPIRED"
+    SIGNATURE_MISSING = "SIGNATURE_MISSING", "The message carries no XML signature and the sender's policy requires one."
+    SIGNATURE_MULTIPLE = "SIGNATURE_MULTIPLE", "More than one `ds:Signature` in the message; exactly one, as a direct child of the root, is accepted."
+    SIGNATURE_WRAPPING = "SIGNATURE_WRAPPING", "The signature is not a direct child of the root or covers another element than the root (signature wrapping, duplicate Ids)."
+    SIGNATURE_INVALID = "SIGNATURE_INVALID", "The signature or a digest does not verify (content changed after signing, wrong key, malformed `ds:Signature`)."
+    SIGNATURE_ALGORITHM_REFUSED = "SIGNATURE_ALGORITHM_REFUSED", "SHA-1, HMAC, DSA, an unknown transform or a weak key; allowed: RSA/ECDSA with SHA-256/384/512, SHA-256+ digests, RSA ≥ 2048 bits."
+    SIGNATURE_REFERENCE_INVALID = "SIGNATURE_REFERENCE_INVALID", "Not exactly one `ds:Reference`, or its URI is not `\"\"` / `#<Id of the root>`, or the enveloped-signature transform is missing."
+    SIGNATURE_CERTIFICATE_UNTRUSTED = "SIGNATURE_CERTIFICATE_UNTRUSTED", "The signing certificate is neither pinned for this sender nor issued by the sender's CA."
+    SIGNATURE_CERTIFICATE_EXPIRED = "SIGNATURE_CERTIFICATE_EXPIRED", "The signing certificate is expired or not yet valid."
 
 
-#: What each code means for an operator (for the central fault table).
-SIGNATURE_MEANINGS: dict[SignatureCode, str] = {
-    SignatureCode.SIGNATURE_MISSING: "The message carries no XML signature and the sender's policy requires one.",
-    SignatureCode.SIGNATURE_MULTIPLE: "More than one `ds:Signature` in the message; exactly one, as a direct child of the root, is accepted.",
-    SignatureCode.SIGNATURE_WRAPPING: "The signature is not a direct child of the root or covers another element than the root (signature wrapping, duplicate Ids).",
-    SignatureCode.SIGNATURE_INVALID: "The signature or a digest does not verify (content changed after signing, wrong key, malformed `ds:Signature`).",
-    SignatureCode.SIGNATURE_ALGORITHM_REFUSED: "SHA-1, HMAC, DSA, an unknown transform or a weak key; allowed: RSA/ECDSA with SHA-256/384/512, SHA-256+ digests, RSA ≥ 2048 bits.",
-    SignatureCode.SIGNATURE_REFERENCE_INVALID: "Not exactly one `ds:Reference`, or its URI is not `\"\"` / `#<Id of the root>`, or the enveloped-signature transform is missing.",
-    SignatureCode.SIGNATURE_CERTIFICATE_UNTRUSTED: "The signing certificate is neither pinned for this sender nor issued by the sender's CA.",
-    SignatureCode.SIGNATURE_CERTIFICATE_EXPIRED: "The signing certificate is expired or not yet valid.",
-}
-
-register_faults(SIGNATURE_MEANINGS)
-
-ALLOWED_SIGNATURE_METHODS: frozenset[SignatureMethod] = frozenset({
-    SignatureMethod.RSA_SHA256, SignatureMethod.RSA_SHA384, SignatureMethod.RSA_SHA512,
-    SignatureMethod.ECDSA_SHA256, SignatureMethod.ECDSA_SHA384, SignatureMethod.ECDSA_SHA512,
-})
-ALLOWED_DIGESTS: frozenset[DigestAlgorithm] = frozenset({
-    DigestAlgorithm.SHA256, DigestAlgorithm.SHA384, DigestAlgorithm.SHA512,
-    DigestAlgorithm.SHA3_256, DigestAlgorithm.SHA3_384, DigestAlgorithm.SHA3_512,
-})
-_C14N = frozenset(method.value for method in CanonicalizationMethod)
+#: Derived from the shared policy (:mod:`gateway.xml.dsig`): what ``ds:SignedInfo`` may name.
 _SIGNATURE_URIS = frozenset(method.value for method in ALLOWED_SIGNATURE_METHODS)
 _DIGEST_URIS = frozenset(digest.value for digest in ALLOWED_DIGESTS)
-_TRANSFORM_URIS = _C14N | {ENVELOPED}
-_CURVES = frozenset({"secp256r1", "secp384r1", "secp521r1"})
-_DIGEST_FOR = {
-    SignatureMethod.RSA_SHA256: DigestAlgorithm.SHA256, SignatureMethod.ECDSA_SHA256: DigestAlgorithm.SHA256,
-    SignatureMethod.RSA_SHA384: DigestAlgorithm.SHA384, SignatureMethod.ECDSA_SHA384: DigestAlgorithm.SHA384,
-    SignatureMethod.RSA_SHA512: DigestAlgorithm.SHA512, SignatureMethod.ECDSA_SHA512: DigestAlgorithm.SHA512,
-}
+_TRANSFORM_URIS = ALLOWED_CANONICALIZATIONS | {ENVELOPED}
 
 
-class SignatureError(GatewayError):
+class SignatureError(FamilyError):
     """A signature refusal; ``details["code"]`` is the :class:`SignatureCode`."""
 
-    default_code = FaultCode.INVALID_REQUEST
-
     def __init__(self, reason: SignatureCode, message: str, *, field: str | None = None) -> None:
-        super().__init__(message, code=reason, field=field, details={"code": str(reason)})
+        super().__init__(reason, message, field=field)
         self.reason = reason
 
 
@@ -168,54 +136,6 @@ def fingerprint(cert: x509.Certificate) -> str:
 @functools.lru_cache(maxsize=256)
 def _subject(cert: x509.Certificate) -> str:
     return cert.subject.rfc4514_string()
-
-
-class _ParsedTreeVerifier(XMLVerifier):
-    """signxml's verifier, taking the tree this module has already parsed and inspected.
-
-    signxml serialises and re-parses an element it is given, to detach it from a parent's
-    namespaces; a document root has no parent, was parsed by the same hardened parser signxml
-    is handed, and signxml never modifies its input (it copies the tree before removing the
-    signature). So a root is used as it is; signxml's own input checks (no DTD, no entity
-    references) still run on it. Anything else takes signxml's path.
-    """
-
-    def get_root(self, data: object) -> etree._Element:
-        if isinstance(data, etree._Element) and data.getparent() is None:
-            docinfo = data.getroottree().docinfo
-            if docinfo.internalDTD is not None or docinfo.externalDTD is not None:
-                raise InvalidInput("DTD declarations are not supported in XML input")
-            for _entity in data.iter(etree.Entity):
-                raise InvalidInput("Entities are not supported in XML input")
-            return data
-        return super().get_root(data)
-
-    def _c14n(self, nodes: object, algorithm: CanonicalizationMethod, inclusive_ns_prefixes: list[str] | None = None) -> bytes:
-        """Canonicalise an element that is not a document root as the root of its own document.
-
-        libxml2's subtree canonicalisation (lxml 6, signxml 5.2: signxml issue 275) writes
-        ``xmlns=""`` on the grandchildren of an element whose default namespace is declared on
-        an ancestor, so a ``<Signature xmlns="…xmldsig#">`` (the .NET ``SignedXml`` shape) is
-        checked against bytes its signer never signed. Serialising the element declares every
-        in-scope namespace on it, and a whole document is canonicalised correctly; inclusive
-        canonicalisation also renders the ``xml:*`` attributes the element inherits
-        (:func:`_inherited_xml_attributes`). The outcome is the subtree's canonical form as the
-        specifications define it (what xmlsec1 and .NET sign), so the signature is still checked
-        over exactly the signed bytes. Document roots (the referenced message) take signxml's path.
-        """
-        if isinstance(nodes, etree._Element) and nodes.getparent() is not None:
-            standalone = self._fromstring(self._tostring(nodes, with_tail=False))
-            exclusive = algorithm.value.startswith("http://www.w3.org/2001/10/xml-exc-c14n#")
-            if not exclusive:
-                for name, value in _inherited_xml_attributes(nodes, self.outer_xml_attributes, algorithm).items():
-                    standalone.set(name, value)
-            nodes = standalone
-        return super()._c14n(nodes, algorithm, inclusive_ns_prefixes=inclusive_ns_prefixes)
-
-    #: ``xml:*`` attributes of the message root, set per call by :class:`SignatureVerifier`:
-    #: signxml cuts the signature out of the message before canonicalising ``ds:SignedInfo``,
-    #: and inclusive canonicalisation renders what ``ds:SignedInfo`` inherits from the root.
-    outer_xml_attributes: Mapping[str, str] = MappingProxyType({})
 
 
 class SignatureVerifier:
@@ -300,7 +220,8 @@ class SignatureVerifier:
         raise SignatureError(SignatureCode.SIGNATURE_CERTIFICATE_UNTRUSTED,
                              "ds:KeyInfo carries no X509Certificate; this sender's policy needs it to choose the trusted certificate")
 
-    def _chain_to_ca(self, store: verification.Store, embedded: Sequence[x509.Certificate], now: dt.datetime) -> x509.Certificate:
+    @staticmethod
+    def _chain_to_ca(store: verification.Store, embedded: Sequence[x509.Certificate], now: dt.datetime) -> x509.Certificate:
         verifier = (
             verification.PolicyBuilder().store(store).time(now)
             .extension_policies(ee_policy=_EE_POLICY, ca_policy=verification.ExtensionPolicy.webpki_defaults_ca())
@@ -326,8 +247,8 @@ class SignatureVerifier:
 
     def _verify_with_signxml(self, message: etree._Element, certificate: x509.Certificate) -> VerifyResult:
         try:
-            verifier = _ParsedTreeVerifier()
-            outer = _xml_attributes(message)
+            verifier = ParsedTreeVerifier()
+            outer = xml_attributes(message)
             if outer:
                 verifier.outer_xml_attributes = outer
             result = verifier.verify(message, x509_cert=certificate, parser=self._parser(), expect_config=self._config)
@@ -354,38 +275,6 @@ def _without_processing_instructions(root: etree._Element) -> etree._Element:
     return root
 
 
-_XML_NS = "http://www.w3.org/XML/1998/namespace"
-#: C14N 1.1 inherits only these into a subtree's apex; ``xml:id`` is not inherited and
-#: ``xml:base`` needs URI joining (refused below, as no MeMo signer has a reason to send it).
-_C14N11_INHERITED = frozenset({f"{{{_XML_NS}}}lang", f"{{{_XML_NS}}}space"})
-
-
-def _xml_attributes(element: etree._Element) -> dict[str, str]:
-    return {name: value for name, value in element.attrib.items() if name.startswith(f"{{{_XML_NS}}}")}
-
-
-def _inherited_xml_attributes(element: etree._Element, outer: Mapping[str, str],
-                              algorithm: CanonicalizationMethod) -> dict[str, str]:
-    """The ``xml:*`` attributes inclusive canonicalisation puts on a subtree's apex.
-
-    C14N 1.0 (section 2.4) renders every ``xml:*`` attribute of the ancestors that the
-    element does not override, the nearest ancestor winning; C14N 1.1 only ``xml:lang`` and
-    ``xml:space``, and ``xml:base`` only after URI fix-up, which is not implemented: such a
-    signature is refused rather than checked against guessed bytes. ``outer`` holds the
-    attributes of ancestors signxml has cut away (the message root).
-    """
-    inherited = dict(outer)
-    for ancestor in reversed(list(element.iterancestors())):
-        inherited.update(_xml_attributes(ancestor))
-    for name in _xml_attributes(element):
-        inherited.pop(name, None)
-    if algorithm.value.startswith("http://www.w3.org/2006/12/xml-c14n11"):
-        if f"{{{_XML_NS}}}base" in inherited:
-            raise InvalidInput("xml:base above ds:SignedInfo under C14N 1.1 is not supported")
-        inherited = {name: value for name, value in inherited.items() if name in _C14N11_INHERITED}
-    return inherited
-
-
 def _validate_key_usage(_policy: object, _cert: x509.Certificate, key_usage: x509.KeyUsage | None) -> None:
     if key_usage is not None and not key_usage.digital_signature:
         raise ValueError("certificate KeyUsage does not allow digitalSignature")
@@ -403,7 +292,7 @@ def _inspect(signature: etree._Element) -> tuple[str, etree._Element]:
     if signed_info is None:
         raise SignatureError(SignatureCode.SIGNATURE_INVALID, "ds:Signature has no ds:SignedInfo")
     c14n = _algorithm(signed_info, "CanonicalizationMethod")
-    if c14n not in _C14N:
+    if c14n not in ALLOWED_CANONICALIZATIONS:
         raise SignatureError(SignatureCode.SIGNATURE_ALGORITHM_REFUSED, f"canonicalization {c14n!r} is not allowed")
     method = _algorithm(signed_info, "SignatureMethod")
     if method not in _SIGNATURE_URIS:
@@ -485,7 +374,7 @@ def _usable(cert: x509.Certificate, now: dt.datetime, min_rsa_bits: int) -> x509
     key = cert.public_key()
     if isinstance(key, rsa.RSAPublicKey) and key.key_size < min_rsa_bits:
         raise SignatureError(SignatureCode.SIGNATURE_ALGORITHM_REFUSED, f"RSA key of {key.key_size} bits; at least {min_rsa_bits} required")
-    if isinstance(key, ec.EllipticCurvePublicKey) and key.curve.name not in _CURVES:
+    if isinstance(key, ec.EllipticCurvePublicKey) and key.curve.name not in ALLOWED_CURVES:
         raise SignatureError(SignatureCode.SIGNATURE_ALGORITHM_REFUSED, f"elliptic curve {key.curve.name} is not allowed")
     if not isinstance(key, (rsa.RSAPublicKey, ec.EllipticCurvePublicKey)):
         raise SignatureError(SignatureCode.SIGNATURE_ALGORITHM_REFUSED, f"{type(key).__name__} keys are not allowed")
@@ -507,39 +396,6 @@ def _load_pems(paths: Iterable[str | Path]) -> tuple[x509.Certificate, ...]:
     return tuple(certs)
 
 
-# -- signing (tests and tools) ----------------------------------------------------------------
-
-SignerKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
-
-
-def sign_message(root: etree._Element, *, key: SignerKey | bytes, cert: x509.Certificate | bytes,
-                 algorithm: str = "rsa-sha256") -> etree._Element:
-    """Return a signed copy of ``root``: enveloped signature as its last child, one reference to
-    the root (``#<Id>`` if the root has an ``Id``, else ``""``), certificate in ``ds:KeyInfo``.
-
-    Exclusive canonicalisation is used so the signature survives when the message is later
-    embedded in a SOAP envelope with other namespaces in scope. Only allowed algorithms; an
-    EC key needs ``algorithm="ecdsa-sha256"`` (or -384/-512).
-    """
-    method = SignatureMethod.from_fragment(algorithm)
-    if method not in ALLOWED_SIGNATURE_METHODS:
-        raise ValueError(f"{algorithm} is not an allowed signature algorithm")
-    if isinstance(key, bytes):
-        key = serialization.load_pem_private_key(key, password=None)  # type: ignore[assignment]
-    family = rsa.RSAPrivateKey if method.name.startswith("RSA_") else ec.EllipticCurvePrivateKey
-    if not isinstance(key, family):
-        raise ValueError(f"{algorithm} needs an {family.__name__}, not {type(key).__name__}")
-    certificate = x509.load_pem_x509_certificate(cert) if isinstance(cert, bytes) else cert
-    signer = XMLSigner(
-        method=construction.enveloped,
-        signature_algorithm=method,
-        digest_algorithm=_DIGEST_FOR[method],
-        c14n_algorithm=CanonicalizationMethod.EXCLUSIVE_XML_CANONICALIZATION_1_0,
-    )
-    return signer.sign(root, key=key, cert=[certificate])
-
-
 __all__ = [
-    "ALLOWED_DIGESTS", "ALLOWED_SIGNATURE_METHODS", "SIGNATURE_MEANINGS", "SignatureCode", "SignatureError",
-    "SignaturePolicy", "SignatureVerifier", "VerifiedMessage", "fingerprint", "sign_message",
+    "SignatureCode", "SignatureError", "SignaturePolicy", "SignatureVerifier", "VerifiedMessage", "fingerprint",
 ]

@@ -12,7 +12,7 @@ from zeep import Client
 from zeep.transports import Transport
 
 from gateway import passwords
-from gateway.errors import faults_markdown
+from gateway.catalogue import faults_markdown
 from gateway.soap.svarut import PATH
 from tests.conftest import ROOT, SVARUT_BINDING
 from tests.process import GatewayProcess

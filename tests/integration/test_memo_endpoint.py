@@ -20,7 +20,7 @@ from zeep.transports import Transport
 from gateway.model import DeliveryMode, Event, PartyKind, Status, utcnow
 from gateway.soap.memo import NS, PATH
 from gateway.store import tables
-from gateway.xml.signatures import sign_message
+from gateway.xml.signing import sign_message
 from tests.conftest import OTHER_PASSWORD, SENDER_PASSWORD, SPECS, make_pdf, require_spec
 
 CORPUS = Path(__file__).resolve().parents[1] / "security" / "memo"

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import requests
 
-from gateway.errors import all_faults
+from gateway.catalogue import all_faults
 from tests.conftest import SENDER_PASSWORD, fault_code
 
 CORPUS = Path(__file__).with_name("corpus")

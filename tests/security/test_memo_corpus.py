@@ -24,7 +24,8 @@ from gateway.errors import GatewayError
 from gateway.mapping.memo import shipment_from_memo
 from gateway.runtime import Runtime
 from gateway.xml.parser import INLINE_DOCUMENTS, parse_untrusted
-from gateway.xml.signatures import DS, SignatureCode
+from gateway.xml.dsig import DS
+from gateway.xml.signatures import SignatureCode
 from tests.xmldsig import verify_with_xmlsec1
 
 CORPUS = Path(__file__).with_name("memo")

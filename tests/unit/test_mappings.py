@@ -2,7 +2,7 @@
 
 from lxml import etree
 
-from gateway.errors import faults_markdown
+from gateway.catalogue import faults_markdown
 from gateway.mapping.tables import FieldNamer, StatusMap
 from gateway.resources import load_table
 from gateway.model import Status

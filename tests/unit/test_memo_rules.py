@@ -5,7 +5,6 @@ import pytest
 from lxml import etree
 
 from gateway.domain.memo_rules import (
-    MEMO_RULE_MEANINGS,
     NOTIFICATION_MAX,
     TEXT_MAX,
     MemoRule,
@@ -15,7 +14,7 @@ from gateway.domain.memo_rules import (
     path_of,
 )
 from gateway.domain.filenames import FORBIDDEN_FILENAME_CHARS, LOOKALIKE_SPACES
-from gateway.errors import FaultCode, GatewayError
+from gateway.errors import FAULTS, FaultCode, FaultInfo, GatewayError
 from gateway.memo_vocabulary import ADDITIONAL_CONTENT_DATA_MAX, MEMO_NS
 from gateway.uuids import V4_PATTERN
 from gateway.xml.parser import parse_untrusted
@@ -107,7 +106,7 @@ def test_error_shape():
 
 
 def test_every_rule_has_a_meaning_and_a_prefixed_code():
-    assert set(MEMO_RULE_MEANINGS) == set(MemoRule)
+    assert all(FAULTS[rule] == FaultInfo("Client", 400, rule.meaning) and rule.meaning for rule in MemoRule)
     assert all(rule.value.startswith("MEMO_") for rule in MemoRule)
     assert not {rule.value for rule in MemoRule} & {code.value for code in FaultCode}
 

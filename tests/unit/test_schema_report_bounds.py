@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from gateway.xml import schemas
-from gateway.xml.schemas import MAX_ISSUES, SchemaRegistry
+from gateway.xml import schema_report
+from gateway.xml.schema_report import MAX_ISSUES
+from gateway.xml.schemas import SchemaRegistry
 
 ROOT = Path(__file__).resolve().parents[2]
 XSD = """<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema" targetNamespace="urn:r" xmlns="urn:r"
@@ -71,11 +72,11 @@ def test_the_report_keeps_the_first_errors_only(registry: SchemaRegistry) -> Non
 def test_wide_documents_are_validated_streaming(registry: SchemaRegistry, monkeypatch: pytest.MonkeyPatch) -> None:
     """Over the work bound, lxml's tree validation (which names every error's element) is not used."""
     data = _siblings(10_000)
-    work, _dearest = schemas._node_path_work(SchemaRegistry.validate.__globals__["parse_untrusted"](data))
-    assert work > schemas.MAX_NODE_PATH_WORK
+    work, _dearest = schema_report._node_path_work(SchemaRegistry.validate.__globals__["parse_untrusted"](data))
+    assert work > schema_report.MAX_NODE_PATH_WORK
     calls = []
-    real = schemas._issues
-    monkeypatch.setattr(schemas, "_issues", lambda *a: calls.append(a) or real(*a))
+    real = schema_report._issues
+    monkeypatch.setattr(schema_report, "_issues", lambda *a: calls.append(a) or real(*a))
     report = registry.validate("r", data)
     assert not report.valid and len(report.errors) == MAX_ISSUES and calls == []
     assert all(e.path is None and e.line is None and "'x'" in e.message for e in report.errors)
@@ -98,7 +99,8 @@ _MEMORY_CHILD = """
 import resource, sys
 sys.path.insert(0, sys.argv[1])
 from gateway.xml.parser import INLINE_DOCUMENTS, parse_untrusted
-from gateway.xml.schemas import MAX_ISSUES, SchemaRegistry
+from gateway.xml.schema_report import MAX_ISSUES
+from gateway.xml.schemas import SchemaRegistry
 registry = SchemaRegistry(bundles_dir=sys.argv[2])
 if sys.argv[3] == "r":
     registry.add_bundle("r", sys.argv[4])

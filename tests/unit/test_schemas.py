@@ -24,7 +24,9 @@ from hypothesis import strategies as st
 from lxml import etree
 
 from gateway.errors import FaultCode, HostileXmlError, RequestError, ValidationError
-from gateway.xml.schemas import BundleError, SchemaIssue, SchemaRegistry, ValidationReport
+from gateway.xml.bundles import BundleError
+from gateway.xml.schema_report import SchemaIssue, ValidationReport
+from gateway.xml.schemas import SchemaRegistry, UnknownSchema
 from tests.conftest import ROOT, SPECS, require_spec
 
 MEMO = SPECS / "memo"
@@ -590,8 +592,12 @@ def test_hostile_or_broken_xml_is_refused(registry: SchemaRegistry, doc: bytes, 
 
 
 def test_unknown_schema_name(registry: SchemaRegistry) -> None:
-    with pytest.raises(KeyError, match="memo-9"):
-        registry.validate("memo-9", b"<a/>")
+    for query in (registry.validate, registry.decode):
+        with pytest.raises(UnknownSchema, match="no schema named 'memo-9'; known: memo-1.1, memo-1.2") as err:
+            query("memo-9", b"<a/>")
+        assert (err.value.code, err.value.field) == (FaultCode.SCHEMA_UNKNOWN, "schema")
+    with pytest.raises(UnknownSchema):
+        registry.bundle("memo-9")
 
 
 def test_builtin_schemas_come_from_the_project_xsd_folder(registry: SchemaRegistry) -> None:

@@ -37,7 +37,8 @@ from signxml import CanonicalizationMethod, DigestAlgorithm, SignatureMethod, XM
 
 from gateway.memo_vocabulary import MEMO_NS
 from gateway.xml.parser import parse_untrusted
-from gateway.xml.signatures import DS, sign_message
+from gateway.xml.dsig import DS
+from gateway.xml.signing import sign_message
 from tests.xmldsig import C14N, Signer as XmlsecSigner, sign_with_signxml, sign_with_xmlsec1
 
 HERE = Path(__file__).resolve().parent
