@@ -18,6 +18,16 @@ def test_the_import_layers_hold():
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
 
 
+def test_every_package_and_module_of_gateway_has_its_layer():
+    """A new top-level module must be placed in the layers, or nothing checks its imports."""
+    text = (ROOT / ".importlinter").read_text(encoding="utf-8")
+    block = text.split("layers =", 1)[1].split("\n\n", 1)[0]
+    placed = {name.strip() for line in block.splitlines() for name in line.replace(":", "|").split("|") if name.strip()}
+    present = {path.stem if path.is_file() else path.name for path in (ROOT / "gateway").iterdir()
+               if (path.suffix == ".py" and path.stem != "__init__") or (path / "__init__.py").exists()}
+    assert present - placed == set()
+
+
 def test_no_module_is_over_about_450_lines():
     sizes = {str(path.relative_to(ROOT)): len(path.read_text(encoding="utf-8").splitlines())
              for path in (ROOT / "gateway").rglob("*.py")}
