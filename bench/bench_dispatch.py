@@ -101,7 +101,7 @@ def print_throughput(letters: int) -> tuple[float, float]:
         start = time.perf_counter()
         for i in range(letters):
             shipment = Shipment(
-                id=str(uuid.uuid4()), tenant="kommune-sak", title=f"Vedtak {i}",
+                id=str(uuid.uuid4()), sender="kommune-sak", title=f"Vedtak {i}",
                 recipient=Party(identifier="15076500565", kind=PartyKind.NO_PERSON,
                                 address=PostalAddress(name=f"Ola Nordmann {i}", lines=("Storgata 1",), postcode="0155", city="Oslo")),
                 documents=(Document(filename="vedtak.pdf", media_type="application/pdf", size=len(pdf), sha256=sha, storage_ref=""),),

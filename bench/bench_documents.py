@@ -48,7 +48,7 @@ def run(url: str, tmp: Path, *, in_database: bool, size: int, rounds: int) -> tu
             f = spool.new_file()
             f.write(os.urandom(size))
             content = f.finish()
-            shipment = Shipment(id=str(uuid.uuid4()), tenant="bench", title="T", recipient=Party(), documents=())
+            shipment = Shipment(id=str(uuid.uuid4()), sender="bench", title="T", recipient=Party(), documents=())
             start = time.perf_counter()
             ref, staged = store.stage(content, sha256=content.sha256)
             repository.insert_shipment(shipment, content_sha256="c" * 64, events=[], dispatch=False,

@@ -267,13 +267,20 @@ class SigningRequest:
 
 @frozen
 class Shipment:
+    """One letter as a sender submitted it. Three things are easily confused: ``sender`` is the
+    account that submitted it (a ``[[senders]]`` name, authenticated), ``sender_party`` the
+    authority the letter names as its sender, and ``source_system`` the case system that
+    produced it."""
+
     id: str
-    tenant: str
+    sender: str  # the authenticated account that submitted the letter ([[senders]] name); owns it
     title: str
     recipient: Party
     documents: tuple[Document, ...]
-    sender: Party | None = None
-    sending_system: str | None = None  # SvarUt avgivendeSystem (free text)
+    #: The authority the letter is from, as the letter names it (MeMo Sender; SvarUt V9 names
+    #: none, so its intake names the sender's configured organisation and display name).
+    sender_party: Party | None = None
+    source_system: str | None = None  # the case system that produced the letter (SvarUt avgivendeSystem, free text); not a sender
     links: tuple[Link, ...] = ()
     case_metadata: CaseMetadata | None = None
     import_metadata: ImportMetadata | None = None
@@ -324,8 +331,29 @@ Clock = Callable[[], dt.datetime]
 
 _SCALARS = frozenset({str, int, float, bool, type(None)})
 #: Types whose stored form is not their fields: (to stored, from stored) over plain data.
-_STORED_FORMS: dict[type, tuple[Callable[[dict[str, Any]], dict[str, Any]], Callable[[dict[str, Any]], dict[str, Any]]]] = {
+_StoredForm = tuple[Callable[[dict[str, Any]], dict[str, Any]], Callable[[dict[str, Any]], dict[str, Any]]]
+
+
+def _renamed(stored_names: dict[str, str]) -> _StoredForm:
+    """The stored form of a type whose fields were renamed: ``stored_names`` maps a field's
+    name to the key it is stored under (the other fields keep theirs, and the keys their order)."""
+    field_names = {stored: name for name, stored in stored_names.items()}
+
+    def to_stored(data: dict[str, Any]) -> dict[str, Any]:
+        return {stored_names.get(key, key): value for key, value in data.items()}
+
+    def from_stored(stored: dict[str, Any]) -> dict[str, Any]:
+        return {field_names.get(key, key): value for key, value in stored.items()}
+    return to_stored, from_stored
+
+
+#: Shipment fields named since the first rows were stored → their stored keys. The stored keys
+#: stay: stored shipments load, and the content digest every accepted letter is stored with
+#: (taken of this form) does not change, so a repeat sent after an upgrade still matches it.
+_SHIPMENT_STORED_NAMES = {"sender": "tenant", "sender_party": "sender", "source_system": "sending_system"}
+_STORED_FORMS: dict[type, _StoredForm] = {
     RoutingMetadata: (routing_to_stored, routing_from_stored),
+    Shipment: _renamed(_SHIPMENT_STORED_NAMES),
 }
 #: One converter per type seen, built on first sight: a shipment is converted twice per
 #: intake (digest and storage), and most of its ~300 values are plain scalars.

@@ -199,8 +199,8 @@ class Altinn2Channel:
             "VisibleDateTime": now,
             "AllowSystemDeleteDateTime": now + self.retention,
         }
-        if shipment.sender is not None and (shipment.sender.name or "").strip():
-            correspondence["MessageSender"] = shipment.sender.name
+        if shipment.sender_party is not None and (shipment.sender_party.name or "").strip():
+            correspondence["MessageSender"] = shipment.sender_party.name
         return correspondence
 
     def _receipt(self, letter: Letter, idempotency_key: str, result: Any) -> Receipt:

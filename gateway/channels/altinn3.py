@@ -58,7 +58,7 @@ def idempotent_key(key: str) -> str:
 
 def message_body(shipment: Shipment) -> str:
     """Markdown body: a short text and the deep links as links."""
-    lines = [f"Du har fått brev fra {shipment.sender.name if shipment.sender and shipment.sender.name else 'avsender'}: {shipment.title}."]
+    lines = [f"Du har fått brev fra {shipment.sender_party.name if shipment.sender_party and shipment.sender_party.name else 'avsender'}: {shipment.title}."]
     if shipment.links:
         lines.append("")
         for link in shipment.links:
@@ -92,8 +92,8 @@ class Altinn3Channel:
             ("Recipients", recipient_urn(s)),
             ("IdempotentKey", idempotent_key(idempotency_key)),
         ]
-        if s.sender and s.sender.name:
-            fields.append(("Correspondence.MessageSender", s.sender.name[:256]))
+        if s.sender_party and s.sender_party.name:
+            fields.append(("Correspondence.MessageSender", s.sender_party.name[:256]))
         if self.settings.notification_template == "CustomMessage":
             fields += [
                 ("Correspondence.Notification.NotificationChannel", "EmailPreferred"),

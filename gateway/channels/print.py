@@ -99,9 +99,9 @@ class PrintChannel:
         documents = shipment.printable_documents
         if not documents:
             raise ChannelRejected("every document is excluded from print", channel=NAME)
-        sender = self.senders.get(shipment.tenant)
+        sender = self.senders.get(shipment.sender)
         return_address = (sender.return_address if sender else ()) or self.settings.return_address
-        sender_name = (sender.display_name if sender else "") or (shipment.sender.name if shipment.sender else None)
+        sender_name = (sender.display_name if sender else "") or (shipment.sender_party.name if shipment.sender_party else None)
         options = shipment.print_options
         try:
             cover = render_cover_page(shipment, return_address=return_address, language=_language(shipment), sender_name=sender_name)

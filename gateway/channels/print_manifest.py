@@ -136,8 +136,8 @@ def recipient_address(shipment: Shipment) -> RecipientAddress:
 def organization_number(shipment: Shipment, sender: SenderSettings | None) -> str | None:
     """The sender's organisation number: the configured one, else the shipment's own sender's."""
     candidates = [sender.organization_number if sender else ""]
-    if shipment.sender is not None and shipment.sender.kind is PartyKind.NO_ORGANIZATION:
-        candidates.append(shipment.sender.identifier or "")
+    if shipment.sender_party is not None and shipment.sender_party.kind is PartyKind.NO_ORGANIZATION:
+        candidates.append(shipment.sender_party.identifier or "")
     return next((c for c in candidates if _ORGANIZATION_NUMBER.match(c)), None)
 
 

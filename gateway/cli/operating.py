@@ -82,7 +82,7 @@ def cmd_shipment(args: argparse.Namespace) -> int:
         if stored is None:
             print(f"gateway: no shipment {args.id}", file=sys.stderr)
             return 1
-        print(f"{stored.shipment.id}  {stored.status}  {stored.shipment.title!r}  ({stored.shipment.tenant})")
+        print(f"{stored.shipment.id}  {stored.status}  {stored.shipment.title!r}  ({stored.shipment.sender})")
         for d in runtime.dispatch_store.deliveries(shipment_id=args.id):
             cost = d.cost_ore if d.cost_ore is not None else d.cost_estimate_ore
             print(f"  delivery {d.channel:8} {d.status:14} ref={d.reference} cost_ore={cost} open={d.open}")

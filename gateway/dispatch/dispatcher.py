@@ -315,7 +315,7 @@ class Dispatcher:
     def _read_deadline_hours(self, stored: StoredShipment) -> float:
         if stored.shipment.delivery.read_deadline_hours:
             return stored.shipment.delivery.read_deadline_hours
-        sender = self.settings.sender(stored.shipment.tenant)
+        sender = self.settings.sender(stored.shipment.sender)
         if sender is not None and sender.read_deadline_working_hours:
             return sender.read_deadline_working_hours
         return self.policy.read_deadline_working_hours

@@ -87,9 +87,9 @@ class ShipmentService:
 
     # --- intake ---
 
-    def reserve_id(self, tenant: str) -> str:
+    def reserve_id(self, sender: str) -> str:
         shipment_id = new_shipment_id()
-        self.repository.reserve_id(shipment_id, tenant)
+        self.repository.reserve_id(shipment_id, sender)
         return shipment_id
 
     def accept(
@@ -111,13 +111,13 @@ class ShipmentService:
         content answers the same id and stored status (and stores nothing, even if the rules
         have changed since), other content under it is refused with nothing but an audit record.
         """
-        tenant = shipment.tenant
+        sender = shipment.sender
         try:
             digest = content_digest(shipment)
             reserved = shipment_id is not None and reservation_required
             if shipment_id is not None:
                 shipment_id = parse_shipment_id(shipment_id)
-                existing = self._idempotent_answer(shipment_id, tenant, digest, reservation_required=reservation_required)
+                existing = self._idempotent_answer(shipment_id, sender, digest, reservation_required=reservation_required)
                 if existing is not None:
                     return existing
             else:
@@ -126,7 +126,7 @@ class ShipmentService:
             infos = inspect_documents(shipment.documents, contents, policy=self.policy)
             check_giro_pages(shipment.documents, infos)
         except GatewayError as exc:
-            self.audit_refusal(operation, tenant, exc, shipment_id)
+            self.audit_refusal(operation, sender, exc, shipment_id)
             raise
 
         documents, inline = [], []
@@ -151,28 +151,28 @@ class ShipmentService:
         except IdTaken:
             # A concurrent call with the same id won the race: same rules as a repeat.
             try:
-                answer = self._idempotent_answer(shipment_id, tenant, digest, reservation_required=False)
+                answer = self._idempotent_answer(shipment_id, sender, digest, reservation_required=False)
             except GatewayError as exc:
-                self.audit_refusal(operation, tenant, exc, shipment_id)
+                self.audit_refusal(operation, sender, exc, shipment_id)
                 raise
             if answer is None:  # pragma: no cover - IdTaken means the row exists
                 raise
             return answer
-        logger.info("accepted shipment %s from %s (%d documents)", shipment_id, tenant, len(documents))
+        logger.info("accepted shipment %s from %s (%d documents)", shipment_id, sender, len(documents))
         return Acceptance(shipment_id, Status.ACCEPTED)
 
-    def _idempotent_answer(self, shipment_id: str, tenant: str, digest: str, *,
+    def _idempotent_answer(self, shipment_id: str, sender: str, digest: str, *,
                            reservation_required: bool = True) -> Acceptance | None:
         """None: the id is free (and reserved, where that is required), go ahead. Else the
         answer for a repeat."""
         stored = self.repository.identity(shipment_id)
         if stored is None:
-            if not reservation_required or self.repository.reservation_tenant(shipment_id) == tenant:
+            if not reservation_required or self.repository.reservation_sender(shipment_id) == sender:
                 return None
             # A concurrent call may have stored the shipment (consuming the reservation)
             # between our two reads: look once more before calling the id unknown.
             stored = self.repository.identity(shipment_id)
-        if stored is None or stored.tenant != tenant:
+        if stored is None or stored.sender != sender:
             raise ValidationError(
                 f"{shipment_id} was not reserved by startNyForsendelse for this sender",
                 code=FaultCode.UNKNOWN_SHIPMENT_ID,
@@ -186,13 +186,13 @@ class ShipmentService:
             )
         return Acceptance(shipment_id, stored.status, repeat=True)
 
-    def audit_refusal(self, operation: str, tenant: str, exc: GatewayError, shipment_id: str | None) -> None:
+    def audit_refusal(self, operation: str, sender: str, exc: GatewayError, shipment_id: str | None) -> None:
         """A refusal leaves one audit record (and nothing else)."""
         try:
             self.repository.audit(
                 operation=operation,
                 outcome=str(exc.code),
-                tenant=tenant,
+                sender=sender,
                 field=_cut(exc.field, AUDIT_FIELD_CHARACTERS),
                 shipment_id=_cut(shipment_id, 36),  # a refused id may be anything the caller sent
                 detail=_cut(exc.message, AUDIT_DETAIL_CHARACTERS) or "",
@@ -202,40 +202,40 @@ class ShipmentService:
 
     # --- lookups, all scoped to the calling sender ---
 
-    def get(self, tenant: str, shipment_id: str | None, *, field: str = "shipment_id") -> StoredShipment:
+    def get(self, sender: str, shipment_id: str | None, *, field: str = "shipment_id") -> StoredShipment:
         sid = parse_shipment_id(shipment_id, field=field)
         stored = self.repository.get(sid)
-        if stored is None or stored.shipment.tenant != tenant:
+        if stored is None or stored.shipment.sender != sender:
             raise NotFoundError(f"no shipment {sid} for this sender", code=FaultCode.SHIPMENT_NOT_FOUND, field=field)
         return stored
 
-    def require_owned(self, tenant: str, shipment_ids: Sequence[str | None], *, field: str) -> list[str]:
-        return [sid for sid, _status, _at in self.statuses(tenant, shipment_ids, field=field)]
+    def require_owned(self, sender: str, shipment_ids: Sequence[str | None], *, field: str) -> list[str]:
+        return [sid for sid, _status, _at in self.statuses(sender, shipment_ids, field=field)]
 
-    def statuses(self, tenant: str, shipment_ids: Sequence[str | None], *, field: str) -> list[tuple[str, Status, dt.datetime]]:
+    def statuses(self, sender: str, shipment_ids: Sequence[str | None], *, field: str) -> list[tuple[str, Status, dt.datetime]]:
         limit = self.policy.max_ids_per_call
         if len(shipment_ids) > limit:
             raise ValidationError(f"at most {limit} ids per call, got {len(shipment_ids)}", code=FaultCode.TOO_MANY_IDS, field=field)
         ids = [parse_shipment_id(i, field=field) for i in shipment_ids]
         found = self.repository.statuses(ids)  # one query: ownership and status together
         for sid in ids:
-            if sid not in found or found[sid][0] != tenant:
+            if sid not in found or found[sid][0] != sender:
                 raise NotFoundError(f"no shipment {sid} for this sender", code=FaultCode.SHIPMENT_NOT_FOUND, field=field)
         return [(sid, found[sid][1], found[sid][2]) for sid in ids]
 
-    def history(self, tenant: str, shipment_id: str | None) -> list[Event]:
-        stored = self.get(tenant, shipment_id)
+    def history(self, sender: str, shipment_id: str | None) -> list[Event]:
+        stored = self.get(sender, shipment_id)
         return self.repository.events(stored.shipment.id)
 
-    def ids_by_external_ref(self, tenant: str, external_ref: str | None) -> list[str]:
+    def ids_by_external_ref(self, sender: str, external_ref: str | None) -> list[str]:
         if not external_ref:
             return []
         check_length(external_ref, "external_ref_query", _argument_limit("external_ref_query"))
-        return self.repository.ids_by_external_ref(tenant, external_ref)
+        return self.repository.ids_by_external_ref(sender, external_ref)
 
     def mark_read(
         self,
-        tenant: str,
+        sender: str,
         shipment_id: str | None,
         *,
         read_by: str | None,
@@ -243,7 +243,7 @@ class ShipmentService:
         read_at: dt.datetime | None,
     ) -> None:
         """The case system says the recipient read the letter elsewhere (SvarUt "lest av eksternt system")."""
-        stored = self.get(tenant, shipment_id)
+        stored = self.get(sender, shipment_id)
         check_length(system, "read_by_system", _argument_limit("read_by_system"))
         if read_by and not is_valid_norwegian_person_id(read_by.strip()):
             raise ValidationError("not a valid fødselsnummer", code=FaultCode.INVALID_NATIONAL_ID, field="read_by")

@@ -123,7 +123,7 @@ def shipment_from_memo(root: etree._Element, *, sender: SenderSettings) -> tuple
     recipient_kind = PartyKind(table["recipient_kinds"].get(header.text("memo:MessageHeader/memo:Recipient/memo:idType") or "", "UNKNOWN"))
     shipment = Shipment(
         id=normalize_uuid(message_uuid),
-        tenant=sender.name,
+        sender=sender.name,
         title=_string(fields["title"]) or "",
         recipient=Party(
             identifier=header.text("memo:MessageHeader/memo:Recipient/memo:recipientID"),
@@ -131,7 +131,7 @@ def shipment_from_memo(root: etree._Element, *, sender: SenderSettings) -> tuple
             name=header.text("memo:MessageHeader/memo:Recipient/memo:label"),
             address=address,
         ),
-        sender=Party(
+        sender_party=Party(
             identifier=header.text("memo:MessageHeader/memo:Sender/memo:senderID"),
             kind=PartyKind.DK_CVR if header.text("memo:MessageHeader/memo:Sender/memo:idType") == "CVR" else PartyKind.UNKNOWN,
             name=header.text("memo:MessageHeader/memo:Sender/memo:label"),

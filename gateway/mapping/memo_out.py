@@ -57,9 +57,9 @@ def shipment_to_memo(shipment: Shipment, *, content: Callable[[Document], bytes]
     _add_text(header, "postType", r.post_type)
 
     sender = _sub(header, "Sender")
-    _add_text(sender, "senderID", shipment.sender.identifier if shipment.sender else None)
+    _add_text(sender, "senderID", shipment.sender_party.identifier if shipment.sender_party else None)
     _add_text(sender, "idType", "CVR")
-    _add_text(sender, "label", (shipment.sender.name if shipment.sender else None) or "Afsender")
+    _add_text(sender, "label", (shipment.sender_party.name if shipment.sender_party else None) or "Afsender")
     if r.sender_contact_point:
         _add_text(_sub(sender, "ContactPoint"), "contactPointID", r.sender_contact_point)
 

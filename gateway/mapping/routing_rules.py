@@ -34,7 +34,7 @@ class RoutingRule:
         r = shipment.routing
         facts = {
             "recipient": shipment.recipient.identifier,
-            "sender": shipment.tenant,
+            "sender": shipment.sender,
             "kle": r.kle,
             "form": r.form,
             "case_system": r.case_system,

@@ -62,16 +62,16 @@ def shipment_from_wire(f: wire.Forsendelse, *, sender: SenderSettings) -> tuple[
     pk = f.printkonfigurasjon
     shipment = Shipment(
         id="",
-        tenant=sender.name,
+        sender=sender.name,
         title=f.tittel or "",
         recipient=party_from_wire(f.mottaker) or Party(),
         documents=tuple(documents),
-        sender=Party(
+        sender_party=Party(
             identifier=sender.organization_number or None,
             kind=PartyKind.NO_ORGANIZATION if sender.organization_number else PartyKind.UNKNOWN,
             name=sender.display_name or sender.name,
         ),
-        sending_system=f.avgivendeSystem,
+        source_system=f.avgivendeSystem,
         links=links,
         case_metadata=_case_metadata(f.metadataFraAvleverendeSystem),
         import_metadata=_import_metadata(f.metadataForImport),

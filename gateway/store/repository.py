@@ -27,13 +27,13 @@ from gateway.store.writer import writer_for
 _INSERT_SHIPMENT = tables.shipments.insert()
 _INSERT_DOCUMENT = tables.documents.insert()
 _INSERT_EVENT = tables.events.insert()
-_IDENTITY = sa.select(tables.shipments.c.tenant, tables.shipments.c.content_sha256, tables.shipments.c.status).where(
+_IDENTITY = sa.select(tables.shipments.c.sender, tables.shipments.c.content_sha256, tables.shipments.c.status).where(
     tables.shipments.c.id == sa.bindparam("id"))
 #: Ids per ``IN (...)`` in a lookup by a caller's list of ids: far below every driver's
 #: bind-parameter limit, and large enough that a full call (``intake.max_ids_per_call``)
 #: takes a couple of round trips.
 IDS_PER_QUERY = 500
-_STATUSES = sa.select(tables.shipments.c.id, tables.shipments.c.tenant, tables.shipments.c.status, tables.shipments.c.status_changed_at).where(
+_STATUSES = sa.select(tables.shipments.c.id, tables.shipments.c.sender, tables.shipments.c.status, tables.shipments.c.status_changed_at).where(
     tables.shipments.c.id.in_(sa.bindparam("ids", expanding=True)))
 
 logger = logging.getLogger(__name__)
@@ -45,7 +45,7 @@ class IdTaken(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Identity:
-    tenant: str
+    sender: str
     content_sha256: str
     status: Status
 
@@ -81,7 +81,7 @@ class Repository:
         status = next((e.status for e in reversed(events) if e.status is not None), Status.RECEIVED)
         row = dict(
             id=shipment.id,
-            tenant=shipment.tenant,
+            sender=shipment.sender,
             status=str(status),
             title=shipment.title,
             external_ref=shipment.external_ref,
@@ -132,8 +132,8 @@ class Repository:
         """Append ``event``; when it carries a status, that becomes the current status."""
         self._writer.run(lambda conn: append_event(conn, shipment_id, event))
 
-    def reserve_id(self, shipment_id: str, tenant: str) -> None:
-        row = dict(id=shipment_id, tenant=tenant, reserved_at=utcnow())
+    def reserve_id(self, shipment_id: str, sender: str) -> None:
+        row = dict(id=shipment_id, sender=sender, reserved_at=utcnow())
         self._writer.run(lambda conn: conn.execute(tables.reserved_ids.insert(), row))
 
     def audit(
@@ -141,19 +141,19 @@ class Repository:
         *,
         operation: str,
         outcome: str,
-        tenant: str | None,
+        sender: str | None,
         detail: str,
         field: str | None = None,
         shipment_id: str | None = None,
     ) -> None:
-        row = dict(at=utcnow(), tenant=tenant, operation=operation, outcome=outcome, field=field, shipment_id=shipment_id, detail=detail)
+        row = dict(at=utcnow(), sender=sender, operation=operation, outcome=outcome, field=field, shipment_id=shipment_id, detail=detail)
         self._writer.run(lambda conn: conn.execute(tables.audit_events.insert(), row))
 
     # --- reads ---
 
-    def reservation_tenant(self, shipment_id: str) -> str | None:
+    def reservation_sender(self, shipment_id: str) -> str | None:
         with self.engine.connect() as conn:
-            return conn.scalar(sa.select(tables.reserved_ids.c.tenant).where(tables.reserved_ids.c.id == shipment_id))
+            return conn.scalar(sa.select(tables.reserved_ids.c.sender).where(tables.reserved_ids.c.id == shipment_id))
 
     def get(self, shipment_id: str) -> StoredShipment | None:
         with self.engine.connect() as conn:
@@ -172,14 +172,15 @@ class Repository:
         """Owner, content digest and status without loading the shipment: what a repeat check needs."""
         with self.engine.connect() as conn:
             row = conn.execute(_IDENTITY, {"id": shipment_id}).first()
-        return Identity(row.tenant, row.content_sha256, Status(row.status)) if row else None
+        return Identity(row.sender, row.content_sha256, Status(row.status)) if row else None
 
-    def tenant_of(self, shipment_id: str) -> str | None:
+    def sender_of(self, shipment_id: str) -> str | None:
+        """The sender that owns the shipment (None: no such shipment)."""
         with self.engine.connect() as conn:
-            return conn.scalar(sa.select(tables.shipments.c.tenant).where(tables.shipments.c.id == shipment_id))
+            return conn.scalar(sa.select(tables.shipments.c.sender).where(tables.shipments.c.id == shipment_id))
 
     def statuses(self, shipment_ids: Iterable[str]) -> dict[str, tuple[str, Status, dt.datetime]]:
-        """id → (tenant, status, status_changed_at) for the ids that exist.
+        """id → (sender, status, status_changed_at) for the ids that exist.
 
         The ids go in chunks of :data:`IDS_PER_QUERY`: one ``IN`` with every id would need a
         bind parameter each, and psycopg refuses more than 65,535 (SQLite 32,766).
@@ -189,13 +190,13 @@ class Repository:
         with self.engine.connect() as conn:
             for start in range(0, len(ids), IDS_PER_QUERY):
                 rows = conn.execute(_STATUSES, {"ids": ids[start:start + IDS_PER_QUERY]}).all()
-                found.update((r.id, (r.tenant, Status(r.status), tables.as_utc(r.status_changed_at))) for r in rows)
+                found.update((r.id, (r.sender, Status(r.status), tables.as_utc(r.status_changed_at))) for r in rows)
         return found
 
-    def ids_by_external_ref(self, tenant: str, external_ref: str) -> list[str]:
+    def ids_by_external_ref(self, sender: str, external_ref: str) -> list[str]:
         query = (
             sa.select(tables.shipments.c.id)
-            .where(tables.shipments.c.tenant == tenant, tables.shipments.c.external_ref == external_ref)
+            .where(tables.shipments.c.sender == sender, tables.shipments.c.external_ref == external_ref)
             .order_by(tables.shipments.c.created_at, tables.shipments.c.id)
         )
         with self.engine.connect() as conn:
@@ -216,9 +217,9 @@ class Repository:
             for r in rows
         ]
 
-    def audit_records(self, *, tenant: str | None = None) -> list[dict[str, object]]:
+    def audit_records(self, *, sender: str | None = None) -> list[dict[str, object]]:
         with self.engine.connect() as conn:
-            return [dict(r._mapping) for r in conn.execute(tables.in_order(tables.audit_events, tenant=tenant))]
+            return [dict(r._mapping) for r in conn.execute(tables.in_order(tables.audit_events, sender=sender))]
 
     def count_shipments(self) -> int:
         with self.engine.connect() as conn:
@@ -227,7 +228,7 @@ class Repository:
     # --- helpers ---
 
     def _exists(self, shipment_id: str) -> bool:
-        return self.tenant_of(shipment_id) is not None
+        return self.sender_of(shipment_id) is not None
 
 
 

@@ -1,6 +1,10 @@
 """SQLAlchemy Core tables. Alembic migrations under ``migrations/`` create and evolve them;
 this module is what the code queries against and must match the newest migration
-(a test compares the two)."""
+(a test compares the two).
+
+The account that submitted a shipment is its ``sender`` in the code; its columns are still
+named ``tenant`` (the name of the first schema), so those columns have the key ``sender``:
+statements and result rows use the key, the SQL the name."""
 from __future__ import annotations
 
 import datetime as dt
@@ -22,7 +26,7 @@ shipments = sa.Table(
     "shipments",
     metadata,
     sa.Column("id", sa.String(36), primary_key=True),
-    sa.Column("tenant", sa.String(100), nullable=False),
+    sa.Column("tenant", sa.String(100), nullable=False, key="sender"),
     sa.Column("status", sa.String(32), nullable=False),
     sa.Column("title", sa.Text, nullable=False),
     sa.Column("external_ref", sa.String(500)),
@@ -30,7 +34,7 @@ shipments = sa.Table(
     sa.Column("data", sa.JSON, nullable=False),
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("status_changed_at", UtcDateTime, nullable=False),
-    sa.Index("ix_shipments_tenant_external_ref", "tenant", "external_ref"),
+    sa.Index("ix_shipments_tenant_external_ref", "sender", "external_ref"),
     sa.Index("ix_shipments_status", "status"),
 )
 
@@ -86,7 +90,7 @@ reserved_ids = sa.Table(
     "reserved_ids",
     metadata,
     sa.Column("id", sa.String(36), primary_key=True),
-    sa.Column("tenant", sa.String(100), nullable=False),
+    sa.Column("tenant", sa.String(100), nullable=False, key="sender"),
     sa.Column("reserved_at", UtcDateTime, nullable=False),
 )
 
@@ -95,7 +99,7 @@ audit_events = sa.Table(
     metadata,
     sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
     sa.Column("at", UtcDateTime, nullable=False),
-    sa.Column("tenant", sa.String(100)),
+    sa.Column("tenant", sa.String(100), key="sender"),
     sa.Column("operation", sa.String(100), nullable=False),
     sa.Column("outcome", sa.String(64), nullable=False),
     sa.Column("field", sa.String(300)),
@@ -176,10 +180,16 @@ alerts = sa.Table(
 )
 
 
+def by_key(table: sa.Table) -> list[sa.ColumnElement[Any]]:
+    """The table's columns, labelled with their keys where a key is not the column's name, so a
+    row's mapping (``dict(row._mapping)``) has the keys (``sender``), not the SQL names."""
+    return [column if column.key == column.name else column.label(column.key) for column in table.c]
+
+
 def in_order(table: sa.Table, **equal: object) -> sa.Select[Any]:
     """The rows of a log table (``audit_events``, ``alerts``) in the order written, those whose
     columns equal the values given (a value of None: any)."""
-    query = sa.select(table).order_by(table.c.id)
+    query = sa.select(*by_key(table)).order_by(table.c.id)
     for column, value in equal.items():
         if value is not None:
             query = query.where(table.c[column] == value)

@@ -58,9 +58,9 @@ def letter(*, recipient: Party | None = None) -> Letter:
     )
     bytes_by_sha = {hashlib.sha256(data).hexdigest(): data for data in pdfs.values()}
     shipment = Shipment(
-        id=new_shipment_id(), tenant="t", title="Vedtak om startlån & bostøtte",
+        id=new_shipment_id(), sender="t", title="Vedtak om startlån & bostøtte",
         recipient=recipient or Party(identifier=FNR, kind=PartyKind.NO_PERSON, name="Ola Nordmann"),
-        sender=Party(identifier="974720760", kind=PartyKind.NO_ORGANIZATION, name="Kommune"),
+        sender_party=Party(identifier="974720760", kind=PartyKind.NO_ORGANIZATION, name="Kommune"),
         documents=docs,
         links=(Link(url="https://kommune.example/sak/2024/123?vis=alle&x=1", text="Se saken"),
                Link(url="https://kommune.example/klage", text="Klag på vedtaket")),

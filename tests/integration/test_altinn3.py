@@ -52,9 +52,9 @@ def letter(*, fnr: str = "15076500565", kind: PartyKind = PartyKind.NO_PERSON, s
     )
     by_sha = {d.sha256: data for d, data in zip(docs, pdfs)}
     shipment = Shipment(
-        id=sid, tenant="kommune-sak", title="Vedtak om byggetillatelse",
+        id=sid, sender="kommune-sak", title="Vedtak om byggetillatelse",
         recipient=Party(identifier=fnr, kind=kind, address=PostalAddress(name="Ola", postcode="0155", city="Oslo")),
-        sender=Party(identifier="974720760", kind=PartyKind.NO_ORGANIZATION, name="Eksempel kommune"),
+        sender_party=Party(identifier="974720760", kind=PartyKind.NO_ORGANIZATION, name="Eksempel kommune"),
         documents=docs,
         links=(Link(url="https://minside.kommune.no/sak/1234", text="Se saken din"), Link(url="https://minside.kommune.no/klage?sak=1", text="Klag")),
         external_ref="P360-1",

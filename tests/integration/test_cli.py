@@ -114,7 +114,7 @@ def test_shipment_stop_and_show(tmp_path):
     config.write_text(f'[storage]\ndata_dir = "{tmp_path / "var"}"\n[dispatch]\nenabled = false\n', encoding="utf-8")
     runtime = Runtime.open(load_settings(config), channels={})
     pdf = make_pdf()
-    shipment = Shipment(id="", tenant="demo", title="Brev", recipient=Party(identifier="15076500565", kind=PartyKind.NO_PERSON,
+    shipment = Shipment(id="", sender="demo", title="Brev", recipient=Party(identifier="15076500565", kind=PartyKind.NO_PERSON,
                         address=PostalAddress(name="Ola", postcode="0155", city="Oslo")),
                         documents=(Document(filename="a.pdf", media_type="application/pdf", size=len(pdf), sha256=hashlib.sha256(pdf).hexdigest(), storage_ref=""),))
     sid = runtime.shipments.accept(shipment, [pdf], operation="test").shipment_id

@@ -39,7 +39,7 @@ def memo(message_uuid: str) -> bytes:
 
 
 def letter(shipment_id: str = "5d0c7b0e-8a43-4d55-9a8e-0f3b1c2d4e5f") -> Letter:
-    shipment = Shipment(id=shipment_id, tenant="kommune-sak", title="Pladsanvisning",
+    shipment = Shipment(id=shipment_id, sender="kommune-sak", title="Pladsanvisning",
                         recipient=Party(identifier="2211771212", kind=PartyKind.DK_CPR), documents=())
     return Letter(shipment=shipment, content=lambda d: b"")
 

@@ -129,7 +129,7 @@ def test_messageuuid_reused_for_other_content_is_a_conflict(memo_gateway):
     assert memo_gateway.runtime.repository.count_shipments() == 1
     # a refusal stores nothing but its audit record: the other content's documents are not kept
     assert _stored_documents(memo_gateway.runtime) == blobs
-    audit = memo_gateway.runtime.repository.audit_records(tenant="kommune-sak")
+    audit = memo_gateway.runtime.repository.audit_records(sender="kommune-sak")
     assert [(a["outcome"], a["shipment_id"]) for a in audit] == [("SHIPMENT_ID_CONFLICT", message_uuid)]
 
 
@@ -188,7 +188,7 @@ def test_signed_attack_corpus_over_soap(memo_gateway):
         elif got is not None:  # conformant files carry real PDFs and messageUUIDs of their own
             problems.append(f"{path.name}: refused with {got}")
     assert not problems, "\n".join(problems)
-    audit = memo_gateway.runtime.repository.audit_records(tenant="kommune-sak")
+    audit = memo_gateway.runtime.repository.audit_records(sender="kommune-sak")
     assert len(audit) == len(list(CORPUS.glob("nonconformant-*.xml")))  # every refusal audited, no 500
 
 
@@ -225,7 +225,7 @@ def test_other_spellings_of_memo_version_are_refused_and_audited(memo_gateway, v
     with pytest.raises(zeep.exceptions.Fault) as err:
         _service(memo_gateway, "MemoService").sendMessage(message=data)
     assert _code(err.value) == "MEMO_VERSION_UNSUPPORTED"
-    audit = memo_gateway.runtime.repository.audit_records(tenant="kommune-sak")
+    audit = memo_gateway.runtime.repository.audit_records(sender="kommune-sak")
     assert [(a["outcome"], a["field"]) for a in audit] == [("MEMO_VERSION_UNSUPPORTED", "/Message/@memoVersion")]
     assert memo_gateway.runtime.repository.count_shipments() == 0
 
@@ -279,5 +279,5 @@ def test_nemsms_refusals(memo_gateway):
             svc.sendMessage(message=body)
         assert _code(err.value) == code, code
     assert memo_gateway.runtime.repository.count_shipments() == 0
-    audit = memo_gateway.runtime.repository.audit_records(tenant="kommune-sak")
+    audit = memo_gateway.runtime.repository.audit_records(sender="kommune-sak")
     assert [a["outcome"] for a in audit] == list(cases)

@@ -22,12 +22,12 @@ def test_two_pdfs_with_metadata_links_and_print_options(gateway, svarut_client):
     stored = gateway.runtime.repository.get(sid)
     assert stored.status is Status.ACCEPTED
     s = stored.shipment
-    assert s.id == sid and s.tenant == "kommune-sak" and s.title == "Vedtak om byggetillatelse"
+    assert s.id == sid and s.sender == "kommune-sak" and s.title == "Vedtak om byggetillatelse"
     assert (s.recipient.identifier, s.recipient.kind) == (PERSON_FNR, PartyKind.NO_PERSON)
     assert s.recipient.address.name == "Ola Nordmann" and s.recipient.address.postcode == "0155"
     assert s.recipient.address.lines == ("Storgata 1",) and s.recipient.address.country == "NO"
-    assert (s.sender.identifier, s.sender.name) == (ORGNR, "Kommune")
-    assert s.sending_system == "Public 360" and s.external_ref == "P360-2026/1234-5"
+    assert (s.sender_party.identifier, s.sender_party.name) == (ORGNR, "Kommune")
+    assert s.source_system == "Public 360" and s.external_ref == "P360-2026/1234-5"
     assert s.cost_code == "BYGG-2026.1" and s.routing.shipment_type == "Vedtak"
     assert s.delivery.mode is DeliveryMode.DIGITAL_WITH_PRINT_FALLBACK
     assert (s.print_options.letter_class, s.print_options.color, s.print_options.duplex) == (LetterClass.A, True, True)

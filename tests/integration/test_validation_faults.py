@@ -154,7 +154,7 @@ def test_rule_refuses_with_code_and_stores_nothing(sqlite_gateway, svarut_client
     assert repo.count_shipments() == 0
     assert _blob_files(sqlite_gateway) == []
     [audit] = repo.audit_records()
-    assert (audit["outcome"], audit["tenant"], audit["operation"]) == (code, "kommune-sak", "sendForsendelse")
+    assert (audit["outcome"], audit["sender"], audit["operation"]) == (code, "kommune-sak", "sendForsendelse")
 
 
 def test_missing_forsendelse_element(sqlite_gateway, svarut_client):

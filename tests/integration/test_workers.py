@@ -72,7 +72,7 @@ def accept_letters(config: Path, count: int) -> list[str]:
         ids = []
         for i in range(count):
             shipment = Shipment(
-                id="", tenant="kommune-sak", title=f"Vedtak {i}",
+                id="", sender="kommune-sak", title=f"Vedtak {i}",
                 recipient=Party(identifier=PERSON, kind=PartyKind.NO_PERSON, address=PostalAddress(name="Ola", postcode="0155", city="Oslo")),
                 documents=(Document(filename="vedtak.pdf", media_type="application/pdf", size=len(pdf), sha256=digest, storage_ref="", role=DocumentRole.MAIN),),
             )
@@ -86,7 +86,7 @@ def statuses(config: Path, ids: list[str]) -> Counter:
     runtime = Runtime.open(load_settings(config), channels={}, upgrade=False)
     try:
         found = runtime.repository.statuses(ids)
-        return Counter(status for _tenant, status, _at in found.values())
+        return Counter(status for _sender, status, _at in found.values())
     finally:
         runtime.close()
 

@@ -72,16 +72,16 @@ def test_memo_corpus_through_the_real_intake(runtime):
     seen: set[str] = set()
     accepted = 0
     for path in documents:
-        audits_before = len(runtime.repository.audit_records(tenant=SENDER))
+        audits_before = len(runtime.repository.audit_records(sender=SENDER))
         got, detail = _outcome(runtime, path.read_bytes())
-        audits = runtime.repository.audit_records(tenant=SENDER)[audits_before:]
+        audits = runtime.repository.audit_records(sender=SENDER)[audits_before:]
         if path.name.startswith("conformant-"):
             if got is not None:
                 problems.append(f"{path.name}: expected acceptance, got {got}: {detail}")
                 continue
             accepted += 1
             stored = runtime.repository.get(detail)
-            if stored is None or stored.shipment.tenant != SENDER:
+            if stored is None or stored.shipment.sender != SENDER:
                 problems.append(f"{path.name}: accepted as {detail} but not stored")
             continue
         match = NAME.match(path.name)

@@ -19,7 +19,7 @@ def stores(database_url):
     engine = create_engine(database_url)
     migrate.upgrade(engine)
     repo = Repository(engine)
-    repo.insert_shipment(Shipment(id=SID, tenant="t", title="T", recipient=Party(), documents=()),
+    repo.insert_shipment(Shipment(id=SID, sender="t", title="T", recipient=Party(), documents=()),
                          content_sha256="0" * 64, events=[Event(at=NOW, kind="accepted", status=Status.ACCEPTED)])
     yield repo, DispatchStore(engine)
     engine.dispose()

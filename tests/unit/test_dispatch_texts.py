@@ -48,7 +48,7 @@ class Register:
 @pytest.mark.parametrize("print_available", [True, False])
 @pytest.mark.parametrize("channels", [(), ("altinn3",)])
 def test_every_route_has_words(language, mode, status, identifier, print_available, channels):
-    shipment = Shipment(id="x", tenant="t", title="T", documents=(), delivery=DeliveryPolicy(mode=mode),
+    shipment = Shipment(id="x", sender="t", title="T", documents=(), delivery=DeliveryPolicy(mode=mode),
                         recipient=Party(identifier=identifier, kind=PartyKind.NO_PERSON))
     route = choose_route(shipment, register=Register(status), digital_channels=channels, print_available=print_available)
     text = route_text(texts(language), route)

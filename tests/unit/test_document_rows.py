@@ -35,7 +35,7 @@ def store(repo, tmp_path):
 
 
 def shipment(n: int) -> Shipment:
-    return Shipment(id=f"00000000-0000-4000-8000-{n:012d}", tenant="a", title="T", recipient=Party(), documents=())
+    return Shipment(id=f"00000000-0000-4000-8000-{n:012d}", sender="a", title="T", recipient=Party(), documents=())
 
 
 def accept(repo, store, n: int, *contents):

@@ -6,7 +6,7 @@ from gateway.model import CaseMetadata, Document, Link, Party, PartyKind, Postal
 
 def test_shipment_survives_json_roundtrip():
     s = Shipment(
-        id="x", tenant="t", title="T",
+        id="x", sender="t", title="T",
         recipient=Party(identifier="1", kind=PartyKind.NO_PERSON, address=PostalAddress(name="N", lines=("a", "b"))),
         documents=(Document(filename="a.pdf", media_type="application/pdf", size=1, sha256="0" * 64, storage_ref="r", giro_pages=(1, 2)),),
         links=(Link(url="https://x", text="x"),),
@@ -27,7 +27,7 @@ def test_content_digest_is_stable_across_releases():
     from gateway.model import DocumentRole, RoutingMetadata
 
     s = Shipment(
-        id="x", tenant="t", title="Vedtak om byggetillatelse ÆØÅ",
+        id="x", sender="t", title="Vedtak om byggetillatelse ÆØÅ",
         recipient=Party(identifier="1", kind=PartyKind.NO_PERSON, address=PostalAddress(name="N", lines=("a", "b"))),
         documents=(Document(filename="a.pdf", media_type="application/pdf", size=1, sha256="0" * 64, storage_ref="r",
                             giro_pages=(1, 2), page_count=3),
@@ -45,6 +45,27 @@ def test_content_digest_is_stable_across_releases():
 
     other = dataclasses.replace(s, id="y", documents=tuple(dataclasses.replace(d, storage_ref="z", page_count=None) for d in s.documents))
     assert content_digest(other) == content_digest(s)
+
+
+def test_a_shipment_is_stored_under_the_keys_it_was_first_stored_with():
+    """The account (``sender``), the party the letter names (``sender_party``) and the case
+    system (``source_system``) were first stored as ``tenant``, ``sender`` and
+    ``sending_system``: stored rows load into the new names, and the stored form (and with
+    it the content digest) keeps the old keys."""
+    stored = {"id": "x", "tenant": "kommune-sak", "title": "T", "recipient": {"identifier": "1", "kind": "NO_PERSON"},
+              "documents": [], "sender": {"identifier": "974720760", "kind": "NO_ORGANIZATION", "name": "Kommunen"},
+              "sending_system": "Public 360"}
+    s = from_data(Shipment, json.loads(json.dumps(stored)))
+    assert (s.sender, s.source_system) == ("kommune-sak", "Public 360")
+    assert s.sender_party == Party(identifier="974720760", kind=PartyKind.NO_ORGANIZATION, name="Kommunen")
+
+    data = to_data(s)
+    assert list(data)[:7] == ["id", "tenant", "title", "recipient", "documents", "sender", "sending_system"]
+    assert not {"sender_party", "source_system"} & set(data)
+    assert (data["tenant"], data["sender"]["name"], data["sending_system"]) == ("kommune-sak", "Kommunen", "Public 360")
+    assert from_data(Shipment, json.loads(json.dumps(data))) == s
+    nobody = to_data(Shipment(id="y", sender="arkiv", title="T", recipient=Party(), documents=()))
+    assert (nobody["tenant"], nobody["sender"], nobody["sending_system"]) == ("arkiv", None, None)
 
 
 #: A routing column as the MeMo intake stored it before the model named its fields.

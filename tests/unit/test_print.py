@@ -38,7 +38,7 @@ def doc(name="vedtak.pdf", **kw):
 
 def shipment(**kw):
     base = dict(
-        id=str(uuid.uuid4()), tenant="kommune-sak", title="Vedtak om byggetillatelse",
+        id=str(uuid.uuid4()), sender="kommune-sak", title="Vedtak om byggetillatelse",
         recipient=Party(identifier="15076500565", kind=PartyKind.NO_PERSON, address=PostalAddress(
             name="Kåre Ødegård", lines=("c/o Åse Berg", "Storgata 1 H0203"), postcode="0155", city="OSLO")),
         documents=(doc(),),

@@ -18,9 +18,9 @@ RULES = parse_rules([{"name": "Skoler", "match": {"kle": "17.*"},
 
 
 def _letter(routing: RoutingMetadata, documents: tuple[Document, ...] = ()) -> Shipment:
-    return Shipment(id="8c2ea15d-61cc-4ba1-9d88-b8b7b6c6e0f1", tenant="kommune", title="Brev",
+    return Shipment(id="8c2ea15d-61cc-4ba1-9d88-b8b7b6c6e0f1", sender="kommune", title="Brev",
                     recipient=Party(identifier="2211771212", kind=PartyKind.DK_CPR, name="Modtager"),
-                    sender=Party(identifier="12345678", kind=PartyKind.DK_CVR, name="Kommunen"),
+                    sender_party=Party(identifier="12345678", kind=PartyKind.DK_CVR, name="Kommunen"),
                     documents=documents, routing=routing)
 
 

@@ -34,7 +34,7 @@ def test_migrations_match_tables(repo):
 
 def test_insert_read_and_events(repo):
     now = dt.datetime(2026, 11, 21, 12, 0, tzinfo=dt.timezone.utc)
-    s = Shipment(id="00000000-0000-4000-8000-000000000001", tenant="a", title="T", recipient=Party(), documents=(), external_ref="R")
+    s = Shipment(id="00000000-0000-4000-8000-000000000001", sender="a", title="T", recipient=Party(), documents=(), external_ref="R")
     repo.insert_shipment(s, content_sha256="c" * 64, events=[Event(at=now, kind="received", status=Status.RECEIVED)])
     with pytest.raises(IdTaken):
         repo.insert_shipment(s, content_sha256="c" * 64, events=[])
@@ -45,6 +45,27 @@ def test_insert_read_and_events(repo):
     assert [e.kind for e in repo.events(s.id)] == ["received", "accepted"]
     assert repo.ids_by_external_ref("a", "R") == [s.id] and repo.ids_by_external_ref("b", "R") == []
     assert repo.statuses([s.id, "nope"]) == {s.id: ("a", Status.ACCEPTED, now + dt.timedelta(seconds=1))}
+
+
+def test_the_sender_is_kept_in_the_tenant_columns(repo):
+    """The code says ``sender``; the columns keep the name of the first schema (``tenant``,
+    no migration): statements write them by the key, rows are read by it, and a row written
+    by SQL (as by an older release) is read as the sender's."""
+    sid, old = "00000000-0000-4000-8000-000000000001", "00000000-0000-4000-8000-000000000002"
+    repo.insert_shipment(Shipment(id=sid, sender="a", title="T", recipient=Party(), documents=(), external_ref="R"),
+                         content_sha256="c" * 64, events=[])
+    repo.reserve_id(old, "b")
+    repo.audit(operation="sendForsendelse", outcome="INVALID_REQUEST", sender="a", detail="d")
+    with repo.engine.begin() as conn:
+        assert conn.execute(sa.text("SELECT tenant FROM shipments")).scalar_one() == "a"
+        assert conn.execute(sa.text("SELECT tenant FROM reserved_ids")).scalar_one() == "b"
+        assert conn.execute(sa.text("SELECT tenant FROM audit_events")).scalar_one() == "a"
+        conn.execute(sa.text("UPDATE shipments SET tenant = 'c'"))
+    assert repo.sender_of(sid) == "c" and repo.identity(sid).sender == "c"
+    assert repo.statuses([sid])[sid][0] == "c" and repo.ids_by_external_ref("c", "R") == [sid]
+    assert repo.reservation_sender(old) == "b" and repo.sender_of(old) is None
+    [record] = repo.audit_records(sender="a")
+    assert record["sender"] == "a" and "tenant" not in record and repo.audit_records(sender="b") == []
 
 
 def test_sqlite_is_wal_and_synchronous_full(sqlite_url):
@@ -100,7 +121,7 @@ def test_small_documents_commit_with_their_shipment(repo, documents):
     assert documents.get(large_ref) == large  # a large document is a file, written at once
     assert not documents.exists(small_ref)  # a small one exists only once its shipment commits
     for n in (1, 2):  # the same bytes in two shipments are stored once
-        s = Shipment(id=f"00000000-0000-4000-8000-00000000000{n}", tenant="a", title="T", recipient=Party(), documents=())
+        s = Shipment(id=f"00000000-0000-4000-8000-00000000000{n}", sender="a", title="T", recipient=Party(), documents=())
         repo.insert_shipment(s, content_sha256="c" * 64, events=[], documents=[staged])
     assert documents.exists(small_ref) and documents.get(small_ref) == small
     with repo.engine.connect() as conn:
@@ -110,7 +131,7 @@ def test_small_documents_commit_with_their_shipment(repo, documents):
 def test_a_failed_insert_keeps_no_document_bytes(repo, documents):
     data = b"%PDF-1.4 refused"
     ref, staged = documents.stage(data, sha256=hashlib.sha256(data).hexdigest())
-    s = Shipment(id="00000000-0000-4000-8000-000000000001", tenant="a", title="T", recipient=Party(), documents=())
+    s = Shipment(id="00000000-0000-4000-8000-000000000001", sender="a", title="T", recipient=Party(), documents=())
     repo.insert_shipment(s, content_sha256="c" * 64, events=[])
     with pytest.raises(IdTaken):
         repo.insert_shipment(s, content_sha256="c" * 64, events=[], documents=[staged])
@@ -148,7 +169,7 @@ def test_statuses_of_more_ids_than_the_driver_binds(repo):
     now = dt.datetime(2026, 11, 21, 12, 0, tzinfo=dt.timezone.utc)
     stored = [str(uuid.uuid4()) for _ in range(3)]
     for sid in stored:
-        s = Shipment(id=sid, tenant="a", title="T", recipient=Party(), documents=())
+        s = Shipment(id=sid, sender="a", title="T", recipient=Party(), documents=())
         repo.insert_shipment(s, content_sha256="c" * 64, events=[Event(at=now, kind="received", status=Status.RECEIVED)])
     ids = [str(uuid.uuid4()) for _ in range(66_000)]
     ids[0], ids[32_999], ids[-1] = stored  # one in the first chunk, the middle and the last

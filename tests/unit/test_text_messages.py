@@ -11,7 +11,7 @@ DIGITAL_ONLY = DeliveryPolicy(mode=DeliveryMode.DIGITAL_ONLY)
 
 
 def text_message(**kw) -> Shipment:
-    base = dict(id="", tenant="t", title="Tandlæge", recipient=Party(identifier="2211771212", kind=PartyKind.DK_CPR),
+    base = dict(id="", sender="t", title="Tandlæge", recipient=Party(identifier="2211771212", kind=PartyKind.DK_CPR),
                 documents=(), delivery=DIGITAL_ONLY)
     base.update(kw)
     return Shipment(**base)

@@ -17,7 +17,7 @@ def doc(name="a.pdf", size=10, media="application/pdf", **kw):
 
 def shipment(**kw):
     base = dict(
-        id="", tenant="t", title="Tittel",
+        id="", sender="t", title="Tittel",
         recipient=Party(identifier="15076500565", kind=PartyKind.NO_PERSON,
                         address=PostalAddress(name="Ola", postcode="0155", city="Oslo")),
         documents=(doc(),),
@@ -161,10 +161,11 @@ def _text_paths(cls, prefix=""):
 #: Text fields a SvarUt client cannot set: the gateway fills them (ids, digests, the
 #: authenticated sender from configuration) or SvarUt V9 has no element for them.
 NOT_FROM_SVARUT = {
-    "id", "tenant", "source_contract", "documents[].sha256", "documents[].storage_ref", "documents[].language",
-    "sender.identifier", "sender.name", "sender.address.name", "sender.address.lines[]", "sender.address.postcode",
-    "sender.address.city", "sender.address.country", "sender.attention.person", "sender.attention.production_unit",
-    "sender.attention.email", "recipient.attention.person", "recipient.attention.production_unit",
+    "id", "sender", "source_contract", "documents[].sha256", "documents[].storage_ref", "documents[].language",
+    "sender_party.identifier", "sender_party.name", "sender_party.address.name", "sender_party.address.lines[]",
+    "sender_party.address.postcode", "sender_party.address.city", "sender_party.address.country",
+    "sender_party.attention.person", "sender_party.attention.production_unit", "sender_party.attention.email",
+    "recipient.attention.person", "recipient.attention.production_unit",
     "recipient.attention.email", "reply_to.attention.person", "reply_to.attention.production_unit",
     "reply_to.attention.email", "links[].action",
     # every routing field but forsendelseType: MeMo's, set by the MeMo intake and routing rules
@@ -197,7 +198,7 @@ def test_every_text_field_from_memo_has_a_bound():
     # what gateway/mapping/memo.py fills
     filled = {"title", "external_ref", "recipient.identifier", "recipient.name", "recipient.address.name",
               "recipient.address.lines[]", "recipient.address.postcode", "recipient.address.city", "recipient.address.country",
-              "sender.identifier", "sender.name", "documents[].filename", "documents[].media_type", "documents[].language",
+              "sender_party.identifier", "sender_party.name", "documents[].filename", "documents[].media_type", "documents[].language",
               "documents[].document_type", "links[].url", "links[].text", "links[].action", "routing.kle", "routing.form",
               "routing.case_id", "routing.case_system", "routing.production_unit", "routing.contact_point",
               "routing.post_type", "routing.kle_version", "routing.kle_label", "routing.form_version", "routing.form_label",
@@ -231,7 +232,7 @@ def _with(path, value):
                  case_metadata=case, import_metadata=ImportMetadata(case_year=2026, case_sequence_number=1),
                  routing=RoutingMetadata(), documents=(doc(),), signing=None)
     head, _, rest = path.partition(".")
-    if path in ("title", "sending_system", "cost_code", "external_ref", "reply_to_shipment_id"):
+    if path in ("title", "source_system", "cost_code", "external_ref", "reply_to_shipment_id"):
         return shipment(**{**parts, path: value})
     if head == "signing":
         return shipment(**{**parts, "signing": SigningRequest(signature_type=value)})
@@ -302,7 +303,7 @@ def test_memo_shipments_are_bounded_by_memo_limits_not_svarut_ones():
 #: Where each bound of mappings/svarut_fields.toml comes from in the official REST v3 schema
 #: (components/schemas/<schema> property <property>); the rest are documented choices.
 OFFICIAL = {
-    "title": ("tittel", None), "sending_system": ("avgivendeSystem", None), "cost_code": ("konteringskode", None),
+    "title": ("tittel", None), "source_system": ("avgivendeSystem", None), "cost_code": ("konteringskode", None),
     "external_ref": ("eksternReferanse", None), "routing.shipment_type": ("OrganisasjonForsendelse", "forsendelsestype"),
     "recipient.identifier": ("Mottaker", "digitalId"), "recipient.name": ("Mottaker", "navn"),
     "recipient.address.name": ("Postadresse", "navn"), "recipient.address.lines[]": ("Adresse", "adresselinje1"),
