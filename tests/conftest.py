@@ -178,6 +178,19 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 
 
 @pytest.fixture
+def repo(database_url: str):  # type: ignore[no-untyped-def]
+    """A :class:`Repository` over a fresh, migrated database of each kind."""
+    from gateway.store import migrate
+    from gateway.store.engine import create_engine
+    from gateway.store.repository import Repository
+
+    engine = create_engine(database_url)
+    migrate.upgrade(engine)
+    yield Repository(engine)
+    engine.dispose()
+
+
+@pytest.fixture
 def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'gateway.db'}"
 

@@ -11,21 +11,12 @@ from gateway.config import ConfigError, load_settings
 from gateway.errors import StorageError
 from gateway.model import Party, Shipment
 from gateway.spool import Spool
-from gateway.store import migrate, tables
+from gateway.store import tables
 from gateway.store.blobs import DocumentStore, FileBlobStore
 from gateway.store.document_rows import CHUNK_BYTES
-from gateway.store.engine import create_engine
-from gateway.store.repository import IdTaken, Repository
+from gateway.store.repository import IdTaken
 
 CHUNK = 1024
-
-
-@pytest.fixture
-def repo(database_url):
-    engine = create_engine(database_url)
-    migrate.upgrade(engine)
-    yield Repository(engine)
-    engine.dispose()
 
 
 @pytest.fixture

@@ -13,16 +13,8 @@ from gateway.errors import StorageError
 from gateway.store import tables
 from gateway.store.blobs import DocumentStore, FileBlobStore
 from gateway.store.engine import create_engine
-from gateway.store.repository import IdTaken, Repository
+from gateway.store.repository import IdTaken
 from gateway.store.tables import metadata
-
-
-@pytest.fixture
-def repo(database_url):
-    engine = create_engine(database_url)
-    migrate.upgrade(engine)
-    yield Repository(engine)
-    engine.dispose()
 
 
 def test_migrations_match_tables(repo):
