@@ -6,7 +6,8 @@ change's figures and its baseline's share the machine's state (other load, cache
 The base version is checked out with ``git worktree`` into a temporary folder and each tree
 runs its own copy of the benchmark (so it speaks that tree's API) with its own ``gateway``
 package; the output says when the two copies differ. Every number in the output is paired by
-its place; the table shows each one's median over the rounds and the ratio after/before.
+its place; the table shows each one's median over the rounds, the ratio after/before, and every
+round's value (so the noise can be judged).
 """
 from __future__ import annotations
 
@@ -46,6 +47,9 @@ def main() -> int:
     args = [a for a in options.args if a != "--"]
     with tempfile.TemporaryDirectory(prefix="gw-bench-base-") as tmp:
         base = Path(tmp) / "base"
+        shared = ROOT.parent / "shared"
+        if shared.exists():  # the specs the benchmark's doubles read lie beside the checkout
+            (Path(tmp) / "shared").symlink_to(shared)
         subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(base), options.base], check=True,
                        capture_output=True)
         try:
@@ -71,7 +75,8 @@ def main() -> int:
             after = statistics.median(v[position] for v in after_lines)
             before = statistics.median(v[position] for v in before_lines) if before_lines else float("nan")
             ratio = after / before if before else float("nan")
-            cells.append(f"{before:g} → {after:g} ({ratio:.2f}×)")
+            spread = "/".join(f"{v[position]:g}" for v in before_lines) + " → " + "/".join(f"{v[position]:g}" for v in after_lines)
+            cells.append(f"{before:g} → {after:g} ({ratio:.2f}×) [rounds {spread}]")
         print(f"{line}\n    " + "; ".join(cells))
     return 0
 

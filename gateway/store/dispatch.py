@@ -12,7 +12,6 @@ import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from gateway.store import deliveries as _deliveries
@@ -39,7 +38,8 @@ class DispatchStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.writer = writer_for(engine)
-        self._postgres = engine.dialect.name == "postgresql"
+        # PostgreSQL workers skip each other's locked rows instead of waiting on them
+        self._due_first = _jobs.DUE_FIRST.with_for_update(skip_locked=True) if engine.dialect.name == "postgresql" else _jobs.DUE_FIRST
         self._health_cache: dict[str, tuple[float, ChannelHealth]] = {}
 
     # --- writing ---
@@ -88,16 +88,12 @@ class DispatchStore:
 
     def claim_many(self, owner: str, *, now: dt.datetime, lease_seconds: float, limit: int) -> list[Job]:
         """Lease up to ``limit`` due jobs in one transaction (one commit for a handful of jobs)."""
-        due = _jobs.due(now)
         with self.engine.connect() as conn:  # idle workers look with a read, not the write lock
-            if conn.scalar(sa.select(tables.jobs.c.id).where(due).limit(1)) is None:
+            if conn.scalar(_jobs.ANY_DUE, {"now": now}) is None:
                 return []
-        query = sa.select(tables.jobs.c.id).where(due).order_by(tables.jobs.c.run_after, tables.jobs.c.id).limit(limit)
-        if self._postgres:
-            query = query.with_for_update(skip_locked=True)
 
         def work(conn: Connection) -> list[Job]:
-            ids = list(conn.scalars(query))
+            ids = list(conn.scalars(self._due_first, {"now": now, "limit": limit}))
             return _jobs.lease(conn, ids, owner, now=now, lease_seconds=lease_seconds) if ids else []
 
         return self.writer.run(work)

@@ -48,6 +48,26 @@ _FINISH = _jobs.update().where(_LEASED).values(
     updated_at=sa.bindparam("now"), last_error=sa.bindparam("error"),
 )
 _RENEW = _jobs.update().where(_LEASED).values(lease_expires=sa.bindparam("expires"), updated_at=sa.bindparam("now"))
+#: Waiting and due, or running under a lease that has expired (its worker died).
+_DUE = sa.or_(
+    sa.and_(_jobs.c.state == PENDING, _jobs.c.run_after <= sa.bindparam("now")),
+    sa.and_(_jobs.c.state == RUNNING, _jobs.c.lease_expires < sa.bindparam("now")),
+)
+#: Whether anything is due (idle workers ask this with a read, not the write lock).
+ANY_DUE = sa.select(_jobs.c.id).where(_DUE).limit(1)
+#: The due jobs, oldest first (``limit`` of them); a claim locks them on PostgreSQL.
+DUE_FIRST = sa.select(_jobs.c.id).where(_DUE).order_by(_jobs.c.run_after, _jobs.c.id).limit(sa.bindparam("limit"))
+_LEASE = (
+    _jobs.update()
+    .where(_jobs.c.id.in_(sa.bindparam("ids", expanding=True)))
+    .values(
+        state=RUNNING, lease_owner=sa.bindparam("owner"), lease_expires=sa.bindparam("expires"), updated_at=sa.bindparam("now"),
+        # taking over from a worker that died counts as an attempt: a job that kills
+        # its worker every time must end, not loop
+        attempts=sa.case((_jobs.c.state == RUNNING, _jobs.c.attempts + 1), else_=_jobs.c.attempts),
+    )
+    .returning(_jobs.c.id, _jobs.c.shipment_id, _jobs.c.kind, _jobs.c.channel, _jobs.c.attempts)
+)
 
 
 def job_row(job: NewJob) -> dict[str, object]:
@@ -91,27 +111,10 @@ def cancel(conn: Connection, what: CancelJobs, *, now: dt.datetime) -> None:
     conn.execute(query.values(state=CANCELLED, updated_at=now))
 
 
-def due(now: dt.datetime) -> sa.ColumnElement[bool]:
-    """Waiting and due, or running under a lease that has expired."""
-    return sa.or_(
-        sa.and_(_jobs.c.state == PENDING, _jobs.c.run_after <= now),
-        sa.and_(_jobs.c.state == RUNNING, _jobs.c.lease_expires < now),
-    )
-
-
 def lease(conn: Connection, ids: list[int], owner: str, *, now: dt.datetime, lease_seconds: float) -> list[Job]:
     """Lease the jobs ``ids`` to ``owner``, in the order given."""
-    rows = conn.execute(
-        _jobs.update()
-        .where(_jobs.c.id.in_(ids))
-        .values(
-            state=RUNNING, lease_owner=owner, lease_expires=now + dt.timedelta(seconds=lease_seconds), updated_at=now,
-            # taking over from a worker that died counts as an attempt: a job that kills
-            # its worker every time must end, not loop
-            attempts=sa.case((_jobs.c.state == RUNNING, _jobs.c.attempts + 1), else_=_jobs.c.attempts),
-        )
-        .returning(_jobs.c.id, _jobs.c.shipment_id, _jobs.c.kind, _jobs.c.channel, _jobs.c.attempts)
-    ).all()
+    expires = now + dt.timedelta(seconds=lease_seconds)
+    rows = conn.execute(_LEASE, dict(ids=ids, owner=owner, expires=expires, now=now)).all()
     order = {job_id: index for index, job_id in enumerate(ids)}
     return sorted(
         (Job(id=r.id, shipment_id=r.shipment_id, kind=r.kind, channel=r.channel, attempts=r.attempts, owner=owner) for r in rows),
