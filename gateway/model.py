@@ -49,6 +49,11 @@ class PartyKind(enum.StrEnum):
     DK_CVR = "DK_CVR"
     UNKNOWN = "UNKNOWN"  # postal address only
 
+    @property
+    def danish(self) -> bool:
+        """A Danish recipient: Digital Post, Danish holidays, Danish texts."""
+        return self in (PartyKind.DK_CPR, PartyKind.DK_CVR)
+
 
 class DocumentRole(enum.StrEnum):
     MAIN = "MAIN"

@@ -44,7 +44,6 @@ from gateway.store.repository import Repository, StoredShipment
 logger = logging.getLogger(__name__)
 
 PERIODIC = frozenset({"print_cycle"})
-DANISH = frozenset({PartyKind.DK_CPR, PartyKind.DK_CVR})
 
 
 class Dispatcher:
@@ -85,7 +84,7 @@ class Dispatcher:
 
     def digital_channels(self, kind: PartyKind) -> list[str]:
         """Digital channels for a recipient of this kind, in order of preference."""
-        names = ("digitalpost",) if kind in DANISH else ("altinn3", "altinn2")
+        names = ("digitalpost",) if kind.danish else ("altinn3", "altinn2")
         return [name for name in names if name in self.channels]
 
     # --- entry point ---
@@ -307,7 +306,7 @@ class Dispatcher:
 
     def _calendar_for(self, stored: StoredShipment) -> WorkingCalendar:
         """Working days where the recipient lives: Danish holidays for CPR/CVR recipients."""
-        return self._danish_calendar if stored.shipment.recipient.kind in DANISH else self.calendar
+        return self._danish_calendar if stored.shipment.recipient.kind.danish else self.calendar
 
     def _outage(self, health: ChannelHealth, now: dt.datetime) -> bool:
         return health.failing_since is not None and health.failing_for(now) >= dt.timedelta(hours=self.policy.outage_to_print_hours)

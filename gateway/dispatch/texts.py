@@ -6,10 +6,9 @@ import functools
 from dataclasses import dataclass
 from typing import Any
 
-from gateway.resources import load_table
 from gateway.model import PartyKind
+from gateway.resources import load_table
 
-DANISH_KINDS = frozenset({PartyKind.DK_CPR, PartyKind.DK_CVR})
 #: Alerts that concern no single letter (a print batch) are for the operator, in this language.
 OPERATOR_LANGUAGE = "nb"
 
@@ -40,4 +39,4 @@ def texts(language: str) -> Texts:
 
 
 def for_recipient(kind: PartyKind) -> Texts:
-    return texts("da" if kind in DANISH_KINDS else "nb")
+    return texts("da" if kind.danish else "nb")
