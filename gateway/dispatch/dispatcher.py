@@ -291,10 +291,29 @@ class Dispatcher:
             return Outcome(at=now, job=Retry(run_after=now + dt.timedelta(seconds=self.policy.maintenance_interval_seconds),
                                              error=error, count_attempt=False))
         if job.attempts + 1 >= self.policy.max_attempts:
-            return Outcome(at=now, job=Finish(state=DEAD, error=error),
-                           alerts=(Alert(kind="job_failed", channel=job.channel, shipment_id=job.shipment_id, detail=error[:MAX_ERROR]),))
+            buried = Outcome(at=now, job=Finish(state=DEAD, error=error),
+                             alerts=(Alert(kind="job_failed", channel=job.channel, shipment_id=job.shipment_id, detail=error[:MAX_ERROR]),))
+            return self._given_up(job, now, error).then(buried)
         delay = backoff_seconds(job.attempts + 1, base=self.policy.backoff_base_seconds, cap=self.policy.backoff_max_seconds, rng=self.rng)
         return Outcome(at=now, job=Retry(run_after=now + dt.timedelta(seconds=delay), error=error))
+
+    def _given_up(self, job: Job, now: dt.datetime, error: str) -> Outcome:
+        """A job that will not be tried again must not leave its letter waiting for nothing: the
+        letter falls back (print) or ends NOT_DELIVERED. A poll is the exception: its letter's
+        deadline job still decides. Answers nothing when the letter cannot be read (the store
+        is what failed) or has ended meanwhile."""
+        if job.shipment_id is None or job.kind == "poll":
+            return Outcome(at=now)
+        try:
+            stored = self._shipment(job)
+        except Exception:  # noqa: BLE001 - the alert still goes out; the letter stays visible as it is
+            logger.exception("job %s: its letter could not be read to end it", job.id)
+            return Outcome(at=now)
+        if stored.status in FINAL_STATUSES or stored.status is Status.READ:
+            return Outcome(at=now)
+        texts = for_recipient(stored.shipment.recipient.kind)
+        reason = texts("gave_up", attempts=job.attempts + 1, error=error[:300])
+        return self._fall_back(job, stored, reason, now)
 
     # --- helpers ---
 

@@ -299,3 +299,31 @@ def test_batch_without_receipt_raises_one_alert(rig):
     rig.advance(hours=1)
     [alert] = rig.gw.runtime.dispatch_store.alerts(kind="print_receipt_overdue")
     assert "har ingen kvittering" in alert["detail"]
+
+
+class _BrokenRegister:
+    """A recipient lookup that never answers (the register's service is down for good)."""
+
+    def lookup(self, identifier, kind):
+        raise ConnectionError("register lookup: connection refused")
+
+
+@pytest.mark.parametrize("digital_only, ends", [(False, "SENDT_PRINT"), (True, "IKKE_LEVERT")])
+def test_a_lookup_that_keeps_failing_ends_the_letter_visibly(rig, digital_only, ends):
+    """No letter is buried silently: when its job is given up, the letter falls back to print
+    (or ends not delivered when digital only), says why in its history, and an alert is raised."""
+    import dataclasses
+
+    dispatcher = rig.gw.runtime.dispatcher
+    dispatcher.register = _BrokenRegister()
+    dispatcher.policy = dataclasses.replace(dispatcher.policy, max_attempts=3)
+    sid = _send(rig, kunDigitalLevering=digital_only)
+    rig.drain()
+    assert rig.status(sid) == "AKSEPTERT"  # retrying, not yet given up
+    for _ in range(3):
+        rig.advance(seconds=700)  # past each backoff
+    assert rig.status(sid) == ends
+    assert any("ga opp etter 3 forsøk" in h and "connection refused" in h for h in rig.history(sid)), rig.history(sid)
+    [alert] = [a for a in rig.gw.runtime.dispatch_store.alerts(kind="job_failed") if a["shipment_id"] == sid]
+    assert "ConnectionError" in alert["detail"]
+    assert rig.gw.runtime.dispatch_store.pending_jobs(sid) == []  # nothing left waiting for nothing
