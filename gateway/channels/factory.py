@@ -2,12 +2,20 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Callable
 from pathlib import Path
 
 from gateway.channels.base import Channel
 from gateway.config import ConfigError, Settings
 from gateway.model import utcnow
+
+logger = logging.getLogger(__name__)
+#: Said at start-up whenever the Altinn 2 channel is switched on.
+ALTINN2_SHUT_DOWN = (
+    "[channels.altinn2] is enabled, but sending correspondence through Altinn II ended on 31 May 2026: "
+    "letters routed to it will fail and fall back to print. Kept only for old installations; use [channels.altinn3]."
+)
 
 
 def build_channels(settings: Settings, *, clock: Callable[[], dt.datetime] = utcnow) -> dict[str, Channel]:
@@ -33,6 +41,7 @@ def build_channels(settings: Settings, *, clock: Callable[[], dt.datetime] = utc
 
         if not (c.altinn2.wsdl_url and c.altinn2.endpoint_url):
             raise ConfigError("[channels.altinn2] needs wsdl_url and endpoint_url")
+        logger.warning("%s", ALTINN2_SHUT_DOWN)
         channels["altinn2"] = Altinn2Channel(c.altinn2)
     if c.digitalpost.enabled:
         from gateway.channels.digitalpost import DigitalPostChannel

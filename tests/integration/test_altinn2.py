@@ -209,3 +209,19 @@ def test_the_double_serves_the_official_wsdl_pointing_at_itself(altinn, session)
     assert f'location="{altinn.endpoint_url}"'.encode() in served.content
     assert b"https://www.altinn.no/ServiceEngineExternal" not in served.content
     assert b"InsertCorrespondenceV2" in served.content
+
+
+def test_enabling_altinn2_warns_at_start_up_that_the_service_is_shut_down(altinn, caplog):
+    """Sending through Altinn II ended on 31 May 2026 (../shared/specs/README.md): the channel
+    stays for old installations, and whoever switches it on is told at start-up."""
+    import logging
+
+    from gateway.channels.factory import ALTINN2_SHUT_DOWN, build_channels
+    from gateway.config import ChannelSettings, PrintSettings, Settings
+
+    settings = Settings(channels=ChannelSettings(altinn2=settings_for(altinn), print=PrintSettings(enabled=False)))
+    with caplog.at_level(logging.WARNING, logger="gateway.channels.factory"):
+        channels = build_channels(settings)
+    assert "altinn2" in channels
+    assert [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING] == [ALTINN2_SHUT_DOWN]
+    assert "31 May 2026" in ALTINN2_SHUT_DOWN
