@@ -8,6 +8,7 @@ from pathlib import Path
 
 from gateway.channels.base import Channel
 from gateway.config import ConfigError, Settings
+from gateway.config.maskinporten import maskinporten_credentials
 from gateway.model import utcnow
 
 logger = logging.getLogger(__name__)
@@ -26,15 +27,12 @@ def build_channels(settings: Settings, *, clock: Callable[[], dt.datetime] = utc
         from gateway.channels.maskinporten import MaskinportenClient, TokenProvider
 
         a = c.altinn3
-        missing = [k for k in ("resource_id", "client_id", "private_key_file") if not getattr(a, k)]
-        if missing:
-            raise ConfigError(f"[channels.altinn3] needs {', '.join(missing)}")
-        if not Path(a.private_key_file).is_file():
-            raise ConfigError(f"channels.altinn3.private_key_file: no such file {a.private_key_file!r}")
+        credentials = maskinporten_credentials(a)
         exchange = f"{a.base_url.rstrip('/')}/authentication/api/v1/exchange/maskinporten"
         client = MaskinportenClient(token_url=a.token_url, audience=a.token_audience, client_id=a.client_id,
-                                    scope=a.scope, key_id=a.key_id, exchange_url=exchange)
-        tokens = TokenProvider.from_key_file(client, a.private_key_file, timeout=a.timeout_seconds)
+                                    scope=a.scope, key_id=credentials.key_id,
+                                    certificate_chain=credentials.certificate_chain, exchange_url=exchange)
+        tokens = TokenProvider(client, private_key_pem=credentials.private_key_pem, timeout=a.timeout_seconds)
         channels["altinn3"] = Altinn3Channel(a, tokens=tokens)
     if c.altinn2.enabled:
         from gateway.channels.altinn2 import Altinn2Channel

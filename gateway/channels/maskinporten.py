@@ -1,19 +1,20 @@
 """Maskinporten access tokens by the JWT-grant flow (RFC 7523), cached until they expire.
 
 The client signs a short-lived JWT (``iss`` = client id, ``aud`` = Maskinporten, ``scope``,
-``jti``) with its RSA key, posts it as ``grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer``
-and gets an access token. Altinn 3 wants that token exchanged for an Altinn token
+``jti``) with its RSA key, names the key in the header by ``kid`` (registered on the client) or
+``x5c`` (the business certificate chain, leaf first, base64 DER), posts it as
+``grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer`` and gets an access token. Altinn 3 wants that token exchanged for an Altinn token
 (``exchange_url``); the exchange is skipped when the URL is empty. The key is loaded once:
 parsing PEM per call spends tens of milliseconds on RSA key checks.
 """
 from __future__ import annotations
 
+import base64
 import threading
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import jwt
@@ -33,9 +34,17 @@ class MaskinportenClient:
     audience: str
     client_id: str
     scope: str
+    #: Exactly one of these names the key (checked at start-up, see gateway.config.maskinporten).
     key_id: str = ""
+    certificate_chain: tuple[bytes, ...] = ()  # DER, leaf first
     exchange_url: str = ""
     assertion_lifetime: int = 120
+
+    def header(self) -> dict[str, Any]:
+        """The JWT header fields beside ``alg``: ``kid`` or ``x5c``."""
+        if self.key_id:
+            return {"kid": self.key_id}
+        return {"x5c": [base64.b64encode(der).decode("ascii") for der in self.certificate_chain]}
 
 
 class TokenProvider:
@@ -67,10 +76,6 @@ class TokenProvider:
         self._expires = 0.0
         self.grants = 0  # how many times a token was fetched (for operators and tests)
 
-    @classmethod
-    def from_key_file(cls, client: MaskinportenClient, path: str | Path, **kwargs: Any) -> "TokenProvider":
-        return cls(client, private_key_pem=Path(path).read_bytes(), **kwargs)
-
     def token(self) -> str:
         with self._lock:
             if self._token is None or self._clock() >= self._expires - self._leeway:
@@ -93,8 +98,7 @@ class TokenProvider:
             "exp": now + self.client.assertion_lifetime,
             "jti": str(uuid.uuid4()),
         }
-        headers = {"kid": self.client.key_id} if self.client.key_id else None
-        return jwt.encode(claims, self._key, algorithm="RS256", headers=headers)
+        return jwt.encode(claims, self._key, algorithm="RS256", headers=self.client.header())
 
     def _fetch(self) -> tuple[str, float]:
         r = self._request("Maskinporten", "POST", self.client.token_url,

@@ -6,6 +6,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from gateway import passwords
+from gateway.config.maskinporten import maskinporten_credentials
 from gateway.config.sections import (
     DEMO_SENDER_NAME,
     DEMO_SENDER_PASSWORD,
@@ -52,6 +53,8 @@ def check(settings: Settings) -> None:
     url = settings.storage.resolved_database_url
     if not url.startswith(("sqlite:", "postgresql")):
         raise ConfigError(f"storage.database_url must be sqlite:/// or postgresql+psycopg://, got {url!r}")
+    if settings.channels.altinn3.enabled:
+        maskinporten_credentials(settings.channels.altinn3)
     demo = settings.sender(DEMO_SENDER_NAME)
     if demo is not None and not _is_loopback(s.host):
         if passwords.verify_password(DEMO_SENDER_PASSWORD, demo.password_hash):

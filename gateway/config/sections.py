@@ -221,12 +221,15 @@ class Altinn3Settings:
     enabled: bool = False
     base_url: str = "https://platform.altinn.no"
     resource_id: str = ""
-    #: Maskinporten token endpoint and audience, the client id and the signing key (PEM).
+    #: Maskinporten token endpoint and audience, the client id and the signing key (RSA, PEM).
     token_url: str = "https://maskinporten.no/token"
     token_audience: str = "https://maskinporten.no/"
     client_id: str = ""
-    key_id: str = ""
     private_key_file: str = ""
+    #: How the grant names the key, exactly one of: ``key_id`` (``kid``, a key registered on the
+    #: client) or ``certificate_chain_file`` (PEM, leaf first: the virksomhetssertifikat, sent as ``x5c``).
+    key_id: str = ""
+    certificate_chain_file: str = ""
     scope: str = "altinn:correspondence.write"
     notification_template: str = "GenericAltinnMessage"  # or "CustomMessage" with the texts below
     email_subject: str = "Du har fått brev"

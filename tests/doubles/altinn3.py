@@ -1,7 +1,8 @@
 """Test double for Altinn 3 Correspondence and Maskinporten, speaking the real protocols.
 
-* ``POST /token``: Maskinporten JWT grant. The assertion's RS256 signature is verified with the
-  client's public key, and its claims (aud, iss, scope, iat/exp within 120 s, unique jti).
+* ``POST /token``: Maskinporten JWT grant, checked as the real endpoint does
+  (:mod:`tests.doubles.maskinporten`): the key named by ``kid`` (registered) or ``x5c`` (a chain to a
+  trusted certificate), the signature, aud, iss, scope, iat/exp; a jti is used once.
 * ``GET /authentication/api/v1/exchange/maskinporten``: exchanges a Maskinporten token for an
   Altinn token (a signed JWT with ``exp``).
 * ``POST /correspondence/api/v1/correspondence/upload``: multipart form as in the official
@@ -22,6 +23,7 @@ import re
 import threading
 import time
 import uuid
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
@@ -30,9 +32,11 @@ from urllib.parse import parse_qs, urlsplit
 
 import jsonschema
 import jwt
+from cryptography import x509
 
 from tests.conftest import SPECS, require_spec
 from tests.doubles.http import LoopbackServer, quiet
+from tests.doubles.maskinporten import GrantRefused, GrantVerifier
 
 OPENAPI = SPECS / "altinn" / "correspondence-altinn3" / "altinn-correspondence-v1.json"
 UPLOAD = "/correspondence/api/v1/correspondence/upload"
@@ -100,9 +104,11 @@ class Correspondence:
 
 
 class Altinn3Double:
-    def __init__(self, *, public_key_pem: bytes, client_id: str, scope: str = "altinn:correspondence.write",
-                 audience: str | None = None, token_lifetime: int = 120) -> None:
-        self.public_key_pem = public_key_pem
+    def __init__(self, *, client_id: str, public_key_pem: bytes | None = None, key_id: str = "kid-1",
+                 trusted_certificates: Iterable[x509.Certificate] = (), scope: str = "altinn:correspondence.write",
+                 audience: str | None = None, token_lifetime: int = 120, clock: Callable[[], float] = time.time) -> None:
+        """``public_key_pem`` is registered on the client as ``key_id``; ``trusted_certificates`` (CA or
+        leaf) are what an ``x5c`` chain must lead to."""
         self.client_id = client_id
         self.scope = scope
         self.token_lifetime = token_lifetime
@@ -121,6 +127,8 @@ class Altinn3Double:
         self.validator = upload_validator()
         self.server = LoopbackServer(_handler(), context=self)
         self.audience = audience or self.server.url + "/"
+        self.verifier = GrantVerifier(client_id=client_id, audience=self.audience, scope=scope, clock=clock,
+                                      keys={key_id: public_key_pem} if public_key_pem else {}, trusted=trusted_certificates)
 
     # --- knobs ---
 
@@ -178,12 +186,9 @@ class Altinn3Double:
         if form.get("grant_type") != ["urn:ietf:params:oauth:grant-type:jwt-bearer"]:
             return 400, {"error": "unsupported_grant_type"}
         try:
-            claims = jwt.decode(form["assertion"][0], self.public_key_pem, algorithms=["RS256"], audience=self.audience,
-                                issuer=self.client_id, options={"require": ["exp", "iat", "jti", "aud", "iss"]})
-        except (jwt.PyJWTError, KeyError) as exc:
-            return 400, {"error": "invalid_grant", "error_description": str(exc)}
-        if claims.get("scope") != self.scope or claims["exp"] - claims["iat"] > 120:
-            return 400, {"error": "invalid_grant", "error_description": "scope or lifetime"}
+            claims = self.verifier.verify(form.get("assertion", [""])[0])
+        except GrantRefused as refused:
+            return 400, refused.body
         with self.lock:
             if claims["jti"] in self.seen_jti:
                 return 400, {"error": "invalid_grant", "error_description": "jti reused"}

@@ -125,3 +125,18 @@ def test_shipment_stop_and_show(tmp_path):
     assert "MANUALLY_HANDLED" in show and "feil adresse" in show
     again = gateway("shipment", "stop", sid, "--config", str(config))
     assert again.returncode == 1 and "already finished" in again.stderr
+
+
+def test_serve_refuses_a_maskinporten_grant_without_kid_or_certificate_chain(tmp_path, client_key):
+    from cryptography.hazmat.primitives import serialization
+
+    key_file = tmp_path / "maskinporten.pem"
+    key_file.write_bytes(client_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                  serialization.NoEncryption()))
+    config = tmp_path / "g.toml"
+    config.write_text(f'[storage]\ndata_dir = "{tmp_path / "var"}"\n\n[channels.altinn3]\nenabled = true\n'
+                      f'resource_id = "kommune-brev"\nclient_id = "kommune-gateway"\nprivate_key_file = "{key_file}"\n',
+                      encoding="utf-8")
+    out = gateway("serve", "--config", str(config))
+    assert out.returncode != 0
+    assert "[channels.altinn3] needs exactly one of key_id" in out.stderr and "neither kid nor x5c" in out.stderr

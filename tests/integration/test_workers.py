@@ -52,6 +52,7 @@ token_url = "{double.url}/token"
 token_audience = "{double.audience}"
 client_id = "{CLIENT_ID}"
 private_key_file = "{key_file}"
+key_id = "kid-1"
 timeout_seconds = 10
 poll_interval_seconds = 3600
 
