@@ -5,12 +5,13 @@ They live below both, so the store can record a receipt without importing a chan
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import field
 
+from gateway.frozen import frozen
 from gateway.model import Status
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@frozen
 class Receipt:
     """What a channel answered when it took a letter."""
 
@@ -24,7 +25,7 @@ class Receipt:
     extra: dict[str, str] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@frozen
 class StatusChange:
     shipment_id: str
     reference: str

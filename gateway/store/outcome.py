@@ -8,14 +8,14 @@ worker that lost its lease changes nothing (:class:`gateway.store.jobs.LeaseLost
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 
 from gateway.delivery import Receipt
+from gateway.frozen import frozen
 from gateway.model import Event, Status
 
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@frozen
 class Finish:
     """The job is over: done, or dead with the error that killed it."""
 
@@ -23,7 +23,7 @@ class Finish:
     error: str | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@frozen
 class Retry:
     """The job waits until ``run_after``; a ``kind`` turns it into that job (for ``channel``)
     as it waits (a routed letter whose first submit must be retried goes on as a ``submit``)."""
@@ -38,7 +38,7 @@ class Retry:
 JobEnd = Finish | Retry
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@frozen
 class NewJob:
     kind: str
     run_after: dt.datetime
@@ -46,7 +46,7 @@ class NewJob:
     channel: str | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@frozen
 class CancelJobs:
     """Cancel the shipment's pending jobs (of ``kinds``, or all of them)."""
 
@@ -54,14 +54,14 @@ class CancelJobs:
     kinds: tuple[str, ...] | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@frozen
 class NewDelivery:
     receipt: Receipt
     read_deadline: dt.datetime | None = None
     language: str = "nb"  # of the texts written about it later (printed, cancelled)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@frozen
 class DeliveryChange:
     idempotency_key: str
     status: Status | None = None
@@ -69,7 +69,7 @@ class DeliveryChange:
     cost_ore: int | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@frozen
 class Alert:
     kind: str
     detail: str
@@ -77,12 +77,12 @@ class Alert:
     shipment_id: str | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@frozen
 class ChannelSucceeded:
     channel: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@frozen
 class ChannelFailed:
     """One more failure of ``channel``: the breaker opens after ``threshold`` in a row."""
 
@@ -95,7 +95,7 @@ class ChannelFailed:
 HealthChange = ChannelSucceeded | ChannelFailed
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@frozen
 class Outcome:
     """Everything one job changes, written in one transaction in this order: the channel's
     health, events, new deliveries, delivery changes, cancelled jobs, new jobs, alerts, and
