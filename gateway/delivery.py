@@ -34,3 +34,21 @@ class StatusChange:
     detail: str = ""
     cost_ore: int | None = None
     failed: bool = False
+
+
+@frozen
+class FeedEntry:
+    """One message from a channel's own status feed (Digital Post's receipts, Beskedfordeler's
+    queue) about the letter the channel knows by ``reference`` (``Receipt.reference``).
+
+    ``status`` is what the letter reached: NOTIFIED, READ, or DELIVERED (the mailbox has it
+    and no read status will follow: final). ``failed`` sends the letter to its fallback.
+    ``token`` is what the channel needs to acknowledge the entry (a receipt id, a delivery tag).
+    """
+
+    reference: str
+    status: Status | None
+    at: dt.datetime
+    detail: str = ""
+    failed: bool = False
+    token: str = ""

@@ -17,12 +17,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-from gateway.delivery import Receipt, StatusChange
+from gateway.delivery import FeedEntry, Receipt, StatusChange
 from gateway.model import Document, Shipment, Status
 
 __all__ = [
-    "Channel", "ChannelError", "ChannelRejected", "ChannelUnavailable", "Letter", "PrintOperations", "Receipt",
-    "StatusChange", "sent_digital",
+    "Channel", "ChannelError", "ChannelRejected", "ChannelUnavailable", "FeedEntry", "Letter", "PrintOperations", "Receipt",
+    "StatusChange", "StatusFeed", "sent_digital",
 ]
 
 
@@ -85,6 +85,26 @@ class PrintOperations(Protocol):
         """Take back the letter of ``shipment_id`` while it still waits for a batch: True when
         it was taken back, False when it was not waiting (already in a batch, so the print
         house has it, or never submitted)."""
+        ...
+
+
+@runtime_checkable
+class StatusFeed(Protocol):
+    """A channel that reports on all its letters in one feed instead of being asked per letter
+    (Digital Post's receipt list, Beskedfordeler's AMQP queue).
+
+    The dispatcher reads the feed in a periodic ``feed`` job, writes what it learnt, and only
+    after that commit acknowledges the entries: a crash in between reads them again, and
+    reading an entry twice changes nothing. Such a channel gets no per-letter ``poll`` jobs.
+    """
+
+    def fetch(self, *, limit: int) -> list[FeedEntry]:
+        """Up to ``limit`` entries not yet acknowledged, oldest first; ``[]`` when none waits.
+        Raises :class:`ChannelUnavailable` when the feed cannot be read now."""
+        ...
+
+    def acknowledge(self, entries: Sequence[FeedEntry]) -> None:
+        """Tell the feed these entries are recorded, so they are not answered again."""
         ...
 
 
