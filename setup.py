@@ -31,6 +31,7 @@ setup(
         "holidays>=0.50,<1",
         "PyJWT[crypto]>=2.8,<3",
         "rich>=13,<15",
+        "pika>=1.3,<2",  # SF1601 status events from Beskedfordeler (AMQP 0-9-1)
     ],
     extras_require={
         "test": [
