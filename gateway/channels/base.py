@@ -95,7 +95,9 @@ class StatusFeed(Protocol):
 
     The dispatcher reads the feed in a periodic ``feed`` job, writes what it learnt, and only
     after that commit acknowledges the entries: a crash in between reads them again, and
-    reading an entry twice changes nothing. Such a channel gets no per-letter ``poll`` jobs.
+    reading an entry twice changes nothing. Entries it cannot place yet (a receipt that
+    overtook the commit of its own letter) are released, to be answered again later. Such a
+    channel gets no per-letter ``poll`` jobs.
     """
 
     def fetch(self, *, limit: int) -> list[FeedEntry]:
@@ -105,6 +107,10 @@ class StatusFeed(Protocol):
 
     def acknowledge(self, entries: Sequence[FeedEntry]) -> None:
         """Tell the feed these entries are recorded, so they are not answered again."""
+        ...
+
+    def release(self, entries: Sequence[FeedEntry]) -> None:
+        """Put these entries back unrecorded: a later ``fetch`` answers them again."""
         ...
 
 

@@ -68,8 +68,11 @@ def change(conn: Connection, what: DeliveryChange) -> None:
         conn.execute(_deliveries.update().where(_deliveries.c.idempotency_key == what.idempotency_key).values(**values))
 
 
-def select(*, shipment_id: str | None = None, channel: str | None = None, open_only: bool = False) -> sa.Select[Any]:
+def select(*, shipment_id: str | None = None, channel: str | None = None, open_only: bool = False,
+           references: Sequence[str] | None = None) -> sa.Select[Any]:
     query = sa.select(_deliveries).order_by(_deliveries.c.id)
+    if references is not None:
+        query = query.where(_deliveries.c.reference.in_(list(references)))
     if shipment_id is not None:
         query = query.where(_deliveries.c.shipment_id == shipment_id)
     if channel is not None:

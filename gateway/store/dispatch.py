@@ -73,9 +73,10 @@ class DispatchStore:
                 self._health_cache.pop(outcome.health.channel, None)
 
     def ensure_job(self, job: NewJob) -> None:
-        """Queue ``job`` unless one of its kind is waiting or running (the periodic ones)."""
+        """Queue ``job`` unless one of its kind (for its channel, when it names one) is waiting
+        or running: the periodic ones, which run once at a time however many workers start."""
         def work(conn: Connection) -> None:
-            if conn.execute(_jobs.active(kinds=[job.kind]).limit(1)).first() is None:
+            if conn.execute(_jobs.active(kinds=[job.kind], channel=job.channel).limit(1)).first() is None:
                 _jobs.enqueue(conn, [job])
 
         self.writer.run(work)
@@ -116,9 +117,12 @@ class DispatchStore:
 
     # --- reading ---
 
-    def deliveries(self, *, shipment_id: str | None = None, channel: str | None = None, open_only: bool = False) -> list[Delivery]:
+    def deliveries(self, *, shipment_id: str | None = None, channel: str | None = None, open_only: bool = False,
+                   references: Sequence[str] | None = None) -> list[Delivery]:
+        """Deliveries, oldest first; ``references`` picks those the channel knows by these ids."""
         with self.engine.connect() as conn:
-            rows = conn.execute(_deliveries.select(shipment_id=shipment_id, channel=channel, open_only=open_only)).all()
+            rows = conn.execute(_deliveries.select(shipment_id=shipment_id, channel=channel, open_only=open_only,
+                                                   references=references)).all()
         return [_deliveries.from_row(r) for r in rows]
 
     def health(self, channel: str, *, fresh: bool = False) -> ChannelHealth:

@@ -122,9 +122,11 @@ def lease(conn: Connection, ids: list[int], owner: str, *, now: dt.datetime, lea
     )
 
 
-def active(kinds: Iterable[str] | None = None, shipment_id: str | None = None) -> sa.Select[Any]:
+def active(kinds: Iterable[str] | None = None, shipment_id: str | None = None, channel: str | None = None) -> sa.Select[Any]:
     """Jobs still waiting or running, oldest first."""
     query = sa.select(_jobs).where(_jobs.c.state.in_([PENDING, RUNNING])).order_by(_jobs.c.id)
+    if channel is not None:
+        query = query.where(_jobs.c.channel == channel)
     if kinds is not None:
         query = query.where(_jobs.c.kind.in_(list(kinds)))
     if shipment_id is not None:

@@ -146,6 +146,7 @@ deliveries = sa.Table(
     sa.Column("receipt", sa.JSON, nullable=False),
     sa.Index("ix_deliveries_shipment", "shipment_id"),
     sa.Index("ix_deliveries_open", "channel", "open"),
+    sa.Index("ix_deliveries_reference", "channel", "reference"),
 )
 
 registry = sa.Table(
