@@ -228,6 +228,8 @@ class Dispatcher:
         channel = self.channels.get(name)
         if stored.status in FINAL_STATUSES or stored.status in (Status.READ, Status.SENT_TO_PRINT) or channel is None:
             return done(now)
+        if isinstance(channel, StatusFeed):
+            return done(now)  # queued before its channel reported through a feed: the feed tells now
         receipts = [d.as_receipt() for d in self.store.deliveries(shipment_id=stored.shipment.id, channel=name, open_only=True)]
         if not receipts:
             return done(now)

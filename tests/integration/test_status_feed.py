@@ -215,3 +215,14 @@ def test_a_mailbox_s_own_remote_print_is_a_print_without_read_deadline(rig):
     rig.advance(seconds=11)
     assert rig.status(sid) == "PRINTET"
     assert not any(p.name.endswith(".pdf") for p in (rig.gw.runtime.settings.storage.print_dir).rglob("*"))
+
+
+def test_a_poll_job_left_from_before_the_channel_had_a_feed_ends_quietly(rig):
+    from gateway.store.outcome import NewJob
+
+    sid = rig.send()
+    rig.drain()
+    rig.store.ensure_job(NewJob(kind="poll", channel="altinn3", shipment_id=sid, run_after=rig.clock()))
+    rig.drain()  # QueueFeedChannel.poll would fail the test
+    assert _kinds(rig, sid) == {"deadline"}
+    assert rig.store.alerts() == []
