@@ -21,7 +21,7 @@ from gateway.delivery import FeedEntry, Receipt, StatusChange
 from gateway.model import Document, Shipment, Status
 
 __all__ = [
-    "Channel", "ChannelError", "ChannelRejected", "ChannelUnavailable", "FeedEntry", "Letter", "PrintOperations", "Receipt",
+    "Channel", "ChannelError", "ChannelRejected", "ChannelUnavailable", "FeedEntry", "Letter", "Polled", "PrintOperations", "Receipt",
     "StatusChange", "StatusFeed", "sent_digital",
 ]
 
@@ -50,11 +50,19 @@ class ChannelRejected(ChannelError):
 
 
 class Channel(Protocol):
+    """What every channel does. What became of a letter it tells in one of two ways: asked per
+    letter (:class:`Polled`) or in one feed for all (:class:`StatusFeed`)."""
+
     name: str
 
     def submit(self, letter: Letter, *, idempotency_key: str) -> Receipt:
         """Hand ``letter`` over; the same ``idempotency_key`` again answers the first receipt."""
         ...
+
+
+@runtime_checkable
+class Polled(Protocol):
+    """A channel that is asked about earlier letters (Altinn, the print houses)."""
 
     def poll(self, receipts: Sequence[Receipt]) -> list[StatusChange]:
         """What became of these earlier receipts (only those with news)."""

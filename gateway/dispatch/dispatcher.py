@@ -28,7 +28,7 @@ import random
 from collections.abc import Callable, Mapping
 
 from gateway.channels.base import (
-    Channel, ChannelRejected, ChannelUnavailable, Letter, PrintOperations, Receipt, StatusChange, StatusFeed,
+    Channel, ChannelRejected, ChannelUnavailable, Letter, Polled, PrintOperations, Receipt, StatusChange, StatusFeed,
 )
 from gateway.config import Settings
 from gateway.dispatch import feed, print_cycle
@@ -228,7 +228,7 @@ class Dispatcher:
         channel = self.channels.get(name)
         if stored.status in FINAL_STATUSES or stored.status in (Status.READ, Status.SENT_TO_PRINT) or channel is None:
             return done(now)
-        if isinstance(channel, StatusFeed):
+        if isinstance(channel, StatusFeed) or not isinstance(channel, Polled):
             return done(now)  # queued before its channel reported through a feed: the feed tells now
         receipts = [d.as_receipt() for d in self.store.deliveries(shipment_id=stored.shipment.id, channel=name, open_only=True)]
         if not receipts:
@@ -326,7 +326,7 @@ class Dispatcher:
 
     def _print_cycle(self, job: Job, now: dt.datetime) -> Outcome:
         channel = self.channels.get(PRINT)
-        if channel is None or self.printer is None:
+        if not isinstance(channel, Polled) or self.printer is None:
             return done(now)
         return print_cycle.run(now, channel=channel, printer=self.printer, store=self.store, repository=self.repository,
                                interval_seconds=self.policy.maintenance_interval_seconds)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from gateway.channels.base import Channel, PrintOperations
+from gateway.channels.base import Polled, PrintOperations
 from gateway.dispatch.routing import PRINT
 from gateway.dispatch.texts import OPERATOR_LANGUAGE, texts
 from gateway.model import Event, Status
@@ -22,7 +22,7 @@ from gateway.store.repository import Repository
 NOT_WANTED_ON_PAPER = {Status.READ: "print_stopped_read", Status.MANUALLY_HANDLED: "print_stopped_manual"}
 
 
-def run(now: dt.datetime, *, channel: Channel, printer: PrintOperations, store: DispatchStore, repository: Repository,
+def run(now: dt.datetime, *, channel: Polled, printer: PrintOperations, store: DispatchStore, repository: Repository,
         interval_seconds: float) -> Outcome:
     events: list[tuple[str, Event]] = []
     changes: list[DeliveryChange] = []
