@@ -5,6 +5,7 @@ import datetime as dt
 import logging
 from collections.abc import Callable
 from pathlib import Path
+from typing import cast
 
 from gateway.channels.base import Channel
 from gateway.config import ConfigError, Settings
@@ -46,10 +47,11 @@ def build_channels(settings: Settings, *, clock: Callable[[], dt.datetime] = utc
         from gateway.mapping.memo_out import shipment_to_memo
 
         version = c.digitalpost.memo_version
-        channels["digitalpost"] = DigitalPostChannel(
+        # a StatusFeed, so it has no per-letter poll: the dispatcher never asks it for one
+        channels["digitalpost"] = cast(Channel, DigitalPostChannel(
             c.digitalpost,
             render=lambda letter: shipment_to_memo(letter.shipment, content=letter.content, now=clock(), version=version),
-        )
+        ))
     if c.print.enabled:
         from gateway.channels.print import PrintChannel
 
