@@ -396,3 +396,32 @@ def test_unusable_settings_fail_at_start(digitalpost, pki, tmp_path):
 def test_defaults_are_production_ngdp_and_memo_1_2():
     s = DigitalPostSettings()
     assert (s.base_url, s.transport, s.memo_version) == ("https://api.digitalpost.dk/apis/v1/", "ngdp", "1.2")
+
+
+def test_a_201_whose_receipt_cannot_be_read_is_still_sent(digitalpost, make_channel, monkeypatch):
+    """201 means NgDP took the letter: an unreadable body must not make the dispatcher send it again."""
+    message_uuid = str(uuid.uuid4())
+    ch = make_channel(renderer(message_uuid))
+    real = digitalpost.upload
+    monkeypatch.setattr(digitalpost, "upload", lambda *a, **kw: (real(*a, **kw)[0], ["not", "a", "receipt"]))
+    receipt = ch.submit(letter(), idempotency_key="k")
+    assert receipt.status is Status.SENT_DIGITAL and "cannot read" in receipt.detail
+    assert len(digitalpost.letters) == 1
+
+
+@pytest.mark.parametrize(("status", "message", "taken"), [
+    (409, "conflict", True),
+    (400, "memo with messageUUID {u} already exists", True),
+    (400, "ReplyData messageUUID {u} does not exist", False),  # about the letter, not a repeat
+])
+def test_only_a_refusal_that_says_the_uuid_is_used_counts_as_sent(digitalpost, make_channel, monkeypatch, status, message, taken):
+    message_uuid = str(uuid.uuid4())
+    ch = make_channel(renderer(message_uuid))
+    monkeypatch.setattr(digitalpost, "upload", lambda *a, **kw: (
+        status, {"code": "X", "message": message.format(u=message_uuid), "fieldErrors": []}))
+    if taken:
+        assert "already has" in ch.submit(letter(), idempotency_key="k").detail
+        assert any("/receipts/" in s.path for s in digitalpost.seen)  # looked for its receipt
+    else:
+        with pytest.raises(ChannelRejected, match="does not exist"):
+            ch.submit(letter(), idempotency_key="k")
