@@ -26,9 +26,14 @@ NSMAP: Final = {"memo": MEMO_NS, "grd": GRD_NS, "kle": KLE_NS, "form": FORM_NS}
 #: they are refused all the same: Digital Post compares the text, and the version picks the
 #: schema, so an unlisted spelling must never get further than the MeMo rules.
 SUPPORTED_VERSIONS: tuple[str, ...] = ("1.1", "1.2")
-#: What the gateway writes for Digital Post (``memoVersion``, ``memoSchVersion``).
-WRITTEN_VERSION: Final = "1.1"
-WRITTEN_SCHEMA_VERSION: Final = "1.1.0"
+#: The root attributes the gateway writes for Digital Post, by ``memoVersion``: 1.2 drops
+#: ``memoSchVersion`` (the official 1.2 examples have none).
+WRITTEN_VERSIONS: Final[dict[str, dict[str, str]]] = {
+    "1.1": {"memoVersion": "1.1", "memoSchVersion": "1.1.0"},
+    "1.2": {"memoVersion": "1.2"},
+}
+#: Written when nothing else is asked for (MeMo 1.2 launched March 2025).
+WRITTEN_VERSION: Final = "1.2"
 
 #: ``messageType`` of a text message: the header's ``notification`` sent as an SMS through
 #: Digital Post's NemSMS service; no ``MessageBody``, so no documents.
@@ -68,6 +73,6 @@ def clark(local: str, namespace: str = MEMO_NS) -> str:
 
 __all__ = [
     "ADDITIONAL_CONTENT_DATA_FIELDS", "ADDITIONAL_CONTENT_DATA_MAX", "CONTACT_INFO_MAX", "DIGITALPOST", "FORM_NS", "GRD_NS",
-    "KLE_NS", "MEMO_NS", "NEMSMS", "NSMAP", "REPLY_DATA_FIELDS", "SUPPORTED_VERSIONS", "WRITTEN_SCHEMA_VERSION",
-    "WRITTEN_VERSION", "boolean_text", "clark", "xs_boolean",
+    "KLE_NS", "MEMO_NS", "NEMSMS", "NSMAP", "REPLY_DATA_FIELDS", "SUPPORTED_VERSIONS", "WRITTEN_VERSION",
+    "WRITTEN_VERSIONS", "boolean_text", "clark", "xs_boolean",
 ]

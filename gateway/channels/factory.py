@@ -5,6 +5,7 @@ import datetime as dt
 import logging
 from collections.abc import Callable
 from pathlib import Path
+from typing import cast
 
 from gateway.channels.base import Channel
 from gateway.config import ConfigError, Settings
@@ -41,13 +42,16 @@ def build_channels(settings: Settings, *, clock: Callable[[], dt.datetime] = utc
             raise ConfigError("[channels.altinn2] needs wsdl_url and endpoint_url")
         logger.warning("%s", ALTINN2_SHUT_DOWN)
         channels["altinn2"] = Altinn2Channel(c.altinn2)
-    if c.digitalpost.enabled:
+    if c.digitalpost.enabled and c.digitalpost.transport == "ngdp":
         from gateway.channels.digitalpost import DigitalPostChannel
         from gateway.mapping.memo_out import shipment_to_memo
 
-        channels["digitalpost"] = DigitalPostChannel(
-            c.digitalpost, render=lambda letter: shipment_to_memo(letter.shipment, content=letter.content, now=clock())
-        )
+        version = c.digitalpost.memo_version
+        # a StatusFeed, so it has no per-letter poll: the dispatcher never asks it for one
+        channels["digitalpost"] = cast(Channel, DigitalPostChannel(
+            c.digitalpost,
+            render=lambda letter: shipment_to_memo(letter.shipment, content=letter.content, now=clock(), version=version),
+        ))
     if c.print.enabled:
         from gateway.channels.print import PrintChannel
 

@@ -32,6 +32,10 @@ from gateway.config.sections import (
     SvarUtSettings,
 )
 
+#: [channels.digitalpost]: the ways into Digital Post, and the MeMo versions the gateway writes.
+DIGITALPOST_TRANSPORTS = ("ngdp", "sf1601")
+DIGITALPOST_MEMO_VERSIONS = ("1.2", "1.1")
+
 _ENV_SECTIONS = {
     "server": ServerSettings,
     "storage": StorageSettings,
@@ -90,6 +94,7 @@ def load_settings(path: str | os.PathLike[str] | None = None, *, environ: Mappin
         altinn2=_build(Altinn2Settings, channels_raw.get("altinn2", {}), "channels.altinn2"),
         digitalpost=_build(DigitalPostSettings, channels_raw.get("digitalpost", {}), "channels.digitalpost"),
     )
+    _check_digitalpost(channels.digitalpost)
 
     if "senders" in raw:
         senders = tuple(_sender(item, i) for i, item in enumerate(raw["senders"]))
@@ -125,6 +130,14 @@ def _sender(item: Mapping[str, Any], index: int) -> SenderSettings:
     else:
         raise ConfigError(f"{where}: 'password' or 'password_hash' is required")
     return _build(SenderSettings, item, where)
+
+
+def _check_digitalpost(s: DigitalPostSettings) -> None:
+    if s.transport not in DIGITALPOST_TRANSPORTS:
+        raise ConfigError(f"channels.digitalpost.transport must be one of {', '.join(DIGITALPOST_TRANSPORTS)}, not {s.transport!r}")
+    if s.memo_version not in DIGITALPOST_MEMO_VERSIONS:
+        raise ConfigError(f"channels.digitalpost.memo_version must be one of {', '.join(DIGITALPOST_MEMO_VERSIONS)}, "
+                          f"not {s.memo_version!r}")
 
 
 def _build(cls: type, values: Mapping[str, Any], where: str) -> Any:

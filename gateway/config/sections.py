@@ -256,22 +256,27 @@ class Altinn2Settings:
 
 @frozen
 class DigitalPostSettings:
-    """``[channels.digitalpost]``: Danish Digital Post, MeMo upload over mutual TLS plus HTTP Basic."""
+    """``[channels.digitalpost]``: Danish Digital Post. ``transport`` picks the way in: "ngdp"
+    (NgDP REST, raw MeMo over mutual TLS plus HTTP Basic) or "sf1601" (KOMBIT's Serviceplatformen)."""
 
     enabled: bool = False
-    base_url: str = ""
+    transport: str = "ngdp"
+    #: NgDP's API root (test: https://test.digitalpost.dk/apis/v1/); the paths memos/, receipts/
+    #: and contacts/ are relative to it, as in NgDP's OpenAPI.
+    base_url: str = "https://api.digitalpost.dk/apis/v1/"
     #: The system certificate and its unencrypted private key (PEM paths).
     client_certificate: str = ""
     client_private_key: str = ""
     #: PEM of the CA that signs Digital Post's server certificate; '' trusts the usual CAs.
     ca_bundle: str = ""
-    #: Identifies the calling system on top of the certificate.
+    #: HTTP Basic systemId:apiToken, which identifies the calling system on top of the certificate.
     system_id: str = ""
     system_password: str = dataclasses.field(default="", repr=False)
     timeout_seconds: float = 30.0
-    memo_path: str = "/apis/v1/messages/memo"
-    registration_path: str = "/apis/v1/contacts/registration/{id_type}/{identifier}"
-    status_path: str = "/apis/v1/messages/{message_uuid}/status"
+    #: The MeMo version written for Digital Post: "1.2" (current since March 2025) or "1.1".
+    memo_version: str = "1.2"
+    #: Receipt ids asked for per page when looking for one messageUUID among the receipts.
+    receipt_page_size: int = 100
 
 
 @frozen

@@ -1,4 +1,4 @@
-"""Canonical shipment → a MeMo 1.1 message for Danish Digital Post.
+"""Canonical shipment → a MeMo message (1.2 or 1.1) for Danish Digital Post.
 
 The message carries every routing field the shipment has (subject keys, case id, P-number,
 contact point, post type, CPR/CVR content data, attention data, AdditionalContentData,
@@ -25,8 +25,8 @@ from gateway.memo_vocabulary import (
     NEMSMS,
     NSMAP,
     REPLY_DATA_FIELDS,
-    WRITTEN_SCHEMA_VERSION,
     WRITTEN_VERSION,
+    WRITTEN_VERSIONS,
     boolean_text,
     clark,
 )
@@ -35,11 +35,18 @@ from gateway.model import Attention, Document, DocumentRole, Party, PartyKind, R
 ID_TYPES = {PartyKind.DK_CPR: "CPR", PartyKind.DK_CVR: "CVR"}
 
 
-def shipment_to_memo(shipment: Shipment, *, content: Callable[[Document], bytes], now: dt.datetime) -> tuple[str, bytes]:
-    """(messageUUID, MeMo XML bytes)."""
+def shipment_to_memo(
+    shipment: Shipment, *, content: Callable[[Document], bytes], now: dt.datetime, version: str = WRITTEN_VERSION,
+) -> tuple[str, bytes]:
+    """(messageUUID, MeMo XML bytes) in MeMo ``version`` ("1.2" or "1.1"). What the gateway
+    writes fits both schemas: 1.2 only loosens 1.1 and adds elements the model does not have."""
+    try:
+        attributes = WRITTEN_VERSIONS[version]
+    except KeyError:
+        raise ValueError(f"MeMo version {version!r} is not written; known: {', '.join(WRITTEN_VERSIONS)}") from None
     r = shipment.routing
     handling = r.handling
-    message = etree.Element(clark("Message"), nsmap=NSMAP, memoVersion=WRITTEN_VERSION, memoSchVersion=WRITTEN_SCHEMA_VERSION)
+    message = etree.Element(clark("Message"), attributes, nsmap=NSMAP)
     header = _sub(message, "MessageHeader")
     _add_text(header, "messageType", NEMSMS if handling.text_message else DIGITALPOST)
     _add_text(header, "messageUUID", shipment.id)

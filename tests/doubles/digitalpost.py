@@ -1,18 +1,34 @@
-"""Test double for Danish Digital Post (NgDP), over real mutual TLS on loopback.
+"""Test double for Danish Digital Post's NgDP REST API, over real mutual TLS on loopback.
 
-The server holds a certificate for 127.0.0.1 issued by a test CA and requires a client
-certificate signed by the same CA, so a client without one, or with one from another CA,
-fails in the TLS handshake (recorded in ``handshake_failures``) and never reaches HTTP.
-Every request that gets through records the client certificate's subject and the Basic user.
+Written from NgDP's OpenAPI 1.68.0 as github.com/sjkp/digitalpost's generated client
+``src/digitalpost/DigitalPostClient.cs`` shows it (paths, query names, JSON names, enums),
+not from the gateway's channel. The server holds a certificate for 127.0.0.1 issued by a
+test CA and requires a client certificate signed by the same CA: a client without one, or
+with one from another CA, fails in the TLS handshake (``handshake_failures``) and never
+reaches HTTP. Every request needs HTTP Basic ``systemId:apiToken`` (else 401 ``ErrorMessage``).
 
-* ``POST /apis/v1/messages/memo``: ``multipart/form-data`` with exactly one file part
-  ``file`` named ``{messageUUID}.xml`` (the UUID read from ``memo:MessageHeader/memo:messageUUID``),
-  whose raw bytes start with ``<memo:Message`` after the prolog. Stored by UUID; a repeated
-  UUID answers 409.
-* ``GET /apis/v1/contacts/registration/{CPR|CVR}/{identifier}``: from ``registered`` (else 404).
-* ``GET /apis/v1/messages/{messageUUID}/status``: from ``statuses`` (PENDING if unset, 404 if unknown).
+* ``POST /apis/v1/memos/?memo-message-uuid=<uuid>`` with ``Content-Type: application/xml``
+  (or ``text/xml``) and the raw MeMo as the body: 201 with a ``Receipt`` (RECEIVED). Refused
+  with 400 ``ErrorMessage`` (``code``, ``message``, ``fieldErrors``): another content type
+  (archives, ``application/x-lzma`` or multipart, are not modelled), a missing or malformed
+  query parameter, one that is not the MeMo's messageUUID, a body that is not a MeMo written
+  with the literal ``memo:`` prefix, a memoVersion other than 1.1 or 1.2, a MeMo that does not
+  fit its schema (1.1: the official XSD from ../shared/specs; 1.2 has no official XSD, so the
+  project's xsd/memo-1.2), and (``repeat="refuse"``, the default) a messageUUID already used.
+  ``repeat="accept"`` plays a service that takes a repeat as a second letter.
+* ``GET /apis/v1/receipts/?page=&size=``: a ``PagingResultUUID`` of receipt ids, oldest first.
+  ``GET /apis/v1/receipts/{id}?delete=true|false``: the ``Receipt`` (deleted after with
+  ``delete=true``); ``DELETE /apis/v1/receipts/{id}``: 204. Unknown id: 404.
+  After the RECEIVED receipt a message gets COMPLETED (``auto_complete``), or the receipt
+  set in ``outcome_for[recipientID]`` (INVALID / NOT_ALLOWED with errorCode/errorMessage).
+* ``GET /apis/v1/contacts/?cprNumber=`` or ``?cvrNumber=`` (``page``, ``size``): a
+  ``ContactSearchResult``; ``contacts`` maps a number to its ``publicRegistrationStatus``
+  (REGISTERED / EXEMPT / CLOSED / UNKNOWN, or None for a contact without a mailbox
+  subscription); an unknown number answers no contacts.
 
-Knobs: ``fail_next(n, status=503)``; ``wait_for_handshake_failures(n)``. Use :func:`make_pki` for the certificates.
+Knobs: ``fail_next(n, status=503)`` (answered before anything is stored), ``drop_answer_next(n)``
+(the upload is stored, then the connection closes unanswered: a lost answer),
+``wait_for_handshake_failures(n)``. :func:`make_pki` makes the certificates.
 """
 from __future__ import annotations
 
@@ -20,15 +36,17 @@ import base64
 import datetime as dt
 import ipaddress
 import json
+import math
 import re
 import ssl
 import threading
 import time
-from dataclasses import dataclass
+import uuid
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -39,12 +57,18 @@ from lxml import etree
 from tests.doubles.http import LoopbackServer, quiet
 
 MEMO_NS = "https://DigitalPost.dk/MeMo-1"
-MEMO_PATH = "/apis/v1/messages/memo"
-REGISTRATION = re.compile(r"/apis/v1/contacts/registration/(?P<id_type>[^/]+)/(?P<identifier>[^/]+)")
-STATUS = re.compile(r"/apis/v1/messages/(?P<uuid>[^/]+)/status")
+API = "/apis/v1/"
+RECEIPT = re.compile(r"/apis/v1/receipts/(?P<id>[^/]+)")
 #: The raw-bytes rule Digital Post enforces: after BOM, declaration, whitespace and comments
 #: the root element is written with the literal ``memo:`` prefix.
 LITERAL_ROOT = re.compile(rb"(?:\xef\xbb\xbf)?(?:<\?xml[^>]*\?>)?(?:\s|<!--.*?-->)*<memo:Message[\s/>]", re.DOTALL)
+_PROJECT = Path(__file__).resolve().parents[2]
+SCHEMAS = {
+    "1.1": _PROJECT.parent / "shared" / "specs" / "memo" / "xsd-1.1" / "MeMo_core.xsd",  # the official XSD
+    "1.2": _PROJECT / "xsd" / "memo-1.2" / "memo.xsd",  # no official 1.2 XSD exists
+}
+REGISTRATION_STATUSES = ("REGISTERED", "EXEMPT", "CLOSED", "UNKNOWN")
+RECEIPT_STATUSES = ("RECEIVED", "COMPLETED", "INVALID", "NOT_ALLOWED")
 
 
 # ---------------------------------------------------------------- certificates
@@ -151,83 +175,89 @@ def server_context(pki: Pki) -> ssl.SSLContext:
 
 @dataclass(frozen=True)
 class Seen:
-    """One HTTP request that got past the handshake."""
+    """One HTTP request that got past the handshake (``path`` with its query)."""
 
     method: str
     path: str
     client_subject: str
     user: str | None
-    idempotency_key: str | None
+    content_type: str | None
 
 
 @dataclass(frozen=True)
 class Memo:
-    uuid: str
-    filename: str
+    """One letter the double took."""
+
+    uuid: str  # canonical (lower case)
+    query_uuid: str  # memo-message-uuid exactly as sent
     data: bytes
     content_type: str
-    idempotency_key: str | None
     client_subject: str
+    recipient: str
 
 
-@dataclass(frozen=True)
-class Part:
-    name: str
-    filename: str | None
-    content_type: str
-    data: bytes
+class Refusal(Exception):
+    """A 400 with an ``ErrorMessage``."""
+
+    def __init__(self, code: str, message: str, field_errors: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(message)
+        self.body = {"code": code, "message": message, "fieldErrors": field_errors or []}
 
 
-def parse_multipart(content_type: str, body: bytes) -> list[Part]:
-    """multipart/form-data → parts, keeping each payload byte for byte."""
-    match = re.search(r'boundary="?([^";]+)"?', content_type)
-    if not match or not content_type.lower().startswith("multipart/form-data"):
-        raise ValueError(f"not multipart/form-data: {content_type!r}")
-    delimiter = b"\r\n--" + match.group(1).encode()
-    chunks = (b"\r\n" + body).split(delimiter)
-    if len(chunks) < 3 or not chunks[-1].startswith(b"--"):
-        raise ValueError("multipart body without a closing boundary")
-    parts = []
-    for chunk in chunks[1:-1]:
-        head, sep, payload = chunk.partition(b"\r\n\r\n")
-        if not sep:
-            raise ValueError("multipart part without a blank line after its headers")
-        headers = {}
-        for line in head.decode("utf-8").strip().split("\r\n"):
-            key, _, value = line.partition(":")
-            headers[key.strip().lower()] = value.strip()
-        params = dict(re.findall(r';\s*(\w+)="([^"]*)"', headers.get("content-disposition", "")))
-        parts.append(Part(name=params.get("name", ""), filename=params.get("filename"),
-                          content_type=headers.get("content-type", "text/plain"), data=payload))
-    return parts
+def _canonical(value: str | None) -> str | None:
+    try:
+        return str(uuid.UUID(value or ""))
+    except ValueError:
+        return None
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 # ---------------------------------------------------------------- the double
 
 
 class DigitalPostDouble:
-    def __init__(self, pki: Pki, *, system_id: str, system_password: str) -> None:
+    def __init__(self, pki: Pki, *, system_id: str, system_password: str, repeat: str = "refuse",
+                 auto_complete: bool = True) -> None:
+        assert repeat in ("refuse", "accept")
         self.pki = pki
         self.system_id = system_id
         self.system_password = system_password
+        self.repeat = repeat
+        self.auto_complete = auto_complete
         self.lock = threading.Lock()
-        self.messages: dict[str, Memo] = {}  # by messageUUID
-        self.registered: dict[str, bool] = {}  # by CPR/CVR number; missing → 404
-        self.statuses: dict[str, str] = {}  # by messageUUID; missing → PENDING
+        self.messages: dict[str, Memo] = {}  # by canonical messageUUID: the first letter of each
+        self.letters: list[Memo] = []  # every letter taken, repeats included (repeat="accept")
+        self.receipts: dict[str, dict[str, Any]] = {}  # by receipt id, oldest first
+        self.outcome_for: dict[str, tuple[str, str, str]] = {}  # recipientID → (status, errorCode, errorMessage)
+        self.contacts: dict[str, str | None] = {}  # CPR/CVR number → publicRegistrationStatus (None: no mailbox)
         self.seen: list[Seen] = []
-        self.uploads = 0  # memo POSTs that reached the handler, duplicates included
+        self.uploads = 0  # memo POSTs that reached the handler, refused ones included
         self.rejected: list[str] = []
         self.handshake_failures: list[str] = []
         self._fail: list[int] = []
+        self._drop = 0
+        self._schemas: dict[str, etree.XMLSchema] = {}
         self.server = LoopbackServer(server=_TlsServer(_handler(), context=server_context(pki), double=self), scheme="https")
 
     @property
     def url(self) -> str:
         return self.server.url
 
+    @property
+    def base_url(self) -> str:
+        """What ``[channels.digitalpost] base_url`` is set to."""
+        return self.server.url + API
+
     def fail_next(self, n: int, status: int = 503) -> None:
         with self.lock:
             self._fail += [status] * n
+
+    def drop_answer_next(self, n: int = 1) -> None:
+        with self.lock:
+            self._drop += n
 
     def wait_for_handshake_failures(self, n: int = 1, *, timeout: float = 5.0) -> list[str]:
         """The refused handshakes, once ``n`` are recorded: the client may notice the refusal
@@ -238,6 +268,18 @@ class DigitalPostDouble:
                 if len(self.handshake_failures) >= n or time.monotonic() > deadline:
                     return list(self.handshake_failures)
             time.sleep(0.01)
+
+    def add_receipt(self, message_uuid: str, status: str, *, error_code: str | None = None,
+                    error_message: str | None = None) -> str:
+        """Post a receipt for a message (as NgDP does when it has processed it); its id."""
+        assert status in RECEIPT_STATUSES
+        receipt_id = str(uuid.uuid4())
+        with self.lock:
+            self.receipts[receipt_id] = {
+                "transmissionId": str(uuid.uuid4()), "messageUUID": message_uuid, "messageId": None,
+                "errorCode": error_code, "errorMessage": error_message, "timeStamp": _now(), "receiptStatus": status,
+            }
+        return receipt_id
 
     def stop(self) -> None:
         self.server.stop()
@@ -254,63 +296,121 @@ class DigitalPostDouble:
         with self.lock:
             return self._fail.pop(0) if self._fail else None
 
+    def take_drop(self) -> bool:
+        with self.lock:
+            if self._drop:
+                self._drop -= 1
+                return True
+            return False
+
     def authorized(self, user: str | None, password: str | None) -> bool:
         return user == self.system_id and password == self.system_password
 
-    def upload(self, content_type: str, body: bytes, *, idempotency_key: str | None, client_subject: str) -> tuple[int, Any]:
+    def upload(self, query: dict[str, list[str]], content_type: str, body: bytes, *, client_subject: str) -> tuple[int, Any]:
         with self.lock:
             self.uploads += 1
         try:
-            parts = parse_multipart(content_type, body)
-        except ValueError as exc:
-            return self._reject(str(exc))
-        if len(parts) != 1 or parts[0].name != "file" or parts[0].filename is None:
-            return self._reject(f"expected exactly one file part named 'file', got {[(p.name, p.filename) for p in parts]}")
-        part = parts[0]
-        if part.content_type.split(";")[0].strip().lower() != "application/xml":
-            return self._reject(f"the file must be application/xml, not {part.content_type!r}")
-        if not LITERAL_ROOT.match(part.data):
-            return self._reject("the root element must be written <memo:Message")
+            memo = self._read_memo(query, content_type, body, client_subject=client_subject)
+        except Refusal as refusal:
+            with self.lock:
+                self.rejected.append(refusal.body["message"])
+            return 400, refusal.body
+        with self.lock:
+            if memo.uuid in self.messages and self.repeat == "refuse":
+                message = f"memo with messageUUID {memo.query_uuid} already exists"
+                self.rejected.append(message)
+                return 400, {"code": "MEMO_ALREADY_EXISTS", "message": message, "fieldErrors": []}
+            self.messages.setdefault(memo.uuid, memo)
+            self.letters.append(memo)
+        received = self.add_receipt(memo.query_uuid, "RECEIVED")
+        outcome = self.outcome_for.get(memo.recipient)
+        if outcome is not None:
+            self.add_receipt(memo.query_uuid, outcome[0], error_code=outcome[1], error_message=outcome[2])
+        elif self.auto_complete:
+            self.add_receipt(memo.query_uuid, "COMPLETED")
+        with self.lock:
+            return 201, dict(self.receipts[received])
+
+    def _read_memo(self, query: dict[str, list[str]], content_type: str, body: bytes, *, client_subject: str) -> Memo:
+        media = content_type.split(";")[0].strip().lower()
+        if media not in ("application/xml", "text/xml"):
+            raise Refusal("UNSUPPORTED_CONTENT_TYPE", f"Content-Type {content_type!r}: a single MeMo is application/xml or "
+                          "text/xml (archives, application/x-lzma, are not modelled by this double)")
+        given = query.get("memo-message-uuid", [])
+        if len(given) != 1 or _canonical(given[0]) is None:
+            raise Refusal("INVALID_PARAMETER", f"memo-message-uuid must be one UUID, got {given!r}",
+                          [{"field": "memo-message-uuid", "code": "NotNull", "rejectedValue": given}])
+        if not LITERAL_ROOT.match(body):
+            raise Refusal("INVALID_MEMO", "the root element must be written <memo:Message")
         try:
-            root = etree.fromstring(part.data, etree.XMLParser(resolve_entities=False, no_network=True))
+            root = etree.fromstring(body, etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True))
         except etree.XMLSyntaxError as exc:
-            return self._reject(f"not well-formed XML: {exc}")
+            raise Refusal("INVALID_MEMO", f"not well-formed XML: {exc}") from None
         if root.tag != f"{{{MEMO_NS}}}Message":
-            return self._reject(f"the root element is {root.tag}, not MeMo Message")
-        found = root.findtext(f"{{{MEMO_NS}}}MessageHeader/{{{MEMO_NS}}}messageUUID")
-        message_uuid = (found or "").strip()
-        if not message_uuid:
-            return self._reject("no memo:MessageHeader/memo:messageUUID")
-        if part.filename != f"{message_uuid}.xml":
-            return self._reject(f"the file is named {part.filename!r}, not {message_uuid}.xml")
-        with self.lock:
-            if message_uuid.lower() in self.messages:
-                return 409, {"title": "Conflict", "detail": f"message {message_uuid} already exists"}
-            self.messages[message_uuid.lower()] = Memo(uuid=message_uuid, filename=part.filename, data=part.data,
-                                                       content_type=part.content_type, idempotency_key=idempotency_key,
-                                                       client_subject=client_subject)
-        return 202, {"messageUUID": message_uuid}
+            raise Refusal("INVALID_MEMO", f"the root element is {root.tag}, not MeMo Message")
+        version = root.get("memoVersion")
+        if version not in SCHEMAS:
+            raise Refusal("INVALID_MEMO", f"memoVersion {version!r} is not 1.1 or 1.2")
+        schema = self._schema(version)
+        if not schema.validate(root):
+            error = schema.error_log[0]
+            raise Refusal("INVALID_MEMO", f"the MeMo does not match the MeMo {version} schema",
+                          [{"resource": "memo", "field": error.path, "code": "Schema", "message": error.message}])
+        found = (root.findtext(f"{{{MEMO_NS}}}MessageHeader/{{{MEMO_NS}}}messageUUID") or "").strip()
+        if _canonical(found) != _canonical(given[0]):
+            raise Refusal("INVALID_PARAMETER", f"memo-message-uuid {given[0]} is not the MeMo's messageUUID {found or 'none'}")
+        recipient = root.findtext(f"{{{MEMO_NS}}}MessageHeader/{{{MEMO_NS}}}Recipient/{{{MEMO_NS}}}recipientID") or ""
+        return Memo(uuid=str(_canonical(found)), query_uuid=given[0], data=body, content_type=content_type,
+                    client_subject=client_subject, recipient=recipient.strip())
 
-    def registration(self, id_type: str, identifier: str) -> tuple[int, Any]:
-        if id_type not in ("CPR", "CVR"):
-            return 400, {"title": "Bad Request", "detail": f"unknown id type {id_type}"}
+    def _schema(self, version: str) -> etree.XMLSchema:
         with self.lock:
-            registered = self.registered.get(identifier)
-        if registered is None:
-            return 404, {"title": "Not Found", "detail": f"{id_type} {identifier} is not known"}
-        return 200, {"registered": registered}
+            if version not in self._schemas:
+                self._schemas[version] = etree.XMLSchema(etree.parse(str(SCHEMAS[version])))
+            return self._schemas[version]
 
-    def status(self, message_uuid: str) -> tuple[int, Any]:
-        key = message_uuid.lower()
+    def receipt_list(self, query: dict[str, list[str]]) -> tuple[int, Any]:
+        try:
+            page, size = int(query.get("page", ["0"])[0]), int(query.get("size", ["20"])[0])
+        except ValueError:
+            return 400, {"code": "INVALID_PARAMETER", "message": "page and size are numbers", "fieldErrors": []}
         with self.lock:
-            if key not in self.messages:
-                return 404, {"title": "Not Found", "detail": f"message {message_uuid} is not known"}
-            return 200, {"messageUUID": message_uuid, "status": self.statuses.get(message_uuid, self.statuses.get(key, "PENDING"))}
+            ids = list(self.receipts)
+        pages = max(1, math.ceil(len(ids) / size)) if size > 0 else 1
+        return 200, {"content": ids[page * size:(page + 1) * size], "number": page, "size": size,
+                     "totalElements": len(ids), "totalPages": pages, "previous": None, "next": None}
 
-    def _reject(self, reason: str) -> tuple[int, Any]:
+    def receipt(self, receipt_id: str, *, delete: bool) -> tuple[int, Any]:
         with self.lock:
-            self.rejected.append(reason)
-        return 400, {"title": "Bad Request", "detail": reason}
+            found = self.receipts.pop(receipt_id, None) if delete else self.receipts.get(receipt_id)
+        if found is None:
+            return 404, {"code": "NOT_FOUND", "message": f"receipt {receipt_id} not found", "fieldErrors": []}
+        return 200, dict(found)
+
+    def contact_search(self, query: dict[str, list[str]]) -> tuple[int, Any]:
+        try:
+            page, size = int(query.get("page", ["0"])[0]), int(query.get("size", ["20"])[0])
+        except ValueError:
+            return 400, {"code": "INVALID_PARAMETER", "message": "page and size are numbers", "fieldErrors": []}
+        wanted = {("cprNumber", n) for n in query.get("cprNumber", [])} | {("cvrNumber", n) for n in query.get("cvrNumber", [])}
+        with self.lock:
+            contacts = [self._contact(number, status) for number, status in self.contacts.items()]
+        if wanted:
+            contacts = [c for c in contacts if any(c.get(f) == n for f, n in wanted)]
+        shown = contacts[page * size:(page + 1) * size]
+        return 200, {"contacts": shown, "currentPage": page, "totalPages": max(1, math.ceil(len(contacts) / size)),
+                     "elementsOnPage": len(shown), "totalElements": len(contacts), "next": None}
+
+    @staticmethod
+    def _contact(number: str, status: str | None) -> dict[str, Any]:
+        company = len(number) == 8
+        contact: dict[str, Any] = {"id": str(uuid.uuid5(uuid.NAMESPACE_OID, number)), "version": 1,
+                                   "type": "COMPANY" if company else "CITIZEN",
+                                   ("cvrNumber" if company else "cprNumber"): number}
+        if status is not None:
+            contact["mailboxSubscription"] = {"id": str(uuid.uuid5(uuid.NAMESPACE_URL, number)), "version": 1,
+                                              "publicRegistrationStatus": status, "startTime": "2013-11-21T00:08:06.770Z"}
+        return contact
 
 
 class _TlsServer(ThreadingHTTPServer):
@@ -348,10 +448,11 @@ def _handler() -> type[BaseHTTPRequestHandler]:
         def double(self) -> DigitalPostDouble:
             return self.server.double  # type: ignore[attr-defined]
 
-        def _reply(self, status: int, body: Any) -> None:
-            data = json.dumps(body).encode()
+        def _reply(self, status: int, body: Any = None) -> None:
+            data = b"" if body is None else json.dumps(body).encode()
             self.send_response(status)
-            self.send_header("Content-Type", "application/json" if status < 400 else "application/problem+json")
+            if body is not None:
+                self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
             if status == 401:
                 self.send_header("WWW-Authenticate", 'Basic realm="Digital Post"')
@@ -375,36 +476,60 @@ def _handler() -> type[BaseHTTPRequestHandler]:
             user, password = self._credentials()
             with self.double.lock:
                 self.double.seen.append(Seen(method=self.command, path=self.path, client_subject=subject, user=user,
-                                             idempotency_key=self.headers.get("Idempotency-Key")))
+                                             content_type=self.headers.get("Content-Type")))
             status = self.double.take_fault()
             if status:
-                self._reply(status, {"title": f"simulated {status}"})
+                self._reply(status, {"code": "UNAVAILABLE", "message": f"simulated {status}", "fieldErrors": []})
                 return None
             if not self.double.authorized(user, password):
-                self._reply(401, {"title": "Unauthorized", "detail": "unknown system or wrong password"})
+                self._reply(401, {"code": "UNAUTHORIZED", "message": "unknown system or wrong api token", "fieldErrors": []})
                 return None
             return subject
+
+        def _route(self) -> tuple[str, dict[str, list[str]]]:
+            url = urlsplit(self.path)
+            return url.path, parse_qs(url.query, keep_blank_values=True)
 
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             subject = self._admit()
             if subject is None:
                 return
-            if urlsplit(self.path).path != MEMO_PATH:
-                self._reply(404, {"title": "Not Found"})
+            path, query = self._route()
+            if path != API + "memos/":
+                self._reply(404, {"code": "NOT_FOUND", "message": path, "fieldErrors": []})
                 return
-            self._reply(*self.double.upload(self.headers.get("Content-Type", ""), body,
-                                            idempotency_key=self.headers.get("Idempotency-Key"), client_subject=subject))
+            answer = self.double.upload(query, self.headers.get("Content-Type", ""), body, client_subject=subject)
+            if answer[0] == 201 and self.double.take_drop():
+                self.close_connection = True  # taken, but the answer is lost on the way back
+                return
+            self._reply(*answer)
 
         def do_GET(self) -> None:
             if self._admit() is None:
                 return
-            path = urlsplit(self.path).path
-            if m := REGISTRATION.fullmatch(path):
-                self._reply(*self.double.registration(unquote(m["id_type"]), unquote(m["identifier"])))
-            elif m := STATUS.fullmatch(path):
-                self._reply(*self.double.status(unquote(m["uuid"])))
+            path, query = self._route()
+            if path == API + "receipts/":
+                self._reply(*self.double.receipt_list(query))
+            elif m := RECEIPT.fullmatch(path):
+                delete = query.get("delete", ["false"])[0]
+                if delete not in ("true", "false"):
+                    self._reply(400, {"code": "INVALID_PARAMETER", "message": f"delete={delete!r}", "fieldErrors": []})
+                else:
+                    self._reply(*self.double.receipt(unquote(m["id"]), delete=delete == "true"))
+            elif path == API + "contacts/":
+                self._reply(*self.double.contact_search(query))
             else:
-                self._reply(404, {"title": "Not Found"})
+                self._reply(404, {"code": "NOT_FOUND", "message": path, "fieldErrors": []})
+
+        def do_DELETE(self) -> None:
+            if self._admit() is None:
+                return
+            path, _ = self._route()
+            if m := RECEIPT.fullmatch(path):
+                status, body = self.double.receipt(unquote(m["id"]), delete=True)
+                self._reply(204) if status == 200 else self._reply(status, body)
+            else:
+                self._reply(404, {"code": "NOT_FOUND", "message": path, "fieldErrors": []})
 
     return Handler
