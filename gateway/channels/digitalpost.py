@@ -44,6 +44,9 @@ ID_FIELDS = {"CPR": "cprNumber", "CVR": "cvrNumber"}
 _REPEATED = re.compile(r"(?is)(?=.*uuid)(?=.*\b(?:already|duplicate)\b)")
 #: Pages of contacts read for one number before giving up (a number has one contact).
 MAX_CONTACT_PAGES = 5
+#: Pages of receipts looked through for one messageUUID before a re-send (the feed job
+#: deletes receipts as it records them, so the list stays short unless dispatch is stopped).
+MAX_RECEIPT_PAGES = 100
 
 Render = Callable[[Letter], tuple[str, bytes]]
 
@@ -108,8 +111,7 @@ class DigitalPostChannel:
 
     def find_receipt(self, message_uuid: str) -> NgdpReceipt | None:
         """The receipt NgDP holds for ``message_uuid``, looked for page by page (read, not deleted)."""
-        page = 0
-        while True:
+        for page in range(MAX_RECEIPT_PAGES):
             ids, more = self._receipt_ids(page=page, size=self.settings.receipt_page_size)
             for receipt_id in ids:
                 receipt = self._receipt(receipt_id, delete=False)
@@ -117,7 +119,9 @@ class DigitalPostChannel:
                     return receipt
             if not more:
                 return None
-            page += 1
+        # not looked through: sending again could make a second letter, so wait for the feed to shrink
+        raise ChannelUnavailable(f"Digital Post holds more than {MAX_RECEIPT_PAGES} pages of receipts; MeMo {message_uuid} "
+                                 "is not sent again until they are read", channel=NAME)
 
     # --- the receipt feed (StatusFeed) ---
 

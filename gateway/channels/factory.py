@@ -5,7 +5,6 @@ import datetime as dt
 import logging
 from collections.abc import Callable
 from pathlib import Path
-from typing import cast
 
 from gateway.channels.base import Channel
 from gateway.config import ConfigError, Settings
@@ -47,11 +46,10 @@ def build_channels(settings: Settings, *, clock: Callable[[], dt.datetime] = utc
         from gateway.mapping.memo_out import shipment_to_memo
 
         version = c.digitalpost.memo_version
-        # a StatusFeed, so it has no per-letter poll: the dispatcher never asks it for one
-        channels["digitalpost"] = cast(Channel, DigitalPostChannel(
+        channels["digitalpost"] = DigitalPostChannel(
             c.digitalpost,
             render=lambda letter: shipment_to_memo(letter.shipment, content=letter.content, now=clock(), version=version),
-        ))
+        )
     if c.print.enabled:
         from gateway.channels.print import PrintChannel
 
