@@ -151,7 +151,7 @@ class ShipmentService:
             Event(at=now, kind="accepted", status=Status.ACCEPTED, detail=f"{len(documents)} document(s), {pages} page(s)"),
         ]
         if unprintable is not None:
-            events.append(Event(at=now, kind="not_printable", detail=f"kan ikke skrives ut: {unprintable}"))
+            events.append(Event(at=now, kind="not_printable", detail=unprintable))
         if rule is not None:
             events.append(Event(at=now, kind="routing_rule", detail=f"{rule.name}: kontaktpunkt {stored.routing.contact_point}"))
         try:

@@ -98,3 +98,21 @@ def test_a_page_too_large_to_check_is_reported_not_parsed():
     rules = PrintRules(max_content_bytes=10)
     [reason] = inspect_pdf(_pdf(), field="f", print_rules=rules).print_problems
     assert "cannot be checked" in reason
+
+
+def test_a_print_only_letter_is_refused_and_any_other_gets_the_reason():
+    from gateway.documents.pdf import PdfInfo
+    from gateway.domain.validation import check_printable
+    from gateway.errors import FaultCode, GatewayError
+    from gateway.model import DeliveryMode, DeliveryPolicy, Document, Party, Shipment
+
+    docs = (Document(filename="vedtak.pdf", media_type="application/pdf", size=1, sha256="0" * 64, storage_ref="x"),)
+    infos = [PdfInfo(page_count=15, encrypted=False, print_problems=("it has 15 pages, print takes at most 14",))]
+    letter = Shipment(id="1", sender="s", title="t", recipient=Party(), documents=docs)
+    assert check_printable(letter, infos) == "documents[0] (vedtak.pdf): it has 15 pages, print takes at most 14"
+    assert check_printable(letter, [PdfInfo(page_count=1, encrypted=False)]) is None
+    print_only = Shipment(id="1", sender="s", title="t", recipient=Party(), documents=docs,
+                          delivery=DeliveryPolicy(mode=DeliveryMode.PRINT_ONLY))
+    with pytest.raises(GatewayError) as refused:
+        check_printable(print_only, infos)
+    assert refused.value.code is FaultCode.PDF_NOT_PRINTABLE and "15 pages" in str(refused.value)
