@@ -197,7 +197,7 @@ def check_printable(shipment: Shipment, infos: Sequence[PdfInfo | None]) -> str 
     """Why print cannot take the letter's documents (None: it can). A print-only letter is
     refused for it (``PDF_NOT_PRINTABLE``); any other letter is accepted and the caller
     records the reason in its history."""
-    reasons = [f"documents[{i}] ({shown(doc.filename)}): {'; '.join(info.print_problems)}"
+    reasons = [f"documents[{i}] {shown(doc.filename)}: {'; '.join(info.print_problems)}"
                for i, (doc, info) in enumerate(zip(shipment.documents, infos, strict=True))
                if info is not None and info.print_problems]
     if not reasons:

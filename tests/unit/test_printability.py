@@ -109,7 +109,7 @@ def test_a_print_only_letter_is_refused_and_any_other_gets_the_reason():
     docs = (Document(filename="vedtak.pdf", media_type="application/pdf", size=1, sha256="0" * 64, storage_ref="x"),)
     infos = [PdfInfo(page_count=15, encrypted=False, print_problems=("it has 15 pages, print takes at most 14",))]
     letter = Shipment(id="1", sender="s", title="t", recipient=Party(), documents=docs)
-    assert check_printable(letter, infos) == "documents[0] (vedtak.pdf): it has 15 pages, print takes at most 14"
+    assert check_printable(letter, infos) == "documents[0] 'vedtak.pdf': it has 15 pages, print takes at most 14"
     assert check_printable(letter, [PdfInfo(page_count=1, encrypted=False)]) is None
     print_only = Shipment(id="1", sender="s", title="t", recipient=Party(), documents=docs,
                           delivery=DeliveryPolicy(mode=DeliveryMode.PRINT_ONLY))
