@@ -172,6 +172,8 @@ class DigipostPrintChannel:
                     done.extend(self._hand_over(chunk, now, alone=size == 1))
         except ChannelUnavailable as exc:
             logger.warning("Digipost print: handing over stopped, to go on next round: %s", exc)
+        except DigipostRefused as exc:
+            logger.error("Digipost print: a batch step was refused, to be tried again next round: %s", exc)
         except OSError as exc:
             logger.error("Digipost print: its folders cannot be written: %s", exc)
         return done
@@ -204,7 +206,9 @@ class DigipostPrintChannel:
             if not job.get("sent") and not job.get("outcome"):
                 self._send(job, batch_uuid=batch["uuid"])
         if any(job.get("sent") for job in self.store.jobs(batch["uuid"])):
-            info = self.client.commit_batch(self.client.batch(batch["uuid"]))
+            info = self.client.batch(batch["uuid"])
+            if info.status not in ("COMMITTED", "DONE"):  # else committed before, its answer lost
+                info = self.client.commit_batch(info)
             batch["status"] = info.status
         batch.update(state="committed", committed=self.clock().isoformat())
         self.store.save_batch(batch)

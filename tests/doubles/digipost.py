@@ -102,6 +102,7 @@ class DigipostDouble:
         self.now = now or (lambda: dt.datetime.now(dt.timezone.utc))
         self.refuse_names: set[str] = set()
         self.lose_answers = 0  # POSTs that are carried out, then the connection drops unanswered
+        self.lose_only = ""  # ... only POSTs to paths ending so
         self.messages: dict[str, Message] = {}
         self.documents: dict[str, str] = {}  # document uuid -> message id
         self.batches: dict[str, dict[str, Any]] = {}
@@ -278,7 +279,7 @@ def _handler(double: DigipostDouble) -> type[BaseHTTPRequestHandler]:
             except _Refusal as refusal:
                 double.refusals.append((refusal.status, refusal.code))
                 status, answer = refusal.status, _error(refusal.code, refusal.message)
-            if double.lose_answers and status < 300 and method == "POST":
+            if double.lose_answers and status < 300 and method == "POST" and path.endswith(double.lose_only):
                 double.lose_answers -= 1
                 self.close_connection = True
                 return

@@ -283,3 +283,15 @@ def test_overdue_batch_is_named(double, key, tmp_path):
     later = dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=49)
     assert channel.overdue_batches(later) == [batch_uuid]
     assert channel.overdue_batches(dt.datetime.now(dt.timezone.utc)) == []
+
+
+def test_a_lost_commit_answer_is_not_committed_twice(double, key, tmp_path):
+    channel = make_channel(double, key, tmp_path, batch=2)
+    receipts = [channel.submit(l, idempotency_key=str(i)) for i, l in enumerate([letter(), letter()])]
+    double.lose_answers, double.lose_only = 1, "/complete"
+    assert channel.flush() == []  # the outage stopped the round
+    [batch_uuid] = double.batches
+    assert double.batches[batch_uuid]["status"] == "DONE" and channel.store.batch(batch_uuid)["state"] == "open"
+    assert channel.flush() == []  # finishes the batch: reads DONE, commits nothing again
+    assert channel.store.batch(batch_uuid)["state"] == "committed" and (400, "BATCH_NOT_OPEN") not in double.refusals
+    assert [c.status for c in channel.poll(receipts)] == [Status.PRINTED] * 2
