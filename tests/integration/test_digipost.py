@@ -295,3 +295,93 @@ def test_a_lost_commit_answer_is_not_committed_twice(double, key, tmp_path):
     assert channel.flush() == []  # finishes the batch: reads DONE, commits nothing again
     assert channel.store.batch(batch_uuid)["state"] == "committed" and (400, "BATCH_NOT_OPEN") not in double.refusals
     assert [c.status for c in channel.poll(receipts)] == [Status.PRINTED] * 2
+
+
+# ---------------------------------------------------------------- each message rule of the double refuses
+
+
+def _valid_message(message_id, doc_uuid, *, batch=None, print_details=True):
+    details = ("<print-details><recipient><name>Kari</name><norwegian-address><zip-code>0155</zip-code><city>Oslo</city>"
+               "</norwegian-address></recipient><return-address><name>Kommune</name><norwegian-address><zip-code>0101</zip-code>"
+               "<city>Oslo</city></norwegian-address></return-address></print-details>")
+    recipient = details if print_details else "<digipost-address>kari.nordmann#1234</digipost-address>"
+    tail = f"<batch><uuid>{batch}</uuid></batch>" if batch else ""
+    return (f'<message xmlns="{NS}"><message-id>{message_id}</message-id><recipient>{recipient}</recipient>'
+            f"<primary-document><uuid>{doc_uuid}</uuid><subject>Vedtak</subject><file-type>pdf</file-type></primary-document>{tail}</message>").encode()
+
+
+def _multipart(parts, boundary="xyz"):
+    body = b""
+    for filename, content_type, data in parts:
+        body += (f'--{boundary}\r\nContent-Disposition: attachment; filename="{filename}"\r\nContent-Type: {content_type}\r\n\r\n').encode()
+        body += data + b"\r\n"
+    return body + f"--{boundary}--\r\n".encode(), f"multipart/vnd.digipost-v8+xml; boundary={boundary}"
+
+
+def _post_message(double, key, body, content_type):
+    headers = {**_signed(key, "POST", "/messages", body), "Content-Type": content_type}
+    return requests.post(double.url + "/messages", data=body, headers=headers)
+
+
+MEDIA = "application/vnd.digipost-v8+xml"
+
+
+@pytest.mark.parametrize("case, status, code", [
+    ("valid", 200, None),
+    ("wrong media type", 415, "UNSUPPORTED_MEDIA_TYPE"),
+    ("document first", 400, "INVALID_MULTIPART"),
+    ("document missing", 400, "INVALID_MULTIPART"),
+    ("extra part", 400, "INVALID_MULTIPART"),
+    ("not a pdf", 400, "INVALID_DOCUMENT"),
+    ("not print", 400, "NOT_PRINT"),
+    ("unknown batch", 400, "BATCH_NOT_OPEN"),
+    ("twice", 409, "DUPLICATE_MESSAGE_ID"),
+])
+def test_double_refuses_each_bad_message(double, key, case, status, code):
+    doc = str(uuid.uuid4())
+    pdf = make_pdf()
+    message = _valid_message("m1", doc, batch=str(uuid.uuid4()) if case == "unknown batch" else None,
+                             print_details=case != "not print")
+    parts = [("message", MEDIA, message), (doc, "application/pdf", pdf)]
+    if case == "document first":
+        parts.reverse()
+    elif case == "document missing":
+        parts = parts[:1]
+    elif case == "extra part":
+        parts.append((str(uuid.uuid4()), "application/pdf", pdf))
+    elif case == "not a pdf":
+        parts[1] = (doc, "application/pdf", b"GIF89a")
+    body, content_type = _multipart(parts)
+    if case == "wrong media type":
+        content_type = content_type.replace("vnd.digipost-v8+xml", "mixed")
+    if case == "twice":
+        assert _post_message(double, key, body, content_type).status_code == 200
+    r = _post_message(double, key, body, content_type)
+    assert r.status_code == status, r.text
+    if code:
+        assert code in r.text and (double.messages == {} or case == "twice")
+
+
+def test_double_refuses_a_second_commit_and_a_second_batch_with_one_uuid(double, key):
+    batch_uuid = str(uuid.uuid4())
+    body = _batch(batch_uuid)
+    assert requests.post(double.url + "/batches", data=body, headers=_signed(key, "POST", "/batches", body)).status_code == 201
+    again = requests.post(double.url + "/batches", data=body, headers=_signed(key, "POST", "/batches", body))
+    assert again.status_code == 409 and "DUPLICATE_BATCH" in again.text
+    path = f"/batches/{batch_uuid}/complete"
+    assert requests.post(double.url + path, headers=_signed(key, "POST", path)).status_code == 200
+    second = requests.post(double.url + path, headers=_signed(key, "POST", path))
+    assert second.status_code == 400 and "BATCH_NOT_OPEN" in second.text
+
+
+def test_long_and_many_address_lines_are_fitted_to_the_schema(double, key, tmp_path):
+    channel = make_channel(double, key, tmp_path)
+    long = "Langveien " + "x" * 200
+    l = letter(name="N" * 200, address=PostalAddress(name="N" * 200, lines=("c/o A", "Oppgang B", long, "Postboks 7"),
+                                                   postcode="0155", city="O" * 100))
+    channel.submit(l, idempotency_key="k")
+    channel.flush()
+    message = double.messages[l.shipment.id]
+    schema().assertValid(message.xml)
+    address = message.xml.find(f"{Q}recipient/{Q}print-details/{Q}recipient/{Q}norwegian-address")
+    assert address.findtext(f"{Q}addressline3").startswith("Langveien") and len(address.findtext(f"{Q}addressline3")) == 100
