@@ -149,27 +149,22 @@ class DigipostPrintChannel:
     def flush(self, *, force: bool = False) -> list[str]:
         """Hand over the letters that are due: ``batch_max_letters`` a batch (alone with 1),
         the rest when the oldest has waited ``batch_max_age_seconds`` or ``force`` is set.
-        Unfinished earlier work (a batch not committed, a letter not sent) is finished first.
-        An outage stops the round; the next one goes on where it stopped."""
+        Answers the new batches' uuids (the letters' ids when sent alone). Every batch not yet
+        committed and letter not yet sent is carried on with, this round's and earlier ones'
+        alike: an outage stops the round, and the next one goes on where it stopped."""
         size = max(1, self.settings.batch_max_letters)
         max_age = dt.timedelta(seconds=self.settings.batch_max_age_seconds)
         done: list[str] = []
         try:
-            with self.store.locked():
-                self.store.recover()
+            with self.store.sending():
+                with self.store.locked():  # take the due letters (a moment), then talk to Digipost
+                    self.store.recover()
+                    done = self._take_due(size=size, max_age=max_age, force=force)
                 for batch in self.store.batches():
                     if batch["state"] != "committed":
                         self._finish_batch(batch)
                 for job in self.store.unsent():
                     self._send(job, batch_uuid=None)
-                staged = self.store.staged()
-                now = self.clock()
-                while staged:
-                    oldest = dt.datetime.fromisoformat(staged[0]["stagedAt"])
-                    if not (force or len(staged) >= size or now - oldest >= max_age):
-                        break
-                    chunk, staged = staged[:size], staged[size:]
-                    done.extend(self._hand_over(chunk, now, alone=size == 1))
         except ChannelUnavailable as exc:
             logger.warning("Digipost print: handing over stopped, to go on next round: %s", exc)
         except DigipostRefused as exc:
@@ -178,18 +173,28 @@ class DigipostPrintChannel:
             logger.error("Digipost print: its folders cannot be written: %s", exc)
         return done
 
-    def _hand_over(self, chunk: list[Entry], now: dt.datetime, *, alone: bool) -> list[str]:
-        if alone:
+    def _take_due(self, *, size: int, max_age: dt.timedelta, force: bool) -> list[str]:
+        """Move the due letters out of staging: into a new batch each ``size``, or to be sent
+        alone with ``size`` 1. Answers the new batches' uuids (the letters' ids when alone)."""
+        staged = self.store.staged()
+        now = self.clock()
+        taken: list[str] = []
+        while staged:
+            oldest = dt.datetime.fromisoformat(staged[0]["stagedAt"])
+            if not (force or len(staged) >= size or now - oldest >= max_age):
+                break
+            chunk, staged = staged[:size], staged[size:]
+            if size == 1:
+                self.store.take(chunk[0], batch_uuid=None)
+                taken.append(chunk[0]["jobId"])
+                continue
+            batch: Entry = {"uuid": str(uuid.uuid4()), "created": now.isoformat(), "state": "new",
+                            "jobs": [entry["jobId"] for entry in chunk]}
+            self.store.save_batch(batch)
             for entry in chunk:
-                self._send(self.store.take(entry, batch_uuid=None), batch_uuid=None)
-            return [entry["jobId"] for entry in chunk]
-        batch: Entry = {"uuid": str(uuid.uuid4()), "created": now.isoformat(), "state": "new",
-                        "jobs": [entry["jobId"] for entry in chunk]}
-        self.store.save_batch(batch)
-        for entry in chunk:
-            self.store.take(entry, batch_uuid=batch["uuid"])
-        self._finish_batch(batch)
-        return [batch["uuid"]]
+                self.store.take(entry, batch_uuid=batch["uuid"])
+            taken.append(batch["uuid"])
+        return taken
 
     def _finish_batch(self, batch: Entry) -> None:
         """Create the batch at Digipost (unless done), add each letter not yet in it, commit."""
@@ -274,7 +279,7 @@ class DigipostPrintChannel:
         status = self.client.document_status(self.sender_id, job["documents"][0]["uuid"])
         if status.status == "DELIVERED" and status.channel == "PRINT":
             job["outcome"] = {"status": PRINTED, "at": status.delivered or self.clock().isoformat()}
-            with self.store.locked():
+            with self.store.sending():
                 self.store.update(job)
 
 

@@ -7,8 +7,8 @@
 
 Each file is written whole (:func:`~gateway.fileio.write_atomic`); a job moves from staged to
 jobs by writing the new file before removing the old, so a crash in between leaves it in both
-and :meth:`DigipostStore.recover` keeps the later one. One lock (``flock``) covers the folders
-for threads and processes alike.
+and :meth:`DigipostStore.recover` keeps the later one. Two ``flock`` locks, for threads and
+processes alike: ``locked`` over the folders for a moment, ``sending`` over the talk with Digipost.
 """
 from __future__ import annotations
 
@@ -38,6 +38,17 @@ def _write(path: Path, entry: Entry) -> None:
     write_atomic(path, json.dumps(entry, ensure_ascii=False, sort_keys=True).encode("utf-8"))
 
 
+@contextlib.contextmanager
+def _flock(path: Path) -> Iterator[None]:
+    """An exclusive ``flock`` for threads and processes alike (each holder opens its own file)."""
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 class DigipostStore:
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -45,15 +56,20 @@ class DigipostStore:
         for folder in (self.staged_dir, self.jobs_dir, self.batches_dir):
             folder.mkdir(parents=True, exist_ok=True)
         self._lock_file = root / ".lock"
+        self._send_lock_file = root / ".send.lock"
 
     @contextlib.contextmanager
     def locked(self) -> Iterator[None]:
-        with open(self._lock_file, "a") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+        """The folders, for a moment: staging, taking into a batch, recording an answer."""
+        with _flock(self._lock_file):
+            yield
+
+    @contextlib.contextmanager
+    def sending(self) -> Iterator[None]:
+        """The right to talk to Digipost about batches and taken letters, held across HTTP
+        calls (:meth:`locked` never is, so staging a letter never waits on the network)."""
+        with _flock(self._send_lock_file):
+            yield
 
     # --- letters ---
 

@@ -14,7 +14,8 @@ before a letter goes to print) refuses a PDF for print when:
 
 :func:`print_problems` runs inside :func:`~gateway.documents.pdf.open_pdf`'s ``with`` (so
 within the same bounds of bytes, objects and CPU seconds as every inspection), and in addition
-reads text positions only from pages whose content is within ``pdf_print_check_content_bytes``:
+reads text positions only from pages whose content (with the forms it draws) is within
+``pdf_print_check_content_bytes``:
 a larger page is reported as one whose margin cannot be checked, as Digipost's validator does
 for a page it cannot read.
 """
@@ -25,7 +26,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from pypdf import PageObject, PdfReader
-from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject
+from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject, StreamObject
 
 from gateway.limits import LIMITS
 
@@ -91,13 +92,33 @@ def _is_a4(page: PageObject) -> bool:
 
 def _margin_problem(pages: Iterable[PageObject], max_bytes: int) -> str | None:
     for number, page in enumerate(pages, 1):
-        contents = page.get_contents()
-        if contents is not None and len(contents.get_data()) > max_bytes:
+        if _content_bytes(page, max_bytes) > max_bytes:
             return f"the left margin of page {number} cannot be checked: its content is over {max_bytes} bytes"
         if _text_in_barcode_area(page):
             return (f"page {number} has text in the left margin (0-18 mm from the left edge, 100-170 mm from the top), "
                     "where print puts its barcode: leave a left margin of at least 18 mm there")
     return None
+
+
+def _content_bytes(page: PageObject, limit: int) -> int:
+    """Decoded bytes of the page's content and of the forms it draws (which text extraction
+    also parses), counted until ``limit`` is passed; a form drawn twice counts once."""
+    contents = page.get_contents()
+    total = len(contents.get_data()) if contents is not None else 0
+    seen: set[int] = set()
+    stack = [(_get(page.get("/Resources")), 0)]
+    while stack and total <= limit:
+        resources, depth = stack.pop()
+        xobjects = _get(resources.get("/XObject")) if isinstance(resources, DictionaryObject) else None
+        if not isinstance(xobjects, DictionaryObject) or depth > 16:
+            continue
+        for value in xobjects.values():
+            form = _get(value)
+            if isinstance(form, StreamObject) and form.get("/Subtype") == "/Form" and id(form) not in seen:
+                seen.add(id(form))
+                total += len(form.get_data())
+                stack.append((_get(form.get("/Resources")), depth + 1))
+    return total
 
 
 def _text_in_barcode_area(page: PageObject) -> bool:

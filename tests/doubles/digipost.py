@@ -21,7 +21,7 @@
 
 Every answer is signed as ``ResponseMessageSignatureUtil`` reads it (status, path, headers),
 with ``Date`` and ``X-Content-SHA256``. Knobs: ``refuse_names`` (a recipient name that Digipost
-refuses, 400 ``INVALID_PRINT_ADDRESS``), ``lose_answers`` (POSTs carried out, then no answer), ``sign_with`` (another key: forged answers), ``skew``.
+refuses, 400 ``INVALID_PRINT_ADDRESS``), ``lose_answers`` (POSTs carried out, then no answer), ``stall`` (slow messages), ``sign_with`` (another key: forged answers), ``skew``.
 """
 from __future__ import annotations
 
@@ -32,6 +32,7 @@ import email.policy
 import email.utils
 import hashlib
 import threading
+import time
 import uuid
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
@@ -103,6 +104,7 @@ class DigipostDouble:
         self.refuse_names: set[str] = set()
         self.lose_answers = 0  # POSTs that are carried out, then the connection drops unanswered
         self.lose_only = ""  # ... only POSTs to paths ending so
+        self.stall = 0.0  # seconds each message waits before it is answered
         self.messages: dict[str, Message] = {}
         self.documents: dict[str, str] = {}  # document uuid -> message id
         self.batches: dict[str, dict[str, Any]] = {}
@@ -290,6 +292,7 @@ def _handler(double: DigipostDouble) -> type[BaseHTTPRequestHandler]:
             if method == "GET" and not parts:
                 return 200, double.entrypoint()
             if method == "POST" and parts == ["messages"]:
+                time.sleep(double.stall)
                 return 200, double.receive_message(headers.get("Content-Type", ""), body, headers["X-Digipost-UserId"])
             if method == "POST" and parts == ["batches"]:
                 root = etree.fromstring(body)

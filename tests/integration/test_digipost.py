@@ -289,8 +289,7 @@ def test_a_lost_commit_answer_is_not_committed_twice(double, key, tmp_path):
     channel = make_channel(double, key, tmp_path, batch=2)
     receipts = [channel.submit(l, idempotency_key=str(i)) for i, l in enumerate([letter(), letter()])]
     double.lose_answers, double.lose_only = 1, "/complete"
-    assert channel.flush() == []  # the outage stopped the round
-    [batch_uuid] = double.batches
+    [batch_uuid] = channel.flush()  # made, but the outage stopped the round before its commit was known
     assert double.batches[batch_uuid]["status"] == "DONE" and channel.store.batch(batch_uuid)["state"] == "open"
     assert channel.flush() == []  # finishes the batch: reads DONE, commits nothing again
     assert channel.store.batch(batch_uuid)["state"] == "committed" and (400, "BATCH_NOT_OPEN") not in double.refusals
@@ -385,3 +384,22 @@ def test_long_and_many_address_lines_are_fitted_to_the_schema(double, key, tmp_p
     schema().assertValid(message.xml)
     address = message.xml.find(f"{Q}recipient/{Q}print-details/{Q}recipient/{Q}norwegian-address")
     assert address.findtext(f"{Q}addressline3").startswith("Langveien") and len(address.findtext(f"{Q}addressline3")) == 100
+
+
+def test_staging_a_letter_never_waits_on_a_batch_being_sent(double, key, tmp_path):
+    import threading
+    import time
+
+    channel = make_channel(double, key, tmp_path, batch=2)
+    for i in range(2):
+        channel.submit(letter(), idempotency_key=str(i))
+    double.stall = 1.5
+    sending = threading.Thread(target=channel.flush)
+    sending.start()
+    time.sleep(0.3)
+    started = time.monotonic()
+    channel.submit(letter(), idempotency_key="meanwhile")
+    assert time.monotonic() - started < 1.0
+    sending.join()
+    double.stall = 0
+    assert len(channel.store.staged()) == 1

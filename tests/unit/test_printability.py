@@ -116,3 +116,27 @@ def test_a_print_only_letter_is_refused_and_any_other_gets_the_reason():
     with pytest.raises(GatewayError) as refused:
         check_printable(print_only, infos)
     assert refused.value.code is FaultCode.PDF_NOT_PRINTABLE and "15 pages" in str(refused.value)
+
+
+def test_forms_a_page_draws_count_towards_the_content_bound():
+    import io
+
+    from pypdf import PdfWriter
+    from pypdf.generic import ArrayObject, DecodedStreamObject, DictionaryObject, FloatObject, NameObject
+
+    writer = PdfWriter()
+    page = writer.add_blank_page(width=595.28, height=841.89)
+    form = DecodedStreamObject()
+    form.set_data(b"BT /F1 11 Tf 60 400 Td (Vedtak) Tj ET\n" * 20)
+    form.update({NameObject("/Type"): NameObject("/XObject"), NameObject("/Subtype"): NameObject("/Form"),
+                 NameObject("/BBox"): ArrayObject([FloatObject(0), FloatObject(0), FloatObject(595), FloatObject(842)])})
+    page[NameObject("/Resources")] = DictionaryObject({NameObject("/XObject"): DictionaryObject({NameObject("/Fm0"): writer._add_object(form)})})
+    content = DecodedStreamObject()
+    content.set_data(b"/Fm0 Do")
+    page[NameObject("/Contents")] = writer._add_object(content)
+    out = io.BytesIO()
+    writer.write(out)
+    small = PrintRules(max_content_bytes=100, fonts=False)
+    [reason] = inspect_pdf(out.getvalue(), field="f", print_rules=small).print_problems
+    assert "cannot be checked" in reason
+    assert inspect_pdf(out.getvalue(), field="f", print_rules=PrintRules(fonts=False)).print_problems == ()
