@@ -52,6 +52,7 @@ class FaultCode(enum.StrEnum):
     PDF_UNREADABLE = "PDF_UNREADABLE"
     PDF_PASSWORD_PROTECTED = "PDF_PASSWORD_PROTECTED"
     PDF_TOO_COMPLEX = "PDF_TOO_COMPLEX"
+    PDF_NOT_PRINTABLE = "PDF_NOT_PRINTABLE"
     SHIPMENT_TOO_LARGE = "SHIPMENT_TOO_LARGE"
     INVALID_COST_CODE = "INVALID_COST_CODE"
     LINK_URL_REQUIRED = "LINK_URL_REQUIRED"
@@ -115,6 +116,7 @@ FAULTS: dict[str, FaultInfo] = {
     FaultCode.PDF_UNREADABLE: FaultInfo("Client", 400, "The PDF cannot be opened (broken, truncated or not a PDF)."),
     FaultCode.PDF_PASSWORD_PROTECTED: FaultInfo("Client", 400, "The PDF needs a password to open; print and mailboxes cannot read it."),
     FaultCode.PDF_TOO_COMPLEX: FaultInfo("Client", 400, "Opening the PDF needs more than the gateway allows for one document: decompressed bytes per stream or in all (`intake.pdf_max_stream_bytes`, `pdf_max_decoded_bytes`, `pdf_max_slow_stream_bytes`), pages, objects, page-tree depth, or seconds (`intake.pdf_max_seconds`). Typical of a compression bomb; save the PDF again (print to PDF) to send it."),
+    FaultCode.PDF_NOT_PRINTABLE: FaultInfo("Client", 400, "A print-only letter's PDF breaks a rule of Digipost's print (its printability-validator: text in the left margin's barcode area, more than 14 pages, a font neither embedded nor standard, PDF version outside 1.0-1.7, a page not A4); checked only when `[channels.print] provider = \"digipost\"`. A letter that may go digital is accepted, with the reason in its history."),
     FaultCode.SHIPMENT_TOO_LARGE: FaultInfo("Client", 400, "A printable shipment's documents exceed the print size limit (350 MiB by default)."),
     FaultCode.INVALID_COST_CODE: FaultInfo("Client", 400, "`konteringskode` must match `^[a-zA-Z0-9\\-\\.øæåØÆÅ]{0,20}$`."),
     FaultCode.LINK_URL_REQUIRED: FaultInfo("Client", 400, "A `lenke` has no `urlLenke`."),

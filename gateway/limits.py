@@ -123,6 +123,14 @@ class Limits:
         16, "reads", "Reads allowed in addition for each entry of the cross-reference tables, which are read before any "
         "object.",
         enforced_in="gateway.documents.pdf")
+    print_max_pages: int = _bound(
+        14, "pages", "Pages of one PDF that Digipost's print takes (its printability-validator's "
+        "STANDARD_MAX_PAGES_FOR_AUTOMATED_PRINT); checked when the print provider is Digipost.",
+        enforced_in="gateway.documents.printability")
+    pdf_print_check_content_bytes: int = _bound(
+        4 * MiB, "bytes", "Decoded content of one page whose text positions are read for the left-margin check (parsed "
+        "operator by operator in Python); a larger page is reported as one whose margin cannot be checked.",
+        enforced_in="gateway.documents.printability")
     # --- signatures ---
     max_embedded_certificates: int = _bound(
         8, "certificates", "X.509 certificates in one signature's KeyInfo (a chain is 1 to 3).",

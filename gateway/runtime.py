@@ -18,6 +18,7 @@ from gateway.config import Settings
 from gateway.dispatch.dispatcher import Dispatcher
 from gateway.dispatch.register import CompositeRegister, DatabaseRegister, RegistrationLookup
 from gateway.dispatch.worker import WorkerPool
+from gateway.documents.printability import PrintRules
 from gateway.domain.memo_intake import MemoIntake, build_verifiers
 from gateway.domain.shipments import ShipmentService
 from gateway.mapping.routing_rules import load_rules
@@ -65,8 +66,10 @@ class Runtime:
         documents = DocumentStore(engine, FileBlobStore(settings.storage.blob_dir),
                               inline_max_bytes=settings.storage.inline_document_bytes,
                               in_database=settings.storage.documents_in_database)
+        digipost_print = settings.channels.print.enabled and settings.channels.print.provider == "digipost"
         shipments = ShipmentService(repository, documents, policy=settings.intake, clock=clock,
-                                    routing_rules=load_rules(settings.dispatch.folder_routing_file or None))
+                                    routing_rules=load_rules(settings.dispatch.folder_routing_file or None),
+                                    print_rules=PrintRules() if digipost_print else None)
         store = DispatchStore(engine)
         if channels is None:
             from gateway.channels.factory import build_channels

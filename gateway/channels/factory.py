@@ -50,7 +50,17 @@ def build_channels(settings: Settings, *, clock: Callable[[], dt.datetime] = utc
             c.digitalpost,
             render=lambda letter: shipment_to_memo(letter.shipment, content=letter.content, now=clock(), version=version),
         )
-    if c.print.enabled:
+    if c.print.enabled and c.print.provider == "digipost":
+        from gateway.channels.digipost import DigipostPrintChannel
+        from gateway.channels.digipost_client import DigipostClient
+        from gateway.config.digipost import digipost_server_certificate, digipost_signing_key
+
+        d = c.print.digipost
+        digipost = DigipostClient(d, key=digipost_signing_key(d), server_certificate=digipost_server_certificate(d), clock=clock)
+        channels["print"] = DigipostPrintChannel(c.print, digipost, data_dir=Path(settings.storage.data_dir),
+                                                 senders={s.name: s for s in settings.senders}, clock=clock,
+                                                 policy=settings.intake)
+    elif c.print.enabled:
         from gateway.channels.print import PrintChannel
 
         channels["print"] = PrintChannel(

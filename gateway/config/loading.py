@@ -19,6 +19,7 @@ from gateway.config.sections import (
     Altinn3Settings,
     ChannelSettings,
     ConfigError,
+    DigipostSettings,
     DigitalPostSettings,
     DispatchSettings,
     IntakePolicy,
@@ -89,7 +90,7 @@ def load_settings(path: str | os.PathLike[str] | None = None, *, environ: Mappin
     if unknown_channels:
         raise ConfigError(f"unknown channel(s) {', '.join(unknown_channels)}: known are print, altinn3, altinn2, digitalpost")
     channels = ChannelSettings(
-        print=_build(PrintSettings, channels_raw.get("print", {}), "channels.print"),
+        print=_print_settings(dict(channels_raw.get("print", {}))),
         altinn3=_build(Altinn3Settings, channels_raw.get("altinn3", {}), "channels.altinn3"),
         altinn2=_build(Altinn2Settings, channels_raw.get("altinn2", {}), "channels.altinn2"),
         digitalpost=_build(DigitalPostSettings, channels_raw.get("digitalpost", {}), "channels.digitalpost"),
@@ -112,6 +113,12 @@ def load_settings(path: str | os.PathLike[str] | None = None, *, environ: Mappin
     settings = Settings(senders=senders, source=source, svarut=svarut, channels=channels, **sections)
     check(settings)
     return settings
+
+
+def _print_settings(raw: dict[str, Any]) -> PrintSettings:
+    """``[channels.print]`` with its ``[channels.print.digipost]`` table."""
+    digipost = _build(DigipostSettings, raw.pop("digipost", {}), "channels.print.digipost")
+    return _build(PrintSettings, {**raw, "digipost": digipost}, "channels.print")
 
 
 def _sender(item: Mapping[str, Any], index: int) -> SenderSettings:

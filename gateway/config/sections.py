@@ -19,6 +19,7 @@ __all__ = [
     "DEMO_SENDER_PASSWORD",
     "DOCUMENTS_IN_DATABASE",
     "DOCUMENTS_IN_FILES",
+    "DigipostSettings",
     "DigitalPostSettings",
     "DispatchSettings",
     "IntakePolicy",
@@ -212,6 +213,37 @@ class PrintSettings:
     envelope_ore: int = 40
     #: Return address printed on the cover page when the sender has none configured.
     return_address: tuple[str, ...] = ()
+    #: Who prints: "folder" (batches in our own folder/manifest format for a print house) or
+    #: "digipost" (Digipost's API v8, print only; settings in ``[channels.print.digipost]``).
+    provider: str = "folder"
+    digipost: DigipostSettings = dataclasses.field(default_factory=lambda: DigipostSettings())
+
+
+@frozen
+class DigipostSettings:
+    """``[channels.print.digipost]``: print through Digipost's API v8 (``provider = "digipost"``).
+
+    Requests are signed with the organisation's key (``X-Digipost-Signature``); responses are
+    checked against Digipost's certificate, as the official Java client does.
+    """
+
+    base_url: str = "https://api.digipost.no"
+    #: ``X-Digipost-UserId``: the Digipost account id (avsender-id) that signs the requests.
+    broker_id: str = ""
+    #: ``sender-id`` of each message when a broker sends on behalf of another account (empty: none).
+    sender_id: str = ""
+    #: The signing key, one of: an RSA key in PEM (``key_file``) or a PKCS#12 file
+    #: (``pkcs12_file``, Digipost's usual form) with its ``key_password``.
+    key_file: str = ""
+    pkcs12_file: str = ""
+    key_password: str = dataclasses.field(default="", repr=False)
+    #: Digipost's certificate (PEM) for response signatures; empty: the one the entrypoint gives.
+    server_certificate_file: str = ""
+    #: What Digipost does with a letter the post cannot deliver: RETURN_TO_SENDER or SHRED.
+    nondeliverable_handling: str = "RETURN_TO_SENDER"
+    #: Largest difference between a response's Date and our clock (the Java client's 5 minutes).
+    max_clock_skew_seconds: int = 300
+    timeout_seconds: float = 30.0
 
 
 @frozen

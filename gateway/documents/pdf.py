@@ -56,6 +56,7 @@ from pypdf.errors import DependencyError, LimitReachedError, PyPdfError
 from pypdf.generic import ArrayObject, IndirectObject, StreamObject
 
 from gateway.config import IntakePolicy
+from gateway.documents.printability import PrintRules, print_problems
 from gateway.errors import DocumentError, FaultCode
 from gateway.limits import LIMITS
 
@@ -85,6 +86,8 @@ _PARSED_TYPES = frozenset({"/ObjStm", "/XRef"})
 class PdfInfo:
     page_count: int
     encrypted: bool
+    #: Why print cannot take it, by the rules asked for (:mod:`gateway.documents.printability`).
+    print_problems: tuple[str, ...] = ()
 
 
 class _TooComplex(Exception):
@@ -353,13 +356,17 @@ def open_pdf(source: PdfSource, *, field: str, policy: IntakePolicy | None = Non
         _BUDGET.reset(token)
 
 
-def inspect_pdf(source: PdfSource, *, field: str, policy: IntakePolicy | None = None) -> PdfInfo:
+def inspect_pdf(source: PdfSource, *, field: str, policy: IntakePolicy | None = None,
+                print_rules: PrintRules | None = None) -> PdfInfo:
     """Open ``source`` (:func:`open_pdf`) and decode every page's content, as a print house or
-    mailbox would, within ``policy``'s bounds; raise :class:`DocumentError` naming ``field``."""
+    mailbox would, within ``policy``'s bounds; raise :class:`DocumentError` naming ``field``.
+    With ``print_rules``, also say why print cannot take it, within the same bounds."""
+    header = _header(_stream_of(source))
     with open_pdf(source, field=field, policy=policy) as reader:
         for content in _content_streams(reader):
             _bounded_decode(content)  # decoded to be measured, then dropped (never cached)
-        return PdfInfo(page_count=len(reader.pages), encrypted=reader.is_encrypted)
+        problems = tuple(print_problems(reader, header, print_rules)) if print_rules else ()
+        return PdfInfo(page_count=len(reader.pages), encrypted=reader.is_encrypted, print_problems=problems)
 
 
 def _too_complex(reason: str, field: str) -> DocumentError:

@@ -18,8 +18,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from gateway.config import IntakePolicy
+from gateway.documents.printability import PrintRules
 from gateway.domain.identifiers import is_valid_norwegian_person_id
-from gateway.domain.validation import check_giro_pages, check_length, inspect_documents, shown, validate_shipment
+from gateway.domain.validation import check_giro_pages, check_length, check_printable, inspect_documents, shown, validate_shipment
 from gateway.errors import ConflictError, FaultCode, GatewayError, NotFoundError, ValidationError
 from gateway.limits import LIMITS
 from gateway.mapping.routing_rules import RoutingRule, apply_rules
@@ -78,7 +79,10 @@ def content_digest(shipment: Shipment) -> str:
 
 class ShipmentService:
     def __init__(self, repository: Repository, documents: DocumentStore, *, policy: IntakePolicy, clock: Clock = utcnow,
-                 routing_rules: Sequence[RoutingRule] = ()) -> None:
+                 routing_rules: Sequence[RoutingRule] = (), print_rules: PrintRules | None = None) -> None:
+        """``print_rules``: the print provider's printability rules, checked on every PDF
+        that may go to print (None: the provider takes any PDF it can open)."""
+        self.print_rules = print_rules
         self.repository = repository
         self.documents = documents
         self.policy = policy
@@ -123,8 +127,10 @@ class ShipmentService:
             else:
                 shipment_id = new_shipment_id()
             validate_shipment(shipment, policy=self.policy, unique_filenames=unique_filenames, documents_required=documents_required)
-            infos = inspect_documents(shipment.documents, contents, policy=self.policy)
+            infos = inspect_documents(shipment.documents, contents, policy=self.policy,
+                                      print_rules=self.print_rules if shipment.printable else None)
             check_giro_pages(shipment.documents, infos)
+            unprintable = check_printable(shipment, infos)
         except GatewayError as exc:
             self.audit_refusal(operation, sender, exc, shipment_id)
             raise
@@ -144,6 +150,8 @@ class ShipmentService:
             Event(at=now, kind="received", status=Status.RECEIVED, detail=f"via {operation}"),
             Event(at=now, kind="accepted", status=Status.ACCEPTED, detail=f"{len(documents)} document(s), {pages} page(s)"),
         ]
+        if unprintable is not None:
+            events.append(Event(at=now, kind="not_printable", detail=unprintable))
         if rule is not None:
             events.append(Event(at=now, kind="routing_rule", detail=f"{rule.name}: kontaktpunkt {stored.routing.contact_point}"))
         try:

@@ -20,12 +20,13 @@ from urllib.parse import urlsplit
 
 from gateway.config import IntakePolicy
 from gateway.documents.pdf import PdfInfo, inspect_pdf
+from gateway.documents.printability import PrintRules
 from gateway.domain.filenames import FORBIDDEN_FILENAME_CHARS, filename_characters_problem, filename_reserved_problem, is_media_type
 from gateway.domain.identifiers import is_valid_norwegian_organization_number, is_valid_norwegian_person_id
 from gateway.errors import FaultCode, ValidationError
 from gateway.limits import LIMITS
 from gateway.resources import load_table
-from gateway.model import Document, Party, PartyKind, Shipment, is_norway
+from gateway.model import DeliveryMode, Document, Party, PartyKind, Shipment, is_norway
 from gateway.spool import Content, SpooledContent
 
 COST_CODE = re.compile(r"^[a-zA-Z0-9\-\.øæåØÆÅ]{0,20}$")
@@ -39,7 +40,7 @@ FIELD_TABLES = {"svarut-v9": "svarut_fields", "memo": "memo"}
 #: Characters of a refused value quoted in a message (audit log and fault text).
 SHOWN_CHARACTERS = 80
 
-__all__ = ["FORBIDDEN_FILENAME_CHARS", "check_giro_pages", "inspect_documents", "shown", "validate_shipment"]
+__all__ = ["FORBIDDEN_FILENAME_CHARS", "check_giro_pages", "check_printable", "inspect_documents", "shown", "validate_shipment"]
 
 
 def shown(value: str, limit: int = SHOWN_CHARACTERS) -> str:
@@ -89,20 +90,23 @@ def validate_shipment(shipment: Shipment, *, policy: IntakePolicy, unique_filena
 
 
 def inspect_documents(documents: Sequence[Document], contents: Sequence[Content], *,
-                      policy: IntakePolicy | None = None) -> list[PdfInfo | None]:
-    """Open every PDF within the policy's bounds; the last and most expensive check."""
+                      policy: IntakePolicy | None = None, print_rules: PrintRules | None = None) -> list[PdfInfo | None]:
+    """Open every PDF within the policy's bounds; the last and most expensive check. With
+    ``print_rules``, each PDF for print also answers why print cannot take it."""
     policy = policy or IntakePolicy()
     infos: list[PdfInfo | None] = []
-    seen: dict[str, PdfInfo] = {}  # the same PDF twice in one letter is opened once
+    seen: dict[tuple[str, bool], PdfInfo] = {}  # the same PDF twice in one letter is opened once
     for i, (doc, data) in enumerate(zip(documents, contents, strict=True)):
         if normalize_media_type(doc.media_type) == PDF:
-            if doc.sha256 not in seen:
+            rules = None if doc.exclude_from_print else print_rules
+            key = (doc.sha256, rules is not None)
+            if key not in seen:
                 if isinstance(data, SpooledContent):  # read from its file, not into memory
                     with data.open() as f:
-                        seen[doc.sha256] = inspect_pdf(f, field=f"documents[{i}].content", policy=policy)
+                        seen[key] = inspect_pdf(f, field=f"documents[{i}].content", policy=policy, print_rules=rules)
                 else:
-                    seen[doc.sha256] = inspect_pdf(data, field=f"documents[{i}].content", policy=policy)
-            infos.append(seen[doc.sha256])
+                    seen[key] = inspect_pdf(data, field=f"documents[{i}].content", policy=policy, print_rules=rules)
+            infos.append(seen[key])
         else:
             infos.append(None)
     return infos
@@ -187,6 +191,21 @@ def _check_counts(shipment: Shipment) -> None:
         if where is not None:
             count = len(_at(shipment, steps, where))
             _fail(FaultCode.TOO_MANY_ITEMS, _path(steps, where) or path, f"at most {limit} entries, got {count}")
+
+
+def check_printable(shipment: Shipment, infos: Sequence[PdfInfo | None]) -> str | None:
+    """Why print cannot take the letter's documents (None: it can). A print-only letter is
+    refused for it (``PDF_NOT_PRINTABLE``); any other letter is accepted and the caller
+    records the reason in its history."""
+    reasons = [f"documents[{i}] {shown(doc.filename)}: {'; '.join(info.print_problems)}"
+               for i, (doc, info) in enumerate(zip(shipment.documents, infos, strict=True))
+               if info is not None and info.print_problems]
+    if not reasons:
+        return None
+    if shipment.delivery.mode is DeliveryMode.PRINT_ONLY:
+        first = next(i for i, info in enumerate(infos) if info is not None and info.print_problems)
+        _fail(FaultCode.PDF_NOT_PRINTABLE, f"documents[{first}].content", "the PDF cannot be printed: " + " | ".join(reasons))
+    return " | ".join(reasons)
 
 
 def check_giro_pages(documents: Sequence[Document], infos: Sequence[PdfInfo | None]) -> None:
