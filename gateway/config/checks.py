@@ -6,6 +6,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from gateway import passwords
+from gateway.config.altinn3 import check_altinn3
 from gateway.config.maskinporten import maskinporten_credentials
 from gateway.config.sections import (
     DEMO_SENDER_NAME,
@@ -55,6 +56,7 @@ def check(settings: Settings) -> None:
         raise ConfigError(f"storage.database_url must be sqlite:/// or postgresql+psycopg://, got {url!r}")
     if settings.channels.altinn3.enabled:
         maskinporten_credentials(settings.channels.altinn3)
+        check_altinn3(settings.channels.altinn3)
     demo = settings.sender(DEMO_SENDER_NAME)
     if demo is not None and not _is_loopback(s.host):
         if passwords.verify_password(DEMO_SENDER_PASSWORD, demo.password_hash):
