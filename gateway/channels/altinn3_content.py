@@ -104,8 +104,8 @@ def properties(s: Shipment) -> list[tuple[str, str]]:
                        ("attentionEmail", attention.email if attention else None)):
         if value:
             props[key] = value  # folder-routing rules set the contact point: the mailbox files the letter by it
-    for key, value in r.extra:
-        props.setdefault(key, value)
+    for key, value in (*r.extra, *(cm.extra if cm is not None else ())):
+        props.setdefault(key, value)  # the sending system's own metadata (SvarUt ekstraMetadata)
     if s.external_ref:
         props["eksternref"] = s.external_ref
     return list(props.items())

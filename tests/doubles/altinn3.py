@@ -140,6 +140,7 @@ class Altinn3Double:
         self.by_key: dict[str, str] = {}
         self.uploads: list[dict[str, Any]] = []  # every upload that reached the handler
         self.rejected: list[str] = []  # contract violations
+        self.searches: list[dict[str, list[str]]] = []  # every list query that passed access
         self.grants: list[dict[str, Any]] = []
         self.seen_jti: set[str] = set()
         self.reserved: set[str] = set()
@@ -337,6 +338,7 @@ class Altinn3Double:
         }
 
     def search(self, query: dict[str, list[str]]) -> tuple[int, Any]:
+        self.searches.append(query)
         one = lambda name: (query.get(name) or [None])[0]  # noqa: E731
         if one("role") not in ("Recipient", "Sender", "RecipientAndSender"):
             return rules.validation_problem({"role": ["The role field is required."]})
