@@ -93,28 +93,36 @@ def unique_names(names: Iterable[str]) -> list[str]:
 _LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
 _TAG = re.compile(r"<[^>]*>")
 _EMPHASIS = re.compile(r"(\*\*|__|~~|\*|_|`)(?=\S)(.+?)(?<=\S)\1")
-_BLOCK = re.compile(r"^\s*(#{1,6}\s+|>\s*|[-*+]\s+)")
-_NUMBERED = re.compile(r"^(\d{1,9}[.)]) ")  # "1. Vedtak" is a list in markdown; a no-break space keeps the number
+_BLOCK = re.compile(r"^(#{1,6}|>|[-*+])(\s+|$)")  # heading, quote, list item at the start
+_DEFINITION = re.compile(r"^\[([^\]]*)\]:")  # "[a]: b" would be a link definition, not text
+_RULE = re.compile(r"^([-*_])(\s*\1){2,}$")  # "---": a thematic break
+_NUMBERED = re.compile(r"^(\d{1,9}[.)])( |$)")  # "1. Vedtak" is a list in markdown; a no-break space keeps the number
 _ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")
 _MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]<>#|~!])")
 
 
 def plain_text(text: str) -> str:
     """``text`` without markdown or HTML, on one line: what Altinn calls plain text (1002)."""
-    out = " ".join(text.split())
+    out = " ".join(re.sub(r"[\x00-\x08\x0e-\x1f\x7f]", "", text).split())  # control characters: not text
     out = _LINK.sub(r"\1", out)
     out = _TAG.sub("", out)
     for _ in range(3):  # nested emphasis: **_x_**
         out = _EMPHASIS.sub(r"\2", out)
-    while _BLOCK.match(out):
-        out = _BLOCK.sub("", out, count=1)
     out = _ESCAPE.sub(r"\1", out)
     out = html.unescape(out)
     out = re.sub(r"\\(?=[!-/:-@\[-`{-~])", "", out)  # a backslash left before punctuation escapes it
     out = out.replace("`", "").replace("<", "‹").replace(">", "›")
     out = re.sub(r"(?<!\S)[*_~]+(?=\S)|(?<=\S)[*_~]+(?!\S)", "", out)  # unpaired emphasis markers
     out = re.sub(r"&(#?\w+;)", r"& \1", out)  # an entity left after unescaping stays text
-    return _NUMBERED.sub("\\1\u00a0", " ".join(out.split()))
+    out = " ".join(out.split())
+    while True:  # what is left at the start may open a block
+        start = _DEFINITION.sub(r"\1:", _BLOCK.sub("", out, count=1), count=1).strip()
+        if start == out:
+            break
+        out = start
+    if _RULE.match(out):
+        out = out.replace("-", "–").replace("*", "–").replace("_", "–")
+    return _NUMBERED.sub("\\1\u00a0", out) or texts()["untitled"]
 
 
 def shorten(text: str, limit: int) -> str:

@@ -6,6 +6,8 @@ Altinn reads it with Markdig), so the two are not the same code.
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gateway.channels.altinn3_content import Unfit, prepare, split_properties
 from gateway.config import Altinn3Settings, ConfigError, IntakePolicy
@@ -118,3 +120,14 @@ def test_the_subscription_key_may_come_from_the_environment(tmp_path):
     path.write_text(f'[storage]\ndata_dir = "{tmp_path}"\n\n[channels.altinn3]\nresource_id = "kommune-brev"\n', encoding="utf-8")
     settings = load_settings(path, environ={"GATEWAY_ALTINN3_SUBSCRIPTION_KEY": "from-env"})
     assert settings.channels.altinn3.subscription_key == "from-env"
+
+
+_MARKDOWNISH = st.text(alphabet=st.sampled_from(list("ab *_#>-+1.)[]()!<>/&;`~\\|=:\n\t\x00 ")), max_size=60)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.one_of(_MARKDOWNISH, st.text(max_size=60)), st.integers(min_value=8, max_value=60))
+def test_any_title_becomes_one_altinn_takes(title, limit):
+    """Whatever a sender writes, the title sent is plain text by Altinn's reading, not empty, within the limit."""
+    sent = rules.shorten(rules.plain_text(title), limit)
+    assert sent.strip() and len(sent) <= limit and is_plain_text(sent), (title, sent)
