@@ -123,3 +123,12 @@ def test_confidential_reminder_and_subscription_key_are_sent(altinn, client_key)
     assert body["Correspondence.IsConfidential"] is True and body["Correspondence.Notification.SendReminder"] is True
     assert "$sendersName$" in body["Correspondence.Notification.ReminderEmailBody"]
 
+
+
+def test_a_body_over_30000_characters_is_never_sent(altinn, client_key):
+    from gateway.model import Link
+    let, _ = letter()
+    links = tuple(Link(url=f"https://minside.kommune.no/sak/{'x' * 200}/{i}", text="Se dokument " * 5) for i in range(120))
+    with pytest.raises(ChannelRejected, match="30000"):
+        channel(altinn, client_key).submit(with_(let, links=links), idempotency_key="k-body")
+    assert altinn.uploads == []

@@ -131,3 +131,19 @@ def test_any_title_becomes_one_altinn_takes(title, limit):
     """Whatever a sender writes, the title sent is plain text by Altinn's reading, not empty, within the limit."""
     sent = rules.shorten(rules.plain_text(title), limit)
     assert sent.strip() and len(sent) <= limit and is_plain_text(sent), (title, sent)
+
+
+_TEXT = st.one_of(_MARKDOWNISH, st.text(min_size=1, max_size=40))
+
+
+@settings(max_examples=300, deadline=None)
+@given(_TEXT, st.lists(st.tuples(_TEXT, _TEXT), max_size=14), _TEXT)
+def test_any_body_is_markdown_without_html(title, extra, link_text):
+    """Titles, moved metadata and link texts are written into the body as text, never as HTML (1003)."""
+    from gateway.model import Link, RoutingMetadata
+    from tests.doubles.altinn3_rules import is_markdown_without_html
+    s = shipment(title=title or "x", routing=RoutingMetadata(extra=tuple(extra)),
+                 links=(Link(url="https://kommune.no/sak?a=1&b=(2)", text=link_text or "x"),))
+    content = prepare(s)
+    assert is_markdown_without_html(content.body), content.body
+    assert len(content.properties) <= 10 and all(len(k) <= 50 and len(v) <= 300 for k, v in content.properties)
