@@ -255,9 +255,6 @@ class Altinn3Double:
             return 403, {"type": "https://tools.ietf.org/html/rfc9110#section-15.5.4", "title": "Forbidden", "status": 403}
         return None
 
-    def authorized(self, authorization: str | None) -> bool:
-        return self._bearer(authorization, want="altinn") is not None
-
     def _bearer(self, authorization: str | None, *, want: str) -> dict[str, Any] | None:
         if not authorization or not authorization.startswith("Bearer "):
             return None

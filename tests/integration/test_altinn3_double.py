@@ -10,20 +10,14 @@ import uuid
 
 import pytest
 import requests
+from cryptography.hazmat.primitives import serialization
 
+from gateway.channels.maskinporten import MaskinportenClient, TokenProvider
 from tests.conftest import make_pdf
 from tests.doubles.altinn3 import LIST, UPLOAD, Altinn3Double
-from tests.integration.test_altinn3 import CLIENT_ID, provider, rsa_pem  # noqa: F401  (rsa_pem: fixture helpers)
+from tests.integration.test_altinn3 import CLIENT_ID, altinn, provider, rsa_pem  # noqa: F401  (altinn: the fixture)
 
 PDF = make_pdf("Vedtak")
-
-
-@pytest.fixture
-def altinn(client_key):
-    from cryptography.hazmat.primitives import serialization
-    public = client_key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-    with Altinn3Double(public_key_pem=public, client_id=CLIENT_ID) as double:
-        yield double
 
 
 @pytest.fixture
@@ -93,10 +87,8 @@ def test_without_a_token_4001(altinn):
 
 
 def test_scopes(client_key):
-    from cryptography.hazmat.primitives import serialization
     public = client_key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
     with Altinn3Double(public_key_pem=public, client_id=CLIENT_ID, scope="altinn:serviceowner") as double:
-        from gateway.channels.maskinporten import MaskinportenClient, TokenProvider
         client = MaskinportenClient(token_url=double.url + "/token", audience=double.audience, client_id=CLIENT_ID,
                                     scope="altinn:serviceowner", key_id="kid-1",
                                     exchange_url=double.url + "/authentication/api/v1/exchange/maskinporten")

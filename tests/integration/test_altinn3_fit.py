@@ -11,7 +11,7 @@ import hashlib
 import pytest
 
 from gateway.channels.base import ChannelRejected, Letter
-from gateway.model import Document, Status
+from gateway.model import DeliveryPolicy, Document, Link, Status
 from tests.doubles.altinn3_rules import is_plain_text
 from tests.integration.test_altinn3 import altinn, channel, letter  # noqa: F401  (the fixture)
 
@@ -114,7 +114,6 @@ def test_a_409_is_answered_by_the_lookup_by_idempotent_key(altinn, client_key):
 
 
 def test_confidential_reminder_and_subscription_key_are_sent(altinn, client_key):
-    from gateway.model import DeliveryPolicy
     let, _ = letter()
     ch = channel(altinn, client_key, notification_template="CustomMessage", send_reminder=True)
     ch.submit(with_(let, delivery=DeliveryPolicy(require_high_assurance_login=True)), idempotency_key="k-conf")
@@ -126,7 +125,6 @@ def test_confidential_reminder_and_subscription_key_are_sent(altinn, client_key)
 
 
 def test_a_body_over_30000_characters_is_never_sent(altinn, client_key):
-    from gateway.model import Link
     let, _ = letter()
     links = tuple(Link(url=f"https://minside.kommune.no/sak/{'x' * 200}/{i}", text="Se dokument " * 5) for i in range(120))
     with pytest.raises(ChannelRejected, match="30000"):

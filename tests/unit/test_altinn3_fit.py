@@ -10,13 +10,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gateway.channels.altinn3_content import Unfit, prepare, split_properties
-from gateway.config import Altinn3Settings, ConfigError, IntakePolicy
+from gateway.config import Altinn3Settings, ConfigError, IntakePolicy, load_settings
 from gateway.config.altinn3 import check_altinn3
 from gateway.domain.validation import validate_shipment
 from gateway.errors import ValidationError
 from gateway.mapping import altinn3 as rules
-from gateway.model import DeliveryMode, DeliveryPolicy, Document, Party, PartyKind, PostalAddress, Shipment
-from tests.doubles.altinn3_rules import attachment_name_error, is_plain_text
+from gateway.model import DeliveryMode, DeliveryPolicy, Document, Link, Party, PartyKind, PostalAddress, RoutingMetadata, Shipment
+from tests.doubles.altinn3_rules import attachment_name_error, is_markdown_without_html, is_plain_text
 
 
 def doc(name: str, media: str = "application/pdf", **kw) -> Document:
@@ -78,7 +78,6 @@ def test_fifteen_properties_keep_ten_by_priority_and_move_five():
 def test_an_unfit_attachment_and_a_too_long_body():
     with pytest.raises(Unfit, match="notat.msg"):
         prepare(shipment(documents=(doc("notat.msg", "application/vnd.ms-outlook"),)))
-    from gateway.model import Link
     links = tuple(Link(url=f"https://kommune.no/{'x' * 200}/{i}", text="lenke " * 10) for i in range(120))
     with pytest.raises(Unfit, match="30000"):
         prepare(shipment(links=links))
@@ -115,7 +114,6 @@ def test_start_up_checks():
 
 
 def test_the_subscription_key_may_come_from_the_environment(tmp_path):
-    from gateway.config import load_settings
     path = tmp_path / "g.toml"
     path.write_text(f'[storage]\ndata_dir = "{tmp_path}"\n\n[channels.altinn3]\nresource_id = "kommune-brev"\n', encoding="utf-8")
     settings = load_settings(path, environ={"GATEWAY_ALTINN3_SUBSCRIPTION_KEY": "from-env"})
@@ -140,8 +138,6 @@ _TEXT = st.one_of(_MARKDOWNISH, st.text(min_size=1, max_size=40))
 @given(_TEXT, st.lists(st.tuples(_TEXT, _TEXT), max_size=14), _TEXT)
 def test_any_body_is_markdown_without_html(title, extra, link_text):
     """Titles, moved metadata and link texts are written into the body as text, never as HTML (1003)."""
-    from gateway.model import Link, RoutingMetadata
-    from tests.doubles.altinn3_rules import is_markdown_without_html
     s = shipment(title=title or "x", routing=RoutingMetadata(extra=tuple(extra)),
                  links=(Link(url="https://kommune.no/sak?a=1&b=(2)", text=link_text or "x"),))
     content = prepare(s)
