@@ -49,6 +49,7 @@ class FaultCode(enum.StrEnum):
     MEDIA_TYPE_INVALID = "MEDIA_TYPE_INVALID"
     DOCUMENT_EMPTY = "DOCUMENT_EMPTY"
     DOCUMENT_NOT_PDF = "DOCUMENT_NOT_PDF"
+    DOCUMENT_TYPE_NOT_FOR_ALTINN = "DOCUMENT_TYPE_NOT_FOR_ALTINN"
     PDF_UNREADABLE = "PDF_UNREADABLE"
     PDF_PASSWORD_PROTECTED = "PDF_PASSWORD_PROTECTED"
     PDF_TOO_COMPLEX = "PDF_TOO_COMPLEX"
@@ -113,6 +114,7 @@ FAULTS: dict[str, FaultInfo] = {
     FaultCode.MEDIA_TYPE_INVALID: FaultInfo("Client", 400, "`mimetype` is not an RFC 6838 `type/subtype` (parameters after `;` are allowed and dropped)."),
     FaultCode.DOCUMENT_EMPTY: FaultInfo("Client", 400, "A document has no bytes."),
     FaultCode.DOCUMENT_NOT_PDF: FaultInfo("Client", 400, "A printable document must be `application/pdf` unless the shipment is digital-only or the document is excluded from print."),
+    FaultCode.DOCUMENT_TYPE_NOT_FOR_ALTINN: FaultInfo("Client", 400, "A digital-only letter to a Norwegian recipient can only go to Altinn, and Altinn takes only doc, xls, docx, xlsx, ppt, pps, zip, pdf, html, txt, xml, jpg, jpeg, gif, bmp, png, json, csv, dcm and dicom files: a document is of another type by both its `filnavn` extension and its `mimetype` (such as `notat.msg`). Send it in one of these types, or let the letter go to print."),
     FaultCode.PDF_UNREADABLE: FaultInfo("Client", 400, "The PDF cannot be opened (broken, truncated or not a PDF)."),
     FaultCode.PDF_PASSWORD_PROTECTED: FaultInfo("Client", 400, "The PDF needs a password to open; print and mailboxes cannot read it."),
     FaultCode.PDF_TOO_COMPLEX: FaultInfo("Client", 400, "Opening the PDF needs more than the gateway allows for one document: decompressed bytes per stream or in all (`intake.pdf_max_stream_bytes`, `pdf_max_decoded_bytes`, `pdf_max_slow_stream_bytes`), pages, objects, page-tree depth, or seconds (`intake.pdf_max_seconds`). Typical of a compression bomb; save the PDF again (print to PDF) to send it."),

@@ -4,12 +4,19 @@ One multipart upload per letter: the correspondence fields as form fields (the f
 ``Correspondence.*`` names of the official OpenAPI contract), the recipient as an Altinn URN,
 the documents as ``attachments`` files, ``SendersReference`` = the shipment id and
 ``IdempotentKey`` = a UUID derived from the gateway's idempotency key, so a retry never
-creates a second correspondence. Altinn answers a repeated key with 409 (error 1034); the
-channel then finds the existing correspondence by its senders reference. Status is polled
-with ``GET /correspondence/{id}``.
+creates a second correspondence. What Altinn would refuse is fixed or moved first
+(:mod:`gateway.channels.altinn3_content`); a letter that cannot fit is rejected before any call.
+
+Altinn answers a repeated key with 409 (error 1034) and no id; the channel then finds the
+existing correspondence by ``idempotentKey`` and answers its receipt. Status is polled with
+``GET /correspondence/{id}``: its ``status`` is the highest status reached and ``read`` the
+time it was read (a later Archived still means read). A correspondence that answers 404 after
+it was published has been purged, and the recipient can only purge what they have opened:
+it counts as read.
 """
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import logging
 import uuid
@@ -18,28 +25,29 @@ from typing import Any
 
 import requests
 
+from gateway.channels.altinn3_content import Content, Unfit, prepare
 from gateway.channels.base import ChannelRejected, ChannelUnavailable, Letter, Receipt, StatusChange, sent_digital
 from gateway.channels.http import environment_session, retry_after_seconds
 from gateway.channels.maskinporten import TokenProvider
 from gateway.config import Altinn3Settings
+from gateway.mapping import altinn3 as rules
 from gateway.model import PartyKind, Shipment, Status, utcnow
 
 logger = logging.getLogger(__name__)
 
 NAME = "altinn3"
 API = "/correspondence/api/v1/correspondence"
+SUBSCRIPTION_HEADER = "Ocp-Apim-Subscription-Key"
 _KEY_NAMESPACE = uuid.UUID("6f1b4c5e-2d7a-4f43-9a0e-5b1c7d2e8f90")
 
-#: Altinn correspondence status → what it means for the letter.
-STATUS_MAP: dict[str, Status | None] = {
-    "Published": Status.NOTIFIED,
-    "Fetched": Status.NOTIFIED,
-    "Read": Status.READ,
-    "Confirmed": Status.READ,
-    "Replied": Status.READ,
-    "AttachmentsDownloaded": Status.READ,
-}
-FAILED = frozenset({"Failed", "Reserved"})
+#: CorrespondenceStatus in Altinn's numeric order; ``status`` is the highest one reached.
+STATUS_ORDER = {name: i for i, name in enumerate((
+    "Initialized", "ReadyForPublish", "Published", "Fetched", "Read", "Replied", "Confirmed", "PurgedByRecipient",
+    "PurgedByAltinn", "Archived", "Reserved", "Failed", "AttachmentsDownloaded", "Forwarded"))}
+READ_RANK = STATUS_ORDER["Read"]
+#: Statuses that end the letter undelivered unless ``read`` says it was read first.
+FAILED = frozenset({"Failed", "Reserved", "PurgedByAltinn"})
+NOTIFIED = frozenset({"Published", "Fetched"})
 
 
 def recipient_urn(shipment: Shipment) -> str:
@@ -56,17 +64,6 @@ def idempotent_key(key: str) -> str:
     return str(uuid.uuid5(_KEY_NAMESPACE, key))
 
 
-def message_body(shipment: Shipment) -> str:
-    """Markdown body: a short text and the deep links as links."""
-    lines = [f"Du har fått brev fra {shipment.sender_party.name if shipment.sender_party and shipment.sender_party.name else 'avsender'}: {shipment.title}."]
-    if shipment.links:
-        lines.append("")
-        for link in shipment.links:
-            label = f"{link.label}: " if link.label else ""
-            lines.append(f"- {label}[{link.text}]({link.url})")
-    return "\n".join(lines)
-
-
 class Altinn3Channel:
     name = NAME
 
@@ -79,50 +76,74 @@ class Altinn3Channel:
     # --- submit ---
 
     def form(self, letter: Letter, *, idempotency_key: str) -> tuple[list[tuple[str, str]], list[tuple[str, tuple[str, bytes, str]]]]:
-        """The multipart form fields and files for one letter."""
+        """The multipart form fields and files for one letter; ChannelRejected if it cannot fit."""
         s = letter.shipment
+        try:
+            content = prepare(s)
+        except Unfit as exc:
+            raise ChannelRejected(str(exc), channel=NAME) from exc
         fields: list[tuple[str, str]] = [
             ("Correspondence.ResourceId", self.settings.resource_id),
             ("Correspondence.SendersReference", s.id),
             ("Correspondence.Content.Language", "nb"),
-            ("Correspondence.Content.MessageTitle", s.title),
-            ("Correspondence.Content.MessageSummary", s.title),
-            ("Correspondence.Content.MessageBody", message_body(s)),
-            ("Correspondence.Notification.NotificationTemplate", self.settings.notification_template),
+            ("Correspondence.Content.MessageTitle", content.title),
+            ("Correspondence.Content.MessageSummary", content.summary),
+            ("Correspondence.Content.MessageBody", content.body),
+            ("Correspondence.IsConfidential", "true" if content.confidential else "false"),
             ("Recipients", recipient_urn(s)),
             ("IdempotentKey", idempotent_key(idempotency_key)),
         ]
-        if s.sender_party and s.sender_party.name:
-            fields.append(("Correspondence.MessageSender", s.sender_party.name[:256]))
-        if self.settings.notification_template == "CustomMessage":
+        if content.sender:
+            fields.append(("Correspondence.MessageSender", content.sender))
+        fields += self._notification()
+        fields += [(f"Correspondence.PropertyList[{key}]", value) for key, value in content.properties]
+        attachment_fields, files = self._attachments(letter, content)
+        return fields + attachment_fields, files
+
+    def _notification(self) -> list[tuple[str, str]]:
+        a = self.settings
+        fields = [("Correspondence.Notification.NotificationTemplate", a.notification_template),
+                  ("Correspondence.Notification.SendReminder", "true" if a.send_reminder else "false")]
+        if a.notification_template == "CustomMessage":
             fields += [
                 ("Correspondence.Notification.NotificationChannel", "EmailPreferred"),
-                ("Correspondence.Notification.EmailSubject", self.settings.email_subject),
-                ("Correspondence.Notification.EmailBody", self.settings.email_body),
-                ("Correspondence.Notification.SmsBody", self.settings.sms_body),
+                ("Correspondence.Notification.EmailSubject", a.email_subject),
+                ("Correspondence.Notification.EmailBody", a.email_body),
+                ("Correspondence.Notification.SmsBody", a.sms_body),
             ]
-        for key, value in _properties(s).items():
-            fields.append((f"Correspondence.PropertyList[{key}]", value))
+            if a.send_reminder:  # Altinn wants the reminder's own texts (error 3007): the same words
+                fields += [
+                    ("Correspondence.Notification.ReminderNotificationChannel", "EmailPreferred"),
+                    ("Correspondence.Notification.ReminderEmailSubject", a.email_subject),
+                    ("Correspondence.Notification.ReminderEmailBody", a.email_body),
+                    ("Correspondence.Notification.ReminderSmsBody", a.sms_body),
+                ]
+        return fields
+
+    @staticmethod
+    def _attachments(letter: Letter, content: Content) -> tuple[list[tuple[str, str]], list[tuple[str, tuple[str, bytes, str]]]]:
+        """Metadata and files, matched by name as Altinn matches them (error 1005)."""
+        fields: list[tuple[str, str]] = []
         files = []
-        for i, doc in enumerate(s.documents):
+        for i, (doc, name) in enumerate(zip(letter.shipment.documents, content.attachment_names, strict=True)):
             data = letter.content(doc)
             prefix = f"Correspondence.Content.Attachments[{i}]"
             fields += [
-                (f"{prefix}.FileName", doc.filename),
-                (f"{prefix}.DisplayName", doc.filename),
+                (f"{prefix}.FileName", name),
+                (f"{prefix}.DisplayName", name),
                 (f"{prefix}.SendersReference", doc.sha256),
-                (f"{prefix}.Checksum", hashlib.md5(data, usedforsecurity=False).hexdigest()),
+                (f"{prefix}.Checksum", hashlib.md5(data, usedforsecurity=False).hexdigest()),  # lower-case hex, as Altinn compares
                 (f"{prefix}.DataLocationType", "NewCorrespondenceAttachment"),
                 (f"{prefix}.IsEncrypted", "false"),
             ]
-            files.append(("attachments", (doc.filename, data, doc.media_type or "application/octet-stream")))
+            files.append(("attachments", (name, data, doc.media_type or "application/octet-stream")))
         return fields, files
 
     def submit(self, letter: Letter, *, idempotency_key: str) -> Receipt:
         fields, files = self.form(letter, idempotency_key=idempotency_key)
         r = self._call("POST", f"{API}/upload", data=fields, files=files)
         if r.status_code == 409:
-            reference = self._find_existing(letter.shipment)
+            reference = self._find_existing(idempotent_key(idempotency_key))
             detail = "already created by an earlier attempt (same idempotent key)"
         elif r.status_code == 200:
             created = r.json().get("correspondences") or []
@@ -134,8 +155,9 @@ class Altinn3Channel:
         return sent_digital(letter, channel=NAME, idempotency_key=idempotency_key, reference=reference,
                             detail=f"Altinn correspondence {reference}: {detail}")
 
-    def _find_existing(self, shipment: Shipment) -> str:
-        r = self._call("GET", API, params={"resourceId": self.settings.resource_id, "sendersReference": shipment.id, "role": "Sender"})
+    def _find_existing(self, key: str) -> str:
+        """The correspondence an earlier attempt created: Altinn's 409 names none, the key finds it."""
+        r = self._call("GET", API, params={"resourceId": self.settings.resource_id, "role": "Sender", "idempotentKey": key})
         if r.status_code != 200:
             self._raise_for(r)
         ids = r.json().get("ids") or []
@@ -148,25 +170,39 @@ class Altinn3Channel:
     def poll(self, receipts: Sequence[Receipt]) -> list[StatusChange]:
         changes = []
         for receipt in receipts:
-            r = self._call("GET", f"{API}/{receipt.reference}")
-            if r.status_code != 200:
-                self._raise_for(r)
-            body = r.json()
-            status = body.get("status", "")
-            at = utcnow()
-            if status in FAILED:
-                changes.append(StatusChange(shipment_id=receipt.shipment_id, reference=receipt.reference, status=None,
-                                            at=at, failed=True, detail=f"Altinn: {status} {body.get('statusText') or ''}".strip()))
-            elif STATUS_MAP.get(status) is not None:
-                changes.append(StatusChange(shipment_id=receipt.shipment_id, reference=receipt.reference,
-                                            status=STATUS_MAP[status], at=at, detail=f"Altinn: {status}"))
+            change = self._status(receipt)
+            if change is not None:
+                changes.append(change)
         return changes
+
+    def _status(self, receipt: Receipt) -> StatusChange | None:
+        r = self._call("GET", f"{API}/{receipt.reference}")
+        sid, ref = receipt.shipment_id, receipt.reference
+        if r.status_code == 404:  # purged after it was published: only an opened letter is purged by its recipient
+            return StatusChange(shipment_id=sid, reference=ref, status=Status.READ, at=utcnow(),
+                                detail=rules.texts()["read_then_purged"])
+        if r.status_code != 200:
+            self._raise_for(r)
+        body = r.json()
+        status, read = str(body.get("status") or ""), body.get("read")
+        if read:
+            return StatusChange(shipment_id=sid, reference=ref, status=Status.READ, at=_time(read) or utcnow(),
+                                detail=f"Altinn: {status}, read {read}")
+        if status in FAILED:
+            return StatusChange(shipment_id=sid, reference=ref, status=None, at=utcnow(), failed=True,
+                                detail=f"Altinn: {status} {body.get('statusText') or ''}".strip())
+        if STATUS_ORDER.get(status, -1) >= READ_RANK:  # Read, Confirmed, Archived, ...: opened by the recipient
+            return StatusChange(shipment_id=sid, reference=ref, status=Status.READ, at=utcnow(), detail=f"Altinn: {status}")
+        if status in NOTIFIED:
+            return StatusChange(shipment_id=sid, reference=ref, status=Status.NOTIFIED, at=utcnow(), detail=f"Altinn: {status}")
+        return None
 
     # --- HTTP ---
 
     def _call(self, method: str, path: str, **kwargs: Any) -> requests.Response:
         for attempt in (1, 2):
-            headers = {"Authorization": f"Bearer {self.tokens.token()}", "Accept": "application/json"}
+            headers = {"Authorization": f"Bearer {self.tokens.token()}", "Accept": "application/json",
+                       SUBSCRIPTION_HEADER: self.settings.subscription_key}
             try:
                 r = self.session.request(method, self.base + path, headers=headers, timeout=self.settings.timeout_seconds, **kwargs)
             except requests.Timeout as exc:
@@ -188,29 +224,9 @@ class Altinn3Channel:
         raise ChannelRejected(f"Altinn refused the correspondence ({r.status_code}): {text}", channel=NAME)
 
 
-def _properties(s: Shipment) -> dict[str, str]:
-    """Case and routing metadata for the recipient's mailbox (folder routing, replies)."""
-    props: dict[str, str] = {}
-    cm = s.case_metadata
-    if cm is not None:
-        props["saksaar"] = str(cm.case_year)
-        props["sakssekvensnummer"] = str(cm.case_sequence_number)
-        props["journalpostnummer"] = str(cm.journal_entry_number)
-        if cm.case_officer:
-            props["saksbehandler"] = cm.case_officer
-    r = s.routing
-    for key, value in (("kle", r.kle), ("form", r.form), ("caseId", r.case_id), ("caseSystem", r.case_system),
-                       ("contactPoint", r.contact_point), ("forsendelseType", r.shipment_type)):
-        if value:
-            props[key] = value
-    attention = r.attention
-    for name, value in (("contactPointLabel", r.contact_label), ("contactGroup", r.contact_group),
-                        ("attentionPerson", attention.person if attention else None),
-                        ("attentionEmail", attention.email if attention else None)):
-        if value:
-            props[name] = value  # set by folder-routing rules: the mailbox files the letter by them
-    for key, value in r.extra:
-        props.setdefault(key, value)
-    if s.external_ref:
-        props["eksternref"] = s.external_ref
-    return props
+def _time(value: object) -> dt.datetime | None:
+    try:
+        at = dt.datetime.fromisoformat(str(value))
+    except ValueError:
+        return None
+    return at if at.tzinfo else at.replace(tzinfo=dt.timezone.utc)

@@ -6,6 +6,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from gateway import passwords
+from gateway.config.altinn3 import check_altinn3
 from gateway.config.digipost import check_print_provider
 from gateway.config.maskinporten import maskinporten_credentials
 from gateway.config.sections import (
@@ -56,6 +57,7 @@ def check(settings: Settings) -> None:
         raise ConfigError(f"storage.database_url must be sqlite:/// or postgresql+psycopg://, got {url!r}")
     if settings.channels.altinn3.enabled:
         maskinporten_credentials(settings.channels.altinn3)
+        check_altinn3(settings.channels.altinn3)
     if settings.channels.print.enabled:
         check_print_provider(settings.channels.print)
     demo = settings.sender(DEMO_SENDER_NAME)

@@ -91,7 +91,7 @@ def load_settings(path: str | os.PathLike[str] | None = None, *, environ: Mappin
         raise ConfigError(f"unknown channel(s) {', '.join(unknown_channels)}: known are print, altinn3, altinn2, digitalpost")
     channels = ChannelSettings(
         print=_print_settings(dict(channels_raw.get("print", {}))),
-        altinn3=_build(Altinn3Settings, channels_raw.get("altinn3", {}), "channels.altinn3"),
+        altinn3=_build(Altinn3Settings, _altinn3_raw(channels_raw.get("altinn3", {}), environ), "channels.altinn3"),
         altinn2=_build(Altinn2Settings, channels_raw.get("altinn2", {}), "channels.altinn2"),
         digitalpost=_build(DigitalPostSettings, channels_raw.get("digitalpost", {}), "channels.digitalpost"),
     )
@@ -196,6 +196,12 @@ def _coerce(hint: Any, value: Any, where: str) -> Any:
         (item_hint, _ellipsis) = typing.get_args(hint)
         return tuple(v if dataclasses.is_dataclass(v) else _coerce(item_hint, v, where) for v in value)
     return value
+
+
+def _altinn3_raw(raw: Mapping[str, Any], environ: Mapping[str, str]) -> dict[str, Any]:
+    """The Altinn subscription key is a secret: the environment may give it instead of the file."""
+    key = environ.get("GATEWAY_ALTINN3_SUBSCRIPTION_KEY")
+    return {**raw, "subscription_key": key} if key else dict(raw)
 
 
 def _env_overrides(environ: Mapping[str, str]) -> dict[tuple[str, str], str]:

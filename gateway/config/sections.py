@@ -263,10 +263,19 @@ class Altinn3Settings:
     key_id: str = ""
     certificate_chain_file: str = ""
     scope: str = "altinn:correspondence.write"
+    #: The APIM subscription key (header ``Ocp-Apim-Subscription-Key``) Altinn gives the service
+    #: owner; "without this key, your request will be denied". A secret: required when enabled,
+    #: never shown (also settable as GATEWAY_ALTINN3_SUBSCRIPTION_KEY).
+    subscription_key: str = field(default="", repr=False)
     notification_template: str = "GenericAltinnMessage"  # or "CustomMessage" with the texts below
-    email_subject: str = "Du har fått brev"
-    email_body: str = "Du har fått et brev i Altinn: $correspondenceTitle$"
-    sms_body: str = "Du har fått et brev i Altinn."
+    #: Custom texts may use only Altinn's placeholders ($sendersName$, $recipientName$,
+    #: $correspondenceRecipientName$, $recipientNumber$, $messageTitle$, $resourceName$);
+    #: another $word$ is refused at start-up (Altinn would send it to the recipient unreplaced).
+    email_subject: str = "Du har fått brev fra $sendersName$"
+    email_body: str = "Du har fått et brev fra $sendersName$ i Altinn."
+    sms_body: str = "Du har fått et brev fra $sendersName$ i Altinn."
+    #: Ask Altinn to notify again (its reminder, about 7 days later) when the letter is unopened.
+    send_reminder: bool = True
     timeout_seconds: float = 30.0
     poll_interval_seconds: int = 300
 

@@ -25,6 +25,7 @@ from gateway.domain.filenames import FORBIDDEN_FILENAME_CHARS, filename_characte
 from gateway.domain.identifiers import is_valid_norwegian_organization_number, is_valid_norwegian_person_id
 from gateway.errors import FaultCode, ValidationError
 from gateway.limits import LIMITS
+from gateway.mapping import altinn3
 from gateway.resources import load_table
 from gateway.model import DeliveryMode, Document, Party, PartyKind, Shipment, is_norway
 from gateway.spool import Content, SpooledContent
@@ -73,6 +74,8 @@ def validate_shipment(shipment: Shipment, *, policy: IntakePolicy, unique_filena
         _check_identifier(shipment.reply_to, "reply_to")
     if shipment.documents or documents_required:
         _check_documents(shipment.documents, printable=shipment.printable, policy=policy, unique_filenames=unique_filenames)
+    if not shipment.printable and shipment.recipient.kind in (PartyKind.NO_PERSON, PartyKind.NO_ORGANIZATION):
+        _check_altinn_types(shipment.documents)
     if shipment.cost_code is not None and not COST_CODE.match(shipment.cost_code):
         _fail(FaultCode.INVALID_COST_CODE, "cost_code", "at most 20 of the characters a-z, A-Z, 0-9, '-', '.', æøå")
     for i, link in enumerate(shipment.links):
@@ -182,6 +185,18 @@ def _check_documents(documents: Sequence[Document], *, printable: bool, policy: 
             "documents",
             f"{print_bytes} bytes for print, the limit is {policy.max_print_shipment_bytes}",
         )
+
+
+def _check_altinn_types(documents: Sequence[Document]) -> None:
+    """Altinn 3 is the only route of a digital-only letter to a Norwegian recipient: a document it
+    takes in no form (not even renamed by its media type) could never be delivered, so it is
+    refused now rather than ending undelivered later. A printable letter goes to print instead."""
+    for i, doc in enumerate(documents):
+        if altinn3.attachment_name(doc.filename, doc.media_type) is None:
+            allowed = ", ".join(sorted(altinn3.allowed_extensions()))
+            _fail(FaultCode.DOCUMENT_TYPE_NOT_FOR_ALTINN, f"documents[{i}].filename",
+                  f"{shown(doc.filename)} ({shown(doc.media_type)}) is of a type Altinn does not take, and a digital-only "
+                  f"letter to a Norwegian recipient can only go to Altinn; allowed: {allowed}")
 
 
 def _check_counts(shipment: Shipment) -> None:

@@ -4,15 +4,21 @@
   (:mod:`tests.doubles.maskinporten`): the key named by ``kid`` (registered) or ``x5c`` (a chain to a
   trusted certificate), the signature, aud, iss, scope, iat/exp; a jti is used once.
 * ``GET /authentication/api/v1/exchange/maskinporten``: exchanges a Maskinporten token for an
-  Altinn token (a signed JWT with ``exp``).
+  Altinn token (a signed JWT with ``exp`` and the scope granted).
+* Every correspondence call needs the APIM header ``Ocp-Apim-Subscription-Key`` (APIM's 401
+  otherwise), then a token with ``altinn:correspondence.write`` (an Altinn token; a raw
+  Maskinporten token also needs ``altinn:serviceowner``): 401 (4001) without one, 403 with too little scope.
 * ``POST /correspondence/api/v1/correspondence/upload``: multipart form as in the official
-  OpenAPI file. The form is rebuilt into the JSON object the contract describes and validated
-  against the contract's own schema (from ``../shared/specs``); attachments must match their
-  metadata and MD5 checksums; a repeated ``IdempotentKey`` answers 409 (error 1034).
-* ``GET /correspondence/api/v1/correspondence[?sendersReference=]`` and ``/{id}``.
+  OpenAPI file, rebuilt into the JSON object the contract describes and validated against the
+  contract's own schema (from ``../shared/specs``); then every rule of ``SERVICE-RULES.md``
+  (:mod:`tests.doubles.altinn3_rules`), each answered with the service's error code; a repeated
+  ``IdempotentKey`` answers 409 (1034) without the existing id.
+* ``GET /correspondence/api/v1/correspondence?resourceId=&role=&sendersReference=&idempotentKey=``
+  (``role`` required) and ``/{id}``: ``status`` is the highest status reached (Fetched left out),
+  ``read`` when it was read; a purged correspondence answers 404 (1001).
 
 Knobs: ``fail_next(n, status=503)``, ``stall_next(n, seconds)``, ``reserved`` recipients (422),
-``mark_read(id)``, ``mark_failed(id)``.
+``mark_read(id)``, ``archive(id)``, ``mark_failed(id)``, ``add_status(id, name)``, ``purge(id)``.
 """
 from __future__ import annotations
 
@@ -35,6 +41,7 @@ import jwt
 from cryptography import x509
 
 from tests.conftest import SPECS, require_spec
+from tests.doubles import altinn3_rules as rules
 from tests.doubles.http import LoopbackServer, quiet
 from tests.doubles.maskinporten import GrantRefused, GrantVerifier
 
@@ -99,18 +106,33 @@ class Correspondence:
     id: str
     form: dict[str, Any]
     files: list[dict[str, Any]]
-    status: str = "Published"
     created: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.timezone.utc))
+    statuses: list[tuple[str, dt.datetime]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not self.statuses:
+            self.statuses = [("Initialized", self.created), ("Published", self.created)]
+
+    @property
+    def status(self) -> str:
+        """The highest status reached, Fetched left out (the overview's ``status``)."""
+        return max((name for name, _ in self.statuses if name != "Fetched"), key=rules.STATUS_ORDER.index)
+
+    @property
+    def read(self) -> dt.datetime | None:
+        return next((at for name, at in self.statuses if name == "Read"), None)
 
 
 class Altinn3Double:
     def __init__(self, *, client_id: str, public_key_pem: bytes | None = None, key_id: str = "kid-1",
                  trusted_certificates: Iterable[x509.Certificate] = (), scope: str = "altinn:correspondence.write",
-                 audience: str | None = None, token_lifetime: int = 120, clock: Callable[[], float] = time.time) -> None:
+                 audience: str | None = None, token_lifetime: int = 120, clock: Callable[[], float] = time.time,
+                 subscription_key: str = "test-subscription-key") -> None:
         """``public_key_pem`` is registered on the client as ``key_id``; ``trusted_certificates`` (CA or
         leaf) are what an ``x5c`` chain must lead to."""
         self.client_id = client_id
         self.scope = scope
+        self.subscription_key = subscription_key
         self.token_lifetime = token_lifetime
         self._secret = uuid.uuid4().hex
         self.lock = threading.Lock()
@@ -118,6 +140,7 @@ class Altinn3Double:
         self.by_key: dict[str, str] = {}
         self.uploads: list[dict[str, Any]] = []  # every upload that reached the handler
         self.rejected: list[str] = []  # contract violations
+        self.searches: list[dict[str, list[str]]] = []  # every list query that passed access
         self.grants: list[dict[str, Any]] = []
         self.seen_jti: set[str] = set()
         self.reserved: set[str] = set()
@@ -153,13 +176,26 @@ class Altinn3Double:
         with self.lock:
             return self._stall_after.pop(0) if self._stall_after else 0.0
 
-    def mark_read(self, correspondence_id: str) -> None:
+    def add_status(self, correspondence_id: str, name: str) -> None:
+        assert name in rules.STATUS_ORDER, name
         with self.lock:
-            self.correspondences[correspondence_id].status = "Read"
+            self.correspondences[correspondence_id].statuses.append((name, dt.datetime.now(dt.timezone.utc)))
+
+    def mark_read(self, correspondence_id: str) -> None:
+        """The recipient opens the letter: Fetched, then Read (ReadBeforeFetched is error 1024)."""
+        self.add_status(correspondence_id, "Fetched")
+        self.add_status(correspondence_id, "Read")
+
+    def archive(self, correspondence_id: str) -> None:
+        self.add_status(correspondence_id, "Archived")
 
     def mark_failed(self, correspondence_id: str) -> None:
+        self.add_status(correspondence_id, "Failed")
+
+    def purge(self, correspondence_id: str) -> None:
+        """Purged (by the recipient or Altinn): the overview answers 404 (1001) from now on."""
         with self.lock:
-            self.correspondences[correspondence_id].status = "Failed"
+            del self.correspondences[correspondence_id]
 
     def by_senders_reference(self, reference: str) -> list[Correspondence]:
         with self.lock:
@@ -194,17 +230,30 @@ class Altinn3Double:
                 return 400, {"error": "invalid_grant", "error_description": "jti reused"}
             self.seen_jti.add(claims["jti"])
             self.grants.append(claims)
-        token = jwt.encode({"mp": True, "client": self.client_id, "exp": int(time.time()) + self.token_lifetime}, self._secret, "HS256")
+        token = jwt.encode({"mp": True, "client": self.client_id, "scope": claims["scope"],
+                            "exp": int(time.time()) + self.token_lifetime}, self._secret, "HS256")
         return 200, {"access_token": token, "token_type": "Bearer", "expires_in": self.token_lifetime, "scope": self.scope}
 
     def exchange(self, authorization: str | None) -> tuple[int, Any]:
         claims = self._bearer(authorization, want="mp")
         if claims is None:
             return 401, {"title": "invalid Maskinporten token"}
-        return 200, jwt.encode({"altinn": True, "exp": claims["exp"]}, self._secret, "HS256")
+        return 200, jwt.encode({"altinn": True, "exp": claims["exp"], "scope": claims.get("scope", "")}, self._secret, "HS256")
 
-    def authorized(self, authorization: str | None) -> bool:
-        return self._bearer(authorization, want="altinn") is not None
+    def access(self, headers: Any) -> tuple[int, Any] | None:
+        """None when the call may go on; else APIM's or the service's refusal."""
+        if headers.get("Ocp-Apim-Subscription-Key") != self.subscription_key:
+            return 401, {"statusCode": 401, "message": "Access denied due to missing subscription key. "
+                         "Make sure to include subscription key when making requests to an API."}
+        authorization = headers.get("Authorization")
+        claims = self._bearer(authorization, want="altinn") or self._bearer(authorization, want="mp")
+        if claims is None:
+            return rules.problem(rules.NO_ACCESS)
+        scopes = set(str(claims.get("scope", "")).split())
+        needed = {"altinn:correspondence.write"} | (set() if claims.get("altinn") else {"altinn:serviceowner"})
+        if not needed <= scopes:
+            return 403, {"type": "https://tools.ietf.org/html/rfc9110#section-15.5.4", "title": "Forbidden", "status": 403}
+        return None
 
     def _bearer(self, authorization: str | None, *, want: str) -> dict[str, Any] | None:
         if not authorization or not authorization.startswith("Bearer "):
@@ -217,47 +266,85 @@ class Altinn3Double:
 
     def upload(self, fields: list[tuple[str, str]], files: list[dict[str, Any]]) -> tuple[int, Any]:
         body = form_to_json(fields, files, self.validator.schema)
+        key = body.get("IdempotentKey")
+        if key is not None and not rules.is_guid(str(key)):
+            return self._refused(body, files, rules.problem(rules.INVALID_IDEMPOTENCY_KEY))
         errors = sorted(self.validator.iter_errors(body), key=lambda e: list(e.path))
-        record = {"json": body, "files": files, "errors": [e.message for e in errors]}
-        with self.lock:
-            self.uploads.append(record)
         if errors:
             self.rejected.append("; ".join(e.message for e in errors))
-            return 400, {"title": "contract violation", "detail": "; ".join(e.message for e in errors)}
-        meta = body.get("Correspondence.Content.Attachments", [])
-        if len(meta) != len(files):
-            return 400, {"title": "1005: Mismatch between uploaded files and attachment metadata"}
-        for m, f in zip(meta, files):
-            if m.get("checksum") and m["checksum"] != hashlib.md5(f["data"]).hexdigest():
-                return 400, {"title": "2008: Checksum mismatch"}
-        recipient = body["Recipients"][0]
-        if recipient.rsplit(":", 1)[-1] in self.reserved:
-            return 422, {"title": f"1030: Recipient {recipient} has reserved themselves from public correspondences"}
-        key = body.get("IdempotentKey")
+            return self._refused(body, files, rules.validation_problem({"$": [e.message for e in errors]}), contract=errors)
+        answer = self._check(body, files)
+        if answer is not None:
+            return self._refused(body, files, answer)
         with self.lock:
+            self.uploads.append({"json": body, "files": files, "errors": []})
             if key and key in self.by_key:
-                return 409, {"title": "1034: A correspondence with the same idempotent key already exists"}
+                return rules.problem(rules.DUPLICATE)  # the existing id is not named: find it by idempotentKey
             cid = str(uuid.uuid4())
             self.correspondences[cid] = Correspondence(cid, body, files)
             if key:
                 self.by_key[key] = cid
+        recipient = body["Recipients"][0]
         return 200, {"correspondences": [{"correspondenceId": cid, "status": "Published", "recipient": recipient}],
                      "attachmentIds": [str(uuid.uuid4()) for _ in files]}
+
+    def _refused(self, body: dict[str, Any], files: list[dict[str, Any]], answer: tuple[int, Any], *, contract: Any = ()) -> tuple[int, Any]:
+        with self.lock:
+            self.uploads.append({"json": body, "files": files, "errors": [getattr(e, "message", e) for e in contract],
+                                 "refused": answer})
+        return answer
+
+    def _check(self, body: dict[str, Any], files: list[dict[str, Any]]) -> tuple[int, Any] | None:
+        """The service's checks, in its order: the model, the content, the notification, the attachments."""
+        model = rules.model_errors(body)
+        if model:
+            return rules.validation_problem(model)
+        error = rules.content_error(body)
+        if error:
+            return rules.problem(error)
+        notification = rules.notification_error(body)
+        if notification:
+            return notification
+        by_name = {f["filename"]: f for f in files}
+        for meta in body.get("Correspondence.Content.Attachments", []):
+            error = rules.attachment_name_error(meta.get("fileName"))
+            if error:
+                return rules.problem(error)
+            file = by_name.get(meta["fileName"])
+            if file is None:
+                return rules.problem(rules.FILES_DO_NOT_MATCH)
+            if meta.get("checksum") and meta["checksum"] != hashlib.md5(file["data"]).hexdigest():
+                return rules.problem(rules.HASH_MISMATCH)
+        recipient = body["Recipients"][0]
+        if recipient.rsplit(":", 1)[-1] in self.reserved:
+            return 422, {**rules.problem((1030, f"Recipient {recipient} has reserved themselves from public correspondences. "
+                                                "Can be overridden using the 'IgnoreReservation' flag.", 422))[1]}
+        return None
 
     def overview(self, cid: str) -> tuple[int, Any]:
         with self.lock:
             c = self.correspondences.get(cid)
-        if c is None:
-            return 404, {"title": "1001: The requested correspondence was not found"}
+            if c is None:
+                return rules.problem(rules.CORRESPONDENCE_NOT_FOUND)
+            status, read, changed = c.status, c.read, c.statuses[-1][1]
         return 200, {
-            "correspondenceId": c.id, "status": c.status, "resourceId": c.form["Correspondence.ResourceId"],
-            "sendersReference": c.form["Correspondence.SendersReference"], "recipient": c.form["Recipients"][0],
-            "created": c.created.isoformat(),
+            "correspondenceId": c.id, "status": status, "statusText": status, "statusChanged": changed.isoformat(),
+            "resourceId": c.form["Correspondence.ResourceId"], "sendersReference": c.form["Correspondence.SendersReference"],
+            "recipient": c.form["Recipients"][0], "created": c.created.isoformat(), "published": c.created.isoformat(),
+            "read": read.isoformat() if read else None,
         }
 
     def search(self, query: dict[str, list[str]]) -> tuple[int, Any]:
-        ref = (query.get("sendersReference") or [""])[0]
-        return 200, {"ids": [c.id for c in self.by_senders_reference(ref)]}
+        self.searches.append(query)
+        one = lambda name: (query.get(name) or [None])[0]  # noqa: E731
+        if one("role") not in ("Recipient", "Sender", "RecipientAndSender"):
+            return rules.validation_problem({"role": ["The role field is required."]})
+        with self.lock:
+            found = [c for c in self.correspondences.values()
+                     if (one("resourceId") is None or c.form.get("Correspondence.ResourceId") == one("resourceId"))
+                     and (one("sendersReference") is None or c.form.get("Correspondence.SendersReference") == one("sendersReference"))
+                     and (one("idempotentKey") is None or self.by_key.get(one("idempotentKey") or "") == c.id)]
+        return 200, {"ids": [c.id for c in found]}
 
 
 def _parse_multipart(content_type: str, body: bytes) -> tuple[list[tuple[str, str]], list[dict[str, Any]]]:
@@ -326,8 +413,9 @@ def _handler() -> type[BaseHTTPRequestHandler]:
             elif path == UPLOAD:
                 if self._faults():
                     return
-                if not self.double.authorized(self.headers.get("Authorization")):
-                    self._reply(401, {"title": "4001: You must use an Altinn token"})
+                refused = self.double.access(self.headers)
+                if refused:
+                    self._reply(*refused)
                     return
                 fields, files = _parse_multipart(self.headers.get("Content-Type", ""), body)
                 answer = self.double.upload(fields, files)
@@ -347,8 +435,9 @@ def _handler() -> type[BaseHTTPRequestHandler]:
                 return
             if self._faults():
                 return
-            if not self.double.authorized(self.headers.get("Authorization")):
-                self._reply(401, {"title": "4001: You must use an Altinn token"})
+            refused = self.double.access(self.headers)
+            if refused:
+                self._reply(*refused)
                 return
             if parts.path == LIST:
                 self._reply(*self.double.search(parse_qs(parts.query)))

@@ -40,6 +40,7 @@ def provider(double, key, *, exchange: bool = True, **kwargs) -> TokenProvider:
 
 
 def channel(double, key, **settings) -> Altinn3Channel:
+    settings.setdefault("subscription_key", double.subscription_key)
     s = Altinn3Settings(enabled=True, base_url=double.url, resource_id="kommune-brev", timeout_seconds=2.0, **settings)
     return Altinn3Channel(s, tokens=provider(double, key))
 
@@ -103,7 +104,12 @@ def test_poll_maps_statuses(altinn, client_key):
     altinn.mark_read(receipt.reference)
     assert ch.poll([receipt])[0].status is Status.READ
     altinn.mark_failed(receipt.reference)
-    assert ch.poll([receipt])[0].failed
+    assert ch.poll([receipt])[0].status is Status.READ  # read first: a later status does not undo it
+    other, _ = letter(sid="5d0c1f7e-8f6a-4c39-9a43-0f4f3c8f2b10")
+    unread = ch.submit(other, idempotency_key="poll-key-2")
+    altinn.mark_failed(unread.reference)
+    [failed] = ch.poll([unread])
+    assert failed.failed and "Failed" in failed.detail
 
 
 def test_unavailable_timeout_and_rejection(altinn, client_key):

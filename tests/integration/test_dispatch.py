@@ -82,7 +82,7 @@ def rig(start_gateway, settings_factory, svarut_client, client_key, tmp_path, da
             altinn3=Altinn3Settings(
                 enabled=True, base_url=double.url, resource_id="kommune-brev", token_url=double.url + "/token",
                 token_audience=double.audience, client_id=CLIENT_ID, key_id="kid-1", private_key_file=str(key_file),
-                timeout_seconds=2.0, poll_interval_seconds=60,
+                timeout_seconds=2.0, poll_interval_seconds=60, subscription_key=double.subscription_key,
             ),
             print=PrintSettings(batch_max_age_seconds=60, receipt_timeout_hours=48, return_address=("Eksempel kommune", "Postboks 1", "0101 Oslo")),
         )

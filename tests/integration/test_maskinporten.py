@@ -54,7 +54,8 @@ def test_a_letter_is_delivered_with_an_x5c_grant(altinn, certificates, client_ke
     settings = Settings(channels=ChannelSettings(
         altinn3=Altinn3Settings(enabled=True, base_url=altinn.url, resource_id="kommune-brev", token_url=altinn.url + "/token",
                                 token_audience=altinn.audience, client_id=CLIENT_ID, private_key_file=str(key_file),
-                                certificate_chain_file=str(chain_file), timeout_seconds=2.0),
+                                certificate_chain_file=str(chain_file), timeout_seconds=2.0,
+                                subscription_key=altinn.subscription_key),
         print=PrintSettings(enabled=False),
     ))
     check(settings)

@@ -53,6 +53,7 @@ token_audience = "{double.audience}"
 client_id = "{CLIENT_ID}"
 private_key_file = "{key_file}"
 key_id = "kid-1"
+subscription_key = "{double.subscription_key}"
 timeout_seconds = 10
 poll_interval_seconds = 3600
 

@@ -32,6 +32,7 @@ enabled = true
 resource_id = "kommune-brev"
 client_id = "kommune-gateway"
 private_key_file = "{key_file}"
+subscription_key = "apim-key"
 {extra}
 """, encoding="utf-8")
     return path

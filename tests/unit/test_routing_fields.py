@@ -6,7 +6,7 @@ import datetime as dt
 
 from lxml import etree
 
-from gateway.channels.altinn3 import _properties
+from gateway.channels.altinn3_content import properties
 from gateway.mapping.memo_out import shipment_to_memo
 from gateway.mapping.routing_rules import apply_rules, parse_rules
 from gateway.memo_vocabulary import MEMO_NS, NSMAP
@@ -60,7 +60,7 @@ def test_the_memo_writer_says_the_routing_fields_as_memo_elements():
 def test_the_altinn_property_list_says_the_routing_fields_in_its_words():
     routing = RoutingMetadata(contact_point="kp-1", contact_group="22.33", contact_label="Skolen",
                               attention=Attention(person="0101011234", email="skole@example.dk"))
-    props = _properties(_letter(routing))
+    props = dict(properties(_letter(routing)))
     assert {k: props[k] for k in ("contactPoint", "contactGroup", "contactPointLabel", "attentionPerson", "attentionEmail")} == {
         "contactPoint": "kp-1", "contactGroup": "22.33", "contactPointLabel": "Skolen", "attentionPerson": "0101011234",
         "attentionEmail": "skole@example.dk"}
