@@ -26,6 +26,7 @@ from gateway.config.sections import (
     PrintSettings,
     ReceivingSystem,
     SenderSettings,
+    Sf1601Settings,
     ServerSettings,
     Settings,
     StorageSettings,
@@ -88,7 +89,7 @@ def load_settings(path: str | os.PathLike[str] | None = None, *, environ: Mappin
         print=_build(PrintSettings, channels_raw.get("print", {}), "channels.print"),
         altinn3=_build(Altinn3Settings, channels_raw.get("altinn3", {}), "channels.altinn3"),
         altinn2=_build(Altinn2Settings, channels_raw.get("altinn2", {}), "channels.altinn2"),
-        digitalpost=_build(DigitalPostSettings, channels_raw.get("digitalpost", {}), "channels.digitalpost"),
+        digitalpost=_digitalpost(channels_raw.get("digitalpost", {})),
     )
 
     if "senders" in raw:
@@ -107,6 +108,14 @@ def load_settings(path: str | os.PathLike[str] | None = None, *, environ: Mappin
     settings = Settings(senders=senders, source=source, svarut=svarut, channels=channels, **sections)
     check(settings)
     return settings
+
+
+def _digitalpost(raw: Mapping[str, Any]) -> DigitalPostSettings:
+    """``[channels.digitalpost]`` with its ``[channels.digitalpost.sf1601]`` table inside."""
+    raw = dict(raw)
+    sf1601 = _build(Sf1601Settings, raw.pop("sf1601", {}), "channels.digitalpost.sf1601")
+    settings: DigitalPostSettings = _build(DigitalPostSettings, raw, "channels.digitalpost")
+    return dataclasses.replace(settings, sf1601=sf1601)
 
 
 def _sender(item: Mapping[str, Any], index: int) -> SenderSettings:
