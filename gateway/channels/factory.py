@@ -41,7 +41,15 @@ def build_channels(settings: Settings, *, clock: Callable[[], dt.datetime] = utc
             raise ConfigError("[channels.altinn2] needs wsdl_url and endpoint_url")
         logger.warning("%s", ALTINN2_SHUT_DOWN)
         channels["altinn2"] = Altinn2Channel(c.altinn2)
-    if c.digitalpost.enabled:
+    if c.digitalpost.enabled and c.digitalpost.transport == "sf1601":
+        from gateway.channels.sf1601 import Sf1601Channel, Sf1601FeedChannel
+        from gateway.mapping.memo_out import shipment_to_memo
+
+        sf1601 = Sf1601FeedChannel if c.digitalpost.sf1601.amqp_url else Sf1601Channel
+        channels["digitalpost"] = sf1601(
+            c.digitalpost, render=lambda letter: shipment_to_memo(letter.shipment, content=letter.content, now=clock()), clock=clock
+        )
+    elif c.digitalpost.enabled:
         from gateway.channels.digitalpost import DigitalPostChannel
         from gateway.mapping.memo_out import shipment_to_memo
 
