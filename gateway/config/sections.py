@@ -339,8 +339,11 @@ class DispatchSettings:
     outage_to_print_hours: float = 24.0
     #: Folder-routing rules (TOML, see mappings/folder_routing.toml); '' uses that file.
     folder_routing_file: str = ""
-    #: How often the print cycle runs (close batches, read receipts, alert on overdue ones).
+    #: How often the print cycle runs (close batches, read receipts, alert on overdue ones),
+    #: and how often a channel's status feed is read (Digital Post's receipts, SF1601 events).
     maintenance_interval_seconds: float = 10.0
+    #: Feed entries read per round; a full round is followed by the next at once.
+    feed_batch: int = 100
     #: Unread digital letters go to print after this many working hours.
     read_deadline_working_hours: int = 40
     working_day_start_hour: int = 8

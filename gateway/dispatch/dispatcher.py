@@ -11,6 +11,8 @@ Job kinds:
 * ``poll`` — ask a digital channel for news: NOTIFIED, READ, or failed (→ fallback).
 * ``deadline`` — unread when the read deadline passes: print (or DELIVERED if digital-only).
 * ``print_cycle`` — periodic (:mod:`gateway.dispatch.print_cycle`).
+* ``feed`` — periodic, one per channel with a status feed (:mod:`gateway.dispatch.feed`);
+  such a channel's letters get no ``poll`` jobs.
 
 The dispatcher decides; it holds no database connection. Each handler reads what it needs,
 talks to the channel and answers an :class:`~gateway.store.outcome.Outcome`, which
@@ -25,9 +27,11 @@ import logging
 import random
 from collections.abc import Callable, Mapping
 
-from gateway.channels.base import Channel, ChannelRejected, ChannelUnavailable, Letter, PrintOperations, Receipt, StatusChange
+from gateway.channels.base import (
+    Channel, ChannelRejected, ChannelUnavailable, Letter, PrintOperations, Receipt, StatusChange, StatusFeed,
+)
 from gateway.config import Settings
-from gateway.dispatch import print_cycle
+from gateway.dispatch import feed, print_cycle
 from gateway.dispatch.backoff import backoff_seconds
 from gateway.dispatch.calendar import WorkingCalendar
 from gateway.dispatch.routing import PRINT, RecipientRegister, Route, choose_route
@@ -43,7 +47,7 @@ from gateway.store.repository import Repository, StoredShipment
 
 logger = logging.getLogger(__name__)
 
-PERIODIC = frozenset({"print_cycle"})
+PERIODIC = frozenset({"print_cycle", "feed"})
 
 
 class Dispatcher:
@@ -92,6 +96,9 @@ class Dispatcher:
     def handle(self, job: Job) -> None:
         now = self.clock()
         try:
+            if job.kind == "feed":  # acknowledges its entries after the commit: it applies its own outcome
+                self._feed(job, now)
+                return
             handler = self._handlers.get(job.kind)
             if handler is None:
                 raise ValueError(f"unknown job kind {job.kind!r}")
@@ -110,6 +117,9 @@ class Dispatcher:
     def ensure_periodic_jobs(self) -> None:
         if self.printer is not None:
             self.store.ensure_job(NewJob(kind="print_cycle", channel=PRINT, run_after=self.clock()))
+        for name, channel in self.channels.items():
+            if isinstance(channel, StatusFeed):
+                self.store.ensure_job(NewJob(kind="feed", channel=name, run_after=self.clock()))
 
     # --- handlers ---
 
@@ -144,10 +154,10 @@ class Dispatcher:
         name = job.channel or PRINT
         channel = self.channels.get(name)
         if channel is None:
-            return first.then(self._fall_back(job, stored, texts("channel_not_configured", channel=name), now))
+            return first.then(self._fall_back(job.channel, stored, texts("channel_not_configured", channel=name), now))
         health = self.store.health(name)
         if name != PRINT and self._outage(health, now):
-            return first.then(self._fall_back(job, stored, outage_text(texts, health, now), now, alert="channel_outage"))
+            return first.then(self._fall_back(job.channel, stored, outage_text(texts, health, now), now, alert="channel_outage"))
         if health.open_until and health.open_until > now:
             return first.then(Outcome(at=now, job=Retry(run_after=health.open_until, error=f"{name} circuit open",
                                                         count_attempt=False, kind=becomes, channel=job.channel)))
@@ -157,7 +167,7 @@ class Dispatcher:
         except ChannelUnavailable as exc:
             return first.then(self._unavailable(job, stored, name, exc, now, becomes))
         except ChannelRejected as exc:
-            return first.then(self._fall_back(job, stored, texts("refused", channel=texts.channel(name), error=exc), now))
+            return first.then(self._fall_back(job.channel, stored, texts("refused", channel=texts.channel(name), error=exc), now))
         return first.then(self._submitted(stored, receipt, now, health=health))
 
     def _unavailable(self, job: Job, stored: StoredShipment, name: str, exc: ChannelUnavailable, now: dt.datetime,
@@ -169,10 +179,10 @@ class Dispatcher:
         texts = for_recipient(stored.shipment.recipient.kind)
         attempts = job.attempts + 1
         if name != PRINT and self._outage(health, now):
-            return failed.then(self._fall_back(job, stored, outage_text(texts, health, now), now, alert="channel_outage"))
+            return failed.then(self._fall_back(job.channel, stored, outage_text(texts, health, now), now, alert="channel_outage"))
         if attempts >= self.policy.max_attempts:
             reason = texts("failed_times", channel=texts.channel(name), attempts=attempts, error=exc)
-            return failed.then(self._fall_back(job, stored, reason, now, alert="delivery_failed"))
+            return failed.then(self._fall_back(job.channel, stored, reason, now, alert="delivery_failed"))
         delay = backoff_seconds(attempts, base=self.policy.backoff_base_seconds, cap=self.policy.backoff_max_seconds,
                                 rng=self.rng, retry_after=exc.retry_after)
         run_after = now + dt.timedelta(seconds=delay)
@@ -184,12 +194,13 @@ class Dispatcher:
         sid = stored.shipment.id
         texts = for_recipient(stored.shipment.recipient.kind)
         succeeded = None if health.clean else ChannelSucceeded(channel=receipt.channel)
-        if receipt.channel == PRINT:
+        if receipt.status is Status.SENT_TO_PRINT:  # our print channel, or a mailbox's own remote print (SF1601)
             detail = f"{receipt.detail or texts('queued_for_print')}{texts.kroner('estimated_cost', receipt.cost_ore)}"
             return Outcome(
                 at=now, job=Finish(), health=succeeded,
                 deliveries=(NewDelivery(receipt=receipt, language=texts.language),),
-                events=((sid, Event(at=now, kind="sent_to_print", status=Status.SENT_TO_PRINT, channel=PRINT, detail=detail)),),
+                events=((sid, Event(at=now, kind="sent_to_print", status=Status.SENT_TO_PRINT, channel=receipt.channel,
+                                    detail=detail)),),
             )
         deadline = self._calendar_for(stored).add_working_hours(now, self._read_deadline_hours(stored))
         detail = texts("sent_digital", channel=texts.channel(receipt.channel), reference=receipt.reference,
@@ -199,11 +210,17 @@ class Dispatcher:
             deliveries=(NewDelivery(receipt=receipt, read_deadline=deadline, language=texts.language),),
             events=((sid, Event(at=now, kind="sent_digital", status=Status.SENT_DIGITAL, channel=receipt.channel, detail=detail)),),
             jobs=(
-                NewJob(kind="poll", channel=receipt.channel, shipment_id=sid,
-                       run_after=now + dt.timedelta(seconds=self._poll_interval(receipt.channel))),
+                *self._poll_job(receipt.channel, sid, now),
                 NewJob(kind="deadline", channel=receipt.channel, shipment_id=sid, run_after=deadline),
             ),
         )
+
+    def _poll_job(self, channel: str, shipment_id: str, now: dt.datetime) -> tuple[NewJob, ...]:
+        """The letter's own poll job, unless its channel reports through its feed."""
+        if isinstance(self.channels.get(channel), StatusFeed):
+            return ()
+        return (NewJob(kind="poll", channel=channel, shipment_id=shipment_id,
+                       run_after=now + dt.timedelta(seconds=self._poll_interval(channel))),)
 
     def _poll(self, job: Job, now: dt.datetime) -> Outcome:
         stored = self._shipment(job)
@@ -211,6 +228,8 @@ class Dispatcher:
         channel = self.channels.get(name)
         if stored.status in FINAL_STATUSES or stored.status in (Status.READ, Status.SENT_TO_PRINT) or channel is None:
             return done(now)
+        if isinstance(channel, StatusFeed):
+            return done(now)  # queued before its channel reported through a feed: the feed tells now
         receipts = [d.as_receipt() for d in self.store.deliveries(shipment_id=stored.shipment.id, channel=name, open_only=True)]
         if not receipts:
             return done(now)
@@ -223,8 +242,18 @@ class Dispatcher:
 
     def _polled(self, job: Job, stored: StoredShipment, changes: list[StatusChange], receipts: list[Receipt],
                 now: dt.datetime) -> Outcome:
+        news = self.news(stored, changes, {r.reference: r.idempotency_key for r in receipts}, job.channel or "", now)
+        if news.job is not None:
+            return news  # nothing more to learn about this letter
+        again = now + dt.timedelta(seconds=self._poll_interval(job.channel or ""))
+        return news.then(Outcome(at=now, job=Retry(run_after=again, count_attempt=False)))
+
+    def news(self, stored: StoredShipment, changes: list[StatusChange], keys: Mapping[str, str], channel: str,
+             now: dt.datetime) -> Outcome:
+        """What a channel's news about one letter changes (``keys``: the channel's references →
+        the deliveries' idempotency keys). The outcome ends the job (``Finish``) when there is
+        nothing more to learn about the letter: read, delivered for good, printed, or failed."""
         sid, status = stored.shipment.id, stored.status
-        keys = {r.reference: r.idempotency_key for r in receipts}
         texts = for_recipient(stored.shipment.recipient.kind)
         outcome = Outcome(at=now)
         for change in changes:
@@ -232,20 +261,26 @@ class Dispatcher:
             if change.failed:
                 closed = (DeliveryChange(idempotency_key=key, open=False),) if key else ()
                 outcome = outcome.then(Outcome(at=now, delivery_changes=closed, cancel=(CancelJobs(shipment_id=sid, kinds=("deadline",)),)))
-                return outcome.then(self._fall_back(job, stored, change.detail or texts("mailbox_failed"), now))
+                return outcome.then(self._fall_back(channel, stored, change.detail or texts("mailbox_failed"), now, alert="mailbox_refused"))
+            if change.status in (Status.DELIVERED, Status.PRINTED):  # the channel has it for good; no read status follows
+                ended = (DeliveryChange(idempotency_key=key, status=change.status, open=False),) if key else ()
+                kind = "delivered" if change.status is Status.DELIVERED else "printed"
+                return outcome.then(Outcome(
+                    at=now, job=Finish(), delivery_changes=ended, cancel=(CancelJobs(shipment_id=sid),),
+                    events=((sid, Event(at=change.at, kind=kind, status=change.status, channel=channel, detail=change.detail)),),
+                ))
             if change.status is Status.READ:
                 read = (DeliveryChange(idempotency_key=key, status=Status.READ, open=False),) if key else ()
                 return outcome.then(Outcome(
                     at=now, job=Finish(), delivery_changes=read, cancel=(CancelJobs(shipment_id=sid, kinds=("deadline",)),),
-                    events=((sid, Event(at=change.at, kind="read", status=Status.READ, channel=job.channel, detail=change.detail)),),
+                    events=((sid, Event(at=change.at, kind="read", status=Status.READ, channel=channel, detail=change.detail)),),
                 ))
             if change.status is Status.NOTIFIED and status is Status.SENT_DIGITAL:
                 notified = (DeliveryChange(idempotency_key=key, status=Status.NOTIFIED),) if key else ()
                 outcome = outcome.then(Outcome(at=now, delivery_changes=notified, events=(
-                    (sid, Event(at=change.at, kind="notified", status=Status.NOTIFIED, channel=job.channel, detail=change.detail)),)))
+                    (sid, Event(at=change.at, kind="notified", status=Status.NOTIFIED, channel=channel, detail=change.detail)),)))
                 status = Status.NOTIFIED
-        again = now + dt.timedelta(seconds=self._poll_interval(job.channel or ""))
-        return outcome.then(Outcome(at=now, job=Retry(run_after=again, count_attempt=False)))
+        return outcome
 
     def _deadline(self, job: Job, now: dt.datetime) -> Outcome:
         stored = self._shipment(job)
@@ -257,9 +292,37 @@ class Dispatcher:
                        for d in self.store.deliveries(shipment_id=sid, open_only=True) if d.channel != PRINT)
         expired = Outcome(at=now, delivery_changes=closed, cancel=(CancelJobs(shipment_id=sid, kinds=("poll",)),))
         if stored.shipment.printable:
-            return expired.then(self._fall_back(job, stored, texts("deadline_print"), now))
+            return expired.then(self._fall_back(job.channel, stored, texts("deadline_print"), now))
         return expired.then(Outcome(at=now, job=Finish(), events=(
             (sid, Event(at=now, kind="delivered", status=Status.DELIVERED, channel=job.channel, detail=texts("deadline_digital_only"))),)))
+
+    def _feed(self, job: Job, now: dt.datetime) -> None:
+        """Read the channel's feed, commit what it says, and only then acknowledge the entries
+        (a crash in between reads them again; reading twice changes nothing). A full batch
+        means more are waiting: the next round starts at once."""
+        channel = self.channels.get(job.channel or "")
+        if not isinstance(channel, StatusFeed):
+            self.store.apply(done(now), job)  # the channel is no longer configured
+            return
+        interval = dt.timedelta(seconds=self.policy.maintenance_interval_seconds)
+        try:
+            entries = channel.fetch(limit=self.policy.feed_batch)
+        except ChannelUnavailable as exc:
+            self.store.apply(Outcome(at=now, job=Retry(run_after=now + interval, error=str(exc), count_attempt=False)), job)
+            return
+        round_ = feed.read(job.channel or "", entries, store=self.store, repository=self.repository, news=self.news, now=now,
+                           next_round=now if len(entries) >= self.policy.feed_batch else now + interval)
+        try:
+            self.store.apply(round_.outcome, job)
+        except BaseException:
+            channel.release(entries)
+            raise
+        try:
+            channel.acknowledge(round_.recorded)
+            channel.release(round_.later)
+        except Exception:  # noqa: BLE001 - recorded already; the feed answers them again and that is harmless
+            logger.warning("%s: could not acknowledge %d feed entries; they will be read again", job.channel,
+                           len(round_.recorded), exc_info=True)
 
     def _print_cycle(self, job: Job, now: dt.datetime) -> Outcome:
         channel = self.channels.get(PRINT)
@@ -270,13 +333,14 @@ class Dispatcher:
 
     # --- shared moves ---
 
-    def _fall_back(self, job: Job, stored: StoredShipment, reason: str, now: dt.datetime, *, alert: str | None = None) -> Outcome:
-        """The current channel cannot deliver: print if allowed, else the letter ends undelivered."""
+    def _fall_back(self, channel: str | None, stored: StoredShipment, reason: str, now: dt.datetime, *,
+                   alert: str | None = None) -> Outcome:
+        """``channel`` cannot deliver: print if allowed, else the letter ends undelivered."""
         sid = stored.shipment.id
-        alerts = (Alert(kind=alert, channel=job.channel, shipment_id=sid, detail=reason),) if alert else ()
-        if job.channel != PRINT and stored.shipment.printable and PRINT in self.channels:
+        alerts = (Alert(kind=alert, channel=channel, shipment_id=sid, detail=reason),) if alert else ()
+        if channel != PRINT and stored.shipment.printable and PRINT in self.channels:
             return Outcome(at=now, job=Finish(), alerts=alerts,
-                           events=((sid, Event(at=now, kind="fallback_print", channel=job.channel, detail=reason)),),
+                           events=((sid, Event(at=now, kind="fallback_print", channel=channel, detail=reason)),),
                            jobs=(NewJob(kind="submit", channel=PRINT, shipment_id=sid, run_after=now),))
         return Outcome(at=now, job=Finish(), alerts=alerts).then(self._end(stored, Status.NOT_DELIVERED, "not_delivered", reason, now))
 
@@ -313,7 +377,7 @@ class Dispatcher:
             return Outcome(at=now)
         texts = for_recipient(stored.shipment.recipient.kind)
         reason = texts("gave_up", attempts=job.attempts + 1, error=error[:300])
-        return self._fall_back(job, stored, reason, now)
+        return self._fall_back(job.channel, stored, reason, now)
 
     # --- helpers ---
 

@@ -137,3 +137,23 @@ def test_named_routing_fields_are_stored_in_the_form_digests_were_taken_of():
     assert to_data(RoutingMetadata()) == {"kle": None, "form": None, "case_id": None, "case_system": None,
                                           "production_unit": None, "contact_point": None, "post_type": None,
                                           "shipment_type": None, "extra": []}
+
+
+def test_the_empty_routing_shortcut_stores_what_the_full_conversion_stores_and_never_shares_it():
+    import dataclasses
+
+    from gateway.model import RoutingMetadata
+    from gateway.routing_storage import routing_to_stored
+
+    def full(value: RoutingMetadata) -> dict:
+        plain = {f.name: to_data(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        return routing_to_stored(plain)
+
+    empty = RoutingMetadata()
+    first = to_data(empty)
+    assert first == full(empty)
+    first["extra"].append(["memo.x", "y"])
+    first["kle"] = "changed"
+    assert to_data(RoutingMetadata()) == full(empty)  # the next letter's copy is untouched
+    some = RoutingMetadata(case_id="2026/17", extra=(("memo.postType", "MYNDIGHEDSPOST"),))
+    assert to_data(some) == full(some) != full(empty)
