@@ -42,11 +42,10 @@ def build_channels(settings: Settings, *, clock: Callable[[], dt.datetime] = utc
         logger.warning("%s", ALTINN2_SHUT_DOWN)
         channels["altinn2"] = Altinn2Channel(c.altinn2)
     if c.digitalpost.enabled and c.digitalpost.transport == "sf1601":
-        from gateway.channels.sf1601 import Sf1601Channel, Sf1601FeedChannel
+        from gateway.channels.sf1601 import Sf1601FeedChannel
         from gateway.mapping.memo_out import shipment_to_memo
 
-        sf1601 = Sf1601FeedChannel if c.digitalpost.sf1601.amqp_url else Sf1601Channel
-        channels["digitalpost"] = sf1601(
+        channels["digitalpost"] = Sf1601FeedChannel(
             c.digitalpost, render=lambda letter: shipment_to_memo(letter.shipment, content=letter.content, now=clock()), clock=clock
         )
     elif c.digitalpost.enabled:

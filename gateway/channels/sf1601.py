@@ -177,9 +177,14 @@ def _kombi_answer(r: requests.Response) -> dict[str, str]:
 
 
 class Sf1601FeedChannel(Sf1601Channel):
-    """SF1601 with its status events from Beskedfordeler (``amqp_url`` set): a StatusFeed."""
+    """SF1601 with its status events from Beskedfordeler: a StatusFeed, and what the factory
+    builds. ``amqp_url`` is required: SF1601 says what became of a letter only there, and a
+    Danish letter that never hears of its delivery would be printed at its read deadline."""
 
     def __init__(self, settings: DigitalPostSettings, *, render: Render, clock: Callable[[], dt.datetime] = utcnow) -> None:
+        if not (settings.sf1601.amqp_url and settings.sf1601.amqp_queue):
+            raise ConfigError("[channels.digitalpost.sf1601] needs amqp_url and amqp_queue: SF1601 reports delivery only "
+                              "through Beskedfordeler, and without it every letter would be printed at its read deadline")
         super().__init__(settings, render=render, clock=clock)
         self.feed = BeskedfordelerFeed(self._amqp_parameters, queue=self.sf.amqp_queue, channel=NAME)
 

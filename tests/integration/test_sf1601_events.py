@@ -17,6 +17,7 @@ import pytest
 from gateway.channels.base import ChannelUnavailable, StatusFeed
 from gateway.channels.sf1601 import Sf1601Channel, Sf1601FeedChannel, TokenCredentials
 from gateway.channels.sf1601_events import BeskedfordelerFeed, parse_event, MalformedEvent
+from gateway.config import ConfigError
 from gateway.config.sections import Sf1601Settings
 from gateway.mapping.memo_out import shipment_to_memo
 from gateway.model import Status, utcnow
@@ -186,7 +187,7 @@ def _channel(cls, double, pki, **sf):
 
 
 def test_the_channel_is_a_status_feed_only_with_a_queue(double, pki, bf):
-    plain = _channel(Sf1601Channel, double, pki)
+    plain = _channel(Sf1601Channel, double, pki)  # the base class: no feed
     fed = _channel(Sf1601FeedChannel, double, pki, amqp_url=AMQP_URL, amqp_queue=bf.queue)
     try:
         assert not isinstance(plain, StatusFeed) and isinstance(fed, StatusFeed)
@@ -199,6 +200,11 @@ def test_the_channel_is_a_status_feed_only_with_a_queue(double, pki, bf):
     finally:
         plain.close()
         fed.close()
+
+
+def test_the_factory_refuses_sf1601_without_beskedfordeler(double, pki):
+    with pytest.raises(ConfigError, match="amqp_url and amqp_queue"):
+        _channel(Sf1601FeedChannel, double, pki)
 
 
 def test_production_login_uses_tls_and_the_saml_token_as_external_credential(double, pki):
