@@ -17,7 +17,8 @@ Physical post (``physical_post = "sf1601"``): KOMBIT prints the letters of Danis
 without a mailbox. The routing then cannot use the mailbox answer to choose print, so the
 channel says :attr:`carries_physical_post` and the register sends every Danish letter here;
 the channel asks PostForespoerg at submit and sends an unregistered recipient's letter as
-"Fysisk Post" with a ForsendelseI, answered SENT_TO_PRINT. With ``physical_post = "print"``
+"Fysisk Post" with a ForsendelseI, answered SENT_TO_PRINT (a text message to such a recipient
+is refused: it is never printed). With ``physical_post = "print"``
 the register asks :meth:`is_registered` at routing and our own print channel prints.
 """
 from __future__ import annotations
@@ -89,8 +90,12 @@ class Sf1601Channel:
         shipment = letter.shipment
         kind = shipment.recipient.kind
         text_message = bool(shipment.routing.handling.text_message)
-        if (self.carries_physical_post and not text_message and kind in DANISH and shipment.recipient.identifier
-                and not self.is_registered(DANISH[kind], shipment.recipient.identifier)):
+        registered = True  # routing asked already, unless this channel prints itself
+        if self.carries_physical_post and kind in DANISH and shipment.recipient.identifier:
+            registered = self.is_registered(DANISH[kind], shipment.recipient.identifier)
+        if not registered and text_message:
+            raise ChannelRejected("the recipient has no Digital Post mailbox, and a text message is never printed", channel=NAME)
+        if not registered:
             code = PHYSICAL_POST
             forsendelse = forsendelse_i(shipment, content=letter.content, reference=message_uuid,
                                         forsendelse_type=self.sf.forsendelse_type_identifikator,

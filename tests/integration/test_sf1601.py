@@ -326,6 +326,20 @@ def test_registered_recipient_gets_digital_post_even_when_sf1601_prints(double, 
     assert receipt.status is Status.SENT_DIGITAL and double.sends[0].kombi_valg_kode == "Digital Post"
 
 
+def test_a_text_message_to_an_unregistered_recipient_is_refused_not_printed(double, make_channel):
+    from gateway.model import MailboxHandling, RoutingMetadata
+
+    let = letter(documents=())
+    sms = dataclasses.replace(let.shipment, routing=RoutingMetadata(handling=MailboxHandling(text_message=True, notification="Husk tandlægen")))
+    ch = make_channel(physical_post="sf1601", forsendelse_type_identifikator=265)
+    with pytest.raises(ChannelRejected, match="text message"):
+        ch.submit(Letter(shipment=sms, content=let.content), idempotency_key="k")
+    assert double.sends == []
+    double.registered[CPR] = True
+    assert ch.submit(Letter(shipment=sms, content=let.content), idempotency_key="k").status is Status.SENT_DIGITAL
+    assert double.sends[0].kombi_valg_kode == "NemSMS"
+
+
 @pytest.mark.parametrize("docs, address, reason", [
     ((document("brev.txt", media_type="text/plain"),), None, "PDF only"),
     (None, PostalAddress(name="Test Testesen"), "postal address"),
