@@ -151,6 +151,7 @@ def test_double_refuses_a_client_without_certificate(double, pki):
 @pytest.mark.parametrize("change, reason", [
     ({"AnvenderKontekst": {}}, "Cvr"),
     ({"AnvenderKontekst": {"Cvr": "12345678"}}, "Cvr"),
+    ({"TokenType": "urn:jwt"}, "TokenType"),
     ({"UseKey": ...}, "UseKey"),
     ({"UseKey": "MIIB"}, "UseKey"),
     ({"AppliesTo": {"EndpointReference": {"Address": "http://entityid.kombit.dk/service/unknown/1"}}}, "AppliesTo"),
@@ -165,6 +166,64 @@ def test_double_token_service_refuses_a_saml_token_it_did_not_issue(double, pki)
     fake = base64.b64encode(b"<saml:Assertion xmlns:saml='urn:oasis:names:tc:SAML:2.0:assertion'/>").decode()
     r = _session(pki).post(double.url + TOKEN_PATH, data={"saml-token": fake}, timeout=5)
     assert r.status_code == 401
+
+
+def test_double_token_service_wants_a_form(double, pki):
+    s = _session(pki)
+    saml = s.post(double.url + STS_PATH, json=_issue_body(pki), timeout=5).json()["RequestedSecurityToken"]["Assertion"]
+    assert s.post(double.url + TOKEN_PATH, json={"saml-token": saml}, timeout=5).status_code == 400
+
+
+def _forsendelse_body(memo: bytes, change=None, *, prefix: str = "fjernprint") -> bytes:
+    from gateway.channels.sf1601_xml import forsendelse_i
+
+    let = letter()
+    f = forsendelse_i(let.shipment, content=let.content, reference=let.shipment.id, forsendelse_type=265, post_kategori="Prioritaire")
+    if change:
+        change(f)
+    body = kombi_request("Fysisk Post", memo, f)
+    for old in ("<fjernprint:", "</fjernprint:", "xmlns:fjernprint="):
+        body = body.replace(old.encode(), old.replace("fjernprint", prefix).encode())
+    return body
+
+
+def _drop(local: str, ns: str = FJERNPRINT_NS):
+    return lambda f: f.remove(f.find(f"{{{ns}}}{local}"))
+
+
+def _set(path: str, text: str):
+    def change(f):
+        f.find(path).text = text
+    return change
+
+
+@pytest.mark.parametrize("change, reason", [
+    (_drop("AfsendelseIdentifikator"), "AfsendelseIdentifikator"),
+    (_drop("ForsendelseTypeIdentifikator"), "ForsendelseTypeIdentifikator"),
+    (_set(f"{{{DKAL_NS}}}FilformatNavn", "DOCX"), "FilformatNavn"),
+    (_set(f"{{{DKAL_NS}}}MeddelelseIndholdData", base64.b64encode(b"hello").decode()), "PDF"),
+    (_drop("DokumentParametre"), "DokumentParametre"),
+    (_set(f"{{{FJERNPRINT_NS}}}PostParametre/{{{FJERNPRINT_NS}}}PostKategoriKode", "Express"), "PostKategoriKode"),
+    (_drop("ForsendelseModtager"), "ModtagerAdresse"),
+])
+def test_double_refuses_a_forsendelse_without_what_remote_print_needs(double, pki, change, reason):
+    token = _token(double, pki)
+    assert _send(double, pki, _forsendelse_body(_memo_xml()), authorization=token).status_code == 200  # the unchanged one passes
+    r = _send(double, pki, _forsendelse_body(_memo_xml(), change), authorization=token)
+    assert r.status_code == 400 and reason in r.json()["error"]
+    assert len(double.sends) == 1
+
+
+def test_double_refuses_a_forsendelse_without_the_literal_fjernprint_prefix(double, pki):
+    r = _send(double, pki, _forsendelse_body(_memo_xml(), prefix="fp"), authorization=_token(double, pki))
+    assert r.status_code == 400 and "literal fjernprint:" in r.json()["error"]
+
+
+def test_double_refuses_a_memo_version_it_does_not_know(double, pki):
+    memo = _memo_xml().replace(b'memoVersion="1.1"', b'memoVersion="2.0"')
+    r = _send(double, pki, b"<kombi_request><KombiValgKode>Digital Post</KombiValgKode>" + memo.split(b"?>", 1)[1] + b"</kombi_request>",
+              authorization=_token(double, pki))
+    assert r.status_code == 400 and "memoVersion" in r.json()["error"]
 
 
 def test_double_send_needs_a_holder_of_key_token_for_the_send_service(double, pki):
@@ -226,6 +285,8 @@ def test_double_lookup_needs_its_own_token_and_the_headers(double, pki):
                                                           "x-TransaktionsTid": "2026-12-02T18:00:00Z"}, timeout=5).status_code == 401
     token = _token(double, pki, LOOKUP_ENTITY)
     assert s.get(url, params={"cprNumber": CPR}, headers={"Authorization": token}, timeout=5).status_code == 400
+    headers = {"Authorization": token, "x-TransaktionsId": str(uuid.uuid4()), "x-TransaktionsTid": "2026-12-02T18:00:00Z"}
+    assert s.get(url, params={"pnr": CPR}, headers=headers, timeout=5).status_code == 400
     r = s.get(url, params={"cprNumber": CPR}, headers={"Authorization": token, "x-TransaktionsId": str(uuid.uuid4()),
                                                        "x-TransaktionsTid": "2026-12-02T18:00:00Z"}, timeout=5)
     assert r.status_code == 200 and r.json() == {"result": False}  # unknown: false, not 404
