@@ -132,25 +132,38 @@ class BeskedfordelerFeed:
         self._generation = 0
 
     def fetch(self, *, limit: int) -> list[FeedEntry]:
-        entries: list[FeedEntry] = []
         with self._lock:
+            reused = self._channel is not None
             try:
-                channel = self._open()
-                while len(entries) < limit:
-                    method, _properties, body = channel.basic_get(self.queue, auto_ack=False)  # type: ignore[attr-defined]
-                    if method is None:
-                        break
-                    token = f"{self._generation}:{method.delivery_tag}"
-                    try:
-                        entries.append(feed_entry(parse_event(body), token=token))
-                    except MalformedEvent as exc:
-                        logger.error("Beskedfordeler: acknowledged a malformed event from %s (%s): %r",
-                                     self.queue, exc, bytes(body[:300]))
-                        channel.basic_ack(method.delivery_tag)  # type: ignore[attr-defined]
+                return self._take(limit)
+            except pika.exceptions.AMQPError as exc:
+                self._drop()
+                if not reused:
+                    raise ChannelUnavailable(f"Beskedfordeler queue {self.queue!r} cannot be read: {exc!r}",
+                                             channel=self.channel_name) from exc
+                # the broker closed an idle connection (missed heartbeats, a restart): once more, fresh
+                logger.info("Beskedfordeler: the connection was gone (%r); connecting again", exc)
+            try:
+                return self._take(limit)
             except pika.exceptions.AMQPError as exc:
                 self._drop()
                 raise ChannelUnavailable(f"Beskedfordeler queue {self.queue!r} cannot be read: {exc!r}",
                                          channel=self.channel_name) from exc
+
+    def _take(self, limit: int) -> list[FeedEntry]:
+        """Up to ``limit`` events; a malformed one is acknowledged at once (it cannot be placed)."""
+        entries: list[FeedEntry] = []
+        channel = self._open()
+        while len(entries) < limit:
+            method, _properties, body = channel.basic_get(self.queue, auto_ack=False)  # type: ignore[attr-defined]
+            if method is None:
+                break
+            token = f"{self._generation}:{method.delivery_tag}"
+            try:
+                entries.append(feed_entry(parse_event(body), token=token))
+            except MalformedEvent as exc:
+                logger.error("Beskedfordeler: acknowledged a malformed event from %s (%s): %r", self.queue, exc, bytes(body[:300]))
+                channel.basic_ack(method.delivery_tag)  # type: ignore[attr-defined]
         return entries
 
     def acknowledge(self, entries: Sequence[FeedEntry]) -> None:

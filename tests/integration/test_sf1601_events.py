@@ -112,6 +112,23 @@ def test_unacknowledged_events_come_back_after_a_reconnect(bf, feed):
 
 
 @needs_amqp
+def test_a_dropped_tcp_connection_is_opened_again_at_once_and_its_events_come_back(bf, feed, caplog):
+    import socket
+
+    ref = str(uuid.uuid4())
+    bf.publish(event(ref, "Afleveret Digital Post"))
+    [entry] = feed.fetch(limit=10)
+    feed._connection._impl._transport._sock.shutdown(socket.SHUT_RDWR)  # the network drops it
+    with caplog.at_level(logging.INFO, logger="gateway.channels.sf1601_events"):
+        [again] = feed.fetch(limit=10)  # the first attempt finds it gone; the second connects again
+    assert any("connection was gone" in r.getMessage() for r in caplog.records)
+    assert again.reference == ref and again.token.split(":")[0] != entry.token.split(":")[0]
+    feed.acknowledge([again])
+    feed.close()
+    assert bf.waiting() == 0
+
+
+@needs_amqp
 def test_release_puts_events_back(bf, feed):
     ref = str(uuid.uuid4())
     bf.publish(event(ref, "Afleveret Digital Post"))
