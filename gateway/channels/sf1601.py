@@ -219,7 +219,8 @@ class Sf1601FeedChannel(Sf1601Channel):
             context.load_cert_chain(self.settings.client_certificate, self.settings.client_private_key)
             params.ssl_options = pika.SSLOptions(context, server_hostname=urlsplit(self.sf.amqp_url).hostname)
         if self.sf.amqp_token_auth:
-            params.credentials = TokenCredentials(base64.b64decode(self.tokens.saml_assertion(self.sf.amqp_entity_id)))
+            assertion = self.tokens.saml_assertion(self.sf.amqp_entity_id)
+            params.credentials = TokenCredentials(base64.b64decode("".join(assertion.split())))
         return params
 
 

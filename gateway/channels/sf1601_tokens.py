@@ -61,7 +61,7 @@ def issue_request(*, cvr: str, use_key: str, entity_id: str) -> dict[str, Any]:
 def assertion_expiry(assertion_b64: str) -> dt.datetime:
     """``Conditions/@NotOnOrAfter`` of a base64 SAML assertion (a ValueError when it has none)."""
     try:
-        xml = base64.b64decode(assertion_b64, validate=True)
+        xml = base64.b64decode("".join(assertion_b64.split()), validate=True)
         root = etree.fromstring(xml, make_parser())
     except (binascii.Error, etree.XMLSyntaxError) as exc:
         raise ValueError(f"the SAML assertion is not base64 XML: {exc}") from None

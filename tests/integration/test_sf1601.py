@@ -497,3 +497,14 @@ def test_register_sends_every_danish_letter_to_a_channel_that_prints_itself(doub
     assert asking.lookup(CPR, PartyKind.DK_CPR) is Reachability.UNREACHABLE
     assert double.lookups == [("cprNumber", CPR)]
     assert json.dumps(double.refused) == "[]"
+
+
+def test_saml_expiry_is_read_from_the_assertion_even_with_line_breaks():
+    from gateway.channels.sf1601_tokens import assertion_expiry
+
+    saml = (b'<saml:Assertion xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion"><saml:Conditions '
+            b'NotOnOrAfter="2026-12-02T20:00:00Z"/></saml:Assertion>')
+    wrapped = "\n".join(re.findall(".{1,64}", base64.b64encode(saml).decode()))
+    assert assertion_expiry(wrapped) == dt.datetime(2026, 12, 2, 20, 0, tzinfo=dt.timezone.utc)
+    with pytest.raises(ValueError, match="NotOnOrAfter"):
+        assertion_expiry(base64.b64encode(b"<saml:Assertion xmlns:saml='urn:oasis:names:tc:SAML:2.0:assertion'/>").decode())
