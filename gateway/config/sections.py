@@ -267,8 +267,8 @@ class Sf1601Settings:
     #: KOMBIT's security token service (test: adgangsstyring.eksterntest-stoettesystemerne.dk).
     sts_url: str = "https://adgangsstyring.stoettesystemerne.dk/runtime/api/rest/wstrust/v1/issue"
     access_token_path: str = "/service/AccessTokenService_1/token"
-    #: Open in the sources: itk-dev (and os2forms) send to ``/kombi``, python-serviceplatformen's
-    #: first versions to ``/memos``; ``/kombi`` is the name of the kombi_request operation.
+    #: Open in the sources: itk-dev and os2forms send to ``/kombi`` (so does a later fork of
+    #: python-serviceplatformen), python-serviceplatformen to ``/memos``.
     send_path: str = "/service/KombiPostAfsend_1/kombi"
     lookup_path: str = "/service/PostForespoerg_1/digitalpost"
     send_entity_id: str = "http://entityid.kombit.dk/service/kombipostafsend/1"
