@@ -45,6 +45,7 @@ from gateway.channels.sf1601_xml import DIGITAL_POST, NEMSMS, PHYSICAL_POST, for
 from gateway.config import ConfigError, DigitalPostSettings
 from gateway.delivery import FeedEntry
 from gateway.model import PartyKind, Status, utcnow
+from gateway.uuids import is_canonical_uuid
 
 logger = logging.getLogger(__name__)
 
@@ -87,6 +88,9 @@ class Sf1601Channel:
 
     def submit(self, letter: Letter, *, idempotency_key: str) -> Receipt:
         message_uuid, memo = self.render(letter)
+        if not is_canonical_uuid(message_uuid, any_case=True):
+            # it is the x-TransaktionsId too, which Serviceplatformen takes only as a UUID
+            raise ChannelRejected(f"the MeMo messageUUID {message_uuid!r} is not a UUID", channel=NAME)
         shipment = letter.shipment
         kind = shipment.recipient.kind
         text_message = bool(shipment.routing.handling.text_message)

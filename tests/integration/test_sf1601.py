@@ -422,6 +422,12 @@ def test_channel_refuses_a_memo_without_the_literal_prefix_before_sending(double
     assert double.sends == [] and double.refused == []
 
 
+def test_channel_refuses_a_letter_whose_id_is_no_uuid_before_sending(double, make_channel):
+    with pytest.raises(ChannelRejected, match="not a UUID"):
+        make_channel().submit(letter(shipment_id="brev-17"), idempotency_key="k")
+    assert double.sends == [] and double.refused == []
+
+
 def test_kombi_request_takes_only_the_four_codes():
     with pytest.raises(ValueError, match="KombiValgKode"):
         kombi_request("Brev", _memo_xml())
