@@ -41,7 +41,16 @@ def build_channels(settings: Settings, *, clock: Callable[[], dt.datetime] = utc
             raise ConfigError("[channels.altinn2] needs wsdl_url and endpoint_url")
         logger.warning("%s", ALTINN2_SHUT_DOWN)
         channels["altinn2"] = Altinn2Channel(c.altinn2)
-    if c.digitalpost.enabled and c.digitalpost.transport == "ngdp":
+    if c.digitalpost.enabled and c.digitalpost.transport == "sf1601":
+        from gateway.channels.sf1601 import Sf1601FeedChannel
+        from gateway.mapping.memo_out import shipment_to_memo
+
+        written = c.digitalpost.memo_version
+        channels["digitalpost"] = Sf1601FeedChannel(
+            c.digitalpost, clock=clock,
+            render=lambda letter: shipment_to_memo(letter.shipment, content=letter.content, now=clock(), version=written),
+        )
+    elif c.digitalpost.enabled:
         from gateway.channels.digitalpost import DigitalPostChannel
         from gateway.mapping.memo_out import shipment_to_memo
 

@@ -27,6 +27,7 @@ from gateway.config.sections import (
     PrintSettings,
     ReceivingSystem,
     SenderSettings,
+    Sf1601Settings,
     ServerSettings,
     Settings,
     StorageSettings,
@@ -93,7 +94,7 @@ def load_settings(path: str | os.PathLike[str] | None = None, *, environ: Mappin
         print=_print_settings(dict(channels_raw.get("print", {}))),
         altinn3=_build(Altinn3Settings, _altinn3_raw(channels_raw.get("altinn3", {}), environ), "channels.altinn3"),
         altinn2=_build(Altinn2Settings, channels_raw.get("altinn2", {}), "channels.altinn2"),
-        digitalpost=_build(DigitalPostSettings, channels_raw.get("digitalpost", {}), "channels.digitalpost"),
+        digitalpost=_digitalpost(channels_raw.get("digitalpost", {})),
     )
     _check_digitalpost(channels.digitalpost)
 
@@ -119,6 +120,14 @@ def _print_settings(raw: dict[str, Any]) -> PrintSettings:
     """``[channels.print]`` with its ``[channels.print.digipost]`` table."""
     digipost = _build(DigipostSettings, raw.pop("digipost", {}), "channels.print.digipost")
     return _build(PrintSettings, {**raw, "digipost": digipost}, "channels.print")
+
+
+def _digitalpost(raw: Mapping[str, Any]) -> DigitalPostSettings:
+    """``[channels.digitalpost]`` with its ``[channels.digitalpost.sf1601]`` table inside."""
+    raw = dict(raw)
+    sf1601 = _build(Sf1601Settings, raw.pop("sf1601", {}), "channels.digitalpost.sf1601")
+    settings: DigitalPostSettings = _build(DigitalPostSettings, raw, "channels.digitalpost")
+    return dataclasses.replace(settings, sf1601=sf1601)
 
 
 def _sender(item: Mapping[str, Any], index: int) -> SenderSettings:

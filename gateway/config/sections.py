@@ -27,6 +27,7 @@ __all__ = [
     "PrintSettings",
     "ReceivingSystem",
     "SenderSettings",
+    "Sf1601Settings",
     "ServerSettings",
     "Settings",
     "StorageSettings",
@@ -296,6 +297,45 @@ class Altinn2Settings:
 
 
 @frozen
+class Sf1601Settings:
+    """``[channels.digitalpost.sf1601]``: KOMBIT SF1601 "Afsend post" through Serviceplatformen
+    (used when ``transport = "sf1601"``). The service base is ``[channels.digitalpost] base_url``
+    (``https://prod.serviceplatformen.dk``; test ``https://exttest.serviceplatformen.dk``); the
+    certificate pair, ``ca_bundle`` and ``timeout_seconds`` are the digitalpost ones too."""
+
+    #: The authority's CVR number (AnvenderKontekst.Cvr in the STS request).
+    authority_cvr: str = ""
+    #: KOMBIT's security token service (test: adgangsstyring.eksterntest-stoettesystemerne.dk).
+    sts_url: str = "https://adgangsstyring.stoettesystemerne.dk/runtime/api/rest/wstrust/v1/issue"
+    access_token_path: str = "/service/AccessTokenService_1/token"
+    #: Open in the sources: itk-dev and os2forms send to ``/kombi`` (so does a later fork of
+    #: python-serviceplatformen), python-serviceplatformen to ``/memos``.
+    send_path: str = "/service/KombiPostAfsend_1/kombi"
+    lookup_path: str = "/service/PostForespoerg_1/digitalpost"
+    send_entity_id: str = "http://entityid.kombit.dk/service/kombipostafsend/1"
+    lookup_entity_id: str = "http://entityid.kombit.dk/service/postforespoerg/1"
+    #: A token is renewed this many seconds before it expires (itk-dev: 60 s access, 15 min SAML).
+    token_margin_seconds: float = 300.0
+    #: Who prints an unregistered Danish recipient's letter: "print" (our own print channel) or
+    #: "sf1601" (Fysisk Post through KOMBIT's remote print, KombiValgKode "Fysisk Post").
+    physical_post: str = "print"
+    #: ForsendelseTypeIdentifikator, handed out per authority by the print supplier.
+    forsendelse_type_identifikator: int = 0
+    #: PostKategoriKode of Fysisk Post (os2forms sends "Prioritaire").
+    post_kategori_kode: str = "Prioritaire"
+    #: Beskedfordeler (SF1461) status events over AMQP 0-9-1: '' reads no events. Production:
+    #: amqps://beskedfordeler.stoettesystemerne.dk:5671/BF with ``amqp_token_auth`` on.
+    amqp_url: str = ""
+    #: The queue (Dueslag id, a UUID) Beskedfordeler fills with PostStatusBeskedModtag events.
+    amqp_queue: str = ""
+    #: Log in with the decoded SAML token of ``amqp_entity_id`` as SASL EXTERNAL credential and
+    #: the client certificate in TLS (KOMBIT's AfhentBesked sample, python-serviceplatformen).
+    amqp_token_auth: bool = False
+    amqp_entity_id: str = "http://entityid.kombit.dk/service/bfo_modtag/2"
+    amqp_heartbeat_seconds: int = 60
+
+
+@frozen
 class DigitalPostSettings:
     """``[channels.digitalpost]``: Danish Digital Post. ``transport`` picks the way in: "ngdp"
     (NgDP REST, raw MeMo over mutual TLS plus HTTP Basic) or "sf1601" (KOMBIT's Serviceplatformen)."""
@@ -316,8 +356,9 @@ class DigitalPostSettings:
     timeout_seconds: float = 30.0
     #: The MeMo version written for Digital Post: "1.2" (current since March 2025) or "1.1".
     memo_version: str = "1.2"
-    #: Receipt ids asked for per page when looking for one messageUUID among the receipts.
+    #: Receipt ids asked for per page when looking for one messageUUID among the receipts (NgDP).
     receipt_page_size: int = 100
+    sf1601: Sf1601Settings = field(default_factory=Sf1601Settings)
 
 
 @frozen

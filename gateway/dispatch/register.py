@@ -30,7 +30,13 @@ class DatabaseRegister:
 
 
 class CompositeRegister:
-    """Danish recipients are asked of Digital Post (when configured); everyone else of the table."""
+    """Danish recipients are asked of Digital Post (when configured); everyone else of the table.
+
+    A Digital Post channel that prints for unregistered recipients itself (SF1601 with
+    ``physical_post = "sf1601"``, ``carries_physical_post``) takes every Danish letter: it
+    asks the registration at submit and sends the letter as physical post when there is no
+    mailbox, so routing must not send those letters to our own print channel.
+    """
 
     def __init__(self, table: RecipientRegister, digitalpost: RegistrationLookup | None) -> None:
         self.table = table
@@ -38,6 +44,8 @@ class CompositeRegister:
 
     def lookup(self, identifier: str, kind: PartyKind) -> Reachability | None:
         if kind in DANISH and self.digitalpost is not None:
+            if getattr(self.digitalpost, "carries_physical_post", False):
+                return Reachability.DIGITAL
             registered = self.digitalpost.is_registered(DANISH[kind], identifier)
             return Reachability.DIGITAL if registered else Reachability.UNREACHABLE
         return self.table.lookup(identifier, kind)
