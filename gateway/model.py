@@ -6,20 +6,13 @@ beside the shipment, never an edit of it.
 """
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import enum
-import functools
-import operator
-import types
-import typing
 import uuid
 from collections.abc import Callable
 from dataclasses import field
-from typing import Any
 
 from gateway.frozen import frozen
-from gateway.routing_storage import routing_from_stored, routing_to_stored
 
 
 class Status(enum.StrEnum):
@@ -122,6 +115,7 @@ class Document:
     document_type: str | None = None
     page_count: int | None = None
     sign_requested: bool = False
+    title: str | None = None  # the document's own title (Noark dbTittel, arkivmelding dokumentbeskrivelse/tittel)
 
 
 @frozen
@@ -160,6 +154,16 @@ class CaseMetadata(NoarkFiling):
     journal_date: dt.datetime | None = None
     case_officer: str | None = None
     extra: tuple[tuple[str, str], ...] = ()
+    # What a Noark archive says beyond SvarUt's metadata block (Noark 4 journpost/noarksak,
+    # arkivmelding saksmappe/journalpost). None: the sender did not say.
+    case_title: str | None = None  # saTittel, saksmappe/tittel
+    public_title: str | None = None  # jpOffinnhold, offentligTittel
+    access_code: str | None = None  # jpTgkode, skjerming/tilgangsrestriksjon
+    access_basis: str | None = None  # jpUoff, skjerming/skjermingshjemmel
+    administrative_unit: str | None = None  # saAdmkort, administrativEnhet
+    records_unit: str | None = None  # saJenhet, journalenhet
+    case_officer_id: str | None = None  # saAnsvinit (the officer's initials or user id)
+    archive_part: str | None = None  # saArkdel, referanseArkivdel
 
 
 @frozen
@@ -251,6 +255,21 @@ class RoutingMetadata:
 
 
 @frozen
+class ExchangeEnvelope:
+    """The BEST/EDU envelope a letter came in (noarkExchange ``PutMessage``): what a status
+    receipt back to the sending archive must echo."""
+
+    conversation_id: str
+    content_namespace: str
+    sender_orgnr: str  # the sending organisation (the authenticated sender's, where the envelope left it empty)
+    receiver_orgnr: str
+    sender_ref: str | None = None  # the archive's own reference (envelope/sender/ref)
+    receiver_ref: str | None = None
+    receiver_name: str | None = None
+    journal_entry_id: str | None = None  # jpId: the archive's key of the journal entry
+
+
+@frozen
 class DeliveryPolicy:
     mode: DeliveryMode = DeliveryMode.DIGITAL_WITH_PRINT_FALLBACK
     read_deadline_hours: int | None = None  # None: the sender's or gateway's default
@@ -301,6 +320,7 @@ class Shipment:
     signing: SigningRequest | None = None
     security_level: int | None = None
     source_contract: str = "svarut-v9"
+    exchange: ExchangeEnvelope | None = None  # noarkExchange letters: the envelope they came in
 
     @property
     def printable(self) -> bool:
@@ -330,117 +350,3 @@ def utcnow() -> dt.datetime:
 
 #: What tells the time to the services and the dispatcher: :func:`utcnow`, or a test's clock.
 Clock = Callable[[], dt.datetime]
-
-
-# --- plain-data conversion for storage (JSON columns) ---
-
-
-_SCALARS = frozenset({str, int, float, bool, type(None)})
-#: Types whose stored form is not their fields: (to stored, from stored) over plain data.
-_StoredForm = tuple[Callable[[dict[str, Any]], dict[str, Any]], Callable[[dict[str, Any]], dict[str, Any]]]
-
-
-def _renamed(stored_names: dict[str, str]) -> _StoredForm:
-    """The stored form of a type whose fields were renamed: ``stored_names`` maps a field's
-    name to the key it is stored under (the other fields keep theirs, and the keys their order)."""
-    field_names = {stored: name for name, stored in stored_names.items()}
-
-    def to_stored(data: dict[str, Any]) -> dict[str, Any]:
-        return {stored_names.get(key, key): value for key, value in data.items()}
-
-    def from_stored(stored: dict[str, Any]) -> dict[str, Any]:
-        return {field_names.get(key, key): value for key, value in stored.items()}
-    return to_stored, from_stored
-
-
-#: Shipment fields named since the first rows were stored → their stored keys. The stored keys
-#: stay: stored shipments load, and the content digest every accepted letter is stored with
-#: (taken of this form) does not change, so a repeat sent after an upgrade still matches it.
-_SHIPMENT_STORED_NAMES = {"sender": "tenant", "sender_party": "sender", "source_system": "sending_system"}
-_STORED_FORMS: dict[type, _StoredForm] = {
-    RoutingMetadata: (routing_to_stored, routing_from_stored),
-    Shipment: _renamed(_SHIPMENT_STORED_NAMES),
-}
-#: One converter per type seen, built on first sight: a shipment is converted twice per
-#: intake (digest and storage), and most of its ~300 values are plain scalars.
-_CONVERTERS: dict[type, Callable[[Any], Any]] = {}
-
-
-def to_data(value: Any) -> Any:
-    """Turn a model value into JSON-ready data (dataclasses → dicts, tuples → lists)."""
-    cls = type(value)
-    if cls in _SCALARS:
-        return value
-    convert = _CONVERTERS.get(cls)
-    if convert is None:
-        convert = _CONVERTERS[cls] = _converter(cls)
-    return convert(value)
-
-
-def _with_empty_shortcut(empty: Any, convert: Callable[[Any], dict[str, Any]]) -> Callable[[Any], dict[str, Any]]:
-    """Most letters carry no routing data: the empty value's stored form (scalars and empty
-    lists) is worked out once, and each such letter gets a fresh copy (1 µs instead of 12)."""
-    stored = convert(empty)
-    return lambda value: {k: [] if v == [] else v for k, v in stored.items()} if value == empty else convert(value)
-
-
-def _converter(cls: type) -> Callable[[Any], Any]:
-    if dataclasses.is_dataclass(cls):
-        names = tuple(f.name for f in dataclasses.fields(cls))
-
-        def from_dataclass(value: Any) -> dict[str, Any]:
-            out = {}
-            for name in names:
-                item = getattr(value, name)
-                out[name] = item if type(item) in _SCALARS else to_data(item)
-            return out
-
-        stored_form = _STORED_FORMS.get(cls)
-        if stored_form is not None:
-            to_stored = stored_form[0]
-            convert = lambda value: to_stored(from_dataclass(value))  # noqa: E731
-            return _with_empty_shortcut(cls(), convert) if cls is RoutingMetadata else convert
-        return from_dataclass
-    if issubclass(cls, enum.Enum):
-        return operator.attrgetter("value")
-    if issubclass(cls, dt.datetime):
-        return cls.isoformat
-    if issubclass(cls, (list, tuple)):
-        return _sequence
-    return lambda value: value
-
-
-def _sequence(value: list[Any] | tuple[Any, ...]) -> list[Any]:
-    return [item if type(item) in _SCALARS else to_data(item) for item in value]
-
-
-@functools.cache
-def _hints(cls: type) -> dict[str, Any]:
-    return typing.get_type_hints(cls)
-
-
-def from_data(cls: Any, data: Any) -> Any:
-    """Inverse of :func:`to_data`, driven by the type hints of ``cls``."""
-    if data is None:
-        return None
-    origin = typing.get_origin(cls)
-    if origin in (typing.Union, types.UnionType):
-        inner = [a for a in typing.get_args(cls) if a is not type(None)]
-        return from_data(inner[0], data)
-    if origin is tuple:
-        args = typing.get_args(cls)
-        if len(args) == 2 and args[1] is Ellipsis:
-            return tuple(from_data(args[0], v) for v in data)
-        return tuple(from_data(a, v) for a, v in zip(args, data))
-    if isinstance(cls, type) and dataclasses.is_dataclass(cls):
-        stored_form = _STORED_FORMS.get(cls)
-        if stored_form is not None:
-            data = stored_form[1](data)
-        hints = _hints(cls)
-        make: Callable[..., Any] = cls  # is_dataclass narrows to a protocol that takes no fields
-        return make(**{k: from_data(hints[k], v) for k, v in data.items() if k in hints})
-    if isinstance(cls, type) and issubclass(cls, enum.Enum):
-        return cls(data)
-    if cls is dt.datetime:
-        return dt.datetime.fromisoformat(data)
-    return data

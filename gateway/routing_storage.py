@@ -5,7 +5,7 @@ pairs in ``routing.extra`` ("memo.contactPoint.group", ...). Stored shipments ha
 and so has the content digest every accepted letter is stored with: a repeat sent after an
 upgrade must still match it. So the stored form stays the pairs, in the order the intake
 wrote them, and these two functions translate between it and the model's plain data (the
-dicts of :func:`gateway.model.to_data`). They work on plain data only, below the model;
+dicts of :func:`gateway.stored_form.to_data`). They work on plain data only, below the model;
 the stored keys are the stored form's own names, not MeMo's (those are in ``memo_vocabulary``).
 One value is stored in one spelling only: an ``xs:boolean`` flag as ``true``/``false``, so a
 letter that wrote one as ``1``/``0`` has a new digest (its repeat across this change is a

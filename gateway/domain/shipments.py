@@ -25,7 +25,8 @@ from gateway.errors import ConflictError, FaultCode, GatewayError, NotFoundError
 from gateway.limits import LIMITS
 from gateway.mapping.routing_rules import RoutingRule, apply_rules
 from gateway.resources import load_table
-from gateway.model import FINAL_STATUSES, Clock, Event, Shipment, Status, new_shipment_id, to_data, utcnow
+from gateway.model import FINAL_STATUSES, Clock, Event, Shipment, Status, new_shipment_id, utcnow
+from gateway.stored_form import to_data
 from gateway.spool import Content
 from gateway.store.blobs import DocumentStore
 from gateway.store.repository import IdTaken, Repository, StoredShipment

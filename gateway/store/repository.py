@@ -15,7 +15,8 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from gateway.errors import FaultCode, StorageError
-from gateway.model import FINAL_STATUSES, Event, Shipment, Status, from_data, to_data, utcnow
+from gateway.model import FINAL_STATUSES, Event, Shipment, Status, utcnow
+from gateway.stored_form import from_data, to_data
 from gateway.store import tables
 from gateway.store.document_rows import StagedDocument, insert_documents
 from gateway.store.jobs import enqueue

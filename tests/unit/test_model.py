@@ -1,7 +1,8 @@
 import datetime as dt
 import json
 
-from gateway.model import CaseMetadata, Document, Link, Party, PartyKind, PostalAddress, Shipment, from_data, to_data
+from gateway.model import CaseMetadata, Document, Link, Party, PartyKind, PostalAddress, Shipment
+from gateway.stored_form import from_data, to_data
 
 
 def test_shipment_survives_json_roundtrip():

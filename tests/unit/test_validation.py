@@ -133,13 +133,14 @@ def test_one_definition_of_forbidden_filename_characters():
 
 def _text_paths(cls, prefix=""):
     """Canonical paths of every ``str`` field reachable from ``cls`` ([] for list items)."""
+    import types
     import typing
 
     from gateway import model
 
     for f in dataclasses.fields(cls):
         hint = typing.get_type_hints(cls)[f.name]
-        optional = typing.get_origin(hint) in (typing.Union, model.types.UnionType)
+        optional = typing.get_origin(hint) in (typing.Union, types.UnionType)
         args = [a for a in typing.get_args(hint) if a is not type(None)] if optional else [hint]
         path = f"{prefix}{f.name}"
         for arg in args:
@@ -168,6 +169,12 @@ NOT_FROM_SVARUT = {
     "recipient.attention.person", "recipient.attention.production_unit",
     "recipient.attention.email", "reply_to.attention.person", "reply_to.attention.production_unit",
     "reply_to.attention.email", "links[].action",
+    # what a Noark archive says beyond SvarUt (noarkExchange intake, bounded by mappings/noark4.toml)
+    "case_metadata.access_basis", "case_metadata.access_code", "case_metadata.administrative_unit",
+    "case_metadata.archive_part", "case_metadata.case_officer_id", "case_metadata.case_title",
+    "case_metadata.public_title", "case_metadata.records_unit", "documents[].title",
+    *(f"exchange.{name}" for name in ("content_namespace", "conversation_id", "journal_entry_id", "receiver_name",
+                                      "receiver_orgnr", "receiver_ref", "sender_orgnr", "sender_ref")),
     # every routing field but forsendelseType: MeMo's, set by the MeMo intake and routing rules
     *(path for path in _text_paths(Shipment) if path.startswith("routing.") and path != "routing.shipment_type"),
 }
