@@ -20,9 +20,10 @@ from gateway.dispatch.register import CompositeRegister, DatabaseRegister, Regis
 from gateway.dispatch.worker import WorkerPool
 from gateway.documents.printability import PrintRules
 from gateway.domain.memo_intake import MemoIntake, build_verifiers
+from gateway.domain.noark_intake import NoarkIntake, receiver_party
 from gateway.domain.shipments import ShipmentService
 from gateway.mapping.routing_rules import load_rules
-from gateway.model import Clock, utcnow
+from gateway.model import Clock, Shipment, utcnow
 from gateway.store import migrate
 from gateway.store.blobs import DocumentStore, FileBlobStore
 from gateway.store.dispatch import DispatchStore
@@ -44,6 +45,7 @@ class Runtime:
     dispatcher: Dispatcher
     schemas: SchemaRegistry
     memo: MemoIntake
+    noark: NoarkIntake
     #: Shared by every endpoint of this process (gateway/admission.py).
     memory_budget: MemoryBudget
     #: This process's MTOM spool (gateway/spool.py), on the document files' file system.
@@ -92,9 +94,19 @@ class Runtime:
             dispatcher=dispatcher,
             schemas=schemas,
             memo=memo,
+            noark=NoarkIntake(shipments, settings.noark),
             memory_budget=MemoryBudget(settings.server.memory_budget_bytes, wait_seconds=settings.server.memory_wait_seconds),
             spool_dir=process_spool_dir(settings.storage.spool_dir),
         )
+
+    def noark_can_receive(self, orgnr: str) -> bool:
+        """noarkExchange ``GetCanReceiveMessage``: would a letter to ``orgnr`` be delivered (a
+        digital mailbox the register knows, or print)? A read of the register, nothing stored."""
+        recipient = receiver_party(orgnr)
+        if recipient is None:
+            return False
+        probe = Shipment(id="", sender="", title="", recipient=recipient, documents=())
+        return self.dispatcher.route_for(probe).channel is not None
 
     def start_workers(self, count: int | None = None) -> WorkerPool:
         """Run dispatch workers in this process (threads)."""

@@ -32,7 +32,7 @@ from gateway import __version__
 from gateway.config import ServerSettings
 from gateway.limits import LIMITS
 from gateway.runtime import Runtime
-from gateway.soap import memo, svarut, validation
+from gateway.soap import memo, noark, svarut, validation
 from gateway.soap.contract import WsdlEndpoint
 from gateway.soap.protocol import BODY_BYTES_ENV, REFUSAL_ENV, TOO_LARGE
 
@@ -242,7 +242,7 @@ def build_site(runtime: Runtime, reactor: Any) -> tuple[GatewaySite, ThreadPool]
     settings = runtime.settings.server
     pool = ThreadPool(minthreads=1, maxthreads=settings.threads, name="gateway-soap")
     root = resource.Resource()
-    endpoints = {module.PATH: module.build_application(runtime) for module in (svarut, validation, memo)}
+    endpoints = {module.PATH: module.build_application(runtime) for module in (svarut, validation, memo, noark)}
     for path, endpoint in endpoints.items():
         _mount(root, path, SoapResource(reactor, pool, endpoint))
     root.putChild(b"health", HealthResource(runtime))  # type: ignore[arg-type]  # provides IResource (zope.interface)

@@ -35,9 +35,10 @@ def cmd_export_wsdl(args: argparse.Namespace) -> int:
 
 
 def _wsdl_exports():  # type: ignore[no-untyped-def]
-    from gateway.soap import memo, svarut, validation
+    from gateway.soap import memo, noark, svarut, validation
 
     return {
+        "noarkExchange.wsdl": (noark.PATH, noark.wsdl_document),
         "MemoService.wsdl": (memo.PATH, memo.wsdl_document),
         "ForsendelsesServiceV9.wsdl": (svarut.PATH, svarut.wsdl_document),
         "ValidationService.wsdl": (validation.PATH, validation.wsdl_document),

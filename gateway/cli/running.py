@@ -50,10 +50,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def _print_banner(settings: Settings, base: str) -> None:
-    from gateway.soap import svarut
+    from gateway.soap import noark, svarut
 
     print(f"gateway {__version__} listening on {base} ({settings.source})", flush=True)
     print(f"  SvarUt V9: {base}{svarut.PATH}  (WSDL: {base}{svarut.PATH}?wsdl)", flush=True)
+    print(f"  noarkExchange (BEST/EDU): {base}{noark.PATH}  (WSDL: {base}{noark.PATH}?wsdl)", flush=True)
     print(f"  database:  {_safe_url(settings.storage.resolved_database_url)}", flush=True)
 
 

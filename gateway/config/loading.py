@@ -32,6 +32,7 @@ from gateway.config.sections import (
     Settings,
     StorageSettings,
     SvarUtSettings,
+    NoarkSettings,
 )
 
 #: [channels.digitalpost]: the ways into Digital Post, and the MeMo versions the gateway writes.
@@ -44,6 +45,7 @@ _ENV_SECTIONS = {
     "intake": IntakePolicy,
     "logging": LoggingSettings,
     "dispatch": DispatchSettings,
+    "noark": NoarkSettings,
 }
 
 
@@ -53,6 +55,7 @@ def demo_sender() -> SenderSettings:
         password_hash=passwords.hash_password(DEMO_SENDER_PASSWORD),
         organization_number=DEMO_ORGANIZATION_NUMBER,
         display_name="Demo kommune",
+        sends_for=("*",),  # loopback only: try any archive's sample messages as they are
     )
 
 
@@ -73,7 +76,7 @@ def load_settings(path: str | os.PathLike[str] | None = None, *, environ: Mappin
     for (section, key), value in _env_overrides(environ).items():
         raw.setdefault(section, {})[key] = value
 
-    known = {"server", "storage", "intake", "svarut", "logging", "senders", "channels", "dispatch"}
+    known = {"server", "storage", "intake", "svarut", "noark", "logging", "senders", "channels", "dispatch"}
     unknown = sorted(set(raw) - known)
     if unknown:
         raise ConfigError(f"unknown section(s) {', '.join(unknown)} in {source}")

@@ -32,6 +32,7 @@ __all__ = [
     "Settings",
     "StorageSettings",
     "SvarUtSettings",
+    "NoarkSettings",
 ]
 
 #: ``storage.documents``: one node keeps large documents as files, nodes that share only the
@@ -173,6 +174,22 @@ class SenderSettings:
     signing_certificate: str = ""
     signing_ca: str = ""
     allow_unsigned: bool = False
+    #: noarkExchange: organisations besides ``organization_number`` this account may name as
+    #: the sender in a PutMessage envelope (an archive hosting several); ``"*"``: any.
+    sends_for: tuple[str, ...] = ()
+
+    def may_send_for(self, organization_number: str) -> bool:
+        return (organization_number == self.organization_number or organization_number in self.sends_for
+                or "*" in self.sends_for)
+
+
+@frozen
+class NoarkSettings:
+    """``[noark]``: the noarkExchange (BEST/EDU) endpoint."""
+
+    #: The gateway's own organisation numbers: a PutMessage addressed to one of them is a letter
+    #: to every recipient its ``avsmot`` lists (the archive uses the gateway as its post room).
+    own_organization_numbers: tuple[str, ...] = ()
 
 
 @frozen
@@ -414,6 +431,7 @@ class Settings:
     storage: StorageSettings = field(default_factory=StorageSettings)
     intake: IntakePolicy = field(default_factory=IntakePolicy)
     svarut: SvarUtSettings = field(default_factory=SvarUtSettings)
+    noark: NoarkSettings = field(default_factory=NoarkSettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
     channels: ChannelSettings = field(default_factory=ChannelSettings)
     dispatch: DispatchSettings = field(default_factory=DispatchSettings)

@@ -36,7 +36,7 @@ from gateway.dispatch.backoff import backoff_seconds
 from gateway.dispatch.calendar import WorkingCalendar
 from gateway.dispatch.routing import PRINT, RecipientRegister, Route, choose_route
 from gateway.dispatch.texts import Texts, for_recipient
-from gateway.model import FINAL_STATUSES, Clock, Event, PartyKind, Status
+from gateway.model import FINAL_STATUSES, Clock, Event, PartyKind, Shipment, Status
 from gateway.store.blobs import DocumentStore
 from gateway.store.dispatch import ChannelHealth, DispatchStore, Job, LeaseLost
 from gateway.store.jobs import DEAD, MAX_ERROR
@@ -121,6 +121,11 @@ class Dispatcher:
             if isinstance(channel, StatusFeed):
                 self.store.ensure_job(NewJob(kind="feed", channel=name, run_after=self.clock()))
 
+    def route_for(self, shipment: Shipment) -> Route:
+        """Where ``shipment`` would go now: the register and the channels, nothing recorded."""
+        return choose_route(shipment, register=self.register, digital_channels=self.digital_channels(shipment.recipient.kind),
+                            print_available=PRINT in self.channels)
+
     # --- handlers ---
 
     def _route(self, job: Job, now: dt.datetime) -> Outcome:
@@ -128,9 +133,7 @@ class Dispatcher:
         if stored.status in FINAL_STATUSES:
             return done(now)
         texts = for_recipient(stored.shipment.recipient.kind)
-        route = choose_route(stored.shipment, register=self.register,
-                             digital_channels=self.digital_channels(stored.shipment.recipient.kind),
-                             print_available=PRINT in self.channels)
+        route = self.route_for(stored.shipment)
         if route.channel is None:
             return self._end(stored, Status.NOT_DELIVERED, "not_delivered", route_text(texts, route), now).then(done(now))
         # The same leased job goes on as the submit at once; the routing is recorded with the

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from gateway.config import IntakePolicy
+from gateway.documents.pdf import PdfInfo
 from gateway.documents.printability import PrintRules
 from gateway.domain.identifiers import is_valid_norwegian_person_id
 from gateway.domain.validation import check_giro_pages, check_length, check_printable, inspect_documents, shown, validate_shipment
@@ -65,6 +66,20 @@ class Acceptance:
     shipment_id: str
     status: Status
     repeat: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class _Checked:
+    """A letter every rule has passed, ready to store."""
+
+    shipment: Shipment
+    contents: Sequence[Content]
+    infos: Sequence[PdfInfo | None]
+    operation: str
+    shipment_id: str
+    digest: str
+    reserved: bool
+    unprintable: str | None
 
 
 def content_digest(shipment: Shipment) -> str:
@@ -116,6 +131,32 @@ class ShipmentService:
         content answers the same id and stored status (and stores nothing, even if the rules
         have changed since), other content under it is refused with nothing but an audit record.
         """
+        checked = self._checked(shipment, contents, operation=operation, shipment_id=shipment_id,
+                                reservation_required=reservation_required, unique_filenames=unique_filenames,
+                                documents_required=documents_required)
+        return checked if isinstance(checked, Acceptance) else self._stored(checked)
+
+    def accept_all(
+        self,
+        letters: Sequence[tuple[Shipment, Sequence[Content], str]],
+        *,
+        operation: str,
+        unique_filenames: bool = True,
+        documents_required: bool = True,
+    ) -> list[Acceptance]:
+        """Several letters of one message, each ``(shipment, contents, its id)``: every rule is
+        checked for all of them before the first is stored, so a refusal stores none. Each is
+        then committed on its own; should storage fail between two, the message's repeat
+        (same ids, same content) answers the stored ones and stores the rest."""
+        checked = [self._checked(shipment, contents, operation=operation, shipment_id=shipment_id,
+                                 reservation_required=False, unique_filenames=unique_filenames,
+                                 documents_required=documents_required)
+                   for shipment, contents, shipment_id in letters]
+        return [item if isinstance(item, Acceptance) else self._stored(item) for item in checked]
+
+    def _checked(self, shipment: Shipment, contents: Sequence[Content], *, operation: str, shipment_id: str | None,
+                 reservation_required: bool, unique_filenames: bool, documents_required: bool) -> _Checked | Acceptance:
+        """Every rule checked (nothing written but a refusal's audit record); a repeat's answer."""
         sender = shipment.sender
         try:
             digest = content_digest(shipment)
@@ -135,9 +176,12 @@ class ShipmentService:
         except GatewayError as exc:
             self.audit_refusal(operation, sender, exc, shipment_id)
             raise
+        return _Checked(shipment, contents, infos, operation, shipment_id, digest, reserved, unprintable)
 
+    def _stored(self, checked: _Checked) -> Acceptance:
+        shipment, shipment_id, sender, operation = checked.shipment, checked.shipment_id, checked.shipment.sender, checked.operation
         documents, inline = [], []
-        for doc, data, info in zip(shipment.documents, contents, infos, strict=True):
+        for doc, data, info in zip(shipment.documents, checked.contents, checked.infos, strict=True):
             ref, staged = self.documents.stage(data, sha256=doc.sha256)
             if staged is not None:
                 inline.append(staged)
@@ -151,16 +195,17 @@ class ShipmentService:
             Event(at=now, kind="received", status=Status.RECEIVED, detail=f"via {operation}"),
             Event(at=now, kind="accepted", status=Status.ACCEPTED, detail=f"{len(documents)} document(s), {pages} page(s)"),
         ]
-        if unprintable is not None:
-            events.append(Event(at=now, kind="not_printable", detail=unprintable))
+        if checked.unprintable is not None:
+            events.append(Event(at=now, kind="not_printable", detail=checked.unprintable))
         if rule is not None:
             events.append(Event(at=now, kind="routing_rule", detail=f"{rule.name}: kontaktpunkt {stored.routing.contact_point}"))
         try:
-            self.repository.insert_shipment(stored, content_sha256=digest, events=events, reserved=reserved, documents=inline)
+            self.repository.insert_shipment(stored, content_sha256=checked.digest, events=events, reserved=checked.reserved,
+                                            documents=inline)
         except IdTaken:
             # A concurrent call with the same id won the race: same rules as a repeat.
             try:
-                answer = self._idempotent_answer(shipment_id, sender, digest, reservation_required=False)
+                answer = self._idempotent_answer(shipment_id, sender, checked.digest, reservation_required=False)
             except GatewayError as exc:
                 self.audit_refusal(operation, sender, exc, shipment_id)
                 raise
