@@ -29,7 +29,8 @@ from gateway.xml.parser import INLINE_DOCUMENTS, parse_untrusted
 NOARK4_NS = "http://www.arkivverket.no/Noark4-1-WS-WD/types"
 ARKIVMELDING_NS = "http://www.arkivverket.no/standarder/noark5/arkivmelding"
 EXCHANGE_TYPES_NS = "http://www.arkivverket.no/Noark/Exchange/types"
-_XSTREAM_DOM = "com.sun.org.apache.xerces.internal.dom.ElementNSImpl"
+_XSTREAM_PACKAGE = "com.sun.org.apache.xerces.internal.dom."
+_XSTREAM_DOM = _XSTREAM_PACKAGE + "ElementNSImpl"
 _XSTREAM_DATA = "com.sun.org.apache.xerces.internal.dom.CharacterDataImpl"
 #: An XML declaration at the start of a text payload (bounded: a declaration is short).
 _DECLARATION = re.compile(r"^\ufeff?[ \t\r\n]*<\?xml[^>]{0,200}\?>")
@@ -82,7 +83,7 @@ def payload_source(payload: etree._Element) -> etree._Element | PayloadText:
     (:class:`NoarkError` ``PAYLOAD_MISSING`` for neither). The caller claims the memory that
     parsing a text costs before it calls :func:`parse_payload`."""
     children = [child for child in payload if isinstance(child.tag, str)]
-    if payload.get("class") == _XSTREAM_DOM and payload.get("serialization") == "custom":
+    if payload.get("class") == _XSTREAM_DOM or any(child.tag.startswith(_XSTREAM_PACKAGE) for child in children):
         return _text_source(_xstream_text(payload))
     if len(children) == 1 and not (payload.text or "").strip() and not (children[0].tail or "").strip():
         return children[0]
