@@ -83,6 +83,10 @@ def cmd_shipment(args: argparse.Namespace) -> int:
             print(f"gateway: no shipment {args.id}", file=sys.stderr)
             return 1
         print(f"{stored.shipment.id}  {stored.status}  {stored.shipment.title!r}  ({stored.shipment.sender})")
+        exchange = stored.shipment.exchange
+        if exchange is not None:
+            print(f"  noarkExchange conversation {exchange.conversation_id}  from {exchange.sender_orgnr or '-'}"
+                  f" to {exchange.receiver_orgnr}  jpId={exchange.journal_entry_id or '-'}")
         for d in runtime.dispatch_store.deliveries(shipment_id=args.id):
             cost = d.cost_ore if d.cost_ore is not None else d.cost_estimate_ore
             print(f"  delivery {d.channel:8} {d.status:14} ref={d.reference} cost_ore={cost} open={d.open}")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import datetime as dt
 import uuid
 
 import pytest
@@ -224,11 +225,33 @@ def test_conversation_ids_are_per_sender(sqlite_gateway):
 # ---------------------------------------------------------------- GetCanReceiveMessage and SOAP 1.2
 
 
-def test_get_can_receive_message_is_the_routing_decision(sqlite_gateway):
-    _, service = _official_service(sqlite_gateway)
-    assert service.GetCanReceiveMessage(receiver={"orgnr": "974720760"}) is True  # print is enabled by default
+def _row_counts(runtime) -> dict[str, int]:
+    import sqlalchemy as sa
+
+    from gateway.store import tables
+
+    with runtime.engine.connect() as connection:
+        return {t.name: connection.execute(sa.select(sa.func.count()).select_from(t)).scalar_one() for t in tables.metadata.sorted_tables}
+
+
+def test_get_can_receive_message_is_the_routing_decision_and_stores_nothing(rig):
+    _, service = _official_service(rig.gw)
+    before = _row_counts(rig.gw.runtime)
+    assert service.GetCanReceiveMessage(receiver={"orgnr": "974720760"}) is True  # print takes it
     assert service.GetCanReceiveMessage(receiver={"orgnr": "974720761"}) is False  # bad check digit
     assert service.GetCanReceiveMessage(receiver={"orgnr": ""}) is False
+    assert _row_counts(rig.gw.runtime) == before
+
+
+def test_without_print_only_a_registered_mailbox_can_receive(start_gateway, settings_factory):
+    from gateway.config import ChannelSettings, PrintSettings
+
+    gw = start_gateway(settings_factory(channels=ChannelSettings(print=PrintSettings(enabled=False))))
+    _, service = _official_service(gw)
+    assert service.GetCanReceiveMessage(receiver={"orgnr": "974720760"}) is False  # no channel would take it
+    gw.runtime.dispatch_store.register_set([("974720760", "organization", "digital")], now=dt.datetime.now(dt.timezone.utc))
+    # registered, but no digital channel is enabled either
+    assert service.GetCanReceiveMessage(receiver={"orgnr": "974720760"}) is False
 
 
 def test_soap12_is_served_on_the_same_address(sqlite_gateway):
@@ -257,3 +280,15 @@ def test_the_letters_reach_altinn3_and_print_and_are_followed_through_svarut(rig
     assert rig.status(digital) == "SENDT_DIGITALT"
     assert rig.status(printed) == "SENDT_PRINT"
     assert list(rig.print_dir.rglob(f"{printed}.pdf"))  # in the print batch, on its way
+
+
+def test_gateway_shipment_show_shows_the_conversation(sqlite_gateway, tmp_path):
+    from tests.integration.test_cli import gateway as cli
+
+    _, service = _official_service(sqlite_gateway)
+    data, conversation_id = sample("ephorte")
+    [shipment_id] = _ids(_put(service, data))
+    config = tmp_path / "show.toml"
+    config.write_text(f'[storage]\ndata_dir = "{sqlite_gateway.runtime.settings.storage.data_dir}"\n', encoding="utf-8")
+    out = cli("shipment", "show", shipment_id, "--config", str(config)).stdout
+    assert shipment_id in out and f"conversation {conversation_id}" in out and "jpId=219816" in out
