@@ -2,7 +2,7 @@
 
 What case and archive systems (Public 360, ePhorte, WebSak, Elements) called the
 integrasjonspunkt's ``/noarkExchange`` with until Digdir removed it. The served WSDL is the
-official contract (``wsdl/noarkExchange.wsdl``, compared with Arkivverket's files by a test)
+official contract (``contracts/noarkExchange.wsdl``, compared with Arkivverket's files by a test)
 and every request is validated against its schema before anything reads it. The operations
 read the message element themselves: ``payload`` is ``xs:anyType``, and the archives fill it
 as an element, an escaped string or CDATA (see :mod:`gateway.domain.noark_payload`).
@@ -95,7 +95,7 @@ def receipt_element(receipt: Receipt) -> etree._Element:
 def build_application(runtime: Runtime | None) -> DualSoapApplication:
     soap11, soap12 = (gateway_wsgi(NoarkExchange, tns=NS, name="noarkExchange", protocol=protocol, runtime=runtime)
                       for protocol in (HardenedSoap11, HardenedSoap12))
-    wsdl = PublishedWsdl((data_dir("wsdl") / "noarkExchange.wsdl").read_bytes(), path=PATH)
+    wsdl = PublishedWsdl((data_dir("contracts") / "noarkExchange.wsdl").read_bytes(), path=PATH)
     wsdl.publish(application.server_settings(runtime).base_url())
     soap11.app.in_protocol.contract = wsdl.schema
     soap12.app.in_protocol.contract = wsdl.schema
