@@ -19,7 +19,8 @@ from __future__ import annotations
 import dataclasses
 import re
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from urllib.parse import unquote
 
 from lxml import etree
 
@@ -49,6 +50,31 @@ _CONVERSATION_ID = re.compile(r"^[^\x00-\x1f\x7f]{1,100}$")
 
 #: arkivmelding → letter, given the request's files (wired in by the runtime when available).
 ArkivmeldingMapper = Callable[..., ArchiveLetter]
+
+
+class RequestFiles:
+    """The files a request carried beside its message (MIME parts, by Content-ID), for an
+    arkivmelding's ``referanseDokumentfil`` (``cid:`` URL or the bare Content-ID). Each part
+    is a document of the letter: one nobody asked for is refused, not silently dropped."""
+
+    def __init__(self, parts: Mapping[str, Content] | None = None) -> None:
+        self._parts = dict(parts or {})
+        self._used: set[str] = set()
+
+    def __call__(self, reference: str) -> Content | None:
+        reference = reference.strip()
+        keys = [reference]
+        if reference[:4].lower() == "cid:":
+            value = reference[4:].strip()
+            keys = [unquote(value), value] if "%" in value else [value]
+        for key in keys:
+            if key in self._parts:
+                self._used.add(key)
+                return self._parts[key]
+        return None
+
+    def unused(self) -> list[str]:
+        return sorted(set(self._parts) - self._used)
 
 
 @frozen
@@ -91,8 +117,7 @@ class NoarkIntake:
         self.settings = settings
         self.arkivmelding = arkivmelding
 
-    def put_message(self, request: ExchangeRequest, *, sender: SenderSettings,
-                    files: Callable[[str], Content | None] = lambda ref: None) -> Receipt:
+    def put_message(self, request: ExchangeRequest, *, sender: SenderSettings, files: RequestFiles | None = None) -> Receipt:
         """Accept the message's letters (``OK`` once they are durable) or answer why not
         (``ERROR``). ``files`` answers an arkivmelding's file references from the request."""
         try:
@@ -102,7 +127,12 @@ class NoarkIntake:
             if kind is PayloadKind.APP_RECEIPT:
                 # An archive's receipt for a message it got: there is nothing to deliver.
                 return Receipt(type="OK")
+            files = files or RequestFiles()
             letter = self._letter(kind, root, sender, files)
+            unused = files.unused()
+            if unused:
+                raise NoarkError(NoarkRule.ATTACHMENT_NOT_REFERENCED, f"the MIME part {shown(unused[0], 80)} is no document of the letter",
+                                 field="payload")
             if kind is PayloadKind.MELDING:
                 envelope = dataclasses.replace(envelope, journal_entry_id=journal_entry_id(root))
             letters = self._addressed(letter, envelope)
@@ -117,8 +147,7 @@ class NoarkIntake:
         # status operations; an OK receipt may carry messages.
         return Receipt(type="OK", messages=tuple(("FORSENDELSE_ID", a.shipment_id) for a in accepted))
 
-    def _letter(self, kind: PayloadKind, root: etree._Element, sender: SenderSettings,
-                files: Callable[[str], Content | None]) -> ArchiveLetter:
+    def _letter(self, kind: PayloadKind, root: etree._Element, sender: SenderSettings, files: RequestFiles) -> ArchiveLetter:
         if kind is PayloadKind.MELDING:
             return letter_from_melding(root, sender=sender)
         if self.arkivmelding is None:
@@ -205,4 +234,4 @@ def _check_identifier(value: str, field: str) -> None:
         raise ValidationError(f"not an organisation number: {shown(value, 20)}", code=FaultCode.INVALID_ORGANIZATION_NUMBER, field=field)
 
 
-__all__ = ["ExchangeAddress", "ExchangeRequest", "NoarkIntake", "Receipt", "letter_id", "receiver_party"]
+__all__ = ["ExchangeAddress", "ExchangeRequest", "NoarkIntake", "Receipt", "RequestFiles", "letter_id", "receiver_party"]

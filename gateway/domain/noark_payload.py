@@ -47,6 +47,7 @@ class NoarkRule(FaultFamily, side="Client", http_status=400):
     CONTENT_NAMESPACE_UNSUPPORTED = "NOARK_CONTENT_NAMESPACE_UNSUPPORTED", "`envelope/@contentNamespace` names a namespace the gateway does not take: only `http://www.arkivverket.no/Noark4-1-WS-WD/types` and `http://www.arkivverket.no/standarder/noark5/arkivmelding`."
     CONVERSATION_ID_INVALID = "NOARK_CONVERSATION_ID_INVALID", "`envelope/@conversationId` is empty, longer than 100 characters or holds control characters; it is the key that makes a repeated `PutMessage` safe."
     SENDER_MISMATCH = "NOARK_SENDER_MISMATCH", "`envelope/sender/orgnr` names another organisation than the authenticated sender may send for (`[[senders]] organization_number` and `sends_for`). Leave it empty to use the configured one."
+    ATTACHMENT_NOT_REFERENCED = "NOARK_ATTACHMENT_NOT_REFERENCED", "A MIME part of the request is named by no `dokumentobjekt/referanseDokumentfil` of the arkivmelding (a Noark 4 `Melding` carries its files inline, in `fil/base64`). Every part must be a document of the letter."
     RECEIVER_NOT_IN_MESSAGE = "NOARK_RECEIVER_NOT_IN_MESSAGE", "The payload names no recipient the gateway can deliver to: no `avsmot` (or `korrespondansepart`) the recipient table takes, and the envelope's receiver is not one either."
 
 

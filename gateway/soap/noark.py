@@ -18,7 +18,7 @@ from typing import Any
 from lxml import etree
 from spyne import AnyXml, rpc
 
-from gateway.domain.noark_intake import ExchangeAddress, ExchangeRequest, Receipt
+from gateway.domain.noark_intake import ExchangeAddress, ExchangeRequest, Receipt, RequestFiles
 from gateway.domain.noark_payload import EXCHANGE_TYPES_NS, NoarkError, PayloadText, payload_source
 from gateway.errors import GatewayError
 from gateway.resources import data_dir
@@ -27,7 +27,14 @@ from gateway.soap import application
 from gateway.soap.application import gateway_wsgi
 from gateway.soap.contract import PublishedWsdl
 from gateway.soap.dual import DualSoapApplication
-from gateway.soap.protocol import GatewayService, HardenedSoap11, HardenedSoap12, claim_parse_memory, sender_of
+from gateway.soap.protocol import (
+    GatewayService,
+    HardenedSoap11,
+    HardenedSoap12,
+    claim_parse_memory,
+    request_attachments,
+    sender_of,
+)
 
 PATH = "/noarkExchange"
 NS = EXCHANGE_TYPES_NS
@@ -70,7 +77,7 @@ class NoarkExchange(GatewayService):
             payload=source,
         )
         try:
-            receipt = runtime.noark.put_message(exchange, sender=sender)
+            receipt = runtime.noark.put_message(exchange, sender=sender, files=RequestFiles(request_attachments(ctx)))
         except GatewayError as exc:  # a refusal the intake did not answer itself (storage down)
             receipt = Receipt.refusal(exc)
         return receipt_element(receipt)
@@ -97,8 +104,10 @@ def build_application(runtime: Runtime | None) -> DualSoapApplication:
                       for protocol in (HardenedSoap11, HardenedSoap12))
     wsdl = PublishedWsdl((data_dir("contracts") / "noarkExchange.wsdl").read_bytes(), path=PATH)
     wsdl.publish(application.server_settings(runtime).base_url())
-    soap11.app.in_protocol.contract = wsdl.schema
-    soap12.app.in_protocol.contract = wsdl.schema
+    for app in (soap11, soap12):
+        app.app.in_protocol.contract = wsdl.schema
+        # an arkivmelding names its files by referanseDokumentfil, not by xop:Include
+        app.app.in_protocol.keep_unreferenced_attachments = True
     return DualSoapApplication(soap11, soap12, wsdl)
 
 

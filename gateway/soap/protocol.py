@@ -167,11 +167,14 @@ class _HardenedInput(Soap11):
         # (and claim the parse of it themselves: claim_parse_memory)
         self._claim(ctx, parse_cost(message.root) + sum(len(a.content) for a in message.attachments.values()))
         root = self._parse(message.root, message.root_charset)
-        env[XOP_KEY] = resolve_includes(root, message.attachments, soap_ns=self.ns_soap_env)
+        env[XOP_KEY] = resolve_includes(root, message.attachments, soap_ns=self.ns_soap_env,
+                                        keep_unreferenced=self.keep_unreferenced_attachments)
         return root
 
     #: The schema of the endpoint's served WSDL (gateway.soap.contract), set when it is built.
     contract: MessageSchema | None = None
+    #: MIME parts no xop:Include names are the service's to use (see gateway.soap.xop).
+    keep_unreferenced_attachments: bool = False
 
     def _check_contract(self, ctx: Any, root: Any) -> None:
         """Refuse a Body payload the served WSDL does not allow, before spyne decodes it:
@@ -290,6 +293,13 @@ class _Pending:
     """A contract refusal held back until the decoder has had its say (see _check_contract)."""
 
     error: GatewayError
+
+
+def request_attachments(ctx: Any) -> dict[str, Content]:
+    """The request's MIME parts that no xop:Include named, by Content-ID (see
+    :attr:`_HardenedInput.keep_unreferenced_attachments`)."""
+    xop = _xop_contents(ctx)
+    return xop.attached if xop is not None else {}
 
 
 def _xop_contents(ctx: Any) -> XopContents | None:

@@ -33,6 +33,9 @@ class XopContents:
     def __init__(self) -> None:
         self._contents: dict[etree._Element, Content] = {}
         self._taken: set[etree._Element] = set()
+        #: MIME parts no Include refers to, by Content-ID: kept only where the message names
+        #: its files another way (noarkExchange's arkivmelding, by referanseDokumentfil).
+        self.attached: dict[str, Content] = {}
 
     def __len__(self) -> int:
         return len(self._contents)
@@ -54,11 +57,14 @@ def _fail(message: str) -> RequestError:
     return RequestError(f"XOP: {message}", code=FaultCode.INVALID_REQUEST)
 
 
-def resolve_includes(root: etree._Element, attachments: Mapping[str, Attachment], *, soap_ns: str) -> XopContents:
+def resolve_includes(root: etree._Element, attachments: Mapping[str, Attachment], *, soap_ns: str,
+                     keep_unreferenced: bool = False) -> XopContents:
     """Replace every ``xop:Include`` under ``root`` by a reference to its attachment.
 
     Each attachment is referred to exactly once: one part named by many Includes would make
     a letter of many documents from the bytes of one (a 350 MB upload delivering 89 GB).
+    ``keep_unreferenced``: parts no Include names are kept in :attr:`XopContents.attached`
+    for the service (which must then use each once) instead of refused.
     """
     contents = XopContents()
     used: set[str] = set()
@@ -81,7 +87,9 @@ def resolve_includes(root: etree._Element, attachments: Mapping[str, Attachment]
         contents.add(parent, attachments[key].content)
         used.add(key)
     unused = sorted(set(attachments) - used)
-    if unused:
+    if unused and keep_unreferenced:
+        contents.attached = {key: attachments[key].content for key in unused}
+    elif unused:
         raise _fail(f"the MIME part {unused[0][:80]!r} is not referred to by any xop:Include")
     return contents
 
