@@ -5,6 +5,8 @@ import ipaddress
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from stdnum.no import orgnr
+
 from gateway import passwords
 from gateway.config.altinn3 import check_altinn3
 from gateway.config.digipost import check_print_provider
@@ -60,6 +62,7 @@ def check(settings: Settings) -> None:
         check_altinn3(settings.channels.altinn3)
     if settings.channels.print.enabled:
         check_print_provider(settings.channels.print)
+    _check_organization_numbers(settings)
     demo = settings.sender(DEMO_SENDER_NAME)
     if demo is not None and not _is_loopback(s.host):
         if passwords.verify_password(DEMO_SENDER_PASSWORD, demo.password_hash):
@@ -67,6 +70,16 @@ def check(settings: Settings) -> None:
                 "the demo sender with its well-known password may only listen on a loopback address; "
                 "configure [[senders]] before binding to " + s.host
             )
+
+
+def _check_organization_numbers(settings: Settings) -> None:
+    """noarkExchange compares these with envelopes: a mistyped one would never match."""
+    numbers = [(f"noark.own_organization_numbers[{i}]", n) for i, n in enumerate(settings.noark.own_organization_numbers)]
+    for sender in settings.senders:
+        numbers += [(f"senders[{sender.name}].sends_for[{i}]", n) for i, n in enumerate(sender.sends_for) if n != "*"]
+    for where, number in numbers:
+        if not (len(number) == 9 and number.isascii() and number.isdigit() and orgnr.is_valid(number)):
+            raise ConfigError(f"{where}: {number!r} is not an organisasjonsnummer (9 digits, mod-11 check digit)")
 
 
 def _public_url_problem(url: str) -> str | None:

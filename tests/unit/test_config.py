@@ -1,3 +1,5 @@
+import re
+
 import pytest
 
 from gateway import passwords
@@ -74,3 +76,16 @@ def test_errors_name_the_key(tmp_path, text, message):
 def test_missing_file(tmp_path):
     with pytest.raises(ConfigError, match="not found"):
         load_settings(tmp_path / "nope.toml", environ={})
+
+
+@pytest.mark.parametrize("toml, where", [
+    ('[noark]\nown_organization_numbers = ["974720761"]\n', "noark.own_organization_numbers[0]"),
+    ('[[senders]]\nname = "a"\npassword = "p"\nsends_for = ["97472076"]\n', "senders[a].sends_for[0]"),
+])
+def test_noark_organisation_numbers_are_checked(tmp_path, toml, where):
+    from gateway.config import ConfigError, load_settings
+
+    path = tmp_path / "g.toml"
+    path.write_text(toml, encoding="utf-8")
+    with pytest.raises(ConfigError, match=re.escape(where)):
+        load_settings(path, environ={})
