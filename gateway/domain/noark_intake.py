@@ -17,6 +17,7 @@ its name and address; all the table's recipients when the receiver is the gatewa
 from __future__ import annotations
 
 import dataclasses
+import logging
 import re
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -43,6 +44,7 @@ from gateway.mapping.noark4 import journal_entry_id, letter_from_melding, party_
 from gateway.model import DeliveryMode, DeliveryPolicy, ExchangeEnvelope, Party, PartyKind, Shipment
 from gateway.spool import Content
 
+logger = logging.getLogger(__name__)
 OPERATION = "PutMessage"
 #: The namespace of the letters' name-based ids (uuid5): fixed, so ids survive restarts.
 _IDS = uuid.UUID("6f1c1f8e-3a43-5c8e-9a57-0e5b3c1d2a40")
@@ -126,6 +128,8 @@ class NoarkIntake:
             kind = payload_kind(root, request.content_namespace)
             if kind is PayloadKind.APP_RECEIPT:
                 # An archive's receipt for a message it got: there is nothing to deliver.
+                logger.info("noarkExchange: AppReceipt %s from %s for conversation %s, nothing to deliver",
+                            root.get("type", "?")[:20], sender.name, envelope.conversation_id)
                 return Receipt(type="OK")
             files = files or RequestFiles()
             letter = self._letter(kind, root, sender, files)

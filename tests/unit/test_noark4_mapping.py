@@ -122,3 +122,8 @@ def test_a_receiver_the_message_does_not_list_gets_the_letter_digitally():
 def test_a_bad_receiver_is_an_error_receipt(receiver, code):
     receipt, letters = _put(melding(), receiver)
     assert receipt.type == "ERROR" and receipt.messages[0][0] == code and letters == []
+
+
+def test_an_app_receipt_payload_is_ok_and_delivers_nothing():
+    receipt, letters = _put(etree.fromstring('<AppReceipt type="OK"><message code="x"><text>mottatt</text></message></AppReceipt>'), "964338531")
+    assert receipt.type == "OK" and receipt.messages == () and letters == []
