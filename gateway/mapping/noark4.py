@@ -20,19 +20,9 @@ from lxml import etree
 from gateway.config import SenderSettings
 from gateway.errors import FaultCode, ValidationError
 from gateway.mapping.archive_letter import ArchiveLetter
-from gateway.mapping.noark_fields import case_metadata, document, party_kind, sniffed
+from gateway.mapping.noark_fields import archive_shipment, case_metadata, document, party, party_kind, sniffed
 from gateway.mapping.noark_fields import filename as make_filename
-from gateway.model import (
-    Attention,
-    DeliveryMode,
-    DeliveryPolicy,
-    Document,
-    Party,
-    PartyKind,
-    PostalAddress,
-    Shipment,
-    is_norway,
-)
+from gateway.model import Document, Party
 from gateway.resources import load_table
 
 CONTRACT = "noarkexchange"
@@ -50,21 +40,9 @@ def letter_from_melding(root: etree._Element, *, sender: SenderSettings) -> Arch
     fields = {key: _first_text(root, paths) for key, paths in t["fields"].items()}
     journpost = root.find("journpost")
     documents, contents = _documents(journpost)
-    printable = any(not d.exclude_from_print for d in documents)
-    shipment = Shipment(
-        id="",
-        sender=sender.name,
-        title=fields["title"] or "",
-        recipient=Party(),
-        sender_party=Party(identifier=sender.organization_number or None,
-                           kind=PartyKind.NO_ORGANIZATION if sender.organization_number else PartyKind.UNKNOWN,
-                           name=sender.display_name or None),
-        documents=documents,
-        case_metadata=case_metadata(fields, table=t, root="Melding", extra=_extra(root)),
-        delivery=DeliveryPolicy(mode=DeliveryMode.DIGITAL_WITH_PRINT_FALLBACK if printable
-                                else DeliveryMode(t["delivery"]["non_pdf"])),
-        source_contract=CONTRACT,
-    )
+    shipment = archive_shipment(sender=sender, title=fields["title"] or "", documents=documents,
+                                case=case_metadata(fields, table=t, root="Melding", extra=_extra(root)),
+                                non_pdf=t["delivery"]["non_pdf"], contract=CONTRACT)
     candidates = tuple(_party(entry) for entry in (journpost.iterfind("avsmot") if journpost is not None else ())
                        if _is_recipient(entry))
     return ArchiveLetter(shipment=shipment, candidates=candidates, contents=tuple(contents))
@@ -116,18 +94,10 @@ def _text(element: etree._Element, name: str) -> str | None:
 def _party(entry: etree._Element) -> Party:
     names = table()["recipient_fields"]
     identifier = _text(entry, names["identifier"])
-    name = _text(entry, names["name"])
-    lines = _text(entry, names["address.lines"])
-    postcode = _text(entry, names["address.postcode"])
-    city = _text(entry, names["address.city"])
-    country = _text(entry, names["address.country"])
-    email = _text(entry, names["attention.email"])
-    address = None
-    if lines or postcode or city:
-        address = PostalAddress(name=name, lines=tuple(line.strip() for line in (lines or "").splitlines() if line.strip()),
-                                postcode=postcode, city=city, country="NO" if is_norway(country) else country or "NO")
-    return Party(identifier=identifier, kind=party_kind(identifier), name=name, address=address,
-                 attention=Attention(email=email) if email else None)
+    return party(identifier=identifier, name=_text(entry, names["name"]),
+                 lines=(_text(entry, names["address.lines"]) or "").splitlines(),
+                 postcode=_text(entry, names["address.postcode"]), city=_text(entry, names["address.city"]),
+                 country=_text(entry, names["address.country"]), email=_text(entry, names["attention.email"]))
 
 
 def _documents(journpost: etree._Element | None) -> tuple[tuple[Document, ...], list[bytes]]:

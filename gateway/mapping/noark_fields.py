@@ -12,8 +12,21 @@ import datetime as dt
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from gateway.config import SenderSettings
 from gateway.errors import FaultCode, ValidationError
-from gateway.model import CaseMetadata, Document, DocumentRole, PartyKind
+from gateway.model import (
+    Attention,
+    CaseMetadata,
+    DeliveryMode,
+    DeliveryPolicy,
+    Document,
+    DocumentRole,
+    Party,
+    PartyKind,
+    PostalAddress,
+    Shipment,
+    is_norway,
+)
 from gateway.spool import Content, content_sha256
 
 #: CaseMetadata fields that are numbers (the tables' values are text).
@@ -103,3 +116,37 @@ def filename(title: str | None, extension: str, index: int) -> str:
     hold replaced), else its place."""
     stem = "".join("_" if ch in '\\/:*?"<>|' or ord(ch) < 32 else ch for ch in (title or "")).strip(" .")[:200]
     return f"{stem or f'dokument-{index + 1}'}.{extension}"
+
+
+def party(*, identifier: str | None, name: str | None, lines: Iterable[str], postcode: str | None, city: str | None,
+          country: str | None, email: str | None) -> Party:
+    """A party of the journal entry (``avsmot``, ``korrespondansepart``); its postal address
+    when it has one (no country, or Norway spelled any way, is ``NO``)."""
+    lines = tuple(line.strip() for line in lines if line.strip())
+    address = None
+    if lines or postcode or city:
+        address = PostalAddress(name=name, lines=lines, postcode=postcode, city=city,
+                                country="NO" if is_norway(country) else country or "NO")
+    return Party(identifier=identifier, kind=party_kind(identifier), name=name, address=address,
+                 attention=Attention(email=email) if email else None)
+
+
+def archive_shipment(*, sender: SenderSettings, title: str, documents: tuple[Document, ...], case: CaseMetadata,
+                     non_pdf: str, contract: str) -> Shipment:
+    """The letter as an archive described it, without its recipient (the envelope chooses):
+    from the authenticated sender's organisation, printable when a document is a PDF (else
+    the table's ``[delivery] non_pdf``)."""
+    printable = any(not d.exclude_from_print for d in documents)
+    return Shipment(
+        id="",
+        sender=sender.name,
+        title=title,
+        recipient=Party(),
+        sender_party=Party(identifier=sender.organization_number or None,
+                           kind=PartyKind.NO_ORGANIZATION if sender.organization_number else PartyKind.UNKNOWN,
+                           name=sender.display_name or None),
+        documents=documents,
+        case_metadata=case,
+        delivery=DeliveryPolicy(mode=DeliveryMode.DIGITAL_WITH_PRINT_FALLBACK if printable else DeliveryMode(non_pdf)),
+        source_contract=contract,
+    )
