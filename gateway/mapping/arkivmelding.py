@@ -215,7 +215,7 @@ def _documents(journalpost: etree._Element, files: Files) -> tuple[tuple[Documen
 def _file(entry: etree._Element, files: Files, where: str) -> tuple[str, Content]:
     """The reference and bytes of the variant the table delivers; the other variants' files
     are asked for too, so their parts count as the letter's (referenced, not delivered)."""
-    variants = {}
+    variants: dict[str, str | None] = {}
     for obj in entry.iterfind("a:dokumentobjekt", namespaces()):
         variants.setdefault(_text(obj, "variantformat") or "", _text(obj, "referanseDokumentfil"))
     chosen = next((v for v in table()["variants"]["deliver"] if variants.get(v)), None)

@@ -17,6 +17,7 @@ from gateway.mapping.arkivmelding import letter_from_arkivmelding, qualified, ta
 from gateway.mapping.arkivmelding_out import arkivmelding_from_shipment
 from gateway.model import DeliveryMode, DocumentRole, Party, PartyKind
 from tests.conftest import SPECS, make_pdf, require_spec
+from tests.unit.test_noark4_mapping import _Shipments
 
 SENDER = SenderSettings(name="arkiv", password_hash="x", organization_number="974720760", display_name="Kommune")
 PDF = make_pdf("Vedtak")
@@ -195,21 +196,6 @@ def test_the_way_out_without_case_metadata_is_valid():
 
 
 # ---------------------------------------------------------------- which korrespondansepart the envelope picks
-
-
-class _Shipments:
-    def __init__(self):
-        self.letters = []
-
-    def accept_all(self, letters, **kwargs):
-        from gateway.domain.shipments import Acceptance
-        from gateway.model import Status
-
-        self.letters = letters
-        return [Acceptance(shipment_id, Status.ACCEPTED) for _shipment, _contents, shipment_id in letters]
-
-    def audit_refusal(self, *args):
-        pass
 
 
 def _put(root, receiver: str, request_files: RequestFiles, *, namespace: str = ARKIVMELDING_NS):
