@@ -201,7 +201,8 @@ def _documents(journalpost: etree._Element, files: Files) -> tuple[tuple[Documen
     for index, (_, entry) in enumerate(entries):
         reference, data = _file(entry, files, where[id(entry)])
         title = _text(entry, "tittel")
-        name = reference if reference[:4].lower() != "cid:" else None
+        # eFormidling names a file by its file name; a cid: URL or any other URL names none
+        name = reference if not any(ch in reference for ch in ':/\\') and "." in reference.strip(".") else None
         media_type = t["media_types"].get((name or "").rpartition(".")[2].lower()) or sniffed(data)
         if name is None:
             name = filename(title, next((ext for ext, known in t["media_types"].items() if known == media_type), "bin"), index)

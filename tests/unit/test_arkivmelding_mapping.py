@@ -129,12 +129,20 @@ def test_documents_in_dokumentnummer_order_with_roles_and_the_delivered_variant(
     documents = (description(2, "Kart", "Vedlegg", ("Produksjonsformat", "kart.docx"), ("Arkivformat", "cid:kart"))
                  + description(1, "Vedtak", "Hoveddokument", ("Arkivformat", "cid:vedtak%40arkiv")))
     request = RequestFiles({"vedtak@arkiv": PDF, "kart": ATTACHMENT, "kart.docx": b"PK-docx"})
+    assert "%40" in documents  # a cid: URL is percent-encoded (RFC 2392)
     letter = letter_from_arkivmelding(arkivmelding(documents=documents), sender=SENDER, files=request)
     main, attachment = letter.shipment.documents
     # a cid: reference names no file: the title does, with the extension of what the bytes are
     assert (main.filename, main.role, attachment.filename, attachment.role) == ("Vedtak.pdf", "MAIN", "Kart.pdf", "ATTACHMENT")
     assert letter.contents == (PDF, ATTACHMENT)
     assert request.unused() == []  # the production variant is referenced, not delivered
+
+
+def test_a_reference_that_is_a_url_is_no_file_name():
+    documents = description(1, "Vedtak 1/2", "Hoveddokument", ("Arkivformat", "http://tempuri.org/1"))
+    letter = letter_from_arkivmelding(arkivmelding(documents=documents), sender=SENDER,
+                                      files=RequestFiles({"http://tempuri.org/1": PDF}))
+    assert letter.shipment.documents[0].filename == "Vedtak 1_2.pdf"
 
 
 def test_a_referenced_file_the_request_does_not_carry_is_refused():

@@ -96,6 +96,8 @@ def test_each_real_sample_keeps_every_field_through_arkivmelding(name):
 _TEXT = st.text(st.characters(whitelist_categories=("L", "N", "P", "Zs"), blacklist_characters="\u00a0\u2007\u202f"),
                 min_size=1, max_size=30).map(str.strip).filter(bool)
 _MAYBE = st.none() | _TEXT
+#: File names as the canonical model takes them (validation refuses '"<>?*|:/\\').
+_NAME = _TEXT.map(lambda text: "".join("_" if ch in '"<>?*|:/\\' else ch for ch in text))
 _NUMBER = st.integers(min_value=0, max_value=999_999_999)
 _DAY = st.none() | st.dates(dt.date(1900, 1, 1), dt.date(2100, 12, 31)).map(
     lambda d: dt.datetime(d.year, d.month, d.day, tzinfo=dt.timezone.utc))
@@ -128,7 +130,7 @@ def _letter(draw) -> tuple[Shipment, tuple[bytes, ...]]:
     count = draw(st.integers(min_value=0, max_value=3))
     contents = tuple(draw(st.binary(min_size=1, max_size=20)) for _ in range(count))
     documents = tuple(
-        document(data, filename=f"{draw(_TEXT).replace('/', '_')}-{i}.{ext}", media_type=table()["media_types"][ext],
+        document(data, filename=f"{draw(_NAME)}-{i}.{ext}", media_type=table()["media_types"][ext],
                  role=draw(st.sampled_from(["MAIN", "ATTACHMENT"])), title=draw(_MAYBE), document_type=draw(_MAYBE))
         for i, (data, ext) in enumerate(zip(contents, draw(st.lists(st.sampled_from(["pdf", "docx", "png"]),
                                                                     min_size=count, max_size=count)))))
