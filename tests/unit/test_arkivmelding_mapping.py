@@ -231,3 +231,18 @@ def test_the_envelope_s_receiver_is_the_one_recipient_with_its_address():
 def test_refusals_are_error_receipts(request_files, namespace, code):
     receipt, letters = _put(arkivmelding(), "964338531", request_files, namespace=namespace)
     assert receipt.type == "ERROR" and receipt.messages[0][0] == code and letters == []
+
+
+def test_every_text_field_the_mapping_fills_has_a_bound():
+    from gateway.mapping.noark_fields import DATES, NUMBERS
+    from gateway.model import Shipment
+    from tests.unit.test_validation import _text_paths
+
+    limits = table()["max_length"]
+    assert set(limits) <= set(_text_paths(Shipment))
+    texts = {key for key in table()["fields"] if key.removeprefix("case_metadata.") not in NUMBERS | DATES}
+    filled = texts | {"recipient.name", "recipient.address.lines[]", "recipient.address.postcode",
+                                                    "recipient.address.city", "recipient.address.country", "recipient.attention.email",
+                                                    "documents[].filename", "documents[].media_type", "documents[].title",
+                                                    "documents[].document_type", "case_metadata.extra[].key", "case_metadata.extra[].value"}
+    assert filled <= set(limits) and set(table()["max_items"]) == {"documents", "case_metadata.extra"}
