@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import re
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from urllib.parse import unquote
@@ -37,18 +36,19 @@ from gateway.domain.noark_payload import (
 )
 from gateway.domain.shipments import ShipmentService
 from gateway.domain.validation import shown
-from gateway.errors import FaultCode, GatewayError, ValidationError
+from gateway.errors import FaultCode, GatewayError, RequestError, ValidationError
 from gateway.frozen import frozen
+from gateway.limits import LIMITS
 from gateway.mapping.archive_letter import ArchiveLetter
 from gateway.mapping.noark4 import journal_entry_id, letter_from_melding, party_kind
 from gateway.model import DeliveryMode, DeliveryPolicy, ExchangeEnvelope, Party, PartyKind, Shipment
 from gateway.spool import Content
+from gateway.uuids import is_canonical_uuid
 
 logger = logging.getLogger(__name__)
 OPERATION = "PutMessage"
 #: The namespace of the letters' name-based ids (uuid5): fixed, so ids survive restarts.
 _IDS = uuid.UUID("6f1c1f8e-3a43-5c8e-9a57-0e5b3c1d2a40")
-_CONVERSATION_ID = re.compile(r"^[^\x00-\x1f\x7f]{1,100}$")
 
 #: arkivmelding → letter, given the request's files (wired in by the runtime when available).
 ArkivmeldingMapper = Callable[..., ArchiveLetter]
@@ -160,17 +160,18 @@ class NoarkIntake:
         return self.arkivmelding(root, sender=sender, files=files)
 
     def _envelope(self, request: ExchangeRequest, sender: SenderSettings) -> ExchangeEnvelope:
-        if not _CONVERSATION_ID.match(request.conversation_id.strip()):
-            raise NoarkError(NoarkRule.CONVERSATION_ID_INVALID, f"conversationId {shown(request.conversation_id, 40)} cannot key a message",
+        if not is_canonical_uuid(request.conversation_id.strip(), any_case=True):
+            raise NoarkError(NoarkRule.CONVERSATION_ID_INVALID, f"conversationId {shown(request.conversation_id, 40)} is not a UUID",
                              field="envelope.conversationId")
         configured = sender.organization_number
         sender_orgnr = request.sender.orgnr.strip()
-        if sender_orgnr and configured and not sender.may_send_for(sender_orgnr):
-            raise NoarkError(NoarkRule.SENDER_MISMATCH,
-                             f"sender orgnr {shown(sender_orgnr, 20)} is not this sender's organisation", field="envelope.sender.orgnr")
+        # a mistyped number first: "not your organisation" would send the operator looking for the wrong fault
         if sender_orgnr and not is_valid_norwegian_organization_number(sender_orgnr):
             raise ValidationError(f"not an organisation number: {shown(sender_orgnr, 20)}",
                                   code=FaultCode.INVALID_ORGANIZATION_NUMBER, field="envelope.sender.orgnr")
+        if sender_orgnr and configured and not sender.may_send_for(sender_orgnr):
+            raise NoarkError(NoarkRule.SENDER_MISMATCH,
+                             f"sender orgnr {shown(sender_orgnr, 20)} is not this sender's organisation", field="envelope.sender.orgnr")
         receiver = request.receiver.orgnr.strip()
         _check_identifier(receiver, "envelope.receiver.orgnr")
         return ExchangeEnvelope(
@@ -199,6 +200,10 @@ class NoarkIntake:
                                  "the message is addressed to the gateway, and names no recipient the table takes", field="payload")
         else:
             recipients = [Party(identifier=receiver, kind=party_kind(receiver), name=envelope.receiver_name)]
+        if len(recipients) > LIMITS.noark_max_letters_per_message:
+            # each is a letter of its own, dispatched (and maybe printed and posted) on its own
+            raise RequestError(f"the message names {len(recipients)} recipients; at most {LIMITS.noark_max_letters_per_message} "
+                               "letters are made from one message", code=FaultCode.TOO_MANY_ITEMS, field="payload")
         base = letter.shipment
         letters: list[tuple[Shipment, Sequence[Content], str]] = []
         for index, party in enumerate(recipients):
