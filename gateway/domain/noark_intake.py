@@ -20,6 +20,7 @@ import dataclasses
 import logging
 import uuid
 from collections.abc import Callable, Mapping, Sequence
+from typing import Protocol
 from urllib.parse import unquote
 
 from lxml import etree
@@ -54,14 +55,29 @@ _IDS = uuid.UUID("6f1c1f8e-3a43-5c8e-9a57-0e5b3c1d2a40")
 ArkivmeldingMapper = Callable[..., ArchiveLetter]
 
 
-class RequestFiles:
-    """The files a request carried beside its message (MIME parts, by Content-ID), for an
-    arkivmelding's ``referanseDokumentfil`` (``cid:`` URL or the bare Content-ID). Each part
-    is a document of the letter: one nobody asked for is refused, not silently dropped."""
+class IncludedContents(Protocol):
+    """What an MTOM request's ``xop:Include`` elements stood for (gateway.soap.xop.XopContents)."""
 
-    def __init__(self, parts: Mapping[str, Content] | None = None) -> None:
+    def take(self, element: etree._Element) -> Content | None: ...
+
+    def untaken(self) -> list[etree._Element]: ...
+
+
+class RequestFiles:
+    """The files a request carried beside its message: MIME parts, by Content-ID, for an
+    arkivmelding's ``referanseDokumentfil`` (``cid:`` URL or the bare Content-ID), and the
+    parts an ``xop:Include`` stood for (a Melding's ``fil/base64`` sent as MTOM, as CXF and WCF
+    do). Each part is a document of the letter: one nobody asked for is refused, not
+    silently dropped."""
+
+    def __init__(self, parts: Mapping[str, Content] | None = None, *, included: IncludedContents | None = None) -> None:
         self._parts = dict(parts or {})
         self._used: set[str] = set()
+        self._included = included
+
+    def included(self, element: etree._Element) -> Content | None:
+        """The content an ``xop:Include`` in ``element`` stood for, or None."""
+        return self._included.take(element) if self._included is not None else None
 
     def __call__(self, reference: str) -> Content | None:
         reference = reference.strip()
@@ -75,8 +91,16 @@ class RequestFiles:
                 return self._parts[key]
         return None
 
-    def unused(self) -> list[str]:
-        return sorted(set(self._parts) - self._used)
+    def check_all_used(self) -> None:
+        """Every file of the request was a document of the letter, or a refusal."""
+        misplaced = self._included.untaken() if self._included is not None else []
+        if misplaced:
+            raise RequestError(f"XOP: <{shown(etree.QName(misplaced[0]).localname, 80)}> is not a file (fil/base64), "
+                               "an xop:Include cannot stand there", code=FaultCode.INVALID_REQUEST, field="payload")
+        unused = sorted(set(self._parts) - self._used)
+        if unused:
+            raise NoarkError(NoarkRule.ATTACHMENT_NOT_REFERENCED, f"the MIME part {shown(unused[0], 80)} is no document of the letter",
+                             field="payload")
 
 
 @frozen
@@ -126,17 +150,15 @@ class NoarkIntake:
             envelope = self._envelope(request, sender)
             root = parse_payload(request.payload)
             kind = payload_kind(root, request.content_namespace)
+            files = files or RequestFiles()
             if kind is PayloadKind.APP_RECEIPT:
+                files.check_all_used()  # a receipt has no files
                 # An archive's receipt for a message it got: there is nothing to deliver.
                 logger.info("noarkExchange: AppReceipt %s from %s for conversation %s, nothing to deliver",
                             root.get("type", "?")[:20], sender.name, envelope.conversation_id)
                 return Receipt(type="OK")
-            files = files or RequestFiles()
             letter = self._letter(kind, root, sender, files)
-            unused = files.unused()
-            if unused:
-                raise NoarkError(NoarkRule.ATTACHMENT_NOT_REFERENCED, f"the MIME part {shown(unused[0], 80)} is no document of the letter",
-                                 field="payload")
+            files.check_all_used()
             if kind is PayloadKind.MELDING:
                 envelope = dataclasses.replace(envelope, journal_entry_id=journal_entry_id(root))
             letters = self._addressed(letter, envelope)
@@ -153,7 +175,7 @@ class NoarkIntake:
 
     def _letter(self, kind: PayloadKind, root: etree._Element, sender: SenderSettings, files: RequestFiles) -> ArchiveLetter:
         if kind is PayloadKind.MELDING:
-            return letter_from_melding(root, sender=sender)
+            return letter_from_melding(root, sender=sender, included=files.included)
         if self.arkivmelding is None:
             raise NoarkError(NoarkRule.CONTENT_NAMESPACE_UNSUPPORTED, "this gateway does not take arkivmelding payloads",
                              field="envelope.contentNamespace")

@@ -13,7 +13,7 @@ from __future__ import annotations
 import binascii
 import datetime as dt
 import functools
-import hashlib
+from collections.abc import Callable
 from typing import Any
 
 import pybase64
@@ -36,6 +36,7 @@ from gateway.model import (
     is_norway,
 )
 from gateway.resources import load_table
+from gateway.spool import Content, content_sha256
 
 CONTRACT = "noarkexchange"
 #: CaseMetadata fields that are numbers (the table's values are text).
@@ -48,12 +49,18 @@ def table() -> dict[str, Any]:
     return load_table("noark4")
 
 
-def letter_from_melding(root: etree._Element, *, sender: SenderSettings) -> ArchiveLetter:
-    """A ``Melding`` (parsed by the hardened parser) → the letter, its candidates, its bytes."""
+#: The content an MTOM request's ``xop:Include`` stood for, by the element it stood in (None:
+#: no Include stood there); the element's text is the base64 otherwise.
+Included = Callable[[etree._Element], Content | None]
+
+
+def letter_from_melding(root: etree._Element, *, sender: SenderSettings, included: Included | None = None) -> ArchiveLetter:
+    """A ``Melding`` (parsed by the hardened parser) → the letter, its candidates, its bytes.
+    ``included``: a file sent as MTOM (an ``xop:Include`` in ``fil/base64``)."""
     t = table()
     fields = {key: _first_text(root, paths) for key, paths in t["fields"].items()}
     journpost = root.find("journpost")
-    documents, contents = _documents(journpost)
+    documents, contents = _documents(journpost, included)
     printable = any(not d.exclude_from_print for d in documents)
     shipment = Shipment(
         id="",
@@ -178,13 +185,16 @@ def party_kind(identifier: str | None) -> PartyKind:
     return PartyKind.NO_PERSON if len(identifier) == 11 else PartyKind.NO_ORGANIZATION
 
 
-def _documents(journpost: etree._Element | None) -> tuple[tuple[Document, ...], list[bytes]]:
+def _documents(journpost: etree._Element | None, included: Included | None) -> tuple[tuple[Document, ...], list[Content]]:
     t = table()
     documents: list[Document] = []
-    contents: list[bytes] = []
+    contents: list[Content] = []
     for index, entry in enumerate(journpost.iterfind("dokument") if journpost is not None else ()):
         where = f"Melding.journpost.dokument[{index}]"
-        data = _decode(entry.find("fil/base64"), where)
+        file = entry.find("fil/base64")
+        data = included(file) if included is not None and file is not None else None
+        if data is None:
+            data = _decode(file, where)
         title = _text(entry, "dbTittel")
         fmt = (_text(entry, "veDokformat") or "").upper()
         extension, format_type = t["formats"].get(fmt, ("", None))
@@ -195,7 +205,7 @@ def _documents(journpost: etree._Element | None) -> tuple[tuple[Document, ...], 
             filename=filename,
             media_type=media_type,
             size=len(data),
-            sha256=hashlib.sha256(data).hexdigest(),
+            sha256=content_sha256(data),
             storage_ref="",
             role=DocumentRole(role),
             exclude_from_print=media_type != "application/pdf",
@@ -218,8 +228,13 @@ def _decode(element: etree._Element | None, where: str) -> bytes:
             raise ValidationError("fil/base64 is not base64", code=FaultCode.INVALID_REQUEST, field=f"{where}.fil.base64") from None
 
 
-def _sniffed(data: bytes) -> str:
-    return "application/pdf" if data.startswith(b"%PDF-") else "application/octet-stream"
+def _sniffed(data: Content) -> str:
+    if isinstance(data, bytes):
+        head = data[:5]
+    else:
+        with data.open() as file:
+            head = file.read(5)
+    return "application/pdf" if head == b"%PDF-" else "application/octet-stream"
 
 
 def _extension(media_type: str) -> str:

@@ -33,6 +33,7 @@ from gateway.soap.protocol import (
     HardenedSoap12,
     claim_parse_memory,
     request_attachments,
+    request_includes,
     sender_of,
 )
 
@@ -77,7 +78,7 @@ class NoarkExchange(GatewayService):
             payload=source,
         )
         try:
-            receipt = runtime.noark.put_message(exchange, sender=sender, files=RequestFiles(request_attachments(ctx)))
+            receipt = runtime.noark.put_message(exchange, sender=sender, files=RequestFiles(request_attachments(ctx), included=request_includes(ctx)))
         except GatewayError as exc:  # a refusal the intake did not answer itself (storage down)
             receipt = Receipt.refusal(exc)
         return receipt_element(receipt)
@@ -108,6 +109,8 @@ def build_application(runtime: Runtime | None) -> DualSoapApplication:
         app.app.in_protocol.contract = wsdl.schema
         # an arkivmelding names its files by referanseDokumentfil, not by xop:Include
         app.app.in_protocol.keep_unreferenced_attachments = True
+        # a Melding's fil/base64 may be an xop:Include (CXF, WCF): the intake takes it there
+        app.app.in_protocol.service_takes_includes = True
     return DualSoapApplication(soap11, soap12, wsdl)
 
 

@@ -66,14 +66,15 @@ AVSMOT = ("<avsmot><amOrgnr>{orgnr}</amOrgnr><amIhtype>1</amIhtype><amNavn>Fylke
 
 
 def melding(*, prolog: str = '<?xml version="1.0" encoding="utf-8"?>', title: str = "Test1", avsmot: str | None = None,
-            inside: str = "") -> str:
-    """The ePhorte sample's Melding, cut down: one recipient, one PDF; ``inside`` goes into journpost."""
+            inside: str = "", file: str = PDF) -> str:
+    """The ePhorte sample's Melding, cut down: one recipient, one PDF (``file``: what stands in
+    ``fil/base64``); ``inside`` goes into journpost."""
     avsmot = AVSMOT.format(orgnr=RECEIVER) if avsmot is None else avsmot
     return (f'{prolog}<Melding xmlns="{NOARK4}"><journpost xmlns=""><jpId>219816</jpId><jpJaar>2015</jpJaar>'
             "<jpSeknr>11734</jpSeknr><jpJpostnr>2</jpJpostnr><jpJdato>2015-10-08</jpJdato><jpNdoktype>U</jpNdoktype>"
             f"<jpStatus>F</jpStatus><jpInnhold>{title}</jpInnhold><jpSaar>2014</jpSaar><jpSaseknr>2703</jpSaseknr>{avsmot}"
             "<dokument><dlRnr>1</dlRnr><dlType>H</dlType><dbTittel>Test1</dbTittel><veDokformat>RA-PDF</veDokformat>"
-            f"<fil><base64>{PDF}</base64></fil></dokument>{inside}</journpost><noarksak xmlns=\"\"><saId>68286</saId>"
+            f"<fil><base64>{file}</base64></fil></dokument>{inside}</journpost><noarksak xmlns=\"\"><saId>68286</saId>"
             "<saSaar>2014</saSaar><saSeknr>2703</saSeknr><saTittel>Test Knutepunkt</saTittel></noarksak></Melding>")
 
 
