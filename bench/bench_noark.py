@@ -13,7 +13,6 @@ string, ``xsi:type="xsd:string"``) with the PDF inline in ``fil/base64`` and a f
 """
 from __future__ import annotations
 
-import argparse
 import base64
 import sqlite3
 import statistics
@@ -26,7 +25,7 @@ from xml.sax.saxutils import escape
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.bench_intake import drive, echo_envelope, make_pdf, start_echo  # noqa: E402
+from bench.bench_intake import drive, echo_envelope, load_options, make_pdf, start_echo  # noqa: E402
 from tests.process import GatewayProcess, write_config  # noqa: E402
 
 PATH = "/noarkExchange"
@@ -65,12 +64,7 @@ def bodies(payload: str, count: int) -> list[bytes]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--requests", type=int, default=1000)
-    parser.add_argument("--rounds", type=int, default=5, help="echo and gateway alternate this many times")
-    parser.add_argument("--concurrency", type=int, default=8)
-    parser.add_argument("--pdf-kb", type=int, default=100)
-    args = parser.parse_args()
+    args = load_options(__doc__).parse_args()
 
     pdf = make_pdf(args.pdf_kb * 1024)
     payload = escape(melding(pdf))

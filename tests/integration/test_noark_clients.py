@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import base64
 import codecs
-import dataclasses
 import logging
 import re
 import uuid
@@ -29,27 +28,17 @@ from lxml import etree
 from suds.client import Client
 from suds.transport.http import HttpAuthenticated
 
+from gateway.domain.noark_payload import EXCHANGE_TYPES_NS as TYPES, NOARK4_NS as NOARK4
 from gateway.soap.noark import PATH
 from tests.conftest import SENDER_PASSWORD, make_pdf
 from tests.integration.test_mtom_clients import chunks, mime
-from tests.noark_samples import SAMPLE_SENDERS, sample
+from tests.integration.test_noark_exchange import settings_factory  # noqa: F401  (the senders may send as ePhorte)
+from tests.noark_samples import sample
 from tests.security.noark.make_corpus import melding
 
 logging.getLogger("suds").setLevel(logging.CRITICAL)
-TYPES = "http://www.arkivverket.no/Noark/Exchange/types"
-NOARK4 = "http://www.arkivverket.no/Noark4-1-WS-WD/types"
 ACTION = "http://www.arkivverket.no/Noark/Exchange/IEDUImport/PutMessage"
 RECEIVER = "974763907"
-
-
-@pytest.fixture
-def settings_factory(settings_factory):
-    """The test senders, allowed to send the ePhorte sample in its organisation's name."""
-    def factory(*args, **kwargs):
-        settings = settings_factory(*args, **kwargs)
-        return dataclasses.replace(settings, senders=tuple(dataclasses.replace(s, sends_for=(SAMPLE_SENDERS["ephorte"],))
-                                                           for s in settings.senders))
-    return factory
 
 
 def _pdf_melding(pdf: bytes, *, prolog: str = '<?xml version="1.0" encoding="utf-8"?>') -> str:
