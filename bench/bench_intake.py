@@ -159,12 +159,18 @@ def vm_hwm_kib(pid: int) -> int:
     return -1
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def load_options(description: str | None) -> argparse.ArgumentParser:
+    """The options of a load run against the echo: requests, rounds, clients, PDF size."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--requests", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=5, help="echo and gateway alternate this many times")
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--pdf-kb", type=int, default=100)
+    return parser
+
+
+def main() -> int:
+    parser = load_options(__doc__)
     parser.add_argument("--big-mb", type=int, default=100, help="0 skips the inline memory measurement")
     parser.add_argument("--mtom-mb", type=int, default=350, help="0 skips the MTOM memory measurement")
     args = parser.parse_args()

@@ -68,6 +68,10 @@ class Limits:
         100_000, "elements", "Elements in a SOAP Body payload: 200 documents with 100 giro pages each are 25,000, and "
         "a million giroarkSider cost spyne 10 s and 570 MiB to decode before any rule could count them.",
         enforced_in="gateway.soap.contract")
+    noark_max_payload_elements: int = _bound(
+        10_000, "elements", "Elements in a noarkExchange payload (a Melding or arkivmelding, also one sent as text): "
+        "a Melding with 200 documents and 100 parties has about 7,000.",
+        enforced_in="gateway.domain.noark_payload")
     # --- memory of the serving process ---
     memory_budget_bytes: int = _bound(
         2048 * MiB, "bytes", "Memory that calls with large bodies may claim together, per serving process: an inline "
@@ -77,6 +81,10 @@ class Limits:
         60.0, "seconds", "How long a call waits for room in the memory budget before it is answered 503 SERVER_BUSY.",
         enforced_in="gateway.runtime, gateway.admission", setting="server.memory_wait_seconds")
     # --- intake ---
+    noark_max_letters_per_message: int = _bound(
+        500, "letters", "Letters one noarkExchange PutMessage addressed to the gateway itself may make (one per recipient "
+        "its avsmot lists, each dispatched and perhaps printed on its own).",
+        enforced_in="gateway.domain.noark_intake")
     max_print_shipment_bytes: int = _bound(
         350 * MiB, "bytes", "Printable documents of one shipment together.",
         enforced_in="gateway.domain.validation", setting="intake.max_print_shipment_bytes")

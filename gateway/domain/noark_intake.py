@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import re
 import uuid
 from collections.abc import Callable, Mapping, Sequence
+from typing import Protocol
 from urllib.parse import unquote
 
 from lxml import etree
@@ -38,31 +38,47 @@ from gateway.domain.noark_payload import (
 )
 from gateway.domain.shipments import ShipmentService
 from gateway.domain.validation import shown
-from gateway.errors import FaultCode, GatewayError, ValidationError
+from gateway.errors import FaultCode, GatewayError, RequestError, ValidationError
 from gateway.frozen import frozen
+from gateway.limits import LIMITS
 from gateway.mapping.archive_letter import ArchiveLetter
 from gateway.mapping.noark4 import journal_entry_id, letter_from_melding, party_kind
 from gateway.model import DeliveryMode, DeliveryPolicy, ExchangeEnvelope, Party, PartyKind, Shipment
 from gateway.spool import Content
+from gateway.uuids import is_canonical_uuid
 
 logger = logging.getLogger(__name__)
 OPERATION = "PutMessage"
 #: The namespace of the letters' name-based ids (uuid5): fixed, so ids survive restarts.
 _IDS = uuid.UUID("6f1c1f8e-3a43-5c8e-9a57-0e5b3c1d2a40")
-_CONVERSATION_ID = re.compile(r"^[^\x00-\x1f\x7f]{1,100}$")
 
 #: arkivmelding → letter, given the request's files (wired in by the runtime when available).
 ArkivmeldingMapper = Callable[..., ArchiveLetter]
 
 
-class RequestFiles:
-    """The files a request carried beside its message (MIME parts, by Content-ID), for an
-    arkivmelding's ``referanseDokumentfil`` (``cid:`` URL or the bare Content-ID). Each part
-    is a document of the letter: one nobody asked for is refused, not silently dropped."""
+class IncludedContents(Protocol):
+    """What an MTOM request's ``xop:Include`` elements stood for (gateway.soap.xop.XopContents)."""
 
-    def __init__(self, parts: Mapping[str, Content] | None = None) -> None:
+    def take(self, element: etree._Element) -> Content | None: ...
+
+    def untaken(self) -> list[etree._Element]: ...
+
+
+class RequestFiles:
+    """The files a request carried beside its message: MIME parts, by Content-ID, for an
+    arkivmelding's ``referanseDokumentfil`` (``cid:`` URL or the bare Content-ID), and the
+    parts an ``xop:Include`` stood for (a Melding's ``fil/base64`` sent as MTOM, as CXF and WCF
+    do). Each part is a document of the letter: one nobody asked for is refused, not
+    silently dropped."""
+
+    def __init__(self, parts: Mapping[str, Content] | None = None, *, included: IncludedContents | None = None) -> None:
         self._parts = dict(parts or {})
         self._used: set[str] = set()
+        self._included = included
+
+    def included(self, element: etree._Element) -> Content | None:
+        """The content an ``xop:Include`` in ``element`` stood for, or None."""
+        return self._included.take(element) if self._included is not None else None
 
     def __call__(self, reference: str) -> Content | None:
         reference = reference.strip()
@@ -76,8 +92,16 @@ class RequestFiles:
                 return self._parts[key]
         return None
 
-    def unused(self) -> list[str]:
-        return sorted(set(self._parts) - self._used)
+    def check_all_used(self) -> None:
+        """Every file of the request was a document of the letter, or a refusal."""
+        misplaced = self._included.untaken() if self._included is not None else []
+        if misplaced:
+            raise RequestError(f"XOP: <{shown(etree.QName(misplaced[0]).localname, 80)}> is not a file (fil/base64), "
+                               "an xop:Include cannot stand there", code=FaultCode.INVALID_REQUEST, field="payload")
+        unused = sorted(set(self._parts) - self._used)
+        if unused:
+            raise NoarkError(NoarkRule.ATTACHMENT_NOT_REFERENCED, f"the MIME part {shown(unused[0], 80)} is no document of the letter",
+                             field="payload")
 
 
 @frozen
@@ -127,17 +151,15 @@ class NoarkIntake:
             envelope = self._envelope(request, sender)
             root = parse_payload(request.payload)
             kind = payload_kind(root, request.content_namespace)
+            files = files or RequestFiles()
             if kind is PayloadKind.APP_RECEIPT:
+                files.check_all_used()  # a receipt has no files
                 # An archive's receipt for a message it got: there is nothing to deliver.
                 logger.info("noarkExchange: AppReceipt %s from %s for conversation %s, nothing to deliver",
                             root.get("type", "?")[:20], sender.name, envelope.conversation_id)
                 return Receipt(type="OK")
-            files = files or RequestFiles()
             letter = self._letter(kind, root, sender, files)
-            unused = files.unused()
-            if unused:
-                raise NoarkError(NoarkRule.ATTACHMENT_NOT_REFERENCED, f"the MIME part {shown(unused[0], 80)} is no document of the letter",
-                                 field="payload")
+            files.check_all_used()
             if kind is PayloadKind.MELDING:
                 envelope = dataclasses.replace(envelope, journal_entry_id=journal_entry_id(root))
             letters = self._addressed(letter, envelope)
@@ -154,24 +176,25 @@ class NoarkIntake:
 
     def _letter(self, kind: PayloadKind, root: etree._Element, sender: SenderSettings, files: RequestFiles) -> ArchiveLetter:
         if kind is PayloadKind.MELDING:
-            return letter_from_melding(root, sender=sender)
+            return letter_from_melding(root, sender=sender, included=files.included)
         if self.arkivmelding is None:
             raise NoarkError(NoarkRule.CONTENT_NAMESPACE_UNSUPPORTED, "this gateway does not take arkivmelding payloads",
                              field="envelope.contentNamespace")
         return self.arkivmelding(root, sender=sender, files=files)
 
     def _envelope(self, request: ExchangeRequest, sender: SenderSettings) -> ExchangeEnvelope:
-        if not _CONVERSATION_ID.match(request.conversation_id.strip()):
-            raise NoarkError(NoarkRule.CONVERSATION_ID_INVALID, f"conversationId {shown(request.conversation_id, 40)} cannot key a message",
+        if not is_canonical_uuid(request.conversation_id.strip(), any_case=True):
+            raise NoarkError(NoarkRule.CONVERSATION_ID_INVALID, f"conversationId {shown(request.conversation_id, 40)} is not a UUID",
                              field="envelope.conversationId")
         configured = sender.organization_number
         sender_orgnr = request.sender.orgnr.strip()
-        if sender_orgnr and configured and not sender.may_send_for(sender_orgnr):
-            raise NoarkError(NoarkRule.SENDER_MISMATCH,
-                             f"sender orgnr {shown(sender_orgnr, 20)} is not this sender's organisation", field="envelope.sender.orgnr")
+        # a mistyped number first: "not your organisation" would send the operator looking for the wrong fault
         if sender_orgnr and not is_valid_norwegian_organization_number(sender_orgnr):
             raise ValidationError(f"not an organisation number: {shown(sender_orgnr, 20)}",
                                   code=FaultCode.INVALID_ORGANIZATION_NUMBER, field="envelope.sender.orgnr")
+        if sender_orgnr and configured and not sender.may_send_for(sender_orgnr):
+            raise NoarkError(NoarkRule.SENDER_MISMATCH,
+                             f"sender orgnr {shown(sender_orgnr, 20)} is not this sender's organisation", field="envelope.sender.orgnr")
         receiver = request.receiver.orgnr.strip()
         _check_identifier(receiver, "envelope.receiver.orgnr")
         return ExchangeEnvelope(
@@ -204,6 +227,10 @@ class NoarkIntake:
             recipients = [dataclasses.replace(letter.candidates[0], identifier=receiver, kind=party_kind(receiver))]
         else:
             recipients = [Party(identifier=receiver, kind=party_kind(receiver), name=envelope.receiver_name)]
+        if len(recipients) > LIMITS.noark_max_letters_per_message:
+            # each is a letter of its own, dispatched (and maybe printed and posted) on its own
+            raise RequestError(f"the message names {len(recipients)} recipients; at most {LIMITS.noark_max_letters_per_message} "
+                               "letters are made from one message", code=FaultCode.TOO_MANY_ITEMS, field="payload")
         base = letter.shipment
         letters: list[tuple[Shipment, Sequence[Content], str]] = []
         for index, party in enumerate(recipients):

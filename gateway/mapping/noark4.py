@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import binascii
 import functools
+from collections.abc import Callable
 from typing import Any
 
 import pybase64
@@ -24,6 +25,7 @@ from gateway.mapping.noark_fields import archive_shipment, case_metadata, docume
 from gateway.mapping.noark_fields import filename as make_filename
 from gateway.model import Document, Party
 from gateway.resources import load_table
+from gateway.spool import Content
 
 CONTRACT = "noarkexchange"
 __all__ = ["CONTRACT", "journal_entry_id", "letter_from_melding", "party_kind", "table"]
@@ -34,12 +36,18 @@ def table() -> dict[str, Any]:
     return load_table("noark4")
 
 
-def letter_from_melding(root: etree._Element, *, sender: SenderSettings) -> ArchiveLetter:
-    """A ``Melding`` (parsed by the hardened parser) → the letter, its candidates, its bytes."""
+#: The content an MTOM request's ``xop:Include`` stood for, by the element it stood in (None:
+#: no Include stood there); the element's text is the base64 otherwise.
+Included = Callable[[etree._Element], Content | None]
+
+
+def letter_from_melding(root: etree._Element, *, sender: SenderSettings, included: Included | None = None) -> ArchiveLetter:
+    """A ``Melding`` (parsed by the hardened parser) → the letter, its candidates, its bytes.
+    ``included``: a file sent as MTOM (an ``xop:Include`` in ``fil/base64``)."""
     t = table()
     fields = {key: _first_text(root, paths) for key, paths in t["fields"].items()}
     journpost = root.find("journpost")
-    documents, contents = _documents(journpost)
+    documents, contents = _documents(journpost, included)
     shipment = archive_shipment(sender=sender, title=fields["title"] or "", documents=documents,
                                 case=case_metadata(fields, table=t, root="Melding", extra=_extra(root)),
                                 non_pdf=t["delivery"]["non_pdf"], contract=CONTRACT)
@@ -100,13 +108,16 @@ def _party(entry: etree._Element) -> Party:
                  country=_text(entry, names["address.country"]), email=_text(entry, names["attention.email"]))
 
 
-def _documents(journpost: etree._Element | None) -> tuple[tuple[Document, ...], list[bytes]]:
+def _documents(journpost: etree._Element | None, included: Included | None) -> tuple[tuple[Document, ...], list[Content]]:
     t = table()
     documents: list[Document] = []
-    contents: list[bytes] = []
+    contents: list[Content] = []
     for index, entry in enumerate(journpost.iterfind("dokument") if journpost is not None else ()):
         where = f"Melding.journpost.dokument[{index}]"
-        data = _decode(entry.find("fil/base64"), where)
+        file = entry.find("fil/base64")
+        data = included(file) if included is not None and file is not None else None
+        if data is None:
+            data = _decode(file, where)
         title = _text(entry, "dbTittel")
         fmt = (_text(entry, "veDokformat") or "").upper()
         extension, format_type = t["formats"].get(fmt, ("", None))

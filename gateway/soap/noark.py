@@ -33,6 +33,7 @@ from gateway.soap.protocol import (
     HardenedSoap12,
     claim_parse_memory,
     request_attachments,
+    request_includes,
     sender_of,
 )
 
@@ -77,7 +78,7 @@ class NoarkExchange(GatewayService):
             payload=source,
         )
         try:
-            receipt = runtime.noark.put_message(exchange, sender=sender, files=RequestFiles(request_attachments(ctx)))
+            receipt = runtime.noark.put_message(exchange, sender=sender, files=RequestFiles(request_attachments(ctx), included=request_includes(ctx)))
         except GatewayError as exc:  # a refusal the intake did not answer itself (storage down)
             receipt = Receipt.refusal(exc)
         return receipt_element(receipt)
@@ -111,6 +112,8 @@ def build_application(runtime: Runtime | None) -> DualSoapApplication:
         # the payload (xs:anyType) is read by the intake: its xsi:types (an arkivmelding's
         # saksmappe, journalpost) are the payload schema's, not this contract's
         app.app.in_protocol.opaque_content = ("payload",)
+        # a Melding's fil/base64 may be an xop:Include (CXF, WCF): the intake takes it there
+        app.app.in_protocol.service_takes_includes = True
     return DualSoapApplication(soap11, soap12, wsdl)
 
 

@@ -178,6 +178,10 @@ class _HardenedInput(Soap11):
     #: Paths below the Body's element of ``xs:anyType`` content the contract leaves to the
     #: service (noarkExchange ``payload``; see MessageSchema.check).
     opaque_content: tuple[str, ...] = ()
+    #: The service reads its message itself (an ``xs:anyType`` payload) and takes each
+    #: Include's content where the message has a file (:func:`request_includes`); it refuses
+    #: the Includes it did not take. Else an Include spyne did not decode is refused here.
+    service_takes_includes: bool = False
 
     def _check_contract(self, ctx: Any, root: Any) -> None:
         """Refuse a Body payload the served WSDL does not allow, before spyne decodes it:
@@ -283,7 +287,7 @@ class _HardenedInput(Soap11):
         if isinstance(ctx.udc, _Pending):
             raise to_fault(ctx.udc.error)
         xop = _xop_contents(ctx)
-        if xop is not None:
+        if xop is not None and not self.service_takes_includes:
             stray = xop.untaken()
             if stray:
                 name = etree.QName(stray[0]).localname
@@ -303,6 +307,11 @@ def request_attachments(ctx: Any) -> dict[str, Content]:
     :attr:`_HardenedInput.keep_unreferenced_attachments`)."""
     xop = _xop_contents(ctx)
     return xop.attached if xop is not None else {}
+
+
+def request_includes(ctx: Any) -> XopContents | None:
+    """What the request's xop:Includes stood for (see :attr:`_HardenedInput.service_takes_includes`)."""
+    return _xop_contents(ctx)
 
 
 def _xop_contents(ctx: Any) -> XopContents | None:

@@ -135,7 +135,7 @@ def test_documents_in_dokumentnummer_order_with_roles_and_the_delivered_variant(
     # a cid: reference names no file: the title does, with the extension of what the bytes are
     assert (main.filename, main.role, attachment.filename, attachment.role) == ("Vedtak.pdf", "MAIN", "Kart.pdf", "ATTACHMENT")
     assert letter.contents == (PDF, ATTACHMENT)
-    assert request.unused() == []  # the production variant is referenced, not delivered
+    request.check_all_used()  # the production variant is referenced, not delivered: no refusal
 
 
 def test_a_reference_that_is_a_url_is_no_file_name():
@@ -209,7 +209,7 @@ def test_the_way_out_without_case_metadata_is_valid():
 def _put(root, receiver: str, request_files: RequestFiles, *, namespace: str = ARKIVMELDING_NS):
     shipments = _Shipments()
     intake = NoarkIntake(shipments, NoarkSettings(), arkivmelding=letter_from_arkivmelding)
-    request = ExchangeRequest(conversation_id="c-1", content_namespace=namespace, sender=ExchangeAddress(),
+    request = ExchangeRequest(conversation_id="6f0a8c55-61b4-4b0e-9d36-2a1c7e0b9d11", content_namespace=namespace, sender=ExchangeAddress(),
                               receiver=ExchangeAddress(orgnr=receiver), payload=root)
     return intake.put_message(request, sender=SENDER, files=request_files), shipments.letters
 

@@ -16,6 +16,7 @@ from tests.conftest import make_pdf
 
 SENDER = SenderSettings(name="arkiv", password_hash="x", organization_number="974720760", display_name="Kommune")
 PDF = make_pdf("Vedtak")
+CONVERSATION = "2f1d7c9e-5b8a-4c3e-9f0a-1b2c3d4e5f60"
 
 
 def melding(*, avsmot: str = "", dokument: str | None = None, journpost: str = "", noarksak: str = "") -> etree._Element:
@@ -93,7 +94,7 @@ class _Shipments:
 def _put(root, receiver: str, *, own=()) -> tuple[object, list]:
     shipments = _Shipments()
     intake = NoarkIntake(shipments, NoarkSettings(own_organization_numbers=own))
-    request = ExchangeRequest(conversation_id="c-1", content_namespace=NOARK4_NS, sender=ExchangeAddress(),
+    request = ExchangeRequest(conversation_id=CONVERSATION, content_namespace=NOARK4_NS, sender=ExchangeAddress(),
                               receiver=ExchangeAddress(orgnr=receiver), payload=root)
     return intake.put_message(request, sender=SENDER), shipments.letters
 
@@ -101,7 +102,7 @@ def _put(root, receiver: str, *, own=()) -> tuple[object, list]:
 def test_the_envelope_s_receiver_picks_its_avsmot():
     root = melding(avsmot=avsmot("964338531", "Mottaker") + avsmot("920058817", "Kopi", copy="1"))
     receipt, [(shipment, _, shipment_id)] = _put(root, "920058817")
-    assert receipt.type == "OK" and shipment.recipient.name == "Kopi" and shipment_id == letter_id("arkiv", "c-1", 0)
+    assert receipt.type == "OK" and shipment.recipient.name == "Kopi" and shipment_id == letter_id("arkiv", CONVERSATION, 0)
     assert shipment.delivery.mode is DeliveryMode.DIGITAL_WITH_PRINT_FALLBACK and shipment.exchange.journal_entry_id == "77"
 
 
@@ -109,7 +110,7 @@ def test_a_message_to_the_gateway_goes_to_every_recipient():
     root = melding(avsmot=avsmot("964338531", "Mottaker") + avsmot("920058817", "Kopi", copy="1"))
     receipt, letters = _put(root, "974720760", own=("974720760",))
     assert [s.recipient.name for s, _, _ in letters] == ["Mottaker", "Kopi"]
-    assert [m[1] for m in receipt.messages] == [letter_id("arkiv", "c-1", 0), letter_id("arkiv", "c-1", 1)]
+    assert [m[1] for m in receipt.messages] == [letter_id("arkiv", CONVERSATION, 0), letter_id("arkiv", CONVERSATION, 1)]
 
 
 def test_a_receiver_the_message_does_not_list_gets_the_letter_digitally():
