@@ -11,6 +11,7 @@ from gateway import passwords
 from gateway.config.altinn3 import check_altinn3
 from gateway.config.digipost import check_print_provider
 from gateway.config.maskinporten import maskinporten_credentials
+from gateway.config.senders import ARCHIVE_DIALECTS
 from gateway.config.sections import (
     DEMO_SENDER_NAME,
     DEMO_SENDER_PASSWORD,
@@ -63,6 +64,7 @@ def check(settings: Settings) -> None:
     if settings.channels.print.enabled:
         check_print_provider(settings.channels.print)
     _check_organization_numbers(settings)
+    _check_archives(settings)
     demo = settings.sender(DEMO_SENDER_NAME)
     if demo is not None and not _is_loopback(s.host):
         if passwords.verify_password(DEMO_SENDER_PASSWORD, demo.password_hash):
@@ -80,6 +82,42 @@ def _check_organization_numbers(settings: Settings) -> None:
     for where, number in numbers:
         if not (len(number) == 9 and number.isascii() and number.isdigit() and orgnr.is_valid(number)):
             raise ConfigError(f"{where}: {number!r} is not an organisasjonsnummer (9 digits, mod-11 check digit)")
+
+
+def _check_archives(settings: Settings) -> None:
+    """A sender's archive endpoint is called by workers long after start: a wrong one must stop the start."""
+    for sender in settings.senders:
+        where = f"senders[{sender.name}]"
+        if sender.archive_dialect not in ARCHIVE_DIALECTS:
+            raise ConfigError(f"{where}.archive_dialect must be one of {', '.join(ARCHIVE_DIALECTS)}, not {sender.archive_dialect!r}")
+        if sender.archive_timeout_seconds <= 0:
+            raise ConfigError(f"{where}.archive_timeout_seconds must be positive, got {sender.archive_timeout_seconds}")
+        if bool(sender.archive_username) != bool(sender.archive_password):
+            raise ConfigError(f"{where}.archive_username and {where}.archive_password go together")
+        if sender.archive_username and not sender.archive_endpoint:
+            raise ConfigError(f"{where}.archive_username is set without {where}.archive_endpoint")
+        if sender.archive_endpoint:
+            problem = _endpoint_problem(sender.archive_endpoint)
+            if problem:
+                raise ConfigError(f"{where}.archive_endpoint {sender.archive_endpoint!r} {problem}")
+
+
+def _endpoint_problem(url: str) -> str | None:
+    """``None`` when ``url`` can be called as a SOAP endpoint, else why not."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises on a port that is not a number
+    except ValueError as exc:
+        return str(exc)
+    if parts.scheme not in ("http", "https"):
+        return "must start with http:// or https://"
+    if not parts.hostname:
+        return "has no host"
+    if parts.username or parts.password:
+        return "must not carry a user or password (use archive_username and archive_password)"
+    if any(c.isspace() or ord(c) < 0x20 for c in url):
+        return "has characters a URL cannot have"
+    return None
 
 
 def _public_url_problem(url: str) -> str | None:
