@@ -157,7 +157,8 @@ class NoarkArchiveClient:
                 transport = self._transport(endpoint)
                 document = self._documents.get(dialect.name)
                 if document is None:
-                    document = Document(str(data_dir("contracts") / dialect.wsdl), transport)
+                    # zeep annotates ``transport`` as a class; it takes (and uses) an instance
+                    document = Document(str(data_dir("contracts") / dialect.wsdl), transport)  # type: ignore[arg-type]
                     self._documents[dialect.name] = document
                 client = zeep.Client(document, transport=transport)
                 service = self._services[endpoint] = client.create_service(dialect.binding, endpoint.url)
