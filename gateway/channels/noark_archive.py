@@ -26,10 +26,10 @@ import requests
 import zeep
 import zeep.exceptions
 from zeep import xsd
-from zeep.transports import Transport
 from zeep.wsdl import Document
 
 from gateway.channels.http import environment_session
+from gateway.channels.soap_transport import SoapTransport
 from gateway.frozen import frozen
 from gateway.resources import data_dir
 
@@ -164,8 +164,8 @@ class NoarkArchiveClient:
                 service = self._services[endpoint] = client.create_service(dialect.binding, endpoint.url)
             return service
 
-    def _transport(self, endpoint: ArchiveEndpoint) -> Transport:
+    def _transport(self, endpoint: ArchiveEndpoint) -> SoapTransport:
         session = environment_session(endpoint.url)
         if endpoint.username:
             session.auth = (endpoint.username, endpoint.password)
-        return Transport(session=session, timeout=endpoint.timeout_seconds, operation_timeout=endpoint.timeout_seconds)
+        return SoapTransport(session=session, timeout=endpoint.timeout_seconds, operation_timeout=endpoint.timeout_seconds)
