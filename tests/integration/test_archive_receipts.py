@@ -13,6 +13,7 @@ import os
 import time
 
 import pytest
+import requests
 
 from gateway.dispatch.archive_receipts import ALERT, KIND
 from gateway.store.tables import as_utc
@@ -183,3 +184,73 @@ def test_a_sender_without_an_archive_sends_no_receipt(rig, archive):
     rig.drain()
     assert rig.gw.runtime.repository.get(sid).status.value == "NOT_DELIVERED"
     assert archive.received == [] and _receipt_jobs(rig, sid) == []
+
+
+@pytest.mark.parametrize("archive", ["ephorte"], indirect=True)
+def test_an_archive_down_for_good_is_given_up_with_one_alert(rig, archive):
+    archive.stop()  # connection refused from now on
+    sid, _ = _through_noark(rig, "p360")
+    rig.drain()
+    for _ in range(rig.gw.runtime.settings.dispatch.max_attempts + 2):
+        rig.advance(seconds=rig.gw.runtime.settings.dispatch.backoff_max_seconds + 1)
+    [alert] = rig.gw.runtime.dispatch_store.alerts(kind=ALERT)
+    assert alert["shipment_id"] == sid and "attempts" in alert["detail"]
+    assert _receipt_jobs(rig, sid) == [] and rig.status(sid) == "IKKE_LEVERT"
+    assert rig.gw.runtime.dispatch_store.alerts(kind="job_failed") == []  # the letter itself did not fail again
+
+
+# ---------------------------------------------------------------- the doubles refuse what their vendor would
+
+_RECEIPT = ('<AppReceipt xmlns="http://www.arkivverket.no/Noark/Exchange/types" type="{type}"><message xmlns="" code="LEST">'
+            "<text>Lest</text></message></AppReceipt>")
+
+
+def _raw(payload: str, *, version: str = "1.1", sender: bool = True) -> bytes:
+    """A PutMessage as the vendors' clients write it, the payload as (escaped) text."""
+    from xml.sax.saxutils import escape
+
+    env = {"1.1": "http://schemas.xmlsoap.org/soap/envelope/", "1.2": "http://www.w3.org/2003/05/soap-envelope"}[version]
+    who = "<sender><orgnr>974720760</orgnr></sender>" if sender else ""
+    return (f'<s:Envelope xmlns:s="{env}"><s:Body><t:PutMessageRequest xmlns:t="http://www.arkivverket.no/Noark/Exchange/types">'
+            f'<envelope conversationId="c-1" contentNamespace="{NOARK4}">{who}<receiver><orgnr>974763907</orgnr></receiver></envelope>'
+            f"<payload>{escape(payload)}</payload>"
+            "</t:PutMessageRequest></s:Body></s:Envelope>").encode()
+
+
+def _post(archive, body: bytes, *, action: str | None = "", version: str = "1.1") -> requests.Response:
+    if version == "1.1":
+        headers = {"Content-Type": "text/xml; charset=utf-8", **({"SOAPAction": f'"{action}"'} if action is not None else {})}
+    else:
+        headers = {"Content-Type": f'application/soap+xml; charset=utf-8; action="{action}"'}
+    return requests.post(archive.url, data=body, headers=headers, auth=ARCHIVE_USER, timeout=10)
+
+
+@pytest.mark.parametrize("dialect, body, action, version, why", [
+    ("p360", _raw(_RECEIPT.format(type="OK")), "", "1.1", "SOAPAction ''"),
+    ("p360", _raw(_RECEIPT.format(type="OK")), None, "1.1", "without a SOAPAction"),
+    ("p360", _raw(_RECEIPT.format(type="OK")), P360_ACTION, "1.2", "SOAP 1.2"),
+    ("websak", _raw(_RECEIPT.format(type="OK")), P360_ACTION, "1.1", "SOAPAction 'http"),  # what the integrasjonspunkt sent
+    ("ephorte", _raw(_RECEIPT.format(type="FINE")), "", "1.1", "the AppReceipt is not valid"),
+    ("ephorte", _raw("<Melding/>", version="1.2"), "", "1.2", "the AppReceipt is not valid"),
+    ("standard", _raw(_RECEIPT.format(type="OK"), sender=False), "", "1.1", "PutMessageRequest is not valid"),
+    ("p360", _raw("kvittering"), P360_ACTION, "1.1", "not XML"),
+])
+def test_the_archive_double_refuses_what_its_vendor_would(dialect, body, action, version, why):
+    with ArchiveDouble(dialect, credentials=ARCHIVE_USER) as archive:
+        response = _post(archive, body, action=action, version=version)
+        assert response.status_code == 500 and b"Fault" in response.content
+        assert archive.received == [] and why in archive.refused[0], archive.refused
+
+
+@pytest.mark.parametrize("dialect, action, version", [
+    ("p360", P360_ACTION, "1.1"), ("ephorte", "", "1.2"), ("websak", "", "1.2"), ("standard", "", "1.1"),
+])
+def test_the_archive_double_takes_what_its_vendor_binds(dialect, action, version):
+    with ArchiveDouble(dialect, credentials=ARCHIVE_USER) as archive:
+        response = _post(archive, _raw(_RECEIPT.format(type="OK"), version=version), action=action, version=version)
+        assert response.status_code == 200, archive.refused
+        assert b"PutMessageResponse" in response.content and archive.received[0].messages == [("LEST", "Lest")]
+        if dialect != "p360":  # ePhorte and WebSak bind SOAP 1.1 as well
+            assert _post(archive, _raw(_RECEIPT.format(type="OK")), action="").status_code == 200
+        unauthorised = requests.post(archive.url, data=b"", headers={"Content-Type": "text/xml", "SOAPAction": '""'}, timeout=10)
+        assert unauthorised.status_code == 401
