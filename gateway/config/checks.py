@@ -42,7 +42,7 @@ def check(settings: Settings) -> None:
         if value and not Path(value).is_file():
             raise ConfigError(f"server.{key}: no such file {value!r}")
     if s.public_url:
-        problem = _public_url_problem(s.public_url)
+        problem = _url_problem(s.public_url, base=True)
         if problem:
             raise ConfigError(f"server.public_url {s.public_url!r} {problem}")
     for key in ("max_ids_per_call", "pdf_max_stream_bytes", "pdf_max_decoded_bytes", "pdf_max_slow_stream_bytes",
@@ -97,13 +97,13 @@ def _check_archives(settings: Settings) -> None:
         if sender.archive_username and not sender.archive_endpoint:
             raise ConfigError(f"{where}.archive_username is set without {where}.archive_endpoint")
         if sender.archive_endpoint:
-            problem = _endpoint_problem(sender.archive_endpoint)
+            problem = _url_problem(sender.archive_endpoint, base=False)
             if problem:
                 raise ConfigError(f"{where}.archive_endpoint {sender.archive_endpoint!r} {problem}")
 
 
-def _endpoint_problem(url: str) -> str | None:
-    """``None`` when ``url`` can be called as a SOAP endpoint, else why not."""
+def _url_problem(url: str, *, base: bool) -> str | None:
+    """``None`` when ``url`` can be called (or, ``base``, published as a base address), else why not."""
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 - raises on a port that is not a number
@@ -114,26 +114,8 @@ def _endpoint_problem(url: str) -> str | None:
     if not parts.hostname:
         return "has no host"
     if parts.username or parts.password:
-        return "must not carry a user or password (use archive_username and archive_password)"
-    if any(c.isspace() or ord(c) < 0x20 for c in url):
-        return "has characters a URL cannot have"
-    return None
-
-
-def _public_url_problem(url: str) -> str | None:
-    """``None`` when ``url`` can be published as a base address, else why not."""
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 - raises on a port that is not a number
-    except ValueError as exc:
-        return str(exc)
-    if parts.scheme not in ("http", "https"):
-        return "must start with http:// or https://"
-    if not parts.hostname:
-        return "has no host"
-    if parts.username or parts.password:
-        return "must not carry a user or password"
-    if parts.query or parts.fragment or "?" in url or "#" in url:
+        return "must not carry a user or password" + ("" if base else " (use archive_username and archive_password)")
+    if base and (parts.query or parts.fragment or "?" in url or "#" in url):
         return "must not have a query or fragment"
     if any(c.isspace() or ord(c) < 0x20 for c in url) or any(c in url for c in "<>\"'"):
         return "has characters a URL cannot have"
