@@ -254,3 +254,16 @@ def test_the_archive_double_takes_what_its_vendor_binds(dialect, action, version
             assert _post(archive, _raw(_RECEIPT.format(type="OK")), action="").status_code == 200
         unauthorised = requests.post(archive.url, data=b"", headers={"Content-Type": "text/xml", "SOAPAction": '""'}, timeout=10)
         assert unauthorised.status_code == 401
+
+
+def test_the_client_parses_a_dialects_wsdl_once_and_keeps_a_client_per_endpoint():
+    from gateway.channels.noark_archive import ArchiveEndpoint, NoarkArchiveClient, StatusReceipt
+
+    receipt = StatusReceipt(conversation_id="c-1", sender_orgnr="974720760", receiver_orgnr="974763907", type="OK", code="LEST", text="x")
+    client = NoarkArchiveClient()
+    with ArchiveDouble("p360", credentials=ARCHIVE_USER) as first, ArchiveDouble("p360") as second:
+        assert client.put_receipt(ArchiveEndpoint(url=first.url, dialect="p360", username=ARCHIVE_USER[0],
+                                                  password=ARCHIVE_USER[1], timeout_seconds=5), receipt) == "OK"
+        assert client.put_receipt(ArchiveEndpoint(url=second.url, dialect="p360", timeout_seconds=5), receipt) == "OK"
+        assert second.received[0].authorization is None  # one endpoint's credentials never go to another
+        assert len(client._documents) == 1 and len(client._services) == 2
