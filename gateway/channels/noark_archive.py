@@ -142,7 +142,8 @@ class NoarkArchiveClient:
             raise ArchiveUnavailable(f"the archive answered HTTP {exc.status_code}: {str(exc.message)[:300]}", endpoint=where) from exc
         except (requests.RequestException, zeep.exceptions.XMLSyntaxError) as exc:
             raise ArchiveUnavailable(f"the archive could not be reached or answered no SOAP: {exc}", endpoint=where) from exc
-        result = getattr(answer, "result", None)
+        # zeep unwraps a response of one element: ``answer`` is the result (the AppReceipt) itself
+        result = answer if hasattr(answer, "type") else getattr(answer, "result", None)
         kind = getattr(result, "type", None) or "OK"  # the integrasjonspunkt took no result as OK (P360Client)
         if kind not in ("OK", "WARNING"):
             texts = "; ".join(f"{m.code}: {m.text}" for m in (getattr(result, "message", None) or []))

@@ -9,7 +9,8 @@ parsed as XML and checked as an ``AppReceipt`` against Arkivverket's ``AppReceip
 (noarkExchange-types.xsd). What fails is refused with a SOAP fault and HTTP 500, as an ASMX
 or WCF service does; a good request is answered with a ``PutMessageResponse`` that is itself
 checked against the vendor's schema. ``unavailable`` answers that many requests with HTTP 503
-(a load balancer's page) before taking any. What it invents: the texts of its faults.
+(a load balancer's page) before taking any; ``answer`` is the type of the AppReceipt it answers.
+What it invents: the texts of its faults and of an answer that is not OK.
 """
 from __future__ import annotations
 
@@ -103,6 +104,8 @@ class ArchiveDouble:
     dialect: str
     credentials: tuple[str, str] | None = None
     unavailable: int = 0
+    #: The AppReceipt type of its answers (an archive that cannot file a receipt answers ERROR).
+    answer: str = "OK"
     received: list[Received] = field(default_factory=list)
     refused: list[str] = field(default_factory=list)
 
@@ -161,7 +164,10 @@ class ArchiveDouble:
 
     def response(self, version: str) -> bytes:
         answer = etree.Element(f"{{{TYPES}}}PutMessageResponse", nsmap={"t": TYPES})
-        etree.SubElement(answer, "result", type="OK")
+        result = etree.SubElement(answer, "result", type=self.answer)
+        if self.answer != "OK":
+            message = etree.SubElement(result, "message", code="UKJENT_FORSENDELSE")
+            etree.SubElement(message, "text").text = "Fant ingen journalpost for conversationId"
         self.schema.validate(etree.tostring(answer).decode())  # the double answers only what its vendor would
         return _envelope(version, answer)
 

@@ -170,6 +170,16 @@ def test_an_archive_that_refuses_raises_an_alert_and_leaves_the_letter(rig, arch
     assert rig.history(sid)[-1].startswith("Statuskvittering til arkivet feilet: IKKE_LEVERT kunne ikke sendes")
 
 
+@pytest.mark.parametrize("archive", ["websak"], indirect=True)
+def test_an_archive_answering_error_raises_an_alert(rig, archive):
+    archive.answer = "ERROR"
+    sid, _ = _through_noark(rig, "p360")
+    rig.drain()
+    assert len(archive.received) == 1  # taken once, not again
+    [alert] = rig.gw.runtime.dispatch_store.alerts(kind=ALERT)
+    assert "AppReceipt ERROR: UKJENT_FORSENDELSE" in alert["detail"] and rig.status(sid) == "IKKE_LEVERT"
+
+
 @pytest.mark.parametrize("archive", ["ephorte"], indirect=True)
 def test_a_svarut_letter_sends_no_receipt(rig, archive):
     sid = _send(rig, kunDigitalLevering=True)  # kommune-sak through SvarUt: no noarkExchange envelope
