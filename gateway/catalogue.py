@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from gateway.domain import memo_rules, noark_payload
 from gateway.errors import FAULTS, FaultCode, FaultFamily, FaultInfo
+from gateway.mapping import arkivmelding
 from gateway.xml import signatures
 
 #: Every family of codes outside the core table.
-FAMILIES: tuple[type[FaultFamily], ...] = (memo_rules.MemoRule, noark_payload.NoarkRule, signatures.SignatureCode)
+FAMILIES: tuple[type[FaultFamily], ...] = (memo_rules.MemoRule, noark_payload.NoarkRule, arkivmelding.ArkivmeldingRule,
+                                          signatures.SignatureCode)
 
 
 def all_faults() -> list[tuple[str, FaultInfo]]:

@@ -22,6 +22,7 @@ from gateway.documents.printability import PrintRules
 from gateway.domain.memo_intake import MemoIntake, build_verifiers
 from gateway.domain.noark_intake import NoarkIntake, receiver_party
 from gateway.domain.shipments import ShipmentService
+from gateway.mapping.arkivmelding import letter_from_arkivmelding
 from gateway.mapping.routing_rules import load_rules
 from gateway.model import Clock, Shipment, utcnow
 from gateway.store import migrate
@@ -94,7 +95,7 @@ class Runtime:
             dispatcher=dispatcher,
             schemas=schemas,
             memo=memo,
-            noark=NoarkIntake(shipments, settings.noark),
+            noark=NoarkIntake(shipments, settings.noark, arkivmelding=letter_from_arkivmelding),
             memory_budget=MemoryBudget(settings.server.memory_budget_bytes, wait_seconds=settings.server.memory_wait_seconds),
             spool_dir=process_spool_dir(settings.storage.spool_dir),
         )

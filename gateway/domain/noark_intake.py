@@ -12,7 +12,8 @@ is a ``SHIPMENT_ID_CONFLICT``.
 
 Which recipients: the ``avsmot`` entry the envelope's receiver names (its ``amOrgnr``), with
 its name and address; all the table's recipients when the receiver is the gateway itself
-(``[noark] own_organization_numbers``); else the receiver as the envelope names it.
+(``[noark] own_organization_numbers``); the one recipient of an arkivmelding (which names no
+organisation numbers) as the envelope's receiver; else the receiver as the envelope names it.
 """
 from __future__ import annotations
 
@@ -197,6 +198,10 @@ class NoarkIntake:
             if not recipients:
                 raise NoarkError(NoarkRule.RECEIVER_NOT_IN_MESSAGE,
                                  "the message is addressed to the gateway, and names no recipient the table takes", field="payload")
+        elif len(letter.candidates) == 1 and letter.candidates[0].identifier is None:
+            # an arkivmelding names no organisation number for its recipient: the envelope's
+            # receiver is that one recipient, with its name and address
+            recipients = [dataclasses.replace(letter.candidates[0], identifier=receiver, kind=party_kind(receiver))]
         else:
             recipients = [Party(identifier=receiver, kind=party_kind(receiver), name=envelope.receiver_name)]
         base = letter.shipment

@@ -37,7 +37,7 @@ PDF = "application/pdf"
 MAX_EXTERNAL_REF = LIMITS.max_external_ref_characters
 MAX_MEDIA_TYPE = LIMITS.max_media_type_characters
 #: The field table (in ``mappings/``) whose ``[max_length]`` bounds a contract's fields.
-FIELD_TABLES = {"svarut-v9": "svarut_fields", "memo": "memo", "noarkexchange": "noark4"}
+FIELD_TABLES = {"svarut-v9": "svarut_fields", "memo": "memo", "noarkexchange": "noark4", "arkivmelding": "arkivmelding"}
 #: Characters of a refused value quoted in a message (audit log and fault text).
 SHOWN_CHARACTERS = 80
 

@@ -11,9 +11,7 @@ titles. Which candidate this message is for is the envelope's business
 from __future__ import annotations
 
 import binascii
-import datetime as dt
 import functools
-import hashlib
 from typing import Any
 
 import pybase64
@@ -22,25 +20,13 @@ from lxml import etree
 from gateway.config import SenderSettings
 from gateway.errors import FaultCode, ValidationError
 from gateway.mapping.archive_letter import ArchiveLetter
-from gateway.model import (
-    Attention,
-    CaseMetadata,
-    DeliveryMode,
-    DeliveryPolicy,
-    Document,
-    DocumentRole,
-    Party,
-    PartyKind,
-    PostalAddress,
-    Shipment,
-    is_norway,
-)
+from gateway.mapping.noark_fields import archive_shipment, case_metadata, document, party, party_kind, sniffed
+from gateway.mapping.noark_fields import filename as make_filename
+from gateway.model import Document, Party
 from gateway.resources import load_table
 
 CONTRACT = "noarkexchange"
-#: CaseMetadata fields that are numbers (the table's values are text).
-_NUMBERS = frozenset({"case_year", "case_sequence_number", "journal_year", "journal_sequence_number", "journal_entry_number"})
-_DATES = frozenset({"journal_date", "document_date"})
+__all__ = ["CONTRACT", "journal_entry_id", "letter_from_melding", "party_kind", "table"]
 
 
 @functools.cache
@@ -54,21 +40,9 @@ def letter_from_melding(root: etree._Element, *, sender: SenderSettings) -> Arch
     fields = {key: _first_text(root, paths) for key, paths in t["fields"].items()}
     journpost = root.find("journpost")
     documents, contents = _documents(journpost)
-    printable = any(not d.exclude_from_print for d in documents)
-    shipment = Shipment(
-        id="",
-        sender=sender.name,
-        title=fields["title"] or "",
-        recipient=Party(),
-        sender_party=Party(identifier=sender.organization_number or None,
-                           kind=PartyKind.NO_ORGANIZATION if sender.organization_number else PartyKind.UNKNOWN,
-                           name=sender.display_name or None),
-        documents=documents,
-        case_metadata=_case_metadata(root, fields),
-        delivery=DeliveryPolicy(mode=DeliveryMode.DIGITAL_WITH_PRINT_FALLBACK if printable
-                                else DeliveryMode(t["delivery"]["non_pdf"])),
-        source_contract=CONTRACT,
-    )
+    shipment = archive_shipment(sender=sender, title=fields["title"] or "", documents=documents,
+                                case=case_metadata(fields, table=t, root="Melding", extra=_extra(root)),
+                                non_pdf=t["delivery"]["non_pdf"], contract=CONTRACT)
     candidates = tuple(_party(entry) for entry in (journpost.iterfind("avsmot") if journpost is not None else ())
                        if _is_recipient(entry))
     return ArchiveLetter(shipment=shipment, candidates=candidates, contents=tuple(contents))
@@ -85,23 +59,6 @@ def _first_text(root: etree._Element, paths: list[str]) -> str | None:
         if found is not None and found.text and found.text.strip():
             return found.text.strip()
     return None
-
-
-def _case_metadata(root: etree._Element, fields: dict[str, str | None]) -> CaseMetadata:
-    values: dict[str, Any] = {}
-    for key, text in fields.items():
-        if not key.startswith("case_metadata."):
-            continue
-        name = key.removeprefix("case_metadata.")
-        values[name] = _number(text, key) if name in _NUMBERS else _date(text, key) if name in _DATES else text
-    missing = sorted(name for name in _NUMBERS if values.get(name) is None)
-    if missing:
-        # The case and journal numbers are what the receipt back and any archive on the other
-        # side file the letter under; every archive sends them.
-        path = table()["fields"][f"case_metadata.{missing[0]}"][0]
-        raise ValidationError(f"the Melding has no {path.rpartition('/')[2]}: the case and journal numbers are required",
-                              code=FaultCode.INVALID_REQUEST, field="Melding." + path.replace("/", "."))
-    return CaseMetadata(**values, extra=_extra(root))
 
 
 def _extra(root: etree._Element) -> tuple[tuple[str, str], ...]:
@@ -122,25 +79,6 @@ def _extra(root: etree._Element) -> tuple[tuple[str, str], ...]:
     return tuple(pairs)
 
 
-def _number(text: str | None, field: str) -> int | None:
-    if text is None:
-        return None
-    if not text.isascii() or not text.isdigit() or len(text) > 9:
-        raise ValidationError(f"{field.rpartition('.')[2]} is not a whole number: {text[:20]!r}",
-                              code=FaultCode.INVALID_REQUEST, field=field)
-    return int(text)
-
-
-def _date(text: str | None, field: str) -> dt.datetime | None:
-    if text is None or text in table()["dates"]["none"]:
-        return None
-    try:
-        day = dt.date.fromisoformat(text[:10])
-    except ValueError:
-        raise ValidationError(f"not a date (YYYY-MM-DD): {text[:30]!r}", code=FaultCode.INVALID_REQUEST, field=field) from None
-    return dt.datetime(day.year, day.month, day.day, tzinfo=dt.timezone.utc)
-
-
 def _is_recipient(entry: etree._Element) -> bool:
     t = table()["recipients"]
     if (_text(entry, "amKopimot") or "0") == "1" and not t["copies"]:
@@ -156,26 +94,10 @@ def _text(element: etree._Element, name: str) -> str | None:
 def _party(entry: etree._Element) -> Party:
     names = table()["recipient_fields"]
     identifier = _text(entry, names["identifier"])
-    name = _text(entry, names["name"])
-    lines = _text(entry, names["address.lines"])
-    postcode = _text(entry, names["address.postcode"])
-    city = _text(entry, names["address.city"])
-    country = _text(entry, names["address.country"])
-    email = _text(entry, names["attention.email"])
-    address = None
-    if lines or postcode or city:
-        address = PostalAddress(name=name, lines=tuple(line.strip() for line in (lines or "").splitlines() if line.strip()),
-                                postcode=postcode, city=city, country="NO" if is_norway(country) else country or "NO")
-    return Party(identifier=identifier, kind=party_kind(identifier), name=name, address=address,
-                 attention=Attention(email=email) if email else None)
-
-
-def party_kind(identifier: str | None) -> PartyKind:
-    """An ``orgnr`` field holds an organisation number (9 digits), or at times a person's
-    fødselsnummer (11): told apart by length; their check digits are checked with the letter."""
-    if identifier is None:
-        return PartyKind.UNKNOWN
-    return PartyKind.NO_PERSON if len(identifier) == 11 else PartyKind.NO_ORGANIZATION
+    return party(identifier=identifier, name=_text(entry, names["name"]),
+                 lines=(_text(entry, names["address.lines"]) or "").splitlines(),
+                 postcode=_text(entry, names["address.postcode"]), city=_text(entry, names["address.city"]),
+                 country=_text(entry, names["address.country"]), email=_text(entry, names["attention.email"]))
 
 
 def _documents(journpost: etree._Element | None) -> tuple[tuple[Document, ...], list[bytes]]:
@@ -188,20 +110,11 @@ def _documents(journpost: etree._Element | None) -> tuple[tuple[Document, ...], 
         title = _text(entry, "dbTittel")
         fmt = (_text(entry, "veDokformat") or "").upper()
         extension, format_type = t["formats"].get(fmt, ("", None))
-        media_type = (_text(entry, "veMimeType") or format_type or _sniffed(data)).lower()
-        filename = _text(entry, "veFilnavn") or _filename(title, extension or _extension(media_type), index)
+        media_type = (_text(entry, "veMimeType") or format_type or sniffed(data)).lower()
+        filename = _text(entry, "veFilnavn") or make_filename(title, extension or _extension(media_type), index)
         role = t["document_roles"].get(_text(entry, "dlType") or "", "ATTACHMENT")
-        documents.append(Document(
-            filename=filename,
-            media_type=media_type,
-            size=len(data),
-            sha256=hashlib.sha256(data).hexdigest(),
-            storage_ref="",
-            role=DocumentRole(role),
-            exclude_from_print=media_type != "application/pdf",
-            document_type=_text(entry, "dbKategori"),
-            title=title,
-        ))
+        documents.append(document(data, filename=filename, media_type=media_type, role=role, title=title,
+                                  document_type=_text(entry, "dbKategori")))
         contents.append(data)
     return tuple(documents), contents
 
@@ -218,19 +131,8 @@ def _decode(element: etree._Element | None, where: str) -> bytes:
             raise ValidationError("fil/base64 is not base64", code=FaultCode.INVALID_REQUEST, field=f"{where}.fil.base64") from None
 
 
-def _sniffed(data: bytes) -> str:
-    return "application/pdf" if data.startswith(b"%PDF-") else "application/octet-stream"
-
-
 def _extension(media_type: str) -> str:
     for extension, known in table()["formats"].values():
         if known == media_type:
             return str(extension)
     return "bin"
-
-
-def _filename(title: str | None, extension: str, index: int) -> str:
-    """A file name for a dokument without one: its title (characters a file name cannot
-    hold replaced), else its place."""
-    stem = "".join("_" if ch in '\\/:*?"<>|' or ord(ch) < 32 else ch for ch in (title or "")).strip(" .")[:200]
-    return f"{stem or f'dokument-{index + 1}'}.{extension}"

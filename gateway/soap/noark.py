@@ -108,6 +108,9 @@ def build_application(runtime: Runtime | None) -> DualSoapApplication:
         app.app.in_protocol.contract = wsdl.schema
         # an arkivmelding names its files by referanseDokumentfil, not by xop:Include
         app.app.in_protocol.keep_unreferenced_attachments = True
+        # the payload (xs:anyType) is read by the intake: its xsi:types (an arkivmelding's
+        # saksmappe, journalpost) are the payload schema's, not this contract's
+        app.app.in_protocol.opaque_content = ("payload",)
     return DualSoapApplication(soap11, soap12, wsdl)
 
 

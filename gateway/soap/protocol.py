@@ -175,6 +175,9 @@ class _HardenedInput(Soap11):
     contract: MessageSchema | None = None
     #: MIME parts no xop:Include names are the service's to use (see gateway.soap.xop).
     keep_unreferenced_attachments: bool = False
+    #: Paths below the Body's element of ``xs:anyType`` content the contract leaves to the
+    #: service (noarkExchange ``payload``; see MessageSchema.check).
+    opaque_content: tuple[str, ...] = ()
 
     def _check_contract(self, ctx: Any, root: Any) -> None:
         """Refuse a Body payload the served WSDL does not allow, before spyne decodes it:
@@ -190,7 +193,7 @@ class _HardenedInput(Soap11):
             if len(payload) > 1:
                 raise RequestError("the SOAP Body carries more than one element; a message has exactly one", code=FaultCode.INVALID_REQUEST)
             if payload:
-                self.contract.check(payload[0])
+                self.contract.check(payload[0], opaque=self.opaque_content)
         except ContractValueError as exc:
             ctx.udc = _Pending(exc)  # the decoder names the value first; else this refuses it
 

@@ -181,3 +181,26 @@ def test_schema_location_hints_in_a_request_open_nothing(schema, tmp_path, eleme
     if worker.is_alive():  # release the thread before failing
         os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
     assert outcome == [None]
+
+
+def test_opaque_content_is_counted_and_left_to_the_service_and_kept(monkeypatch):
+    """noarkExchange's payload is xs:anyType: an arkivmelding in it carries xsi:types of its own
+    schema, which libxml2 would look up in the contract's and refuse."""
+    from gateway.soap import noark
+
+    schema = noark.build_application(None).wsdl.schema
+    request = etree.fromstring(
+        '<t:PutMessageRequest xmlns:t="http://www.arkivverket.no/Noark/Exchange/types" '
+        'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><envelope conversationId="c" contentNamespace="n">'
+        "<sender><orgnr/></sender><receiver><orgnr>974720760</orgnr></receiver></envelope>"
+        '<payload><arkivmelding xmlns="urn:x"><mappe xsi:type="saksmappe"><tittel>T</tittel></mappe>tail</arkivmelding></payload>'
+        "</t:PutMessageRequest>")
+    before = etree.tostring(request)
+    with pytest.raises(RequestError):
+        schema.check(request)
+    schema.check(request, opaque=("payload",))
+    assert etree.tostring(request) == before
+    monkeypatch.setattr("gateway.soap.contract.MAX_PAYLOAD_ELEMENTS", 8)  # 10 elements, 7 without the payload's: still counted
+    with pytest.raises(RequestError) as refused:
+        schema.check(request, opaque=("payload",))
+    assert refused.value.code is FaultCode.TOO_MANY_ITEMS
