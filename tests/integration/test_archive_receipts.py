@@ -277,3 +277,26 @@ def test_the_client_parses_a_dialects_wsdl_once_and_keeps_a_client_per_endpoint(
         assert client.put_receipt(ArchiveEndpoint(url=second.url, dialect="p360", timeout_seconds=5), receipt) == "OK"
         assert second.received[0].authorization is None  # one endpoint's credentials never go to another
         assert len(client._documents) == 1 and len(client._services) == 2
+
+
+@pytest.mark.parametrize("archive", ["p360"], indirect=True)
+def test_an_arkivmelding_letter_sends_its_receipt_too(rig, archive):
+    import uuid
+
+    from tests.integration.test_noark_arkivmelding import PDF, _request
+    from tests.integration.test_noark_arkivmelding import _put as put_arkivmelding
+    from tests.unit.test_arkivmelding_mapping import arkivmelding, part
+
+    rig.register("964338531", "digital")
+    conversation_id = str(uuid.uuid4())
+    payload = arkivmelding(parts=part("Avsender", "Kommune", address=False) + part("Mottaker", "Mottaker AS"))
+    result = put_arkivmelding(rig.gw, _request(conversation_id, payload), {"vedtak.pdf": PDF})
+    [sid] = [m.findtext("text") for m in result.findall("message") if m.get("code") == "FORSENDELSE_ID"]
+    rig.drain()
+    [cid] = rig.double.correspondences
+    rig.double.mark_read(cid)
+    rig.advance(seconds=61)
+    assert rig.status(sid) == "LEST"
+    [received] = archive.received
+    _assert_receipt(archive, received, conversation_id=conversation_id, receipt_type="OK", code="LEST",
+                    archive_orgnr="974720760", gateway_orgnr="964338531")
