@@ -22,6 +22,7 @@ from zeep.transports import Transport
 from zeep.wsse import utils as wsse_utils
 from zeep.wsse.username import UsernameToken
 
+from gateway.channels.soap_transport import SoapTransport
 from gateway.channels.base import ChannelRejected, ChannelUnavailable, Letter, Receipt, StatusChange, sent_digital
 from gateway.config import Altinn2Settings
 from gateway.model import Document, PartyKind, Shipment
@@ -44,24 +45,6 @@ DUPLICATE_FAULT = re.compile(
 _REPORTEE_KINDS = frozenset({PartyKind.NO_PERSON, PartyKind.NO_ORGANIZATION})
 #: A refusal of the request itself that no retry fixes (IIS: request entity too large).
 _LETTER_HTTP_ERRORS = frozenset({413})
-_SOAP_MEDIA_TYPES = frozenset({"application/soap+xml", "text/xml", "multipart/related"})
-
-
-class _Transport(Transport):
-    """zeep's Transport, except that an HTTP error whose body is not SOAP (a proxy's or load
-    balancer's page) becomes a TransportError with its status; zeep would parse a well-formed
-    HTML page as XML and report an "Unknown fault" without the status."""
-
-    def post(self, address: str, message: bytes, headers: dict[str, str]) -> requests.Response:
-        response = super().post(address, message, headers)
-        media = response.headers.get("Content-Type", "").partition(";")[0].strip().lower()
-        if response.status_code != 200 and media not in _SOAP_MEDIA_TYPES:
-            raise zeep.exceptions.TransportError(
-                f"HTTP {response.status_code} without a SOAP answer", status_code=response.status_code, content=response.content
-            )
-        return response
-
-
 class _TimestampedUsernameToken:
     """The UsernameToken plus a fresh ``wsu:Timestamp`` (first in the header) on every message,
     since the service policy says IncludeTimestamp. One object: zeep cannot verify a list."""
@@ -130,7 +113,7 @@ class Altinn2Channel:
 
     def _build(self) -> tuple[zeep.Client, Any]:
         s = self.settings
-        transport = _Transport(
+        transport = SoapTransport(
             session=self._session,  # None: zeep makes (and owns) one
             timeout=s.timeout_seconds,
             operation_timeout=s.timeout_seconds,

@@ -11,6 +11,7 @@ from gateway import passwords
 from gateway.config.altinn3 import check_altinn3
 from gateway.config.digipost import check_print_provider
 from gateway.config.maskinporten import maskinporten_credentials
+from gateway.config.senders import ARCHIVE_DIALECTS
 from gateway.config.sections import (
     DEMO_SENDER_NAME,
     DEMO_SENDER_PASSWORD,
@@ -41,7 +42,7 @@ def check(settings: Settings) -> None:
         if value and not Path(value).is_file():
             raise ConfigError(f"server.{key}: no such file {value!r}")
     if s.public_url:
-        problem = _public_url_problem(s.public_url)
+        problem = _url_problem(s.public_url, base=True)
         if problem:
             raise ConfigError(f"server.public_url {s.public_url!r} {problem}")
     for key in ("max_ids_per_call", "pdf_max_stream_bytes", "pdf_max_decoded_bytes", "pdf_max_slow_stream_bytes",
@@ -63,6 +64,7 @@ def check(settings: Settings) -> None:
     if settings.channels.print.enabled:
         check_print_provider(settings.channels.print)
     _check_organization_numbers(settings)
+    _check_archives(settings)
     demo = settings.sender(DEMO_SENDER_NAME)
     if demo is not None and not _is_loopback(s.host):
         if passwords.verify_password(DEMO_SENDER_PASSWORD, demo.password_hash):
@@ -82,8 +84,26 @@ def _check_organization_numbers(settings: Settings) -> None:
             raise ConfigError(f"{where}: {number!r} is not an organisasjonsnummer (9 digits, mod-11 check digit)")
 
 
-def _public_url_problem(url: str) -> str | None:
-    """``None`` when ``url`` can be published as a base address, else why not."""
+def _check_archives(settings: Settings) -> None:
+    """A sender's archive endpoint is called by workers long after start: a wrong one must stop the start."""
+    for sender in settings.senders:
+        where = f"senders[{sender.name}]"
+        if sender.archive_dialect not in ARCHIVE_DIALECTS:
+            raise ConfigError(f"{where}.archive_dialect must be one of {', '.join(ARCHIVE_DIALECTS)}, not {sender.archive_dialect!r}")
+        if sender.archive_timeout_seconds <= 0:
+            raise ConfigError(f"{where}.archive_timeout_seconds must be positive, got {sender.archive_timeout_seconds}")
+        if bool(sender.archive_username) != bool(sender.archive_password):
+            raise ConfigError(f"{where}.archive_username and {where}.archive_password go together")
+        if sender.archive_username and not sender.archive_endpoint:
+            raise ConfigError(f"{where}.archive_username is set without {where}.archive_endpoint")
+        if sender.archive_endpoint:
+            problem = _url_problem(sender.archive_endpoint, base=False)
+            if problem:
+                raise ConfigError(f"{where}.archive_endpoint {sender.archive_endpoint!r} {problem}")
+
+
+def _url_problem(url: str, *, base: bool) -> str | None:
+    """``None`` when ``url`` can be called (or, ``base``, published as a base address), else why not."""
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 - raises on a port that is not a number
@@ -94,8 +114,8 @@ def _public_url_problem(url: str) -> str | None:
     if not parts.hostname:
         return "has no host"
     if parts.username or parts.password:
-        return "must not carry a user or password"
-    if parts.query or parts.fragment or "?" in url or "#" in url:
+        return "must not carry a user or password" + ("" if base else " (use archive_username and archive_password)")
+    if base and (parts.query or parts.fragment or "?" in url or "#" in url):
         return "must not have a query or fragment"
     if any(c.isspace() or ord(c) < 0x20 for c in url) or any(c in url for c in "<>\"'"):
         return "has characters a URL cannot have"

@@ -6,8 +6,13 @@ import dataclasses
 
 from gateway.frozen import frozen
 
-__all__ = ["DEMO_ORGANIZATION_NUMBER", "DEMO_SENDER_NAME", "DEMO_SENDER_PASSWORD", "NoarkSettings",
+__all__ = ["ARCHIVE_DIALECTS", "DEMO_ORGANIZATION_NUMBER", "DEMO_SENDER_NAME", "DEMO_SENDER_PASSWORD", "NoarkSettings",
            "ReceivingSystem", "SenderSettings", "SvarUtSettings"]
+
+#: How an archive speaks noarkExchange when the gateway calls it (status receipts): Arkivverket's
+#: contract, or one of the vendor dialects (Public 360, ePhorte, WebSak).
+ARCHIVE_DIALECTS = ("standard", "p360", "ephorte", "websak")
+
 
 @frozen
 class SenderSettings:
@@ -29,6 +34,15 @@ class SenderSettings:
     #: noarkExchange: organisations besides ``organization_number`` this account may name as
     #: the sender in a PutMessage envelope (an archive hosting several); ``"*"``: any.
     sends_for: tuple[str, ...] = ()
+    #: noarkExchange: the sending archive's own PutMessage address; when set, a letter that came
+    #: in through noarkExchange sends it an AppReceipt when it is delivered, printed, read or fails.
+    archive_endpoint: str = ""
+    #: How that archive speaks noarkExchange: one of :data:`ARCHIVE_DIALECTS`.
+    archive_dialect: str = "standard"
+    #: HTTP Basic credentials for the archive's endpoint (none when the user is empty).
+    archive_username: str = ""
+    archive_password: str = dataclasses.field(default="", repr=False)
+    archive_timeout_seconds: float = 30.0
 
     def may_send_for(self, organization_number: str) -> bool:
         return (organization_number == self.organization_number or organization_number in self.sends_for

@@ -13,6 +13,9 @@ Job kinds:
 * ``print_cycle`` — periodic (:mod:`gateway.dispatch.print_cycle`).
 * ``feed`` — periodic, one per channel with a status feed (:mod:`gateway.dispatch.feed`);
   such a channel's letters get no ``poll`` jobs.
+* ``archive_receipt`` — tell the archive a noarkExchange letter came from what became of it
+  (:mod:`gateway.dispatch.archive_receipts`); queued by :meth:`Dispatcher.apply` for every
+  outcome that ends such a letter.
 
 The dispatcher decides; it holds no database connection. Each handler reads what it needs,
 talks to the channel and answers an :class:`~gateway.store.outcome.Outcome`, which
@@ -31,7 +34,8 @@ from gateway.channels.base import (
     Channel, ChannelRejected, ChannelUnavailable, Letter, Polled, PrintOperations, Receipt, StatusChange, StatusFeed,
 )
 from gateway.config import Settings
-from gateway.dispatch import feed, print_cycle
+from gateway.dispatch import archive_receipts, feed, print_cycle
+from gateway.dispatch.archive_receipts import ArchiveReceipts, ArchiveSender
 from gateway.dispatch.backoff import backoff_seconds
 from gateway.dispatch.calendar import WorkingCalendar
 from gateway.dispatch.routing import PRINT, RecipientRegister, Route, choose_route
@@ -62,6 +66,7 @@ class Dispatcher:
         register: RecipientRegister,
         clock: Clock,
         rng: random.Random | None = None,
+        archive: ArchiveSender | None = None,
     ) -> None:
         self.settings = settings
         self.policy = settings.dispatch
@@ -78,12 +83,17 @@ class Dispatcher:
         hours = dict(day_start_hour=self.policy.working_day_start_hour, day_end_hour=self.policy.working_day_end_hour)
         self.calendar = WorkingCalendar(country=self.policy.holiday_country, timezone=self.policy.timezone, **hours)
         self._danish_calendar = WorkingCalendar(country="DK", timezone="Europe/Copenhagen", **hours)
+        if archive is None:
+            from gateway.channels.noark_archive import NoarkArchiveClient
+            archive = NoarkArchiveClient()
+        self.receipts = ArchiveReceipts(settings=settings, repository=repository, archive=archive, rng=self.rng)
         self._handlers: dict[str, Callable[[Job, dt.datetime], Outcome]] = {
             "route": self._route,
             "submit": self._submit,
             "poll": self._poll,
             "deadline": self._deadline,
             "print_cycle": self._print_cycle,
+            archive_receipts.KIND: self.receipts.handle,
         }
 
     def digital_channels(self, kind: PartyKind) -> list[str]:
@@ -104,15 +114,20 @@ class Dispatcher:
                 raise ValueError(f"unknown job kind {job.kind!r}")
             if job.kind not in PERIODIC and job.attempts >= self.policy.max_attempts:
                 raise RuntimeError(f"{job.attempts} attempts (workers died or the job kept failing)")
-            self.store.apply(handler(job, now), job)
+            self.apply(handler(job, now), job)
         except LeaseLost as exc:
             logger.warning("%s", exc)
         except Exception as exc:  # noqa: BLE001 - a bug or an outage must not kill the worker
             logger.exception("job %s (%s) failed", job.id, job.kind)
             try:
-                self.store.apply(self._retry_or_bury(job, now, f"{type(exc).__name__}: {exc}"), job)
+                self.apply(self._retry_or_bury(job, now, f"{type(exc).__name__}: {exc}"), job)
             except LeaseLost as lost:
                 logger.warning("%s", lost)
+
+    def apply(self, outcome: Outcome, job: Job | None = None) -> None:
+        """Write ``outcome``: the one way the dispatcher's outcomes reach the store, so the
+        archive receipts of the letters it ends are queued with them, whoever ended them."""
+        self.store.apply(self.receipts.added_to(outcome), job)
 
     def ensure_periodic_jobs(self) -> None:
         if self.printer is not None:
@@ -316,7 +331,7 @@ class Dispatcher:
         round_ = feed.read(job.channel or "", entries, store=self.store, repository=self.repository, news=self.news, now=now,
                            next_round=now if len(entries) >= self.policy.feed_batch else now + interval)
         try:
-            self.store.apply(round_.outcome, job)
+            self.apply(round_.outcome, job)
         except BaseException:
             channel.release(entries)
             raise
@@ -358,6 +373,8 @@ class Dispatcher:
             return Outcome(at=now, job=Retry(run_after=now + dt.timedelta(seconds=self.policy.maintenance_interval_seconds),
                                              error=error, count_attempt=False))
         if job.attempts + 1 >= self.policy.max_attempts:
+            if job.kind == archive_receipts.KIND:  # the letter is over already; only the receipt failed
+                return self.receipts.given_up(job, error, now)
             buried = Outcome(at=now, job=Finish(state=DEAD, error=error),
                              alerts=(Alert(kind="job_failed", channel=job.channel, shipment_id=job.shipment_id, detail=error[:MAX_ERROR]),))
             return self._given_up(job, now, error).then(buried)

@@ -24,6 +24,9 @@ PENDING, RUNNING, DONE, CANCELLED, DEAD = "pending", "running", "done", "cancell
 _jobs = tables.jobs
 #: Error texts kept on a job row (the full text is in the log).
 MAX_ERROR = 2000
+#: Jobs that report on a letter rather than move it (a status receipt to its archive): they
+#: outlive the letter's end, so cancelling "all" of a letter's jobs leaves them waiting.
+OUTLIVE_THE_LETTER = ("archive_receipt",)
 
 
 class LeaseLost(Exception):
@@ -108,6 +111,8 @@ def cancel(conn: Connection, what: CancelJobs, *, now: dt.datetime) -> None:
     query = _jobs.update().where(_jobs.c.shipment_id == what.shipment_id, _jobs.c.state == PENDING)
     if what.kinds is not None:
         query = query.where(_jobs.c.kind.in_(list(what.kinds)))
+    else:
+        query = query.where(_jobs.c.kind.not_in(OUTLIVE_THE_LETTER))
     conn.execute(query.values(state=CANCELLED, updated_at=now))
 
 

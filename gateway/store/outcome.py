@@ -48,7 +48,8 @@ class NewJob:
 
 @frozen
 class CancelJobs:
-    """Cancel the shipment's pending jobs (of ``kinds``, or all of them)."""
+    """Cancel the shipment's pending jobs (of ``kinds``, or all that move it: a status receipt to its
+    archive is not cancelled, see :data:`gateway.store.jobs.OUTLIVE_THE_LETTER`)."""
 
     shipment_id: str
     kinds: tuple[str, ...] | None = None

@@ -89,3 +89,37 @@ def test_noark_organisation_numbers_are_checked(tmp_path, toml, where):
     path.write_text(toml, encoding="utf-8")
     with pytest.raises(ConfigError, match=re.escape(where)):
         load_settings(path, environ={})
+
+
+_ARCHIVE_SENDER = '[[senders]]\nname = "arkiv"\npassword = "p"\norganization_number = "974720760"\n'
+
+
+def test_a_senders_archive_endpoint_dialect_and_credentials(tmp_path):
+    s = load_settings(write(tmp_path, _ARCHIVE_SENDER + """archive_endpoint = "https://arkiv.kommune.no/EDUImport.svc"
+archive_dialect = "p360"
+archive_username = "gateway"
+archive_password = "hemmelig"
+archive_timeout_seconds = 5
+"""), environ={})
+    sender = s.sender("arkiv")
+    assert (sender.archive_endpoint, sender.archive_dialect) == ("https://arkiv.kommune.no/EDUImport.svc", "p360")
+    assert (sender.archive_username, sender.archive_password, sender.archive_timeout_seconds) == ("gateway", "hemmelig", 5.0)
+    assert "hemmelig" not in repr(sender) and "hemmelig" not in repr(s)
+    plain = load_settings(write(tmp_path, _ARCHIVE_SENDER), environ={}).sender("arkiv")
+    assert (plain.archive_endpoint, plain.archive_dialect) == ("", "standard")  # no receipts, Arkivverket's contract
+
+
+@pytest.mark.parametrize("extra, where", [
+    ('archive_endpoint = "https://a.no/x"\narchive_dialect = "elements"\n', "senders[arkiv].archive_dialect"),
+    ('archive_endpoint = "ftp://a.no/x"\n', "senders[arkiv].archive_endpoint"),
+    ('archive_endpoint = "https:///x"\n', "senders[arkiv].archive_endpoint"),
+    ('archive_endpoint = "https://u:p@a.no/x"\n', "senders[arkiv].archive_endpoint"),
+    ('archive_endpoint = "https://a.no:port/x"\n', "senders[arkiv].archive_endpoint"),
+    ('archive_endpoint = "https://a.no/x"\narchive_username = "u"\n', "senders[arkiv].archive_username"),
+    ('archive_username = "u"\narchive_password = "p"\n', "senders[arkiv].archive_username"),
+    ('archive_endpoint = "https://a.no/x"\narchive_timeout_seconds = 0\n', "senders[arkiv].archive_timeout_seconds"),
+    ('archive_endpoint = "https://a.no/x"\narchive_timeout_seconds = "soon"\n', "senders[0].archive_timeout_seconds"),
+])
+def test_a_bad_archive_setting_names_its_key(tmp_path, extra, where):
+    with pytest.raises(ConfigError, match=re.escape(where)):
+        load_settings(write(tmp_path, _ARCHIVE_SENDER + extra), environ={})

@@ -77,3 +77,16 @@ def test_a_retry_can_turn_the_job_into_another_kind_in_the_same_statement(stores
     [row] = store.pending_jobs(SID)
     assert (row["kind"], row["channel"], row["state"], row["attempts"], row["last_error"]) == ("submit", "altinn3", "pending", 1, "503")
     assert store.claim_many("a", now=NOW, lease_seconds=10, limit=5) == []  # waits until run_after
+
+
+def test_ending_a_letter_cancels_its_jobs_but_not_its_archive_receipt(stores):
+    from gateway.store.outcome import CancelJobs
+
+    repo, store = stores
+    store.apply(Outcome(at=NOW, jobs=(NewJob(kind="archive_receipt", run_after=NOW, shipment_id=SID, channel="READ"),
+                                      NewJob(kind="deadline", run_after=NOW, shipment_id=SID, channel="altinn3"))))
+    store.apply(Outcome(at=NOW, events=((SID, Event(at=NOW, kind="delivered", status=Status.DELIVERED)),),
+                        cancel=(CancelJobs(shipment_id=SID),)))
+    assert [(j["kind"], j["channel"]) for j in store.pending_jobs(SID)] == [("archive_receipt", "READ")]
+    store.apply(Outcome(at=NOW, cancel=(CancelJobs(shipment_id=SID, kinds=("archive_receipt",)),)))  # by name it can be
+    assert store.pending_jobs(SID) == []
