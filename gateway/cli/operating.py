@@ -72,7 +72,7 @@ def cmd_shipment(args: argparse.Namespace) -> int:
     try:
         if args.shipment_command == "stop":
             try:
-                status = stop_shipment(runtime.repository, runtime.dispatch_store, args.id, reason=args.reason)
+                status = stop_shipment(runtime.repository, runtime.dispatcher, args.id, reason=args.reason)
             except GatewayError as exc:
                 print(f"gateway: {exc.message}", file=sys.stderr)
                 return 1

@@ -1,8 +1,8 @@
 """Status receipts back to the archive a letter came from (noarkExchange, issue #12 item 6).
 
 A letter that came in through ``/noarkExchange`` (``shipment.exchange``) from a sender with an
-``archive_endpoint`` gets one ``archive_receipt`` job when it reaches DELIVERED, PRINTED, READ
-or NOT_DELIVERED. The job is queued in the same transaction as the status, by
+``archive_endpoint`` gets one ``archive_receipt`` job when it reaches DELIVERED, PRINTED, READ,
+NOT_DELIVERED or MANUALLY_HANDLED (an operator stopped it: the archive must know it will not arrive). The job is queued in the same transaction as the status, by
 :meth:`ArchiveReceipts.added_to`, which the dispatcher runs on every outcome it applies (every
 handler, the feed, fall-backs, giving up), so no handler has to remember it. Only the event that
 ends the letter counts (its status was not final before): a final status sticks, and a later
@@ -31,7 +31,7 @@ from gateway.store.outcome import Alert, Finish, NewJob, Outcome, Retry
 from gateway.store.repository import Repository
 
 KIND = "archive_receipt"
-RECEIPT_STATUSES = frozenset({Status.DELIVERED, Status.PRINTED, Status.READ, Status.NOT_DELIVERED})
+RECEIPT_STATUSES = frozenset({Status.DELIVERED, Status.PRINTED, Status.READ, Status.NOT_DELIVERED, Status.MANUALLY_HANDLED})
 ALERT = "archive_receipt_failed"
 
 

@@ -1,16 +1,25 @@
 """Operator actions on single letters."""
 from __future__ import annotations
 
+from typing import Protocol
+
 from gateway.errors import ConflictError, FaultCode, NotFoundError
 from gateway.model import FINAL_STATUSES, Event, Status, utcnow
-from gateway.store.dispatch import DispatchStore
+from gateway.store.jobs import Job
 from gateway.store.outcome import CancelJobs, Outcome
 from gateway.store.repository import Repository
+
+
+class Applies(Protocol):
+    """Writes an outcome: :meth:`Dispatcher.apply <gateway.dispatch.dispatcher.Dispatcher.apply>`,
+    so what follows from the letter's end (its status receipt to the archive) goes with it."""
+
+    def apply(self, outcome: Outcome, job: Job | None = None) -> None: ...
 
 GONE_TO_PRINT = frozenset({Status.SENT_TO_PRINT, Status.PRINTED})
 
 
-def stop_shipment(repository: Repository, store: DispatchStore, shipment_id: str, *, reason: str, operator: str = "") -> Status:
+def stop_shipment(repository: Repository, store: Applies, shipment_id: str, *, reason: str, operator: str = "") -> Status:
     """Stop a letter that has not gone to print (MANUELT_HANDTERT); answers the new status."""
     stored = repository.get(shipment_id)
     if stored is None:

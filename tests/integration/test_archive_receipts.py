@@ -138,6 +138,26 @@ def test_unread_past_the_deadline_when_digital_only_sends_levert(rig, archive):
     _assert_receipt(archive, received, conversation_id=conversation_id, receipt_type="OK", code="LEVERT", archive_orgnr="974720760")
 
 
+def test_a_letter_stopped_by_an_operator_sends_manuelt_handtert(rig, archive):
+    from gateway.dispatch.manual import stop_shipment
+    from gateway.model import utcnow
+
+    rig.register("974720760", "digital")
+    rig.double.fail_next(5, 503)  # Altinn is down: the letter waits for a retry
+    sid, conversation_id = _through_noark(rig, "p360")
+    rig.drain()
+    rt = rig.gw.runtime
+    assert stop_shipment(rt.repository, rt.dispatcher, sid, reason="feil mottaker") == "MANUALLY_HANDLED"
+    assert _receipt_jobs(rig, sid)  # queued with the stop, in the same transaction
+    rig.clock.now = max(rig.clock.now, utcnow())  # the stop is stamped by the wall clock
+    rig.drain()
+    assert rig.status(sid) == "MANUELT_HANDTERT"
+    [received] = archive.received
+    _assert_receipt(archive, received, conversation_id=conversation_id, receipt_type="ERROR", code="MANUELT_HANDTERT",
+                    archive_orgnr="974720760")
+    assert "feil mottaker" in received.messages[0][1]
+
+
 @pytest.mark.parametrize("archive", ["p360"], indirect=True)
 def test_an_archive_that_is_down_gets_the_receipt_later_and_once(rig, archive):
     archive.unavailable = 2  # a load balancer's 503 page, twice

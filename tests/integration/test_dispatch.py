@@ -272,7 +272,7 @@ def test_stop_command_and_its_limits(rig):
     sid = _send(rig)
     rig.drain()
     rt = rig.gw.runtime
-    assert stop_shipment(rt.repository, rt.dispatch_store, sid, reason="feil mottaker") == "MANUALLY_HANDLED"
+    assert stop_shipment(rt.repository, rt.dispatcher, sid, reason="feil mottaker") == "MANUALLY_HANDLED"
     assert rig.status(sid) == "MANUELT_HANDTERT"
     assert rig.history(sid)[-1] == "Manuelt håndtert: feil mottaker"
     assert rt.dispatch_store.pending_jobs(sid) == []
@@ -284,7 +284,7 @@ def test_stop_command_and_its_limits(rig):
     rig.drain()
     assert rig.status(printed) == "SENDT_PRINT"
     with pytest.raises(ConflictError, match="already gone to print"):
-        stop_shipment(rt.repository, rt.dispatch_store, printed, reason="for sent")
+        stop_shipment(rt.repository, rt.dispatcher, printed, reason="for sent")
 
 
 def test_batch_without_receipt_raises_one_alert(rig):

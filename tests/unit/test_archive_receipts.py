@@ -108,10 +108,11 @@ def test_an_app_receipt_of_another_type_is_refused():
         app_receipt_xml(StatusReceipt(conversation_id="c", sender_orgnr="1", receiver_orgnr="2", type="FINE", code="x", text=""))
 
 
-def test_the_receipts_table_has_the_four_statuses_and_ok_or_error():
+def test_the_receipts_table_has_the_final_statuses_and_ok_or_error():
     table = load_table("archive_receipts")["status"]
     assert set(table) == {s.value for s in RECEIPT_STATUSES}
-    assert {k: v["type"] for k, v in table.items()} == {"DELIVERED": "OK", "READ": "OK", "PRINTED": "OK", "NOT_DELIVERED": "ERROR"}
+    assert {k: v["type"] for k, v in table.items()} == {"DELIVERED": "OK", "READ": "OK", "PRINTED": "OK", "NOT_DELIVERED": "ERROR",
+                                                           "MANUALLY_HANDLED": "ERROR"}
     svarut = load_table("status")["svarut"]
     assert all(row["code"] == svarut[status] for status, row in table.items() if status != "DELIVERED")
 
