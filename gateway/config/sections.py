@@ -8,6 +8,7 @@ from pathlib import Path
 
 from gateway.frozen import frozen
 from gateway.limits import LIMITS, KiB, MiB
+from gateway.config.console import ConsoleSettings, OperatorSettings
 from gateway.config.senders import (DEMO_ORGANIZATION_NUMBER, DEMO_SENDER_NAME, DEMO_SENDER_PASSWORD,
                                     NoarkSettings, ReceivingSystem, SenderSettings, SvarUtSettings)
 
@@ -16,6 +17,7 @@ __all__ = [
     "Altinn3Settings",
     "ChannelSettings",
     "ConfigError",
+    "ConsoleSettings",
     "DEMO_ORGANIZATION_NUMBER",
     "DEMO_SENDER_NAME",
     "DEMO_SENDER_PASSWORD",
@@ -35,6 +37,7 @@ __all__ = [
     "StorageSettings",
     "SvarUtSettings",
     "NoarkSettings",
+    "OperatorSettings",
 ]
 
 #: ``storage.documents``: one node keeps large documents as files, nodes that share only the
@@ -385,6 +388,7 @@ class Settings:
     channels: ChannelSettings = field(default_factory=ChannelSettings)
     dispatch: DispatchSettings = field(default_factory=DispatchSettings)
     senders: tuple[SenderSettings, ...] = ()
+    console: ConsoleSettings = field(default_factory=ConsoleSettings)
     source: str = "embedded defaults"
 
     def sender(self, name: str) -> SenderSettings | None:
