@@ -20,7 +20,7 @@ from gateway.store import tables
 from gateway.store.tables import as_utc
 
 _s = tables.shipments
-_LISTED = (_s.c.id, _s.c.sender, _s.c.status, _s.c.title, _s.c.external_ref, _s.c.created_at, _s.c.status_changed_at,
+_LISTED = (_s.c.id, _s.c.sender.label("sender"), _s.c.status, _s.c.title, _s.c.external_ref, _s.c.created_at, _s.c.status_changed_at,
            _s.c.case_year, _s.c.case_sequence_number, _s.c.document_number, _s.c.recipient_identifier)
 
 
