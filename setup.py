@@ -10,7 +10,7 @@ setup(
     long_description_content_type="text/markdown",
     packages=find_packages(include=["gateway", "gateway.*"]),
     package_data={"gateway.store": ["migrations/*.py", "migrations/*.mako", "migrations/versions/*.py"],
-                  "gateway.console": ["templates/*.html", "static/*.css"]},
+                  "gateway.console": ["templates/*.html", "static/*.css", "static/*.svg"]},
     include_package_data=True,
     # spyne 2.14 does not run on Python 3.12+.
     python_requires=">=3.11,<3.12",

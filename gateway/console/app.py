@@ -24,6 +24,8 @@ from gateway.model import Clock, utcnow
 from gateway.runtime import Runtime
 
 STATIC = Path(__file__).with_name("static")
+#: The files under ``static/`` that are served, with their types (no other name is looked up).
+STATIC_FILES = {"console.css": "text/css", "favicon.svg": "image/svg+xml"}
 #: The largest form the console takes (a reason, a note, a search): nothing it does needs more.
 MAX_FORM_BYTES = 64 * 1024
 
@@ -64,7 +66,7 @@ class ConsoleApplication:
     def __init__(self, runtime: Runtime, *, clock: Clock = utcnow) -> None:
         self.console = Console(runtime, clock=clock)
         self.routes = Map([Rule(page.rule, endpoint=name, methods=list(page.methods)) for name, page in ROUTES.items()]
-                          + [Rule("/static/console.css", endpoint="static")], strict_slashes=False)
+                          + [Rule(f"/static/{name}", endpoint=f"static:{name}") for name in STATIC_FILES], strict_slashes=False)
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         request = Request(environ)
@@ -82,8 +84,9 @@ class ConsoleApplication:
 
     def dispatch(self, request: Request) -> Response:
         endpoint, args = self.routes.bind_to_environ(request.environ).match()
-        if endpoint == "static":
-            response = Response((STATIC / "console.css").read_bytes(), mimetype="text/css")
+        if endpoint.startswith("static:"):
+            name = endpoint.partition(":")[2]
+            response = Response((STATIC / name).read_bytes(), mimetype=STATIC_FILES[name])
             response.headers["Cache-Control"] = "max-age=3600"
             return response
         page = ROUTES[endpoint]

@@ -18,8 +18,10 @@ from gateway.store.tables import as_utc
 
 _s, _d, _e, _j = tables.shipments, tables.deliveries, tables.events, tables.jobs
 PRINT = "print"
-#: Kinds of history events that send a letter to print (the dispatcher's fallback).
-FALLBACK_KIND = "fallback_print"
+#: History events that send a letter to print: a digital channel's fallback, an operator's
+#: "print now", and routing straight to print (no digital mailbox).
+TO_PRINT_KINDS = ("fallback_print", "manual_print")
+ROUTED = "routed"
 
 
 def _of_senders(statement: sa.Select[Any], senders: tuple[str, ...] | None, shipment_id: sa.Column[Any]) -> sa.Select[Any]:
@@ -48,10 +50,13 @@ class OverviewReader:
             return {(channel, status): int(n) for channel, status, n in conn.execute(query)}
 
     def fallback_reasons(self, since: dt.datetime, *, senders: tuple[str, ...] | None, limit: int = 10) -> list[dict[str, Any]]:
-        """Why letters went to print since ``since``: the fallback events by channel and text, most frequent first."""
+        """Why letters went to print since ``since``: the events that sent them there, by kind,
+        channel and text, most frequent first."""
         count = sa.func.count().label("letters")
-        query = _of_senders(sa.select(_e.c.channel, _e.c.detail, count).where(_e.c.kind == FALLBACK_KIND, _e.c.at >= since)
-                            .group_by(_e.c.channel, _e.c.detail).order_by(count.desc()).limit(limit), senders, _e.c.shipment_id)
+        to_print = sa.or_(_e.c.kind.in_(TO_PRINT_KINDS), sa.and_(_e.c.kind == ROUTED, _e.c.channel == PRINT))
+        query = _of_senders(sa.select(_e.c.kind, _e.c.channel, _e.c.detail, count).where(to_print, _e.c.at >= since)
+                            .group_by(_e.c.kind, _e.c.channel, _e.c.detail).order_by(count.desc()).limit(limit),
+                            senders, _e.c.shipment_id)
         with self.engine.connect() as conn:
             return [dict(r._mapping) for r in conn.execute(query)]
 

@@ -70,6 +70,8 @@ def test_an_admin_and_a_viewer_at_work(browser, screenshot, scene):
     assert today.find_element(By.CSS_SELECTOR, 'td[data-status="ACCEPTED"]').text == "2"
     assert today.find_element(By.CSS_SELECTOR, 'td[data-channel="print"][data-status="SENT_TO_PRINT"]').text == "3"
     assert _text(browser, "print-share") == "60.0 %" and _text(browser, "queue-due") == "2"
+    [reason] = browser.find_elements(By.CSS_SELECTOR, "tr.reason")  # why: routed to print, no digital channel
+    assert reason.text.startswith("routed print") and reason.text.endswith(" 3")
     screenshot("overview")
 
     # search by case number, open the letter, stop it
