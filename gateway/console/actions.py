@@ -9,7 +9,8 @@ from werkzeug.wrappers import Request, Response
 
 from gateway.console.context import Console, client_address
 from gateway.console.pages import letter, visible_letter
-from gateway.console.security import LOGIN_COOKIE, SESSION_COOKIE, LoginRefused, Operator, cookie_options, new_login_token, same_token
+from gateway.console.security import (LOGIN_COOKIE, SESSION_COOKIE, LoginRefused, Operator, delete_cookie, new_login_token, same_token,
+                                      set_cookie)
 from gateway.dispatch import manual
 from gateway.errors import ConflictError
 from gateway.store.jobs import OUTLIVE_THE_LETTER
@@ -22,7 +23,7 @@ def login_form(c: Console, request: Request, operator: Operator | None, *, statu
     token = new_login_token()
     response = c.render(request, None, "login.html", status=status, login_token=token, error=error,
                         next=_next(request), name=request.form.get("name", "")[:100])
-    response.set_cookie(LOGIN_COOKIE, token, **cookie_options(tls=c.tls))  # type: ignore[arg-type]
+    set_cookie(response, LOGIN_COOKIE, token, tls=c.tls)
     if retry_after is not None:
         response.headers["Retry-After"] = str(retry_after)
     return response
@@ -43,14 +44,9 @@ def login(c: Console, request: Request, operator: Operator | None) -> Response:
         return login_form(c, request, None, status=401, error="Feil brukernavn eller passord.")
     c.audit(request, who, "console.login")
     response = redirect(_next(request) or request.script_root + "/", code=303)
-    response.set_cookie(SESSION_COOKIE, who.token, **cookie_options(tls=c.tls))  # type: ignore[arg-type]
-    response.delete_cookie(LOGIN_COOKIE, **_scope(c))
+    set_cookie(response, SESSION_COOKIE, who.token, tls=c.tls)
+    delete_cookie(response, LOGIN_COOKIE, tls=c.tls)
     return response
-
-
-def _scope(c: Console) -> dict[str, object]:
-    options = cookie_options(tls=c.tls)
-    return {key: options[key] for key in ("path", "secure", "httponly", "samesite")}
 
 
 def _next(request: Request) -> str | None:
@@ -66,7 +62,7 @@ def logout(c: Console, request: Request, operator: Operator) -> Response:
     c.gate.logout(operator)
     c.audit(request, operator, "console.logout")
     response = redirect(request.script_root + "/login", code=303)
-    response.delete_cookie(SESSION_COOKIE, **_scope(c))  # type: ignore[arg-type]
+    delete_cookie(response, SESSION_COOKIE, tls=c.tls)
     return response
 
 

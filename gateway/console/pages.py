@@ -25,7 +25,7 @@ LOG_PAGE = 100
 def overview(c: Console, request: Request, operator: Operator) -> Response:
     now, senders = c.now(), operator.senders
     starts = period_starts(now)
-    periods = []
+    periods: list[dict[str, Any]] = []
     for name, label in PERIODS:
         letters = c.overview.letters(starts[name], senders=senders)
         periods.append(dict(name=name, label=label, letters=letters, total=sum(letters.values()),

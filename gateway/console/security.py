@@ -21,10 +21,13 @@ import math
 import secrets
 from dataclasses import dataclass
 
+from werkzeug.wrappers import Response
+
 from gateway import passwords
 from gateway.config import ConsoleSettings, OperatorSettings
 from gateway.store.console_sessions import TOKEN_BYTES, ConsoleSession, SessionStore
 
+COOKIE_PATH = "/console"
 SESSION_COOKIE = "gateway_console"
 LOGIN_COOKIE = "gateway_console_login"
 CSRF_FIELD = "csrf"
@@ -130,6 +133,12 @@ class Gatekeeper:
                 raise LoginRefused(max(1, math.ceil((opens - now).total_seconds())))
 
 
-def cookie_options(*, tls: bool) -> dict[str, object]:
-    """How the console's cookies are set: scoped to /console, never readable by scripts."""
-    return dict(path="/console", httponly=True, samesite="Strict", secure=tls)
+def set_cookie(response: Response, name: str, value: str, *, tls: bool) -> None:
+    """A console cookie: scoped to /console, never readable by scripts, never sent cross-site,
+    only over TLS when the gateway serves TLS; it lives as long as the browser (the server
+    decides when its session ends)."""
+    response.set_cookie(name, value, path=COOKIE_PATH, httponly=True, samesite="Strict", secure=tls)
+
+
+def delete_cookie(response: Response, name: str, *, tls: bool) -> None:
+    response.delete_cookie(name, path=COOKIE_PATH, httponly=True, samesite="Strict", secure=tls)
