@@ -48,7 +48,7 @@ def overview(c: Console, request: Request, operator: Operator) -> Response:
                     print_share=_share(printed, month["total"]), printed=printed,
                     reasons=c.overview.fallback_reasons(starts["month"], senders=senders), queue=c.overview.queue(now),
                     channels=channels, alerts=c.log.alerts(open_only=True, senders=senders, limit=10),
-                    open_alerts=c.log.open_alerts())
+                    open_alerts=c.log.open_alerts(senders=senders))
 
 
 def _share(part: int, whole: int) -> str:

@@ -19,6 +19,14 @@ from gateway.store.writer import writer_for
 _a, _audit, _s = tables.alerts, tables.audit_events, tables.shipments
 
 
+def _seen(*, open_only: bool, senders: tuple[str, ...] | None) -> list[sa.ColumnElement[bool]]:
+    conditions = [_a.c.acknowledged_at.is_(None)] if open_only else []
+    if senders is not None:
+        conditions.append(sa.or_(_a.c.shipment_id.is_(None),
+                                 _a.c.shipment_id.in_(sa.select(_s.c.id).where(_s.c.sender.in_(list(senders))))))
+    return conditions
+
+
 class ConsoleLog:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -29,18 +37,14 @@ class ConsoleLog:
     def alerts(self, *, open_only: bool, senders: tuple[str, ...] | None, limit: int) -> list[dict[str, Any]]:
         """Alerts, newest first; an operator limited to some senders sees those about their letters
         and those about no letter (a channel down)."""
-        query = sa.select(_a).order_by(_a.c.id.desc()).limit(limit)
-        if open_only:
-            query = query.where(_a.c.acknowledged_at.is_(None))
-        if senders is not None:
-            query = query.where(sa.or_(_a.c.shipment_id.is_(None),
-                                       _a.c.shipment_id.in_(sa.select(_s.c.id).where(_s.c.sender.in_(list(senders))))))
+        query = sa.select(_a).where(*_seen(open_only=open_only, senders=senders)).order_by(_a.c.id.desc()).limit(limit)
         with self.engine.connect() as conn:
             return [dict(r._mapping) for r in conn.execute(query)]
 
-    def open_alerts(self) -> int:
+    def open_alerts(self, *, senders: tuple[str, ...] | None) -> int:
+        query = sa.select(sa.func.count()).select_from(_a).where(*_seen(open_only=True, senders=senders))
         with self.engine.connect() as conn:
-            return int(conn.scalar(sa.select(sa.func.count()).select_from(_a).where(_a.c.acknowledged_at.is_(None))) or 0)
+            return int(conn.scalar(query) or 0)
 
     def alert(self, alert_id: int) -> dict[str, Any] | None:
         with self.engine.connect() as conn:
