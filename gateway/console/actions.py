@@ -74,19 +74,20 @@ def act(c: Console, request: Request, operator: Operator, shipment_id: str, acti
         return letter(c, request, operator, shipment_id, status=400,
                       message=f"Oppgi en begrunnelse (høyst {MAX_REASON} tegn).")
     runtime = c.runtime
+    now = runtime.dispatcher.clock()  # the letters' time (a test's clock), as for everything the dispatcher writes
     try:
         if action == "stop":
-            manual.stop_shipment(runtime.repository, runtime.dispatcher, shipment_id, reason=reason, operator=operator.name)
+            manual.stop_shipment(runtime.repository, runtime.dispatcher, shipment_id, reason=reason, operator=operator.name, now=now)
         elif action == "print":
             open_keys = [d.idempotency_key for d in runtime.dispatch_store.deliveries(shipment_id=shipment_id, open_only=True)
                          if d.channel != manual.PRINT]
             manual.print_now(runtime.repository, runtime.dispatcher, shipment_id, reason=reason, operator=operator.name,
-                             open_deliveries=open_keys, print_available=manual.PRINT in runtime.dispatcher.channels)
+                             open_deliveries=open_keys, print_available=manual.PRINT in runtime.dispatcher.channels, now=now)
         elif action == "retry":
             waiting = [j for j in runtime.dispatch_store.pending_jobs(shipment_id)
                        if j["state"] == "pending" and j["kind"] not in OUTLIVE_THE_LETTER]
             manual.retry_now(runtime.repository, runtime.dispatcher, shipment_id, reason=reason, operator=operator.name,
-                             waiting_jobs=len(waiting))
+                             waiting_jobs=len(waiting), now=now)
         else:
             raise NotFound()
     except ConflictError as exc:

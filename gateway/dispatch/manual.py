@@ -3,6 +3,7 @@ writes an :class:`Outcome` through the applier (:meth:`Dispatcher.apply`) with a
 names the operator and the reason."""
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Collection
 from typing import Protocol
 
@@ -24,10 +25,12 @@ class Applies(Protocol):
 GONE_TO_PRINT = frozenset({Status.SENT_TO_PRINT, Status.PRINTED})
 
 
-def stop_shipment(repository: Repository, store: Applies, shipment_id: str, *, reason: str, operator: str = "") -> Status:
-    """Stop a letter that has not gone to print (MANUELT_HANDTERT); answers the new status."""
+def stop_shipment(repository: Repository, store: Applies, shipment_id: str, *, reason: str, operator: str = "",
+                  now: dt.datetime | None = None) -> Status:
+    """Stop a letter that has not gone to print (MANUELT_HANDTERT); answers the new status.
+    ``now``: the dispatcher's time (its clock), else the wall clock's."""
     _still_moving(repository, shipment_id)
-    now = utcnow()
+    now = now or utcnow()
     store.apply(Outcome(
         at=now,
         events=((shipment_id, Event(at=now, kind="manually_handled", status=Status.MANUALLY_HANDLED,
@@ -38,7 +41,7 @@ def stop_shipment(repository: Repository, store: Applies, shipment_id: str, *, r
 
 
 def print_now(repository: Repository, store: Applies, shipment_id: str, *, reason: str, operator: str = "",
-              open_deliveries: Collection[str] = (), print_available: bool = True) -> None:
+              open_deliveries: Collection[str] = (), print_available: bool = True, now: dt.datetime | None = None) -> None:
     """Send a letter to print now, without waiting for its read deadline: its open digital
     deliveries (idempotency keys) close, its waiting jobs are cancelled, and a print submit is due."""
     stored = _still_moving(repository, shipment_id)
@@ -46,7 +49,7 @@ def print_now(repository: Repository, store: Applies, shipment_id: str, *, reaso
         raise ConflictError("the print channel is not configured", code=FaultCode.SHIPMENT_ID_CONFLICT)
     if not stored.shipment.printable:
         raise ConflictError(f"{shipment_id} is digital only: its sender does not allow print", code=FaultCode.SHIPMENT_ID_CONFLICT)
-    now = utcnow()
+    now = now or utcnow()
     store.apply(Outcome(
         at=now,
         events=((shipment_id, Event(at=now, kind="manual_print", channel=PRINT, detail=_said(reason, operator))),),
@@ -57,13 +60,13 @@ def print_now(repository: Repository, store: Applies, shipment_id: str, *, reaso
 
 
 def retry_now(repository: Repository, store: Applies, shipment_id: str, *, reason: str, operator: str = "",
-              waiting_jobs: int) -> None:
+              waiting_jobs: int, now: dt.datetime | None = None) -> None:
     """The letter's waiting jobs (a submit in back-off, a poll) run now instead of later;
     ``waiting_jobs``: how many wait (none: nothing to retry)."""
     _still_moving(repository, shipment_id)
     if waiting_jobs <= 0:
         raise ConflictError(f"{shipment_id} has no job waiting to be retried", code=FaultCode.SHIPMENT_ID_CONFLICT)
-    now = utcnow()
+    now = now or utcnow()
     store.apply(Outcome(at=now, events=((shipment_id, Event(at=now, kind="manual_retry", detail=_said(reason, operator))),),
                         hasten=(shipment_id,)))
 
