@@ -49,6 +49,8 @@ def screenshot(browser: object) -> object:
 
     def take(name: str) -> Path:
         path = ARTIFACTS / f"{len(taken) + 1:02d}-{name}.png"
+        height = browser.execute_script("return document.documentElement.scrollHeight")  # type: ignore[attr-defined]
+        browser.set_window_size(1280, min(max(int(height), 600), 4000))  # type: ignore[attr-defined]  # the whole page
         browser.save_screenshot(str(path))  # type: ignore[attr-defined]
         taken.append(name)
         return path
