@@ -20,7 +20,7 @@ _a, _audit, _s = tables.alerts, tables.audit_events, tables.shipments
 
 
 def _seen(*, open_only: bool, senders: tuple[str, ...] | None) -> list[sa.ColumnElement[bool]]:
-    conditions = [_a.c.acknowledged_at.is_(None)] if open_only else []
+    conditions: list[sa.ColumnElement[bool]] = [_a.c.acknowledged_at.is_(None)] if open_only else []
     if senders is not None:
         conditions.append(sa.or_(_a.c.shipment_id.is_(None),
                                  _a.c.shipment_id.in_(sa.select(_s.c.id).where(_s.c.sender.in_(list(senders))))))
