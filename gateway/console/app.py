@@ -19,7 +19,7 @@ from werkzeug.wrappers import Request, Response
 
 from gateway.console import actions, pages
 from gateway.console.context import Console
-from gateway.console.security import CSRF_FIELD, HEADERS, SESSION_COOKIE, same_token
+from gateway.console.security import CSRF_FIELD, HEADERS, SESSION_COOKIE, Operator, same_token
 from gateway.model import Clock, utcnow
 from gateway.runtime import Runtime
 
@@ -41,7 +41,7 @@ class Page:
     public: bool = False
 
 
-def _letter_action(c: Console, request: Request, operator: Any, shipment_id: str, action: str) -> Response:
+def _letter_action(c: Console, request: Request, operator: Operator, shipment_id: str, action: str) -> Response:
     if request.method == "GET":  # the forms are on the letter's page
         return redirect(f"{request.script_root}/letters/{shipment_id}", code=303)
     return actions.act(c, request, operator, shipment_id, action)

@@ -11,6 +11,7 @@ import jinja2
 from werkzeug.wrappers import Request, Response
 
 from gateway.console.masking import mask_national_ids
+from gateway.console.periods import OSLO
 from gateway.console.security import CSRF_FIELD, Gatekeeper, Operator
 from gateway.model import Clock, utcnow
 from gateway.runtime import Runtime
@@ -33,11 +34,7 @@ def _shown(value: object) -> str:
 
 def _when(value: dt.datetime | None) -> str:
     """A stored time as the operator reads it: local time in Oslo, to the second."""
-    if value is None:
-        return ""
-    from zoneinfo import ZoneInfo
-
-    return value.astimezone(ZoneInfo("Europe/Oslo")).strftime("%Y-%m-%d %H:%M:%S")
+    return "" if value is None else value.astimezone(OSLO).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def _kroner(ore: int | None) -> str:

@@ -16,6 +16,8 @@ from gateway.console.periods import PERIODS, period_starts
 from gateway.console.search import SearchError, read_search
 from gateway.console.security import Operator
 from gateway.store.console_overview import PRINT
+from gateway.dispatch.manual import GONE_TO_PRINT
+from gateway.model import FINAL_STATUSES
 from gateway.store.repository import StoredShipment
 
 #: A page of audit rows or alerts.
@@ -57,7 +59,6 @@ def _share(part: int, whole: int) -> str:
 
 def letters(c: Console, request: Request, operator: Operator) -> Response:
     size = _bounded(request.args.get("size"), default=c.settings.page_size, most=4 * c.settings.page_size)
-    error = None
     try:
         search = read_search(request.args, senders=operator.senders)
         page = c.letters.search(search.query, limit=size, after=_cursor(request.args.get("after", "")))
@@ -68,7 +69,7 @@ def letters(c: Console, request: Request, operator: Operator) -> Response:
     if page.after is not None:
         after = f"{page.after[0].isoformat()}|{page.after[1]}"
         next_url = "?" + urlencode({**{k: v for k, v in search.values.items() if v}, "size": size, "after": after})
-    return c.render(request, operator, "letters.html", values=search.values, rows=page.rows, next_url=next_url, error=error,
+    return c.render(request, operator, "letters.html", values=search.values, rows=page.rows, next_url=next_url, error=None,
                     statuses=STATUS_TEXTS, senders=_senders(c, operator))
 
 
@@ -114,7 +115,8 @@ def letter(c: Console, request: Request, operator: Operator, shipment_id: str, *
                     deliveries=[dict(d=d, receipt=json.dumps(d.receipt, ensure_ascii=False, indent=1, sort_keys=True))
                                 for d in deliveries],
                     alerts=c.letters.alerts(shipment_id), links=[_link(link.url, link.text) for link in shipment.links],
-                    message=message or _done(request.args.get("done", "")), print_available=PRINT in c.runtime.dispatcher.channels)
+                    message=message or _done(request.args.get("done", "")),
+                    actionable=stored.status not in FINAL_STATUSES and stored.status not in GONE_TO_PRINT)
 
 
 _DONE = {"stop": "Brevet er stoppet.", "print": "Brevet er sendt til print.", "retry": "Brevet prøves igjen nå."}

@@ -3,6 +3,7 @@
 reason, except under CI, where that is a failure."""
 from __future__ import annotations
 
+import base64
 import os
 import shutil
 from collections.abc import Iterator
@@ -49,9 +50,12 @@ def screenshot(browser: object) -> object:
 
     def take(name: str) -> Path:
         path = ARTIFACTS / f"{len(taken) + 1:02d}-{name}.png"
-        height = browser.execute_script("return document.documentElement.scrollHeight")  # type: ignore[attr-defined]
-        browser.set_window_size(1280, min(max(int(height), 600), 4000))  # type: ignore[attr-defined]  # the whole page
-        browser.save_screenshot(str(path))  # type: ignore[attr-defined]
+        # the whole page, not just the window (Chromium's DevTools protocol)
+        size = browser.execute_cdp_cmd("Page.getLayoutMetrics", {})["cssContentSize"]  # type: ignore[attr-defined]
+        shot = browser.execute_cdp_cmd("Page.captureScreenshot", {  # type: ignore[attr-defined]
+            "format": "png", "captureBeyondViewport": True,
+            "clip": {"x": 0, "y": 0, "width": size["width"], "height": min(size["height"], 8000), "scale": 1}})
+        path.write_bytes(base64.b64decode(shot["data"]))
         taken.append(name)
         return path
 

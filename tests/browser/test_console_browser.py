@@ -90,6 +90,7 @@ def test_an_admin_and_a_viewer_at_work(browser, screenshot, scene):
     assert _text(browser, "message") == "Brevet er stoppet."
     assert browser.find_element(By.ID, "letter-status").get_attribute("data-status") == "MANUALLY_HANDLED"
     assert repository.get(waiting[0]).status == "MANUALLY_HANDLED"
+    assert browser.find_elements(By.ID, "form-stop") == []  # a finished letter offers no actions
     screenshot("letter-stopped")
 
     # a form whose CSRF token is taken out is refused, and nothing happens
