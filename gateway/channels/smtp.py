@@ -8,6 +8,7 @@ that one. The caller keeps what failed and tries again later; nothing here retri
 """
 from __future__ import annotations
 
+import base64
 import logging
 import smtplib
 import ssl
@@ -47,7 +48,7 @@ class SmtpMailer:
                 smtp.starttls(context=self._context())
                 smtp.ehlo()
             if s.user:
-                smtp.login(s.user, s.password)
+                _login(smtp, s.user, s.password)
         except BaseException:
             smtp.close()
             raise
@@ -59,7 +60,7 @@ class SmtpMailer:
             return []
         try:
             smtp = self._connect()
-        except (OSError, smtplib.SMTPException, MailFailed) as exc:
+        except (OSError, ValueError, smtplib.SMTPException, MailFailed) as exc:
             failure = exc if isinstance(exc, MailFailed) else MailFailed(f"{self.settings.host}:{self.settings.port}: {_why(exc)}")
             return [failure] * len(messages)
         results: list[MailFailed | None] = []
@@ -82,6 +83,18 @@ class SmtpMailer:
                 smtp.close()
         results += [MailFailed("the connection was lost before this message")] * (len(messages) - len(results))
         return results
+
+
+def _login(smtp: smtplib.SMTP, user: str, password: str) -> None:
+    """AUTH PLAIN with the credentials in UTF-8 (RFC 4616); smtplib's own ``login`` encodes them
+    as ASCII and fails on a password with æøå. A server without PLAIN gets smtplib's choice."""
+    if "PLAIN" not in smtp.esmtp_features.get("auth", "").upper().split():
+        smtp.login(user, password)
+        return
+    token = base64.b64encode(b"\0" + user.encode() + b"\0" + password.encode()).decode("ascii")
+    code, answer = smtp.docmd("AUTH", "PLAIN " + token)
+    if code != 235:
+        raise smtplib.SMTPAuthenticationError(code, answer)
 
 
 def _why(exc: BaseException) -> str:

@@ -25,6 +25,10 @@ from gateway.resources import load_table
 from gateway.store.alert_mail import AlertRow
 
 OSLO = ZoneInfo("Europe/Oslo")
+#: Header lines up to RFC 5322's hard limit: the email package folds an ASCII subject that
+#: starts with "[" onto a line of its own, and readers then show it with a leading space.
+#: The body is quoted-printable (its lines short) either way.
+_POLICY = SMTP.clone(max_line_length=998)
 #: Eleven digits on their own (fødselsnummer, D-nummer) and Danish CPR (ddmmyy-xxxx or ten digits).
 _NORWEGIAN_ID = re.compile(r"(?<!\d)\d{11}(?!\d)")
 _CPR = re.compile(r"(?<!\d)[0-3]\d[01]\d\d\d-?\d{4}(?!\d)")
@@ -71,7 +75,7 @@ def compose(*, kind: str, alerts: Sequence[AlertRow], recipients: Sequence[str],
     """One mail about ``alerts`` (all of ``kind``): a single alert, or a digest of several."""
     installation = settings.installation or words("mail", "default_installation")
     title, count = kind_text(kind, "title"), len(alerts)
-    message = EmailMessage(policy=SMTP)
+    message = EmailMessage(policy=_POLICY)
     message["Subject"] = mask(words("mail", "subject_one" if count == 1 else "subject_digest",
                                     installation=installation, title=title, count=count))
     message["From"] = settings.from_address

@@ -254,7 +254,7 @@ class ShipmentService:
             alert = Alert(kind="address_refused", detail=_cut(detail, AUDIT_DETAIL_CHARACTERS) or "")
         try:
             self.repository.audit(
-                alert=alert,
+                alert=alert, at=self.clock(),
                 operation=operation,
                 outcome=str(exc.code),
                 sender=sender,

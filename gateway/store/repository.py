@@ -148,9 +148,10 @@ class Repository:
         field: str | None = None,
         shipment_id: str | None = None,
         alert: Alert | None = None,
+        at: dt.datetime | None = None,
     ) -> None:
         """One audit record, and ``alert`` (an operator must hear of it) in the same transaction."""
-        now = utcnow()
+        now = at or utcnow()
         row = dict(at=now, sender=sender, operation=operation, outcome=outcome, field=field, shipment_id=shipment_id, detail=detail)
 
         def work(conn: Connection) -> None:
