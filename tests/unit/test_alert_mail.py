@@ -252,3 +252,15 @@ def test_channel_down_is_alerted_when_the_breaker_opens_not_after():
         health = after
     [down] = raised
     assert down.kind == "channel_down" and down.channel == "altinn3" and "3 ganger på rad" in down.detail and "503" in down.detail
+
+
+def test_readme_alerts_example_loads(tmp_path):
+    import re
+
+    from tests.conftest import ROOT
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    [block] = [b for b in re.findall(r"```toml\n(.*?)```", readme, re.S) if "[alerts]" in b]
+    a = _load(tmp_path, block).alerts
+    assert a.enabled and a.from_address.endswith("<post-gateway@kommune.no>")
+    assert a.recipients_for("address_print") == ("postmottak@kommune.no",) and a.recipients_for("job_failed") == ("drift@kommune.no",)
