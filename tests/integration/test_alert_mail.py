@@ -18,14 +18,13 @@ from cryptography.hazmat.primitives import serialization
 from zeep.exceptions import Fault
 
 from gateway.config import AlertSettings, Altinn3Settings, ChannelSettings, DispatchSettings, PrintSettings
-from gateway.dispatch.worker import Worker
 from gateway.model import utcnow
 from gateway.store import tables
 from tests.conftest import make_certificate
 from tests.doubles.altinn3 import Altinn3Double
 from tests.doubles.smtp import SmtpDouble, free_port
-from tests.integration.test_dispatch import FakeClock
-from tests.svarut_builders import PERSON_FNR, forsendelse, post_adresse
+from tests.integration.test_dispatch import FakeClock, Rig
+from tests.svarut_builders import PERSON_FNR, dokument, forsendelse, post_adresse
 
 OSLO = ZoneInfo("Europe/Oslo")
 CLIENT_ID = "kommune-gateway"
@@ -35,21 +34,12 @@ DRIFT, POST = "drift@kommune.no", "postmottak@kommune.no"
 DIGEST_SECONDS = 900
 
 
-class AlertRig:
+class AlertRig(Rig):
+    """test_dispatch's rig (worker driven step by step on a fake clock) with the SMTP double."""
+
     def __init__(self, gw, clock, svc, client, smtp: SmtpDouble, double: Altinn3Double) -> None:
-        self.gw, self.clock, self.svc, self.client, self.smtp, self.double = gw, clock, svc, client, smtp, double
-        self.worker = Worker(gw.runtime.dispatcher, gw.runtime.dispatch_store, name="test-worker", lease_seconds=120)
-        gw.runtime.dispatcher.ensure_periodic_jobs()
-
-    def drain(self) -> None:
-        for _ in range(500):
-            if not self.worker.run_once():
-                return
-        raise AssertionError("jobs keep coming")
-
-    def advance(self, **delta: float) -> None:
-        self.clock.advance(**delta)
-        self.drain()
+        super().__init__(gw, double, clock, svc, client)
+        self.smtp = smtp
 
     def send(self, **overrides) -> str:
         return self.svc.sendForsendelse(forsendelse=forsendelse(self.client, **overrides))
@@ -212,3 +202,19 @@ def test_a_wrong_smtp_password_is_refused_and_the_alert_kept(make_rig, sqlite_ur
     assert rig.smtp.received == [] and rig.smtp.refused_logins == 1
     [row] = rig.alert_rows("address_refused")
     assert row["mail_state"] is None and "535" in row["mail_error"]
+
+
+def test_letters_that_cannot_be_delivered_are_mailed(make_rig, sqlite_url):
+    rig = make_rig(sqlite_url)
+    rig.drain()
+    digital_only = rig.send(kunDigitalLevering=True)  # not in the register: no digital mailbox
+    unprintable = rig.send(dokumenter=[dokument(ekskluderesFraPrint=True)])  # nothing the printer may print
+    rig.advance(seconds=31)
+    assert rig.svc.retrieveForsendelseStatus(forsendelsesid=digital_only) == "IKKE_LEVERT"
+    mails = {m["Subject"]: m for m in rig.smtp.messages}
+    assert set(mails) == {"[Post-gateway test] Brev kan ikke leveres", "[Post-gateway test] Brev avvist av kanal"}
+    undeliverable = mails["[Post-gateway test] Brev kan ikke leveres"].get_content()
+    assert f"Brev: {digital_only}" in undeliverable and "kun digital levering" in undeliverable
+    refused = mails["[Post-gateway test] Brev avvist av kanal"].get_content()
+    assert f"Brev: {unprintable}" in refused and "Kanal: utskrift" in refused and "excluded from print" in refused
+    assert all(m["To"] == DRIFT for m in mails.values())
