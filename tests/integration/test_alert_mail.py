@@ -218,3 +218,33 @@ def test_letters_that_cannot_be_delivered_are_mailed(make_rig, sqlite_url):
     refused = mails["[Post-gateway test] Brev avvist av kanal"].get_content()
     assert f"Brev: {unprintable}" in refused and "Kanal: utskrift" in refused and "excluded from print" in refused
     assert all(m["To"] == DRIFT for m in mails.values())
+
+
+def test_gateway_alerts_test_sends_one_mail_to_everyone(smtp_files, tmp_path, capsys, monkeypatch):
+    from gateway.cli import main
+
+    certificate, key = smtp_files
+    with SmtpDouble(certificate=certificate, key=key, user=USER, password=PASSWORD) as smtp:
+        config = tmp_path / "gateway.toml"
+        config.write_text(f"""
+[storage]
+data_dir = "{tmp_path / 'var'}"
+[alerts]
+host = "127.0.0.1"
+port = {smtp.port}
+ca_file = "{certificate}"
+user = "{USER}"
+from = "{FROM}"
+[alerts.recipients]
+default = ["{DRIFT}"]
+address_print = ["{POST}", "{DRIFT}"]
+""", encoding="utf-8")
+        with monkeypatch.context() as env:
+            env.setenv("GATEWAY_ALERTS_PASSWORD", PASSWORD)  # the secret from the environment
+            assert main(["alerts", "test", "--config", str(config)]) == 0
+            assert main(["alerts", "test", "--config", str(config), "--kind", "job_failed"]) == 0
+        assert main(["alerts", "test", "--config", str(config)]) == 1  # no password now: the server refuses the login
+    first, second = smtp.received
+    assert first.rcpt_tos == (DRIFT, POST) and second.rcpt_tos == (DRIFT,)
+    assert first.message["Subject"] == "[Post-gatewayen] Testvarsel" and "gateway alerts test" in first.message.get_content()
+    assert "did not go" in capsys.readouterr().err
