@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from collections.abc import Iterator
+from email.message import EmailMessage
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -17,6 +18,7 @@ import sqlalchemy as sa
 from cryptography.hazmat.primitives import serialization
 from zeep.exceptions import Fault
 
+from gateway.channels.smtp import SmtpMailer
 from gateway.config import AlertSettings, Altinn3Settings, ChannelSettings, DispatchSettings, PrintSettings
 from gateway.model import utcnow
 from gateway.store import tables
@@ -248,3 +250,51 @@ address_print = ["{POST}", "{DRIFT}"]
     assert first.rcpt_tos == (DRIFT, POST) and second.rcpt_tos == (DRIFT,)
     assert first.message["Subject"] == "[Post-gatewayen] Testvarsel" and "gateway alerts test" in first.message.get_content()
     assert "did not go" in capsys.readouterr().err
+
+
+def _mailer(port: int, certificate, **overrides) -> SmtpMailer:
+    settings = AlertSettings(host="127.0.0.1", port=port, ca_file=str(certificate), user=USER, password=PASSWORD, from_address=FROM,
+                             timeout_seconds=5, recipients=(("default", (DRIFT,)),))
+    return SmtpMailer(dataclasses.replace(settings, **overrides))
+
+
+def _test_message() -> EmailMessage:
+    message = EmailMessage()
+    message["From"], message["To"], message["Subject"] = FROM, DRIFT, "Testvarsel"
+    message.set_content("æøå\n")
+    return message
+
+
+def test_a_server_without_starttls_never_sees_the_password(smtp_files):
+    from aiosmtpd.controller import Controller
+
+    certificate, key = smtp_files
+    plain = SmtpDouble(certificate=certificate, key=key, user=USER, password=PASSWORD)
+    # the same server, but offering no STARTTLS and taking AUTH in clear (as a misconfigured relay would)
+    plain.controller = Controller(plain, hostname="127.0.0.1", port=plain.port, auth_require_tls=False, authenticator=plain._authenticate)
+    with plain:
+        [failure] = _mailer(plain.port, certificate).send_all([_test_message()])
+    assert failure is not None and "does not offer STARTTLS" in str(failure)
+    assert plain.received == [] and plain.refused_logins == 0
+
+
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")  # it is TLS, from the first byte
+def test_tls_from_the_first_byte_and_a_certificate_nobody_vouches_for(smtp_files, tmp_path):
+    import ssl
+
+    from aiosmtpd.controller import Controller
+
+    certificate, key = smtp_files
+    server = SmtpDouble(certificate=certificate, key=key, user=USER, password=PASSWORD)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(certificate, key)
+    # TLS from the first byte (port 465): aiosmtpd counts only STARTTLS as TLS, so AUTH is allowed as such
+    server.controller = Controller(server, hostname="127.0.0.1", port=server.port, ssl_context=context, auth_required=True,
+                                   auth_require_tls=False, authenticator=server._authenticate)
+    with server:
+        assert _mailer(server.port, certificate, starttls=False, tls=True).send_all([_test_message()]) == [None]
+        other, _ = make_certificate(tmp_path, "other-ca")
+        [failure] = _mailer(server.port, other, starttls=False, tls=True).send_all([_test_message()])
+    assert failure is not None and "CERTIFICATE_VERIFY_FAILED" in str(failure)
+    [received] = server.received
+    assert received.message.get_content().splitlines() == ["æøå"]
