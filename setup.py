@@ -38,6 +38,7 @@ setup(
             "pytest>=8,<10", "requests>=2.31,<3", "hypothesis>=6.100,<7", "jsonschema>=4.20,<5", "suds-community>=1.2,<2",
             "mypy>=2.4,<3", "import-linter>=2.1,<3",  # tests/unit/test_typing.py; the layer contracts
             "markdown-it-py>=3,<5",  # the Altinn 3 double tells plain text from markdown, as Altinn does with Markdig
+            "aiosmtpd>=1.4,<2",  # a real SMTP server on loopback for the alert mails (STARTTLS, AUTH)
         ],
     },
     entry_points={"console_scripts": ["gateway=gateway.cli:main"]},

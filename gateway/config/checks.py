@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 from stdnum.no import orgnr
 
 from gateway import passwords
+from gateway.config.alerts import check_alerts
 from gateway.config.altinn3 import check_altinn3
 from gateway.config.digipost import check_print_provider
 from gateway.config.maskinporten import maskinporten_credentials
@@ -65,6 +66,7 @@ def check(settings: Settings) -> None:
         check_print_provider(settings.channels.print)
     _check_organization_numbers(settings)
     _check_archives(settings)
+    check_alerts(settings.alerts, loopback=_is_loopback(settings.alerts.host))
     demo = settings.sender(DEMO_SENDER_NAME)
     if demo is not None and not _is_loopback(s.host):
         if passwords.verify_password(DEMO_SENDER_PASSWORD, demo.password_hash):

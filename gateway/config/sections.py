@@ -8,10 +8,12 @@ from pathlib import Path
 
 from gateway.frozen import frozen
 from gateway.limits import LIMITS, KiB, MiB
+from gateway.config.alerts import AlertSettings
 from gateway.config.senders import (DEMO_ORGANIZATION_NUMBER, DEMO_SENDER_NAME, DEMO_SENDER_PASSWORD,
                                     NoarkSettings, ReceivingSystem, SenderSettings, SvarUtSettings)
 
 __all__ = [
+    "AlertSettings",
     "Altinn2Settings",
     "Altinn3Settings",
     "ChannelSettings",
@@ -384,6 +386,7 @@ class Settings:
     logging: LoggingSettings = field(default_factory=LoggingSettings)
     channels: ChannelSettings = field(default_factory=ChannelSettings)
     dispatch: DispatchSettings = field(default_factory=DispatchSettings)
+    alerts: AlertSettings = field(default_factory=AlertSettings)
     senders: tuple[SenderSettings, ...] = ()
     source: str = "embedded defaults"
 

@@ -30,6 +30,7 @@ from gateway.model import FINAL_STATUSES, Clock, Event, Shipment, Status, new_sh
 from gateway.stored_form import to_data
 from gateway.spool import Content
 from gateway.store.blobs import DocumentStore
+from gateway.store.outcome import Alert
 from gateway.store.repository import IdTaken, Repository, StoredShipment
 from gateway.uuids import canonical_uuid
 
@@ -39,6 +40,10 @@ logger = logging.getLogger(__name__)
 #: values (cut by :func:`shown`), and a message from elsewhere must not fill a row either.
 AUDIT_DETAIL_CHARACTERS = LIMITS.audit_detail_characters
 AUDIT_FIELD_CHARACTERS = LIMITS.audit_field_characters
+#: Refusals for a missing or incomplete postal address: each raises an ``address_refused`` alert
+#: too (issue #13: the operators hear of letters refused for their address).
+ADDRESS_FAULTS = frozenset({FaultCode.RECIPIENT_REQUIRED, FaultCode.ADDRESS_REQUIRED, FaultCode.ADDRESS_NAME_REQUIRED,
+                            FaultCode.ADDRESS_CITY_REQUIRED, FaultCode.INVALID_POSTCODE})
 
 
 def _cut(text: str | None, limit: int) -> str | None:
@@ -241,9 +246,15 @@ class ShipmentService:
         return Acceptance(shipment_id, stored.status, repeat=True)
 
     def audit_refusal(self, operation: str, sender: str, exc: GatewayError, shipment_id: str | None) -> None:
-        """A refusal leaves one audit record (and nothing else)."""
+        """A refusal leaves one audit record (and, for an address problem, an alert), nothing else."""
+        alert = None
+        if exc.code in ADDRESS_FAULTS:
+            detail = load_table("alert_mail")["detail"]["address_refused"].format(
+                sender=sender, operation=operation, code=exc.code, field=exc.field or "-", message=exc.message)
+            alert = Alert(kind="address_refused", detail=_cut(detail, AUDIT_DETAIL_CHARACTERS) or "")
         try:
             self.repository.audit(
+                alert=alert, at=self.clock(),
                 operation=operation,
                 outcome=str(exc.code),
                 sender=sender,

@@ -9,29 +9,30 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy.engine import Connection, Engine
 
+from gateway.store import alert_mail as _alert_mail
 from gateway.store import deliveries as _deliveries
 from gateway.store import health as _health
 from gateway.store import jobs as _jobs
 from gateway.store import registry as _registry
 from gateway.store import tables
+from gateway.store.alert_mail import AlertRow
 from gateway.store.deliveries import Delivery
 from gateway.store.health import ChannelHealth
 from gateway.store.jobs import Job, LeaseLost
-from gateway.store.outcome import Alert, NewJob, Outcome
+from gateway.store.outcome import NewJob, Outcome
 from gateway.store.repository import append_event
 from gateway.store.writer import writer_for
 
-__all__ = ["ChannelHealth", "Delivery", "DispatchStore", "Job", "LeaseLost"]
+__all__ = ["AlertRow", "ChannelHealth", "Delivery", "DispatchStore", "Job", "LeaseLost"]
 
 #: Channel health is read before every submit; a second-old view is good enough for a
 #: circuit breaker and saves a query per letter. Applying a health change drops it at once.
 _HEALTH_TTL = 1.0
-_INSERT_ALERT = tables.alerts.insert()
 
 
 class DispatchStore:
@@ -62,7 +63,8 @@ class DispatchStore:
             for cancel in outcome.cancel:
                 _jobs.cancel(conn, cancel, now=now)
             _jobs.enqueue(conn, outcome.jobs)
-            _insert_alerts(conn, outcome.alerts, now=now)
+            _alert_mail.insert_alerts(conn, outcome.alerts, now=now)
+            _alert_mail.apply(conn, outcome.mailed, now=now)
             if job is not None and outcome.job is not None:
                 _jobs.end(conn, job, outcome.job, now=now)  # the lease, checked once
 
@@ -138,6 +140,15 @@ class DispatchStore:
         with self.engine.connect() as conn:
             return [dict(r._mapping) for r in conn.execute(tables.in_order(tables.alerts, kind=kind))]
 
+    def alerts_waiting(self, *, limit: int) -> list[AlertRow]:
+        """Alerts not mailed yet, oldest first."""
+        with self.engine.connect() as conn:
+            return _alert_mail.waiting(conn, limit=limit)
+
+    def alerts_mailed_since(self, since: dt.datetime) -> list[AlertRow]:
+        with self.engine.connect() as conn:
+            return _alert_mail.mailed_since(conn, since)
+
     # --- recipient register ---
 
     def register_lookup(self, identifier: str) -> str | None:
@@ -155,8 +166,3 @@ class DispatchStore:
         with self.engine.connect() as conn:
             return _registry.entries(conn)
 
-
-def _insert_alerts(conn: Connection, alerts: Iterable[Alert], *, now: dt.datetime) -> None:
-    rows = [dict(at=now, kind=a.kind, channel=a.channel, shipment_id=a.shipment_id, detail=a.detail) for a in alerts]
-    if rows:
-        conn.execute(_INSERT_ALERT, rows)

@@ -79,6 +79,18 @@ class Alert:
 
 
 @frozen
+class AlertsMailed:
+    """What became of the mail of the alerts ``ids``: ``state`` ``sent``, ``duplicate`` or
+    ``nobody`` (see :mod:`gateway.store.alert_mail`); None: the mail failed, they wait until
+    ``retry_after`` and are tried again (never dropped)."""
+
+    ids: tuple[int, ...]
+    state: str | None
+    retry_after: dt.datetime | None = None
+    error: str = ""
+
+
+@frozen
 class ChannelSucceeded:
     channel: str
 
@@ -99,8 +111,8 @@ HealthChange = ChannelSucceeded | ChannelFailed
 @frozen
 class Outcome:
     """Everything one job changes, written in one transaction in this order: the channel's
-    health, events, new deliveries, delivery changes, cancelled jobs, new jobs, alerts, and
-    last the job's own end (where the lease is checked)."""
+    health, events, new deliveries, delivery changes, cancelled jobs, new jobs, alerts, what
+    became of alerts' mails, and last the job's own end (where the lease is checked)."""
 
     at: dt.datetime
     job: JobEnd | None = None
@@ -111,6 +123,7 @@ class Outcome:
     cancel: tuple[CancelJobs, ...] = ()
     jobs: tuple[NewJob, ...] = ()
     alerts: tuple[Alert, ...] = ()
+    mailed: tuple[AlertsMailed, ...] = ()
 
     def then(self, other: Outcome) -> Outcome:
         """This outcome followed by ``other`` (whose job end, if any, wins)."""
@@ -124,4 +137,5 @@ class Outcome:
             cancel=self.cancel + other.cancel,
             jobs=self.jobs + other.jobs,
             alerts=self.alerts + other.alerts,
+            mailed=self.mailed + other.mailed,
         )
