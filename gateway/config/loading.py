@@ -24,6 +24,7 @@ from gateway.config.sections import (
     DispatchSettings,
     IntakePolicy,
     LoggingSettings,
+    MetricsSettings,
     PrintSettings,
     ReceivingSystem,
     SenderSettings,
@@ -76,7 +77,7 @@ def load_settings(path: str | os.PathLike[str] | None = None, *, environ: Mappin
     for (section, key), value in _env_overrides(environ).items():
         raw.setdefault(section, {})[key] = value
 
-    known = {"server", "storage", "intake", "svarut", "noark", "logging", "senders", "channels", "dispatch"}
+    known = {"server", "storage", "intake", "svarut", "noark", "logging", "senders", "channels", "dispatch", "metrics"}
     unknown = sorted(set(raw) - known)
     if unknown:
         raise ConfigError(f"unknown section(s) {', '.join(unknown)} in {source}")
@@ -114,7 +115,8 @@ def load_settings(path: str | os.PathLike[str] | None = None, *, environ: Mappin
             if value and not Path(value).is_file():
                 raise ConfigError(f"senders[{s.name}].{key}: no such file {value!r}")
 
-    settings = Settings(senders=senders, source=source, svarut=svarut, channels=channels, **sections)
+    metrics = _build(MetricsSettings, raw.get("metrics", {}), "metrics")
+    settings = Settings(senders=senders, source=source, svarut=svarut, channels=channels, metrics=metrics, **sections)
     check(settings)
     return settings
 

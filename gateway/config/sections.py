@@ -8,6 +8,7 @@ from pathlib import Path
 
 from gateway.frozen import frozen
 from gateway.limits import LIMITS, KiB, MiB
+from gateway.config.metrics import MetricsSettings
 from gateway.config.senders import (DEMO_ORGANIZATION_NUMBER, DEMO_SENDER_NAME, DEMO_SENDER_PASSWORD,
                                     NoarkSettings, ReceivingSystem, SenderSettings, SvarUtSettings)
 
@@ -26,6 +27,7 @@ __all__ = [
     "DispatchSettings",
     "IntakePolicy",
     "LoggingSettings",
+    "MetricsSettings",
     "PrintSettings",
     "ReceivingSystem",
     "SenderSettings",
@@ -384,6 +386,7 @@ class Settings:
     logging: LoggingSettings = field(default_factory=LoggingSettings)
     channels: ChannelSettings = field(default_factory=ChannelSettings)
     dispatch: DispatchSettings = field(default_factory=DispatchSettings)
+    metrics: MetricsSettings = field(default_factory=MetricsSettings)
     senders: tuple[SenderSettings, ...] = ()
     source: str = "embedded defaults"
 
