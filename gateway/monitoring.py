@@ -85,9 +85,11 @@ class MetricsResource(resource.Resource):
         if not self.access.token_accepted(request.getHeader(b"authorization")):
             request.setHeader(b"www-authenticate", b'Bearer realm="gateway-metrics"')
             return _refuse(request, 401, b"metrics need the bearer token\n")
+        gone: list[bool] = []  # the scraper gave up: nothing more is written
+        request.notifyFinish().addErrback(lambda _: gone.append(True))
         scrape = threads.deferToThreadPool(self.reactor, self.reactor.getThreadPool(), exposition,
                                            self.runtime.metrics, (self.queue,))
-        scrape.addCallbacks(lambda body: _answer(request, body), lambda failure: _failed(request, failure))
+        scrape.addCallbacks(_answer, _failed, callbackArgs=(request, gone), errbackArgs=(request, gone))
         return server.NOT_DONE_YET
 
 
@@ -97,16 +99,17 @@ def _refuse(request: server.Request, code: int, text: bytes) -> bytes:
     return text
 
 
-def _answer(request: server.Request, body: bytes) -> None:
-    if request.finished or request._disconnected:  # the scraper gave up
+def _answer(body: bytes, request: server.Request, gone: list[bool]) -> None:
+    if gone:
         return
     request.setHeader(b"content-type", CONTENT_TYPE_LATEST.encode())
     request.write(body)
     request.finish()
 
 
-def _failed(request: server.Request, failure: Any) -> None:
+def _failed(failure: Any, request: server.Request, gone: list[bool]) -> None:
     logger.error("metrics: the scrape failed: %s", failure.getErrorMessage())
-    if not (request.finished or request._disconnected):
-        request.setResponseCode(500)
-        request.finish()
+    if gone:
+        return
+    request.setResponseCode(500)
+    request.finish()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import time
 import uuid
 
 import pytest
@@ -35,6 +36,18 @@ def scrape(base_url: str, **headers: str) -> dict[tuple[str, frozenset[tuple[str
     assert response.headers["Content-Type"].startswith("text/plain")
     return {(s.name, frozenset(s.labels.items())): s.value
             for family in text_string_to_metric_families(response.text) for s in family.samples}
+
+
+def settled(base_url: str, requests_by_endpoint: dict[str, int], timeout: float = 30) -> dict:
+    """A scrape once every request the client has made is counted: a server counts a request
+    when it has finished it, which may be just after the client has read the whole answer."""
+    deadline = time.monotonic() + timeout
+    while True:
+        samples = scrape(base_url)
+        counted = {e: value(samples, "gateway_request_duration_seconds_count", endpoint=e) for e in requests_by_endpoint}
+        if counted == requests_by_endpoint or time.monotonic() > deadline:
+            return samples
+        time.sleep(0.05)
 
 
 def value(samples: dict, name: str, **labels: str) -> float:
@@ -107,7 +120,7 @@ def test_counters_and_histograms_are_what_the_test_did(rig, svarut_client):
     assert [rig.status(sid) for sid in ids].count("LEST") == 1
     calls[SVARUT_PATH] += 3
 
-    after = scrape(base)
+    after = settled(base, dict(calls))
     assert value(after, "gateway_letters_accepted_total", operation="sendForsendelse") == 3
     assert value(after, "gateway_letters_accepted_total", operation="PutMessage") == 1
     assert total(after, "gateway_letters_accepted_total") == 4

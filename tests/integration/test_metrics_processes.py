@@ -15,7 +15,7 @@ from zeep.transports import Transport
 
 from gateway.soap.svarut import PATH
 from tests.conftest import SENDER_PASSWORD, SVARUT_BINDING
-from tests.integration.test_metrics import scrape, total, value
+from tests.integration.test_metrics import scrape, settled, total, value
 from tests.integration.test_processes import serving, wait_for
 from tests.process import GatewayProcess, children, write_config
 from tests.svarut_builders import forsendelse
@@ -77,9 +77,7 @@ def test_a_scrape_of_either_serving_process_sums_every_process(tmp_path, databas
 
         wait_for(all_printed)  # the dispatch process sends them to the local print folder
         session.close()
-        # a request is timed when its process has finished it, which may be just after the
-        # client has read the answer
-        wait_for(lambda: value(scrape(gw.base_url), "gateway_request_duration_seconds_count", endpoint=PATH) == calls)
+        settled(gw.base_url, {PATH: calls})  # every process has finished (and counted) its requests
 
         answers = []
         for pid in processes:
