@@ -109,3 +109,24 @@ def test_a_scrape_of_either_serving_process_sums_every_process(tmp_path, databas
         raise
     assert gw.terminate(timeout=90) == 0
     assert all_children
+
+
+def test_the_supervisor_gives_each_child_the_folder_and_reports_each_exit(tmp_path):
+    """What the multi-process mode rests on: every child starts with PROMETHEUS_MULTIPROC_DIR
+    set (before it imports prometheus_client), and each exit is reported for mark_process_dead."""
+    import sys
+
+    from gateway.metrics import MULTIPROC_ENV
+    from gateway.supervisor import ChildSpec, RestartPolicy, Supervisor
+
+    folder = tmp_path / "metrics"
+    script = ("import os, sys; from pathlib import Path; "
+              f"Path({str(tmp_path)!r}, str(os.getpid())).write_text(os.environ[{MULTIPROC_ENV!r}]); "
+              "sys.exit(3)")
+    exited: list[int] = []
+    supervisor = Supervisor([ChildSpec("short-lived", [sys.executable, "-c", script])],
+                            policy=RestartPolicy(delay_seconds=0.05, max_restarts=2, window_seconds=60),
+                            environment={MULTIPROC_ENV: str(folder)}, on_exit=exited.append)
+    assert supervisor.run() == 1  # it kept dying
+    assert len(exited) == len(set(exited)) == 3
+    assert all((tmp_path / str(pid)).read_text() == str(folder) for pid in exited)
