@@ -32,6 +32,7 @@ setup(
         "PyJWT[crypto]>=2.8,<3",
         "rich>=13,<15",
         "pika>=1.3,<2",  # SF1601 status events from Beskedfordeler (AMQP 0-9-1)
+        "prometheus_client>=0.20,<1",  # /metrics, multi-process mode across the serving processes (gateway/metrics.py)
     ],
     extras_require={
         "test": [

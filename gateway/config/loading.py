@@ -25,6 +25,7 @@ from gateway.config.sections import (
     DispatchSettings,
     IntakePolicy,
     LoggingSettings,
+    MetricsSettings,
     PrintSettings,
     ReceivingSystem,
     SenderSettings,
@@ -77,7 +78,7 @@ def load_settings(path: str | os.PathLike[str] | None = None, *, environ: Mappin
     for (section, key), value in _env_overrides(environ).items():
         raw.setdefault(section, {})[key] = value
 
-    known = {"server", "storage", "intake", "svarut", "noark", "logging", "senders", "channels", "dispatch", "alerts"}
+    known = {"server", "storage", "intake", "svarut", "noark", "logging", "senders", "channels", "dispatch", "alerts", "metrics"}
     unknown = sorted(set(raw) - known)
     if unknown:
         raise ConfigError(f"unknown section(s) {', '.join(unknown)} in {source}")
@@ -116,7 +117,9 @@ def load_settings(path: str | os.PathLike[str] | None = None, *, environ: Mappin
                 raise ConfigError(f"senders[{s.name}].{key}: no such file {value!r}")
 
     alerts = _alerts(raw.get("alerts", {}), environ)
-    settings = Settings(senders=senders, source=source, svarut=svarut, channels=channels, alerts=alerts, **sections)
+    metrics = _build(MetricsSettings, raw.get("metrics", {}), "metrics")
+    settings = Settings(senders=senders, source=source, svarut=svarut, channels=channels, alerts=alerts, metrics=metrics,
+                        **sections)
     check(settings)
     return settings
 

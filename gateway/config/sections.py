@@ -9,6 +9,7 @@ from pathlib import Path
 from gateway.frozen import frozen
 from gateway.limits import LIMITS, KiB, MiB
 from gateway.config.alerts import AlertSettings
+from gateway.config.metrics import MetricsSettings
 from gateway.config.senders import (DEMO_ORGANIZATION_NUMBER, DEMO_SENDER_NAME, DEMO_SENDER_PASSWORD,
                                     NoarkSettings, ReceivingSystem, SenderSettings, SvarUtSettings)
 
@@ -28,6 +29,7 @@ __all__ = [
     "DispatchSettings",
     "IntakePolicy",
     "LoggingSettings",
+    "MetricsSettings",
     "PrintSettings",
     "ReceivingSystem",
     "SenderSettings",
@@ -387,6 +389,7 @@ class Settings:
     channels: ChannelSettings = field(default_factory=ChannelSettings)
     dispatch: DispatchSettings = field(default_factory=DispatchSettings)
     alerts: AlertSettings = field(default_factory=AlertSettings)
+    metrics: MetricsSettings = field(default_factory=MetricsSettings)
     senders: tuple[SenderSettings, ...] = ()
     source: str = "embedded defaults"
 

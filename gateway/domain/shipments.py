@@ -24,6 +24,7 @@ from gateway.domain.identifiers import is_valid_norwegian_person_id
 from gateway.domain.validation import check_giro_pages, check_length, check_printable, inspect_documents, shown, validate_shipment
 from gateway.errors import ConflictError, FaultCode, GatewayError, NotFoundError, ValidationError
 from gateway.limits import LIMITS
+from gateway.metrics import Metrics
 from gateway.mapping.routing_rules import RoutingRule, apply_rules
 from gateway.resources import load_table
 from gateway.model import FINAL_STATUSES, Clock, Event, Shipment, Status, new_shipment_id, utcnow
@@ -100,9 +101,11 @@ def content_digest(shipment: Shipment) -> str:
 
 class ShipmentService:
     def __init__(self, repository: Repository, documents: DocumentStore, *, policy: IntakePolicy, clock: Clock = utcnow,
-                 routing_rules: Sequence[RoutingRule] = (), print_rules: PrintRules | None = None) -> None:
+                 routing_rules: Sequence[RoutingRule] = (), print_rules: PrintRules | None = None,
+                 metrics: Metrics | None = None) -> None:
         """``print_rules``: the print provider's printability rules, checked on every PDF
         that may go to print (None: the provider takes any PDF it can open)."""
+        self.metrics = metrics or Metrics()
         self.print_rules = print_rules
         self.repository = repository
         self.documents = documents
@@ -218,6 +221,7 @@ class ShipmentService:
                 raise
             return answer
         logger.info("accepted shipment %s from %s (%d documents)", shipment_id, sender, len(documents))
+        self.metrics.letters_accepted.labels(operation).inc()
         return Acceptance(shipment_id, Status.ACCEPTED)
 
     def _idempotent_answer(self, shipment_id: str, sender: str, digest: str, *,

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy.engine import Connection, Engine
 
 from gateway.store import alert_mail as _alert_mail
+from gateway.metrics import Metrics
 from gateway.store import deliveries as _deliveries
 from gateway.store import health as _health
 from gateway.store import jobs as _jobs
@@ -24,7 +25,7 @@ from gateway.store.alert_mail import AlertRow
 from gateway.store.deliveries import Delivery
 from gateway.store.health import ChannelHealth
 from gateway.store.jobs import Job, LeaseLost
-from gateway.store.outcome import NewJob, Outcome
+from gateway.store.outcome import NewJob, Outcome, delivery_outcomes
 from gateway.store.repository import append_event
 from gateway.store.writer import writer_for
 
@@ -36,8 +37,9 @@ _HEALTH_TTL = 1.0
 
 
 class DispatchStore:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, metrics: Metrics | None = None) -> None:
         self.engine = engine
+        self.metrics = metrics or Metrics()
         self.writer = writer_for(engine)
         # PostgreSQL workers skip each other's locked rows instead of waiting on them
         self._due_first = _jobs.DUE_FIRST.with_for_update(skip_locked=True) if engine.dialect.name == "postgresql" else _jobs.DUE_FIRST
@@ -73,6 +75,8 @@ class DispatchStore:
         finally:
             if outcome.health is not None:
                 self._health_cache.pop(outcome.health.channel, None)
+        for channel, reached in delivery_outcomes(outcome):  # committed: counted
+            self.metrics.deliveries.labels(channel, reached).inc()
 
     def ensure_job(self, job: NewJob) -> None:
         """Queue ``job`` unless one of its kind (for its channel, when it names one) is waiting

@@ -139,3 +139,19 @@ class Outcome:
             alerts=self.alerts + other.alerts,
             mailed=self.mailed + other.mailed,
         )
+
+
+#: Events that say what became of a letter in a channel (``gateway_deliveries_total``'s outcomes).
+DELIVERY_EVENTS = frozenset({"sent_digital", "sent_to_print", "notified", "read", "delivered", "printed",
+                             "fallback_print", "print_cancelled", "not_delivered"})
+#: A transient failure of the channel (the breaker counts it; the letter waits and retries).
+UNAVAILABLE = "unavailable"
+
+
+def delivery_outcomes(outcome: Outcome) -> list[tuple[str, str]]:
+    """(channel, outcome) for each delivery event in ``outcome`` (``none``: a letter that ended
+    without reaching a channel), and ``unavailable`` for a channel failure."""
+    found = [(event.channel or "none", event.kind) for _sid, event in outcome.events if event.kind in DELIVERY_EVENTS]
+    if isinstance(outcome.health, ChannelFailed):
+        found.append((outcome.health.channel, UNAVAILABLE))
+    return found
