@@ -35,6 +35,7 @@ setup(
         "pika>=1.3,<2",  # SF1601 status events from Beskedfordeler (AMQP 0-9-1)
         "Jinja2>=3.1,<4",  # the operator console's pages (autoescaped)
         "Werkzeug>=3.0,<4",  # the operator console's requests, forms, cookies and routes
+        "prometheus_client>=0.20,<1",  # /metrics, multi-process mode across the serving processes (gateway/metrics.py)
     ],
     extras_require={
         "test": [
@@ -42,6 +43,7 @@ setup(
             "mypy>=2.4,<3", "import-linter>=2.1,<3",  # tests/unit/test_typing.py; the layer contracts
             "selenium>=4.20,<5",  # the console's browser tests (Debian's chromium and chromium-driver)
             "markdown-it-py>=3,<5",  # the Altinn 3 double tells plain text from markdown, as Altinn does with Markdig
+            "aiosmtpd>=1.4,<2",  # a real SMTP server on loopback for the alert mails (STARTTLS, AUTH)
         ],
     },
     entry_points={"console_scripts": ["gateway=gateway.cli:main"]},

@@ -24,6 +24,7 @@ from gateway.domain.noark_intake import NoarkIntake, receiver_party
 from gateway.domain.shipments import ShipmentService
 from gateway.mapping.arkivmelding import letter_from_arkivmelding
 from gateway.mapping.routing_rules import load_rules
+from gateway.metrics import Metrics
 from gateway.model import Clock, Shipment, utcnow
 from gateway.store import migrate
 from gateway.store.blobs import DocumentStore, FileBlobStore
@@ -51,6 +52,8 @@ class Runtime:
     memory_budget: MemoryBudget
     #: This process's MTOM spool (gateway/spool.py), on the document files' file system.
     spool_dir: Path
+    #: This process's counters and histograms (gateway/metrics.py).
+    metrics: Metrics
     workers: WorkerPool | None = None
 
     @classmethod
@@ -69,11 +72,12 @@ class Runtime:
         documents = DocumentStore(engine, FileBlobStore(settings.storage.blob_dir),
                               inline_max_bytes=settings.storage.inline_document_bytes,
                               in_database=settings.storage.documents_in_database)
+        metrics = Metrics()
         digipost_print = settings.channels.print.enabled and settings.channels.print.provider == "digipost"
         shipments = ShipmentService(repository, documents, policy=settings.intake, clock=clock,
                                     routing_rules=load_rules(settings.dispatch.folder_routing_file or None),
-                                    print_rules=PrintRules() if digipost_print else None)
-        store = DispatchStore(engine)
+                                    print_rules=PrintRules() if digipost_print else None, metrics=metrics)
+        store = DispatchStore(engine, metrics=metrics)
         if channels is None:
             from gateway.channels.factory import build_channels
 
@@ -98,6 +102,7 @@ class Runtime:
             noark=NoarkIntake(shipments, settings.noark, arkivmelding=letter_from_arkivmelding),
             memory_budget=MemoryBudget(settings.server.memory_budget_bytes, wait_seconds=settings.server.memory_wait_seconds),
             spool_dir=process_spool_dir(settings.storage.spool_dir),
+            metrics=metrics,
         )
 
     def noark_can_receive(self, orgnr: str) -> bool:

@@ -18,6 +18,7 @@ import json
 import logging
 import os
 import socket
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,10 +34,11 @@ from gateway import console
 from gateway.config import ServerSettings
 from gateway.console import app as console_app
 from gateway.limits import LIMITS
+from gateway.monitoring import MetricsResource
 from gateway.runtime import Runtime
 from gateway.soap import memo, noark, svarut, validation
 from gateway.soap.contract import WsdlEndpoint
-from gateway.soap.protocol import BODY_BYTES_ENV, REFUSAL_ENV, TOO_LARGE
+from gateway.soap.protocol import BODY_BYTES_ENV, ENDPOINT_ENV, REFUSAL_ENV, TOO_LARGE
 
 logger = logging.getLogger(__name__)
 
@@ -139,16 +141,23 @@ class LimitedChannel(http.HTTPChannel):
 
 
 class SoapResource(WSGIResource):
-    """A WSGI resource that passes :class:`LimitedRequest`'s refusal to the application.
+    """A WSGI resource that passes :class:`LimitedRequest`'s refusal and its own mount path
+    (the ``endpoint`` label of the metrics) to the application, and times each request.
 
-    The refusal travels as :data:`REFUSAL_ENV` in the WSGI environ, never as a header.
+    Both travel in the WSGI environ (:data:`REFUSAL_ENV`, :data:`ENDPOINT_ENV`), never as a header.
     """
 
-    def __init__(self, reactor: Any, threadpool: ThreadPool, application: Callable[..., Any]) -> None:
+    def __init__(self, reactor: Any, threadpool: ThreadPool, application: Callable[..., Any], *, endpoint: str,
+                 observe: Callable[[float], None]) -> None:
+        application = functools.partial(_with_environ, application, {ENDPOINT_ENV: endpoint})
         super().__init__(reactor, threadpool, application)
         self._gateway_args = (reactor, threadpool, application)
+        self._observe = observe
 
     def render(self, request: server.Request) -> Any:
+        started = time.monotonic()
+        # fires when the answer is written, or the client went away (errback, not logged)
+        request.notifyFinish().addBoth(lambda _: self._observe(time.monotonic() - started))
         refusal = getattr(request, "refusal", None)
         if refusal is not None:
             extra: dict[str, Any] = {REFUSAL_ENV: refusal}
@@ -253,8 +262,11 @@ def build_site(runtime: Runtime, reactor: Any) -> tuple[GatewaySite, ThreadPool,
     root = resource.Resource()
     endpoints = {module.PATH: module.build_application(runtime) for module in (svarut, validation, memo, noark)}
     for path, endpoint in endpoints.items():
-        _mount(root, path, SoapResource(reactor, pool, endpoint))
+        observe = runtime.metrics.request_seconds.labels(path).observe
+        _mount(root, path, SoapResource(reactor, pool, endpoint, endpoint=path, observe=observe))
     root.putChild(b"health", HealthResource(runtime))  # type: ignore[arg-type]  # provides IResource (zope.interface)
+    if runtime.settings.metrics.enabled:
+        root.putChild(b"metrics", MetricsResource(runtime, reactor))  # type: ignore[arg-type]  # as above
     console_pool = None
     if runtime.settings.console.enabled:
         console_pool = ThreadPool(minthreads=1, maxthreads=CONSOLE_THREADS, name="gateway-console")

@@ -25,7 +25,7 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from gateway.config import Settings
@@ -84,13 +84,17 @@ def child_specs(settings: Settings, config: str | None, fd: int) -> list[ChildSp
 class Supervisor:
     """Runs ``children`` until a signal. ``before_stop`` runs first when stopping (the
     supervisor closes its copy of the listening socket there, so the port is released as soon
-    as the serving processes let go of it)."""
+    as the serving processes let go of it). ``environment`` is added to every child's;
+    ``on_exit`` is told the pid of each child that has exited (for the metrics' files)."""
 
     def __init__(self, children: Sequence[ChildSpec], *, policy: RestartPolicy = RestartPolicy(),
-                 before_stop: Callable[[], object] | None = None) -> None:
+                 before_stop: Callable[[], object] | None = None, environment: Mapping[str, str] | None = None,
+                 on_exit: Callable[[int], object] | None = None) -> None:
         self.children = [_Child(spec) for spec in children]
         self.policy = policy
         self.before_stop = before_stop
+        self.environment = dict(environment or {})
+        self.on_exit = on_exit
         self._stopping = False
 
     def run(self) -> int:
@@ -120,6 +124,7 @@ class Supervisor:
                 if child.proc is not None and child.proc.poll() is not None:
                     logger.error("%s (pid %d) exited with %s; starting it again", child.spec.name, child.proc.pid,
                                  child.proc.returncode)
+                    self._exited(child.proc.pid)
                     child.proc = None
                     child.due = now + self.policy.delay_seconds
                     while child.restarts and now - child.restarts[0] > self.policy.window_seconds:
@@ -139,7 +144,7 @@ class Supervisor:
         self._stopping = True
 
     def _start(self, child: _Child) -> None:
-        env = dict(os.environ, GATEWAY_SUPERVISED="1", GATEWAY_SUPERVISOR_PID=str(os.getpid()))
+        env = dict(os.environ, **self.environment, GATEWAY_SUPERVISED="1", GATEWAY_SUPERVISOR_PID=str(os.getpid()))
         child.proc = subprocess.Popen(child.spec.command, pass_fds=child.spec.pass_fds, env=env)
         logger.info("started %s (pid %d)", child.spec.name, child.proc.pid)
 
@@ -155,6 +160,14 @@ class Supervisor:
                 logger.error("pid %d did not stop within %.0f s; killing it", proc.pid, self.policy.stop_timeout_seconds)
                 proc.kill()
                 proc.wait()
+            self._exited(proc.pid)
+
+    def _exited(self, pid: int) -> None:
+        if self.on_exit is not None:
+            try:
+                self.on_exit(pid)
+            except Exception:  # noqa: BLE001 - bookkeeping must not stop the supervisor
+                logger.exception("after pid %d exited", pid)
 
 
 def stop_when_orphaned(stop: Callable[[], object], *, interval: float = 1.0) -> None:

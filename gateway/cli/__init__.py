@@ -6,6 +6,7 @@ import sys
 
 from gateway import __version__
 from gateway.config import ConfigError
+from gateway.cli import alerts
 from gateway.cli.common import config_arg
 from gateway.cli.operating import cmd_registry, cmd_schemas, cmd_shipment, cmd_validate
 from gateway.cli.reference import cmd_db, cmd_export_wsdl, cmd_faults, cmd_hash_password, cmd_limits, cmd_operator
@@ -88,6 +89,8 @@ def main(argv: list[str] | None = None) -> int:
     config_arg(add)
     config_arg(sc_sub.add_parser("list", help="list registered schemas"))
 
+    alerts.add_parser(sub)
+
     faults = sub.add_parser("faults", help="list the fault codes")
     faults.add_argument("--markdown", action="store_true", help="as the table in docs/faults.md")
 
@@ -115,5 +118,6 @@ _COMMANDS = {
     "operator": cmd_operator,
     "faults": cmd_faults,
     "limits": cmd_limits,
+    "alerts": alerts.cmd_alerts,
 }
 

@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import gc
 import os
 import sys
+from pathlib import Path
 from typing import Any
 
 from gateway import __version__
@@ -67,6 +69,7 @@ def _supervise(args: argparse.Namespace, settings: Settings) -> int:
     """``server.processes`` > 1: bind once, migrate once, run and watch the processes."""
     from gateway.store import migrate
     from gateway.store.engine import create_engine
+    from gateway.metrics import MULTIPROC_ENV, mark_dead, prepare_directory
     from gateway.supervisor import Supervisor, child_specs, listening_socket
 
     engine = create_engine(settings.storage.resolved_database_url, pool_size=1)
@@ -86,8 +89,11 @@ def _supervise(args: argparse.Namespace, settings: Settings) -> int:
     _print_banner(settings, base)
     dispatch = "; dispatch in a process of its own" if settings.dispatch.enabled else ""
     print(f"  processes: {settings.server.processes} serving, {settings.server.threads} thread(s) each{dispatch}", flush=True)
+    # every process writes its metrics here, and a scrape of any serving process sums them
+    metrics_dir = prepare_directory(Path(settings.storage.data_dir) / "metrics")
     try:
-        return Supervisor(children, before_stop=sock.close).run()
+        return Supervisor(children, before_stop=sock.close, environment={MULTIPROC_ENV: str(metrics_dir)},
+                          on_exit=functools.partial(mark_dead, metrics_dir)).run()
     finally:
         sock.close()
 

@@ -8,10 +8,12 @@ from urllib.parse import urlsplit
 from stdnum.no import orgnr
 
 from gateway import passwords
+from gateway.config.alerts import check_alerts
 from gateway.config.altinn3 import check_altinn3
 from gateway.config.digipost import check_print_provider
 from gateway.config.console import OPERATOR_ROLES
 from gateway.config.maskinporten import maskinporten_credentials
+from gateway.config.metrics import MIN_TOKEN_CHARACTERS, MetricsAccess
 from gateway.config.senders import ARCHIVE_DIALECTS
 from gateway.config.sections import (
     DEMO_SENDER_NAME,
@@ -66,6 +68,8 @@ def check(settings: Settings) -> None:
         check_print_provider(settings.channels.print)
     _check_organization_numbers(settings)
     _check_archives(settings)
+    check_alerts(settings.alerts, loopback=_is_loopback(settings.alerts.host))
+    _check_metrics(settings)
     _check_console(settings)
     demo = settings.sender(DEMO_SENDER_NAME)
     if demo is not None and not _is_loopback(s.host):
@@ -74,6 +78,26 @@ def check(settings: Settings) -> None:
                 "the demo sender with its well-known password may only listen on a loopback address; "
                 "configure [[senders]] before binding to " + s.host
             )
+
+
+def _check_metrics(settings: Settings) -> None:
+    """The networks must parse and the token file must hold a token no one guesses."""
+    m = settings.metrics
+    if not m.enabled:
+        return
+    for i, network in enumerate(m.allowed_networks):
+        try:
+            ipaddress.ip_network(network, strict=False)
+        except ValueError:
+            raise ConfigError(f"metrics.allowed_networks[{i}]: {network!r} is not an address or network (CIDR)") from None
+    try:
+        access = MetricsAccess.of(m)
+    except OSError as exc:
+        raise ConfigError(f"metrics.bearer_token_file: cannot read {m.bearer_token_file!r}: {exc.strerror}") from None
+    if access.token is not None and len(access.token) < MIN_TOKEN_CHARACTERS:
+        raise ConfigError(f"metrics.bearer_token_file: the token must have at least {MIN_TOKEN_CHARACTERS} characters")
+    if access.token is not None and not access.token.isascii():
+        raise ConfigError("metrics.bearer_token_file: the token must be ASCII (it travels in an HTTP header)")
 
 
 def _check_organization_numbers(settings: Settings) -> None:

@@ -12,6 +12,7 @@ from typing import Any
 from gateway import passwords
 from gateway.config.checks import check
 from gateway.config.sections import (
+    AlertSettings,
     DEMO_ORGANIZATION_NUMBER,
     DEMO_SENDER_NAME,
     DEMO_SENDER_PASSWORD,
@@ -25,6 +26,7 @@ from gateway.config.sections import (
     DispatchSettings,
     IntakePolicy,
     LoggingSettings,
+    MetricsSettings,
     PrintSettings,
     ReceivingSystem,
     SenderSettings,
@@ -78,7 +80,8 @@ def load_settings(path: str | os.PathLike[str] | None = None, *, environ: Mappin
     for (section, key), value in _env_overrides(environ).items():
         raw.setdefault(section, {})[key] = value
 
-    known = {"server", "storage", "intake", "svarut", "noark", "logging", "senders", "channels", "dispatch", "console", "operators"}
+    known = {"server", "storage", "intake", "svarut", "noark", "logging", "senders", "channels", "dispatch", "alerts", "metrics",
+             "console", "operators"}
     unknown = sorted(set(raw) - known)
     if unknown:
         raise ConfigError(f"unknown section(s) {', '.join(unknown)} in {source}")
@@ -116,8 +119,11 @@ def load_settings(path: str | os.PathLike[str] | None = None, *, environ: Mappin
             if value and not Path(value).is_file():
                 raise ConfigError(f"senders[{s.name}].{key}: no such file {value!r}")
 
+    alerts = _alerts(raw.get("alerts", {}), environ)
+    metrics = _build(MetricsSettings, raw.get("metrics", {}), "metrics")
     console = _console(raw.get("console", {}), raw.get("operators", []))
-    settings = Settings(senders=senders, source=source, svarut=svarut, channels=channels, console=console, **sections)
+    settings = Settings(senders=senders, source=source, svarut=svarut, channels=channels, alerts=alerts, metrics=metrics,
+                        console=console, **sections)
     check(settings)
     return settings
 
@@ -134,6 +140,25 @@ def _digitalpost(raw: Mapping[str, Any]) -> DigitalPostSettings:
     sf1601 = _build(Sf1601Settings, raw.pop("sf1601", {}), "channels.digitalpost.sf1601")
     settings: DigitalPostSettings = _build(DigitalPostSettings, raw, "channels.digitalpost")
     return dataclasses.replace(settings, sf1601=sf1601)
+
+
+def _alerts(raw: Mapping[str, Any], environ: Mapping[str, str]) -> AlertSettings:
+    """``[alerts]`` with its ``[alerts.recipients]`` table (kind → addresses); the TOML key
+    ``from`` is the field ``from_address``; ``GATEWAY_ALERTS_<KEY>`` overrides a scalar key."""
+    raw = dict(raw)
+    names = {f.name for f in dataclasses.fields(AlertSettings)} - {"recipients"}
+    for name, value in environ.items():
+        key = name[len("GATEWAY_ALERTS_"):].lower() if name.startswith("GATEWAY_ALERTS_") else ""
+        if key in names or key == "from":
+            raw[key] = value
+    if "from" in raw:
+        raw["from_address"] = raw.pop("from")
+    table = raw.pop("recipients", {})
+    if not isinstance(table, Mapping):
+        raise ConfigError("[alerts.recipients] must be a table: alert kind (or default) = [addresses]")
+    recipients = tuple((str(kind), _coerce(tuple[str, ...], addresses, f"alerts.recipients.{kind}"))
+                       for kind, addresses in table.items())
+    return dataclasses.replace(_build(AlertSettings, raw, "alerts"), recipients=recipients)
 
 
 def _sender(item: Mapping[str, Any], index: int) -> SenderSettings:

@@ -8,11 +8,14 @@ from pathlib import Path
 
 from gateway.frozen import frozen
 from gateway.limits import LIMITS, KiB, MiB
+from gateway.config.alerts import AlertSettings
+from gateway.config.metrics import MetricsSettings
 from gateway.config.console import ConsoleSettings, OperatorSettings
 from gateway.config.senders import (DEMO_ORGANIZATION_NUMBER, DEMO_SENDER_NAME, DEMO_SENDER_PASSWORD,
                                     NoarkSettings, ReceivingSystem, SenderSettings, SvarUtSettings)
 
 __all__ = [
+    "AlertSettings",
     "Altinn2Settings",
     "Altinn3Settings",
     "ChannelSettings",
@@ -28,6 +31,7 @@ __all__ = [
     "DispatchSettings",
     "IntakePolicy",
     "LoggingSettings",
+    "MetricsSettings",
     "PrintSettings",
     "ReceivingSystem",
     "SenderSettings",
@@ -387,6 +391,8 @@ class Settings:
     logging: LoggingSettings = field(default_factory=LoggingSettings)
     channels: ChannelSettings = field(default_factory=ChannelSettings)
     dispatch: DispatchSettings = field(default_factory=DispatchSettings)
+    alerts: AlertSettings = field(default_factory=AlertSettings)
+    metrics: MetricsSettings = field(default_factory=MetricsSettings)
     senders: tuple[SenderSettings, ...] = ()
     console: ConsoleSettings = field(default_factory=ConsoleSettings)
     source: str = "embedded defaults"

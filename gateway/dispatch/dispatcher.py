@@ -13,6 +13,8 @@ Job kinds:
 * ``print_cycle`` — periodic (:mod:`gateway.dispatch.print_cycle`).
 * ``feed`` — periodic, one per channel with a status feed (:mod:`gateway.dispatch.feed`);
   such a channel's letters get no ``poll`` jobs.
+* ``alert_mail`` — periodic: mail the alerts (:mod:`gateway.dispatch.alert_mail`); ``key_expiry``
+  — periodic, daily: alert on certificates that expire soon (:mod:`gateway.dispatch.expiry`).
 * ``archive_receipt`` — tell the archive a noarkExchange letter came from what became of it
   (:mod:`gateway.dispatch.archive_receipts`); queued by :meth:`Dispatcher.apply` for every
   outcome that ends such a letter.
@@ -34,12 +36,13 @@ from gateway.channels.base import (
     Channel, ChannelRejected, ChannelUnavailable, Letter, Polled, PrintOperations, Receipt, StatusChange, StatusFeed,
 )
 from gateway.config import Settings
-from gateway.dispatch import archive_receipts, feed, print_cycle
+from gateway.dispatch import alerting, archive_receipts, expiry, feed, print_cycle
+from gateway.dispatch.alert_mail import AlertMail, Mailer
 from gateway.dispatch.archive_receipts import ArchiveReceipts, ArchiveSender
 from gateway.dispatch.backoff import backoff_seconds
 from gateway.dispatch.calendar import WorkingCalendar
 from gateway.dispatch.routing import PRINT, RecipientRegister, Route, choose_route
-from gateway.dispatch.texts import Texts, for_recipient
+from gateway.dispatch.texts import for_recipient, outage_text, route_text
 from gateway.model import FINAL_STATUSES, Clock, Event, PartyKind, Shipment, Status
 from gateway.store.blobs import DocumentStore
 from gateway.store.dispatch import ChannelHealth, DispatchStore, Job, LeaseLost
@@ -51,7 +54,8 @@ from gateway.store.repository import Repository, StoredShipment
 
 logger = logging.getLogger(__name__)
 
-PERIODIC = frozenset({"print_cycle", "feed"})
+PERIODIC = frozenset({"print_cycle", "feed", "alert_mail", expiry.KIND})
+__all__ = ["Dispatcher", "done", "route_text"]
 
 
 class Dispatcher:
@@ -67,6 +71,7 @@ class Dispatcher:
         clock: Clock,
         rng: random.Random | None = None,
         archive: ArchiveSender | None = None,
+        mailer: Mailer | None = None,
     ) -> None:
         self.settings = settings
         self.policy = settings.dispatch
@@ -87,6 +92,7 @@ class Dispatcher:
             from gateway.channels.noark_archive import NoarkArchiveClient
             archive = NoarkArchiveClient()
         self.receipts = ArchiveReceipts(settings=settings, repository=repository, archive=archive, rng=self.rng)
+        self.alert_mail = AlertMail(settings=settings, store=store, repository=repository, mailer=mailer, rng=self.rng)
         self._handlers: dict[str, Callable[[Job, dt.datetime], Outcome]] = {
             "route": self._route,
             "submit": self._submit,
@@ -94,6 +100,8 @@ class Dispatcher:
             "deadline": self._deadline,
             "print_cycle": self._print_cycle,
             archive_receipts.KIND: self.receipts.handle,
+            "alert_mail": self.alert_mail.handle,
+            expiry.KIND: lambda job, now: expiry.handle(job, now, settings=settings, store=store),
         }
 
     def digital_channels(self, kind: PartyKind) -> list[str]:
@@ -130,6 +138,9 @@ class Dispatcher:
         self.store.apply(self.receipts.added_to(outcome), job)
 
     def ensure_periodic_jobs(self) -> None:
+        self.store.ensure_job(NewJob(kind=expiry.KIND, run_after=self.clock()))
+        if self.settings.alerts.enabled:
+            self.store.ensure_job(NewJob(kind="alert_mail", run_after=self.clock()))
         if self.printer is not None:
             self.store.ensure_job(NewJob(kind="print_cycle", channel=PRINT, run_after=self.clock()))
         for name, channel in self.channels.items():
@@ -150,14 +161,15 @@ class Dispatcher:
         texts = for_recipient(stored.shipment.recipient.kind)
         route = self.route_for(stored.shipment)
         if route.channel is None:
-            return self._end(stored, Status.NOT_DELIVERED, "not_delivered", route_text(texts, route), now).then(done(now))
+            ended = self._end(stored, Status.NOT_DELIVERED, "not_delivered", route_text(texts, route), now)
+            return ended.then(Outcome(at=now, job=Finish(), alerts=(alerting.not_deliverable(stored.shipment.id, route_text(texts, route)),)))
         # The same leased job goes on as the submit at once; the routing is recorded with the
         # submit's outcome (one commit per letter, not two). A crash before that commit
         # repeats routing and submit with the same idempotency key.
         routed = Event(at=now, kind="routed", channel=route.channel,
                        detail=texts("routed", channel=texts.channel(route.channel), reason=route_text(texts, route)))
         submit = Job(id=job.id, shipment_id=job.shipment_id, kind="submit", channel=route.channel, attempts=job.attempts, owner=job.owner)
-        return self._submit(submit, now, stored=stored, routed=routed)
+        return self._submit(submit, now, stored=stored, routed=routed).then(Outcome(at=now, alerts=alerting.address_print(stored.shipment, route)))
 
     def _submit(self, job: Job, now: dt.datetime, *, stored: StoredShipment | None = None, routed: Event | None = None) -> Outcome:
         stored = stored or self._shipment(job)
@@ -185,15 +197,17 @@ class Dispatcher:
         except ChannelUnavailable as exc:
             return first.then(self._unavailable(job, stored, name, exc, now, becomes))
         except ChannelRejected as exc:
-            return first.then(self._fall_back(job.channel, stored, texts("refused", channel=texts.channel(name), error=exc), now))
+            return first.then(self._fall_back(job.channel, stored, texts("refused", channel=texts.channel(name), error=exc), now,
+                                              alert="letter_refused"))
         return first.then(self._submitted(stored, receipt, now, health=health))
 
     def _unavailable(self, job: Job, stored: StoredShipment, name: str, exc: ChannelUnavailable, now: dt.datetime,
                      becomes: str | None) -> Outcome:
         failure = ChannelFailed(channel=name, error=str(exc), threshold=self.policy.breaker_threshold,
                                 open_seconds=self.policy.breaker_open_seconds)
-        health = self.store.health(name, fresh=True).failed(failure, now=now)
-        failed = Outcome(at=now, health=failure)
+        before = self.store.health(name, fresh=True)
+        health = before.failed(failure, now=now)
+        failed = Outcome(at=now, health=failure, alerts=alerting.channel_down(before, health, threshold=failure.threshold))
         texts = for_recipient(stored.shipment.recipient.kind)
         attempts = job.attempts + 1
         if name != PRINT and self._outage(health, now):
@@ -360,6 +374,7 @@ class Dispatcher:
             return Outcome(at=now, job=Finish(), alerts=alerts,
                            events=((sid, Event(at=now, kind="fallback_print", channel=channel, detail=reason)),),
                            jobs=(NewJob(kind="submit", channel=PRINT, shipment_id=sid, run_after=now),))
+        alerts = alerts or (alerting.not_deliverable(sid, reason, channel),)
         return Outcome(at=now, job=Finish(), alerts=alerts).then(self._end(stored, Status.NOT_DELIVERED, "not_delivered", reason, now))
 
     def _end(self, stored: StoredShipment, status: Status, kind: str, detail: str, now: dt.datetime) -> Outcome:
@@ -431,13 +446,3 @@ class Dispatcher:
 def done(now: dt.datetime) -> Outcome:
     """Nothing to do: the job is finished."""
     return Outcome(at=now, job=Finish())
-
-
-def route_text(texts: Texts, route: Route) -> str:
-    why = texts(f"route.{route.why}") if route.why else ""
-    return texts(f"route.{route.reason}", why=why)
-
-
-def outage_text(texts: Texts, health: ChannelHealth, now: dt.datetime) -> str:
-    return texts("outage", channel=texts.channel(health.channel), hours=health.failing_for(now).total_seconds() / 3600,
-                 error=health.last_error or texts("unknown_error"))

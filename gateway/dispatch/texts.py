@@ -2,11 +2,14 @@
 recipient's language: Danish recipients read Danish, everyone else Norwegian (bokmål)."""
 from __future__ import annotations
 
+import datetime as dt
 import functools
 from dataclasses import dataclass
 from typing import Any
 
+from gateway.dispatch.routing import Route
 from gateway.model import PartyKind
+from gateway.store.health import ChannelHealth
 from gateway.resources import load_table
 
 #: Alerts that concern no single letter (a print batch) are for the operator, in this language.
@@ -40,3 +43,14 @@ def texts(language: str) -> Texts:
 
 def for_recipient(kind: PartyKind) -> Texts:
     return texts("da" if kind.danish else "nb")
+
+
+def route_text(texts: Texts, route: Route) -> str:
+    """Why a letter takes its route, in the recipient's words."""
+    why = texts(f"route.{route.why}") if route.why else ""
+    return texts(f"route.{route.reason}", why=why)
+
+
+def outage_text(texts: Texts, health: ChannelHealth, now: dt.datetime) -> str:
+    return texts("outage", channel=texts.channel(health.channel), hours=health.failing_for(now).total_seconds() / 3600,
+                 error=health.last_error or texts("unknown_error"))

@@ -10,6 +10,7 @@ import logging
 import os
 import socket
 import threading
+import time
 import uuid
 from dataclasses import dataclass, field
 
@@ -44,7 +45,9 @@ class Worker:
             if (now - claimed_at).total_seconds() > self.lease_seconds / 2:
                 if not self.store.renew(job, now=now, lease_seconds=self.lease_seconds):
                     continue
+            started = time.monotonic()
             self.dispatcher.handle(job)
+            self.store.metrics.dispatch_seconds.labels(job.kind).observe(time.monotonic() - started)
         return bool(jobs)
 
     def run(self, stop: threading.Event) -> None:

@@ -24,12 +24,14 @@ from gateway.domain.identifiers import is_valid_norwegian_person_id
 from gateway.domain.validation import check_giro_pages, check_length, check_printable, inspect_documents, shown, validate_shipment
 from gateway.errors import ConflictError, FaultCode, GatewayError, NotFoundError, ValidationError
 from gateway.limits import LIMITS
+from gateway.metrics import Metrics
 from gateway.mapping.routing_rules import RoutingRule, apply_rules
 from gateway.resources import load_table
 from gateway.model import FINAL_STATUSES, Clock, Event, Shipment, Status, new_shipment_id, utcnow
 from gateway.stored_form import to_data
 from gateway.spool import Content
 from gateway.store.blobs import DocumentStore
+from gateway.store.outcome import Alert
 from gateway.store.repository import IdTaken, Repository, StoredShipment
 from gateway.uuids import canonical_uuid
 
@@ -39,6 +41,10 @@ logger = logging.getLogger(__name__)
 #: values (cut by :func:`shown`), and a message from elsewhere must not fill a row either.
 AUDIT_DETAIL_CHARACTERS = LIMITS.audit_detail_characters
 AUDIT_FIELD_CHARACTERS = LIMITS.audit_field_characters
+#: Refusals for a missing or incomplete postal address: each raises an ``address_refused`` alert
+#: too (issue #13: the operators hear of letters refused for their address).
+ADDRESS_FAULTS = frozenset({FaultCode.RECIPIENT_REQUIRED, FaultCode.ADDRESS_REQUIRED, FaultCode.ADDRESS_NAME_REQUIRED,
+                            FaultCode.ADDRESS_CITY_REQUIRED, FaultCode.INVALID_POSTCODE})
 
 
 def _cut(text: str | None, limit: int) -> str | None:
@@ -95,9 +101,11 @@ def content_digest(shipment: Shipment) -> str:
 
 class ShipmentService:
     def __init__(self, repository: Repository, documents: DocumentStore, *, policy: IntakePolicy, clock: Clock = utcnow,
-                 routing_rules: Sequence[RoutingRule] = (), print_rules: PrintRules | None = None) -> None:
+                 routing_rules: Sequence[RoutingRule] = (), print_rules: PrintRules | None = None,
+                 metrics: Metrics | None = None) -> None:
         """``print_rules``: the print provider's printability rules, checked on every PDF
         that may go to print (None: the provider takes any PDF it can open)."""
+        self.metrics = metrics or Metrics()
         self.print_rules = print_rules
         self.repository = repository
         self.documents = documents
@@ -213,6 +221,7 @@ class ShipmentService:
                 raise
             return answer
         logger.info("accepted shipment %s from %s (%d documents)", shipment_id, sender, len(documents))
+        self.metrics.letters_accepted.labels(operation).inc()
         return Acceptance(shipment_id, Status.ACCEPTED)
 
     def _idempotent_answer(self, shipment_id: str, sender: str, digest: str, *,
@@ -241,9 +250,15 @@ class ShipmentService:
         return Acceptance(shipment_id, stored.status, repeat=True)
 
     def audit_refusal(self, operation: str, sender: str, exc: GatewayError, shipment_id: str | None) -> None:
-        """A refusal leaves one audit record (and nothing else)."""
+        """A refusal leaves one audit record (and, for an address problem, an alert), nothing else."""
+        alert = None
+        if exc.code in ADDRESS_FAULTS:
+            detail = load_table("alert_mail")["detail"]["address_refused"].format(
+                sender=sender, operation=operation, code=exc.code, field=exc.field or "-", message=exc.message)
+            alert = Alert(kind="address_refused", detail=_cut(detail, AUDIT_DETAIL_CHARACTERS) or "")
         try:
             self.repository.audit(
+                alert=alert, at=self.clock(),
                 operation=operation,
                 outcome=str(exc.code),
                 sender=sender,

@@ -32,6 +32,7 @@ from gateway.soap.protocol import (
     HardenedSoap11,
     HardenedSoap12,
     claim_parse_memory,
+    count_refusal,
     request_attachments,
     request_includes,
     sender_of,
@@ -66,7 +67,7 @@ class NoarkExchange(GatewayService):
             source = payload_source(request.find("payload"))
         except NoarkError as exc:
             runtime.shipments.audit_refusal("PutMessage", sender.name, exc, None)
-            return receipt_element(Receipt.refusal(exc))
+            return _answer(ctx, Receipt.refusal(exc))
         if isinstance(source, PayloadText):
             claim_parse_memory(ctx, source.data)
         envelope = request.find("envelope")
@@ -81,7 +82,14 @@ class NoarkExchange(GatewayService):
             receipt = runtime.noark.put_message(exchange, sender=sender, files=RequestFiles(request_attachments(ctx), included=request_includes(ctx)))
         except GatewayError as exc:  # a refusal the intake did not answer itself (storage down)
             receipt = Receipt.refusal(exc)
-        return receipt_element(receipt)
+        return _answer(ctx, receipt)
+
+
+def _answer(ctx: Any, receipt: Receipt) -> etree._Element:
+    """The receipt as the answer; an ERROR one counts as a refusal with its code."""
+    if receipt.type == "ERROR" and receipt.messages:
+        count_refusal(ctx, receipt.messages[0][0])
+    return receipt_element(receipt)
 
 
 def _address(element: etree._Element) -> ExchangeAddress:

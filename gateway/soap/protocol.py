@@ -61,6 +61,8 @@ REFUSAL_ENV = "gateway.refusal"
 #: The size of a chunked body (which has no Content-Length), set by gateway.server.
 BODY_BYTES_ENV = "gateway.body-bytes"
 TOO_LARGE = "too-large"
+#: The path the endpoint is mounted at (gateway.server): its label in the metrics.
+ENDPOINT_ENV = "gateway.endpoint"
 #: The request's spool (MTOM attachments on disk) and its resolved xop:Includes.
 SPOOL_KEY = "gateway.spool"
 XOP_KEY = "gateway.xop"
@@ -372,6 +374,7 @@ class GatewayWsgiApplication(WsgiApplication):
 
     def handle_error(self, p_ctx: Any, others: Any, error: Any, start_response: Any) -> Any:
         fault = normalize(error)
+        count_refusal(p_ctx, fault.error.code)
         p_ctx.in_error = p_ctx.in_error and fault
         p_ctx.out_error = fault
         if fault.error.code is FaultCode.VERSION_MISMATCH:
@@ -394,6 +397,16 @@ class GatewayWsgiApplication(WsgiApplication):
             self._soap11_faults = protocol
         p_ctx.out_protocol = self._soap11_faults
         p_ctx.transport.mime_type = "text/xml; charset=utf-8"
+
+
+def count_refusal(ctx: Any, code: str) -> None:
+    """One more refusal with ``code`` by this call's endpoint (``gateway_requests_refused_total``):
+    every fault passes :meth:`GatewayWsgiApplication.handle_error`, every noarkExchange ERROR
+    receipt ``PutMessage``."""
+    runtime = getattr(ctx.app, "gateway", None)
+    if runtime is not None:
+        env = ctx.transport.req_env if isinstance(ctx.transport, HttpTransportContext) else {}
+        runtime.metrics.requests_refused.labels(env.get(ENDPOINT_ENV, ctx.app.name), str(code)).inc()
 
 
 def _close_spool(environ: dict[str, Any]) -> None:

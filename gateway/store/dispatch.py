@@ -9,34 +9,37 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy.engine import Connection, Engine
 
+from gateway.store import alert_mail as _alert_mail
+from gateway.metrics import Metrics
 from gateway.store import deliveries as _deliveries
 from gateway.store import health as _health
 from gateway.store import jobs as _jobs
 from gateway.store import registry as _registry
 from gateway.store import tables
+from gateway.store.alert_mail import AlertRow
 from gateway.store.deliveries import Delivery
 from gateway.store.health import ChannelHealth
 from gateway.store.jobs import Job, LeaseLost
-from gateway.store.outcome import Alert, NewJob, Outcome
+from gateway.store.outcome import NewJob, Outcome, delivery_outcomes
 from gateway.store.repository import append_event
 from gateway.store.writer import writer_for
 
-__all__ = ["ChannelHealth", "Delivery", "DispatchStore", "Job", "LeaseLost"]
+__all__ = ["AlertRow", "ChannelHealth", "Delivery", "DispatchStore", "Job", "LeaseLost"]
 
 #: Channel health is read before every submit; a second-old view is good enough for a
 #: circuit breaker and saves a query per letter. Applying a health change drops it at once.
 _HEALTH_TTL = 1.0
-_INSERT_ALERT = tables.alerts.insert()
 
 
 class DispatchStore:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, metrics: Metrics | None = None) -> None:
         self.engine = engine
+        self.metrics = metrics or Metrics()
         self.writer = writer_for(engine)
         # PostgreSQL workers skip each other's locked rows instead of waiting on them
         self._due_first = _jobs.DUE_FIRST.with_for_update(skip_locked=True) if engine.dialect.name == "postgresql" else _jobs.DUE_FIRST
@@ -64,7 +67,8 @@ class DispatchStore:
             for shipment_id in outcome.hasten:
                 _jobs.hasten(conn, shipment_id, now=now)
             _jobs.enqueue(conn, outcome.jobs)
-            _insert_alerts(conn, outcome.alerts, now=now)
+            _alert_mail.insert_alerts(conn, outcome.alerts, now=now)
+            _alert_mail.apply(conn, outcome.mailed, now=now)
             if job is not None and outcome.job is not None:
                 _jobs.end(conn, job, outcome.job, now=now)  # the lease, checked once
 
@@ -73,6 +77,8 @@ class DispatchStore:
         finally:
             if outcome.health is not None:
                 self._health_cache.pop(outcome.health.channel, None)
+        for channel, reached in delivery_outcomes(outcome):  # committed: counted
+            self.metrics.deliveries.labels(channel, reached).inc()
 
     def ensure_job(self, job: NewJob) -> None:
         """Queue ``job`` unless one of its kind (for its channel, when it names one) is waiting
@@ -140,6 +146,15 @@ class DispatchStore:
         with self.engine.connect() as conn:
             return [dict(r._mapping) for r in conn.execute(tables.in_order(tables.alerts, kind=kind))]
 
+    def alerts_waiting(self, *, limit: int) -> list[AlertRow]:
+        """Alerts not mailed yet, oldest first."""
+        with self.engine.connect() as conn:
+            return _alert_mail.waiting(conn, limit=limit)
+
+    def alerts_mailed_since(self, since: dt.datetime) -> list[AlertRow]:
+        with self.engine.connect() as conn:
+            return _alert_mail.mailed_since(conn, since)
+
     # --- recipient register ---
 
     def register_lookup(self, identifier: str) -> str | None:
@@ -157,8 +172,3 @@ class DispatchStore:
         with self.engine.connect() as conn:
             return _registry.entries(conn)
 
-
-def _insert_alerts(conn: Connection, alerts: Iterable[Alert], *, now: dt.datetime) -> None:
-    rows = [dict(at=now, kind=a.kind, channel=a.channel, shipment_id=a.shipment_id, detail=a.detail) for a in alerts]
-    if rows:
-        conn.execute(_INSERT_ALERT, rows)

@@ -79,6 +79,18 @@ class Alert:
 
 
 @frozen
+class AlertsMailed:
+    """What became of the mail of the alerts ``ids``: ``state`` ``sent``, ``duplicate`` or
+    ``nobody`` (see :mod:`gateway.store.alert_mail`); None: the mail failed, they wait until
+    ``retry_after`` and are tried again (never dropped)."""
+
+    ids: tuple[int, ...]
+    state: str | None
+    retry_after: dt.datetime | None = None
+    error: str = ""
+
+
+@frozen
 class ChannelSucceeded:
     channel: str
 
@@ -100,7 +112,7 @@ HealthChange = ChannelSucceeded | ChannelFailed
 class Outcome:
     """Everything one job changes, written in one transaction in this order: the channel's
     health, events, new deliveries, delivery changes, cancelled jobs, hastened jobs, new jobs,
-    alerts, and last the job's own end (where the lease is checked)."""
+    alerts, what became of alerts' mails, and last the job's own end (where the lease is checked)."""
 
     at: dt.datetime
     job: JobEnd | None = None
@@ -113,6 +125,7 @@ class Outcome:
     alerts: tuple[Alert, ...] = ()
     #: Letters whose waiting jobs (those that move them) become due at ``at``: an operator's "retry now".
     hasten: tuple[str, ...] = ()
+    mailed: tuple[AlertsMailed, ...] = ()
 
     def then(self, other: Outcome) -> Outcome:
         """This outcome followed by ``other`` (whose job end, if any, wins)."""
@@ -127,4 +140,21 @@ class Outcome:
             jobs=self.jobs + other.jobs,
             alerts=self.alerts + other.alerts,
             hasten=self.hasten + other.hasten,
+            mailed=self.mailed + other.mailed,
         )
+
+
+#: Events that say what became of a letter in a channel (``gateway_deliveries_total``'s outcomes).
+DELIVERY_EVENTS = frozenset({"sent_digital", "sent_to_print", "notified", "read", "delivered", "printed",
+                             "fallback_print", "print_cancelled", "not_delivered"})
+#: A transient failure of the channel (the breaker counts it; the letter waits and retries).
+UNAVAILABLE = "unavailable"
+
+
+def delivery_outcomes(outcome: Outcome) -> list[tuple[str, str]]:
+    """(channel, outcome) for each delivery event in ``outcome`` (``none``: a letter that ended
+    without reaching a channel), and ``unavailable`` for a channel failure."""
+    found = [(event.channel or "none", event.kind) for _sid, event in outcome.events if event.kind in DELIVERY_EVENTS]
+    if isinstance(outcome.health, ChannelFailed):
+        found.append((outcome.health.channel, UNAVAILABLE))
+    return found

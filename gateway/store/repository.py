@@ -20,7 +20,8 @@ from gateway.stored_form import from_data, to_data
 from gateway.store import tables
 from gateway.store.document_rows import StagedDocument, insert_documents
 from gateway.store.jobs import enqueue
-from gateway.store.outcome import NewJob
+from gateway.store.alert_mail import insert_alerts
+from gateway.store.outcome import Alert, NewJob
 from gateway.store.writer import writer_for
 
 
@@ -147,9 +148,18 @@ class Repository:
         detail: str,
         field: str | None = None,
         shipment_id: str | None = None,
+        alert: Alert | None = None,
+        at: dt.datetime | None = None,
     ) -> None:
-        row = dict(at=utcnow(), sender=sender, operation=operation, outcome=outcome, field=field, shipment_id=shipment_id, detail=detail)
-        self._writer.run(lambda conn: conn.execute(tables.audit_events.insert(), row))
+        """One audit record, and ``alert`` (an operator must hear of it) in the same transaction."""
+        now = at or utcnow()
+        row = dict(at=now, sender=sender, operation=operation, outcome=outcome, field=field, shipment_id=shipment_id, detail=detail)
+
+        def work(conn: Connection) -> None:
+            conn.execute(tables.audit_events.insert(), row)
+            insert_alerts(conn, [alert] if alert else [], now=now)
+
+        self._writer.run(work)
 
     # --- reads ---
 

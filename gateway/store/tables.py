@@ -197,11 +197,18 @@ alerts = sa.Table(
     sa.Column("channel", sa.String(32)),
     sa.Column("shipment_id", sa.String(36)),
     sa.Column("detail", sa.Text, nullable=False),
+    # e-mail (migration 0007, gateway/store/alert_mail.py): NULL state = waiting to be mailed
+    sa.Column("mail_state", sa.String(16)),
+    sa.Column("mailed_at", UtcDateTime),
+    sa.Column("mail_attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("mail_after", UtcDateTime),
+    sa.Column("mail_error", sa.Text),
     # acknowledged in the console (migration 0006)
     sa.Column("acknowledged_at", UtcDateTime),
     sa.Column("acknowledged_by", sa.String(100)),
     sa.Column("acknowledge_note", sa.Text),
     sa.Index("ix_alerts_at", "at"),
+    sa.Index("ix_alerts_mail", "mail_state", "kind"),
 )
 
 # --- the console (migration 0006) ---

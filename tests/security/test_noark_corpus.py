@@ -7,12 +7,10 @@ Which answer a case must get is the answer a real archive would get for it:
   must get HTTP 200 and ``PutMessageResponse/result`` an ``AppReceipt`` with ``type="ERROR"``
   and one ``message`` whose ``code`` is CODE: the contract's own answer, which the archive
   shows its user.
-* CODE of a refusal the SOAP layer makes before any operation runs (the body is too large,
-  not XML, not the contract's; fault catalogue status 413/415/500, or an envelope the
-  contract's schema refuses) must get a SOAP fault whose ``Detail/code`` is CODE with the
-  catalogue's status: there is no request to answer with a receipt. Which of the two a
-  code is follows from where it is decided, so a case that names a code may get either,
-  but never both, and never one with another code.
+* A case whose request cannot be read at all (the body over the size bound: an HTTP-level
+  code such as REQUEST_TOO_LARGE; or the envelope itself not well-formed XML) must get a SOAP
+  fault whose ``Detail/code`` is CODE with the catalogue's status: there is no request to
+  answer with a receipt. Every other case, whatever its payload holds, must get the receipt.
 
 Every nonconformant case stores nothing (the repository's shipment count is unchanged),
 leaks no Python internals and no file content, and the gateway keeps serving: after the
@@ -70,6 +68,17 @@ def _receipt(response: requests.Response) -> tuple[str | None, list[str]]:
     return result.get("type"), [m.get("code") for m in result.iterfind("message")]
 
 
+def _unreadable(path: Path, code: str) -> bool:
+    """The request cannot be read, so no receipt can answer it: too large, or no XML at all."""
+    if code in HTTP_LEVEL_CODES:
+        return True
+    try:
+        etree.fromstring(path.read_bytes(), etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False))
+    except etree.XMLSyntaxError:
+        return True
+    return False
+
+
 def _problems(path: Path, response: requests.Response) -> list[str]:
     expected = NAME.match(path.name)
     if expected is None:
@@ -77,15 +86,16 @@ def _problems(path: Path, response: requests.Response) -> list[str]:
     code = expected.group(1)
     kind, codes = _receipt(response)
     problems: list[str] = []
-    if kind is not None:
+    if not _unreadable(path, code):
         if (response.status_code, kind, codes) != (200, "ERROR", [code]):
-            problems.append(f"{path.name}: expected an ERROR receipt with {code}, got {response.status_code} {kind} {codes}")
+            problems.append(f"{path.name}: expected an ERROR receipt with {code}, got {response.status_code} {kind} {codes}"
+                            f": {response.text[:300]}")
     else:
         # SOAP 1.1 answers a fault with 500 (WS-I BP R1126), a refusal at the HTTP level with its own status
         status = dict(all_faults())[code].http_status if code in HTTP_LEVEL_CODES else 500
         got = fault_code(response.content)
         if (response.status_code, got) != (status, code):
-            problems.append(f"{path.name}: expected an ERROR receipt or a SOAP fault with {code} ({status}), "
+            problems.append(f"{path.name}: the request cannot be read: expected a SOAP fault with {code} ({status}), "
                             f"got {response.status_code} {got!r}: {response.text[:300]}")
     if FILE_CONTENT.search(response.content):
         problems.append(f"{path.name}: the answer leaks file content")
