@@ -27,6 +27,10 @@ STATUS_TEXTS: Mapping[str, str] = {
     "DELIVERED": "Levert", "NOT_DELIVERED": "Ikke levert", "MANUALLY_HANDLED": "Manuelt håndtert",
 }
 
+#: What became of an alert's e-mail (``alerts.mail_state``, gateway/store/alert_mail.py); none yet: it waits.
+MAIL_STATES: Mapping[str | None, str] = {None: "venter", "sent": "sendt", "duplicate": "sendt før (samme varsel)",
+                                         "nobody": "ingen mottaker"}
+
 
 def _shown(value: object) -> str:
     return value if isinstance(value, str) else ("" if value is None else str(value))
@@ -64,7 +68,8 @@ class Console:
         pii: Callable[[object], str] = _shown if operator is not None and operator.admin else mask_national_ids
         html = self.templates.get_template(template).render(
             root=request.script_root, operator=operator, csrf_field=CSRF_FIELD,
-            csrf=operator.session.csrf if operator else "", pii=pii, **values)
+            csrf=operator.session.csrf if operator else "", pii=pii, mail_states=MAIL_STATES,
+            mail_on=bool(self.runtime.settings.alerts.host), **values)
         return Response(html, status=status, mimetype="text/html")
 
     def audit(self, request: Request, operator: Operator | None, operation: str, *, outcome: str = "ok",

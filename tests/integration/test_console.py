@@ -249,6 +249,10 @@ def test_alerts_are_acknowledged_with_a_note(console_gw, sender):
     overview = c.get("/").text
     assert "Åpne varsler (2)" in overview and PERSON_FNR not in overview
     [first, second] = sorted(int(i) for i in re.findall(r'id="alert-(\d+)"', c.get("/alerts").text))
+    with console_gw.runtime.engine.begin() as conn:  # the first one's mail went out (gateway/store/alert_mail.py)
+        conn.execute(tables.alerts.update().where(tables.alerts.c.id == first).values(mail_state="sent", mailed_at=now))
+    row = re.search(rf'<tr id="alert-{first}">(.*?)</tr>', c.get("/alerts").text, re.S).group(1)
+    assert "sendt" in row
     assert c.post(f"/alerts/{first}/acknowledge", {"note": "Altinn varslet"}).status_code == 303
     page = c.get("/alerts?all=1").text
     assert f"{VIEWER}, " in page and "Altinn varslet" in page
