@@ -9,7 +9,8 @@ setup(
     long_description=Path("README.md").read_text(encoding="utf-8"),
     long_description_content_type="text/markdown",
     packages=find_packages(include=["gateway", "gateway.*"]),
-    package_data={"gateway.store": ["migrations/*.py", "migrations/*.mako", "migrations/versions/*.py"]},
+    package_data={"gateway.store": ["migrations/*.py", "migrations/*.mako", "migrations/versions/*.py"],
+                  "gateway.console": ["templates/*.html", "static/*.css", "static/*.svg"]},
     include_package_data=True,
     # spyne 2.14 does not run on Python 3.12+.
     python_requires=">=3.11,<3.12",
@@ -32,12 +33,15 @@ setup(
         "PyJWT[crypto]>=2.8,<3",
         "rich>=13,<15",
         "pika>=1.3,<2",  # SF1601 status events from Beskedfordeler (AMQP 0-9-1)
+        "Jinja2>=3.1,<4",  # the operator console's pages (autoescaped)
+        "Werkzeug>=3.0,<4",  # the operator console's requests, forms, cookies and routes
         "prometheus_client>=0.20,<1",  # /metrics, multi-process mode across the serving processes (gateway/metrics.py)
     ],
     extras_require={
         "test": [
             "pytest>=8,<10", "requests>=2.31,<3", "hypothesis>=6.100,<7", "jsonschema>=4.20,<5", "suds-community>=1.2,<2",
             "mypy>=2.4,<3", "import-linter>=2.1,<3",  # tests/unit/test_typing.py; the layer contracts
+            "selenium>=4.20,<5",  # the console's browser tests (Debian's chromium and chromium-driver)
             "markdown-it-py>=3,<5",  # the Altinn 3 double tells plain text from markdown, as Altinn does with Markdig
             "aiosmtpd>=1.4,<2",  # a real SMTP server on loopback for the alert mails (STARTTLS, AUTH)
         ],

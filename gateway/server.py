@@ -30,7 +30,9 @@ from twisted.web import http, resource, server
 from twisted.web.wsgi import WSGIResource
 
 from gateway import __version__
+from gateway import console
 from gateway.config import ServerSettings
+from gateway.console import app as console_app
 from gateway.limits import LIMITS
 from gateway.monitoring import MetricsResource
 from gateway.runtime import Runtime
@@ -41,6 +43,8 @@ from gateway.soap.protocol import BODY_BYTES_ENV, ENDPOINT_ENV, REFUSAL_ENV, TOO
 logger = logging.getLogger(__name__)
 
 IN_MEMORY_BODY_BYTES = LIMITS.in_memory_body_bytes
+#: Threads serving the operator console (a handful of people, never the SOAP load).
+CONSOLE_THREADS = 4
 #: Chunk framing a chunked body may add beyond ``max_request_bytes + max_request_bytes // 8``.
 FRAMING_ALLOWANCE = 64 * 1024
 
@@ -232,6 +236,8 @@ class RunningServer:
     port: Any  # an IListeningPort: zope.interface interfaces are no types to mypy
     threadpool: ThreadPool
     site: GatewaySite
+    #: The console's own pool: a slow search never holds a SOAP call's thread.
+    console_pool: ThreadPool | None = None
 
     @property
     def address(self) -> tuple[str, int]:
@@ -242,12 +248,15 @@ class RunningServer:
         """Stop listening and drain the thread pool; returns a Deferred."""
         def stop_threads(result: Any) -> Any:
             self.threadpool.stop()
+            if self.console_pool is not None:
+                self.console_pool.stop()
             return result
 
         return self.port.stopListening().addBoth(stop_threads)
 
 
-def build_site(runtime: Runtime, reactor: Any) -> tuple[GatewaySite, ThreadPool]:
+def build_site(runtime: Runtime, reactor: Any) -> tuple[GatewaySite, ThreadPool, ThreadPool | None]:
+    """The site, the SOAP endpoints' thread pool, and the console's (None: no console)."""
     settings = runtime.settings.server
     pool = ThreadPool(minthreads=1, maxthreads=settings.threads, name="gateway-soap")
     root = resource.Resource()
@@ -258,10 +267,14 @@ def build_site(runtime: Runtime, reactor: Any) -> tuple[GatewaySite, ThreadPool]
     root.putChild(b"health", HealthResource(runtime))  # type: ignore[arg-type]  # provides IResource (zope.interface)
     if runtime.settings.metrics.enabled:
         root.putChild(b"metrics", MetricsResource(runtime, reactor))  # type: ignore[arg-type]  # as above
+    console_pool = None
+    if runtime.settings.console.enabled:
+        console_pool = ThreadPool(minthreads=1, maxthreads=CONSOLE_THREADS, name="gateway-console")
+        _mount(root, console.PATH, WSGIResource(reactor, console_pool, console_app.build_application(runtime)))
     site = GatewaySite(root, max_request_bytes=settings.max_request_bytes, timeout=LIMITS.connection_idle_seconds)
     site.endpoints = list(endpoints.values())
     site.noisy = False
-    return site, pool
+    return site, pool, console_pool
 
 
 def tls_options(settings: ServerSettings) -> Any:
@@ -289,8 +302,10 @@ def listen(runtime: Runtime, reactor: Any, *, host: str | None = None, port: int
     :mod:`gateway.supervisor`) instead of binding one.
     """
     settings = runtime.settings.server
-    site, pool = build_site(runtime, reactor)
+    site, pool, console_pool = build_site(runtime, reactor)
     pool.start()
+    if console_pool is not None:
+        console_pool.start()
     if adopt_fd is not None:
         factory: Any = site
         if settings.tls:
@@ -302,14 +317,14 @@ def listen(runtime: Runtime, reactor: Any, *, host: str | None = None, port: int
             probe.setblocking(False)  # several processes accept on it: never block in accept()
         listening = reactor.adoptStreamPort(adopt_fd, family, factory)
         os.close(adopt_fd)  # twisted holds its own duplicate
-        return _published(RunningServer(port=listening, threadpool=pool, site=site), settings)
+        return _published(RunningServer(port=listening, threadpool=pool, site=site, console_pool=console_pool), settings)
     port = settings.port if port is None else port
     interface = settings.host if host is None else host
     if settings.tls:
         listening = reactor.listenSSL(port, site, tls_options(settings), interface=interface)
     else:
         listening = reactor.listenTCP(port, site, interface=interface)
-    return _published(RunningServer(port=listening, threadpool=pool, site=site), settings)
+    return _published(RunningServer(port=listening, threadpool=pool, site=site, console_pool=console_pool), settings)
 
 
 def _published(running: RunningServer, settings: ServerSettings) -> RunningServer:

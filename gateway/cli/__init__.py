@@ -9,7 +9,7 @@ from gateway.config import ConfigError
 from gateway.cli import alerts
 from gateway.cli.common import config_arg
 from gateway.cli.operating import cmd_registry, cmd_schemas, cmd_shipment, cmd_validate
-from gateway.cli.reference import cmd_db, cmd_export_wsdl, cmd_faults, cmd_hash_password, cmd_limits
+from gateway.cli.reference import cmd_db, cmd_export_wsdl, cmd_faults, cmd_hash_password, cmd_limits, cmd_operator
 from gateway.cli.running import cmd_serve, cmd_worker
 
 
@@ -34,6 +34,16 @@ def main(argv: list[str] | None = None) -> int:
 
     hp = sub.add_parser("hash-password", help="print a password_hash for a [[senders]] entry")
     hp.add_argument("password", nargs="?", help="read from standard input when left out")
+
+    operator = sub.add_parser("operator", help="console operators ([[operators]])")
+    op_sub = operator.add_subparsers(dest="operator_command", required=True)
+    op_hash = op_sub.add_parser("hash", help="print a password_hash for an [[operators]] entry")
+    op_hash.add_argument("password", nargs="?", help="read from standard input when left out")
+    op_add = op_sub.add_parser("add", help="print an [[operators]] entry to paste into the configuration")
+    op_add.add_argument("name")
+    op_add.add_argument("--role", choices=["admin", "viewer"], default="viewer")
+    op_add.add_argument("--sender", action="append", default=[], dest="senders", help="limit to this sender's letters (repeatable)")
+    op_add.add_argument("--password", help="read from standard input when left out")
 
     worker = sub.add_parser("worker", help="run dispatch workers in this process (no SOAP endpoints)")
     config_arg(worker)
@@ -105,6 +115,7 @@ _COMMANDS = {
     "db": cmd_db,
     "export-wsdl": cmd_export_wsdl,
     "hash-password": cmd_hash_password,
+    "operator": cmd_operator,
     "faults": cmd_faults,
     "limits": cmd_limits,
     "alerts": alerts.cmd_alerts,

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -46,13 +47,37 @@ def _wsdl_exports():  # type: ignore[no-untyped-def]
 
 
 def cmd_hash_password(args: argparse.Namespace) -> int:
+    hashed = _hashed(args.password)
+    if hashed is None:
+        return 2
+    print(hashed)
+    return 0
+
+
+def _hashed(password: str | None) -> str | None:
+    """The password (from standard input when None) hashed, or None (said why) when empty."""
     from gateway.passwords import hash_password
 
-    password = args.password if args.password is not None else sys.stdin.readline().rstrip("\n")
+    password = password if password is not None else sys.stdin.readline().rstrip("\n")
     if not password:
         print("gateway: an empty password is not allowed", file=sys.stderr)
+        return None
+    return hash_password(password)
+
+
+def cmd_operator(args: argparse.Namespace) -> int:
+    """``operator hash``: a password_hash; ``operator add``: a whole ``[[operators]]`` entry in TOML."""
+    if args.operator_command == "hash":
+        return cmd_hash_password(args)
+    hashed = _hashed(args.password)
+    if hashed is None:
         return 2
-    print(hash_password(password))
+    print("[[operators]]")
+    print(f"name = {json.dumps(args.name)}")
+    print(f"role = {json.dumps(args.role)}")
+    print(f"password_hash = {json.dumps(hashed)}")
+    if args.senders:
+        print(f"senders = {json.dumps(args.senders)}")
     return 0
 
 

@@ -57,6 +57,11 @@ def _print_banner(settings: Settings, base: str) -> None:
     print(f"gateway {__version__} listening on {base} ({settings.source})", flush=True)
     print(f"  SvarUt V9: {base}{svarut.PATH}  (WSDL: {base}{svarut.PATH}?wsdl)", flush=True)
     print(f"  noarkExchange (BEST/EDU): {base}{noark.PATH}  (WSDL: {base}{noark.PATH}?wsdl)", flush=True)
+    if settings.console.enabled:
+        from gateway.console import PATH as CONSOLE
+
+        who = f"{len(settings.console.operators)} operator(s)" if settings.console.operators else "no [[operators]]: nobody can log in"
+        print(f"  operator console: {base}{CONSOLE}/  ({who})", flush=True)
     print(f"  database:  {_safe_url(settings.storage.resolved_database_url)}", flush=True)
 
 

@@ -11,6 +11,7 @@ from gateway import passwords
 from gateway.config.alerts import check_alerts
 from gateway.config.altinn3 import check_altinn3
 from gateway.config.digipost import check_print_provider
+from gateway.config.console import OPERATOR_ROLES
 from gateway.config.maskinporten import maskinporten_credentials
 from gateway.config.metrics import MIN_TOKEN_CHARACTERS, MetricsAccess
 from gateway.config.senders import ARCHIVE_DIALECTS
@@ -69,6 +70,7 @@ def check(settings: Settings) -> None:
     _check_archives(settings)
     check_alerts(settings.alerts, loopback=_is_loopback(settings.alerts.host))
     _check_metrics(settings)
+    _check_console(settings)
     demo = settings.sender(DEMO_SENDER_NAME)
     if demo is not None and not _is_loopback(s.host):
         if passwords.verify_password(DEMO_SENDER_PASSWORD, demo.password_hash):
@@ -124,6 +126,24 @@ def _check_archives(settings: Settings) -> None:
             problem = _url_problem(sender.archive_endpoint, base=False)
             if problem:
                 raise ConfigError(f"{where}.archive_endpoint {sender.archive_endpoint!r} {problem}")
+
+
+def _check_console(settings: Settings) -> None:
+    """Operators: unique names, a known role, and only senders that exist."""
+    c = settings.console
+    for key in ("session_idle_minutes", "session_max_hours", "login_max_failures", "login_window_seconds", "page_size"):
+        if getattr(c, key) <= 0:
+            raise ConfigError(f"console.{key} must be positive, got {getattr(c, key)}")
+    names = [o.name for o in c.operators]
+    if len(set(names)) != len(names):
+        raise ConfigError("operator names must be unique")
+    senders = {s.name for s in settings.senders}
+    for operator in c.operators:
+        if operator.role not in OPERATOR_ROLES:
+            raise ConfigError(f"operators[{operator.name}].role must be one of {', '.join(OPERATOR_ROLES)}, not {operator.role!r}")
+        unknown = sorted(set(operator.senders) - senders)
+        if unknown:
+            raise ConfigError(f"operators[{operator.name}].senders: no such sender(s) {', '.join(unknown)}")
 
 
 def _url_problem(url: str, *, base: bool) -> str | None:

@@ -20,6 +20,7 @@ from gateway.config.sections import (
     Altinn3Settings,
     ChannelSettings,
     ConfigError,
+    ConsoleSettings,
     DigipostSettings,
     DigitalPostSettings,
     DispatchSettings,
@@ -35,6 +36,7 @@ from gateway.config.sections import (
     StorageSettings,
     SvarUtSettings,
     NoarkSettings,
+    OperatorSettings,
 )
 
 #: [channels.digitalpost]: the ways into Digital Post, and the MeMo versions the gateway writes.
@@ -78,7 +80,8 @@ def load_settings(path: str | os.PathLike[str] | None = None, *, environ: Mappin
     for (section, key), value in _env_overrides(environ).items():
         raw.setdefault(section, {})[key] = value
 
-    known = {"server", "storage", "intake", "svarut", "noark", "logging", "senders", "channels", "dispatch", "alerts", "metrics"}
+    known = {"server", "storage", "intake", "svarut", "noark", "logging", "senders", "channels", "dispatch", "alerts", "metrics",
+             "console", "operators"}
     unknown = sorted(set(raw) - known)
     if unknown:
         raise ConfigError(f"unknown section(s) {', '.join(unknown)} in {source}")
@@ -118,8 +121,9 @@ def load_settings(path: str | os.PathLike[str] | None = None, *, environ: Mappin
 
     alerts = _alerts(raw.get("alerts", {}), environ)
     metrics = _build(MetricsSettings, raw.get("metrics", {}), "metrics")
+    console = _console(raw.get("console", {}), raw.get("operators", []))
     settings = Settings(senders=senders, source=source, svarut=svarut, channels=channels, alerts=alerts, metrics=metrics,
-                        **sections)
+                        console=console, **sections)
     check(settings)
     return settings
 
@@ -162,6 +166,12 @@ def _sender(item: Mapping[str, Any], index: int) -> SenderSettings:
     item = dict(item)
     if "name" not in item:
         raise ConfigError(f"{where}: 'name' is required")
+    _password_hash(item, where)
+    return _build(SenderSettings, item, where)
+
+
+def _password_hash(item: dict[str, Any], where: str) -> None:
+    """``password`` (hashed here) or ``password_hash`` (made by ``gateway hash-password``) in ``item``."""
     password = item.pop("password", None)
     if password is not None and "password_hash" in item:
         raise ConfigError(f"{where}: give 'password' or 'password_hash', not both")
@@ -172,7 +182,21 @@ def _sender(item: Mapping[str, Any], index: int) -> SenderSettings:
             raise ConfigError(f"{where}: 'password_hash' is not a hash made by 'gateway hash-password'")
     else:
         raise ConfigError(f"{where}: 'password' or 'password_hash' is required")
-    return _build(SenderSettings, item, where)
+
+
+def _console(raw: Mapping[str, Any], operators_raw: Any) -> ConsoleSettings:
+    """``[console]`` with the ``[[operators]]`` who may log in to it."""
+    if not isinstance(operators_raw, list):
+        raise ConfigError("operators: expected [[operators]] tables")
+    operators = []
+    for index, entry in enumerate(operators_raw):
+        where = f"operators[{index}]"
+        item = dict(entry)
+        if "name" not in item:
+            raise ConfigError(f"{where}: 'name' is required")
+        _password_hash(item, where)
+        operators.append(_build(OperatorSettings, item, where))
+    return _build(ConsoleSettings, {**raw, "operators": tuple(operators)}, "console")
 
 
 def _check_digitalpost(s: DigitalPostSettings) -> None:

@@ -10,6 +10,7 @@ from gateway.frozen import frozen
 from gateway.limits import LIMITS, KiB, MiB
 from gateway.config.alerts import AlertSettings
 from gateway.config.metrics import MetricsSettings
+from gateway.config.console import ConsoleSettings, OperatorSettings
 from gateway.config.senders import (DEMO_ORGANIZATION_NUMBER, DEMO_SENDER_NAME, DEMO_SENDER_PASSWORD,
                                     NoarkSettings, ReceivingSystem, SenderSettings, SvarUtSettings)
 
@@ -19,6 +20,7 @@ __all__ = [
     "Altinn3Settings",
     "ChannelSettings",
     "ConfigError",
+    "ConsoleSettings",
     "DEMO_ORGANIZATION_NUMBER",
     "DEMO_SENDER_NAME",
     "DEMO_SENDER_PASSWORD",
@@ -39,6 +41,7 @@ __all__ = [
     "StorageSettings",
     "SvarUtSettings",
     "NoarkSettings",
+    "OperatorSettings",
 ]
 
 #: ``storage.documents``: one node keeps large documents as files, nodes that share only the
@@ -391,6 +394,7 @@ class Settings:
     alerts: AlertSettings = field(default_factory=AlertSettings)
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
     senders: tuple[SenderSettings, ...] = ()
+    console: ConsoleSettings = field(default_factory=ConsoleSettings)
     source: str = "embedded defaults"
 
     def sender(self, name: str) -> SenderSettings | None:

@@ -64,6 +64,8 @@ class DispatchStore:
                 _deliveries.change(conn, change)
             for cancel in outcome.cancel:
                 _jobs.cancel(conn, cancel, now=now)
+            for shipment_id in outcome.hasten:
+                _jobs.hasten(conn, shipment_id, now=now)
             _jobs.enqueue(conn, outcome.jobs)
             _alert_mail.insert_alerts(conn, outcome.alerts, now=now)
             _alert_mail.apply(conn, outcome.mailed, now=now)

@@ -116,6 +116,13 @@ def cancel(conn: Connection, what: CancelJobs, *, now: dt.datetime) -> None:
     conn.execute(query.values(state=CANCELLED, updated_at=now))
 
 
+def hasten(conn: Connection, shipment_id: str, *, now: dt.datetime) -> int:
+    """The letter's waiting jobs that move it become due now (an operator's "retry now")."""
+    query = _jobs.update().where(_jobs.c.shipment_id == shipment_id, _jobs.c.state == PENDING, _jobs.c.run_after > now,
+                                 _jobs.c.kind.not_in(OUTLIVE_THE_LETTER))
+    return int(conn.execute(query.values(run_after=now, updated_at=now)).rowcount)
+
+
 def lease(conn: Connection, ids: list[int], owner: str, *, now: dt.datetime, lease_seconds: float) -> list[Job]:
     """Lease the jobs ``ids`` to ``owner``, in the order given."""
     expires = now + dt.timedelta(seconds=lease_seconds)

@@ -111,8 +111,8 @@ HealthChange = ChannelSucceeded | ChannelFailed
 @frozen
 class Outcome:
     """Everything one job changes, written in one transaction in this order: the channel's
-    health, events, new deliveries, delivery changes, cancelled jobs, new jobs, alerts, what
-    became of alerts' mails, and last the job's own end (where the lease is checked)."""
+    health, events, new deliveries, delivery changes, cancelled jobs, hastened jobs, new jobs,
+    alerts, what became of alerts' mails, and last the job's own end (where the lease is checked)."""
 
     at: dt.datetime
     job: JobEnd | None = None
@@ -123,6 +123,8 @@ class Outcome:
     cancel: tuple[CancelJobs, ...] = ()
     jobs: tuple[NewJob, ...] = ()
     alerts: tuple[Alert, ...] = ()
+    #: Letters whose waiting jobs (those that move them) become due at ``at``: an operator's "retry now".
+    hasten: tuple[str, ...] = ()
     mailed: tuple[AlertsMailed, ...] = ()
 
     def then(self, other: Outcome) -> Outcome:
@@ -137,6 +139,7 @@ class Outcome:
             cancel=self.cancel + other.cancel,
             jobs=self.jobs + other.jobs,
             alerts=self.alerts + other.alerts,
+            hasten=self.hasten + other.hasten,
             mailed=self.mailed + other.mailed,
         )
 

@@ -91,6 +91,7 @@ class Repository:
             data=to_data(shipment),
             created_at=now,
             status_changed_at=now,
+            **search_columns(shipment),
         )
         document_rows = [
             dict(
@@ -241,6 +242,21 @@ class Repository:
     def _exists(self, shipment_id: str) -> bool:
         return self.sender_of(shipment_id) is not None
 
+
+
+def search_columns(shipment: Shipment) -> dict[str, object]:
+    """What the console searches a letter by (migration 0006 fills them for older rows)."""
+    filing = shipment.case_metadata or shipment.import_metadata
+    recipient = shipment.recipient
+    name = recipient.name or (recipient.address.name if recipient.address else None)
+    return dict(
+        case_year=filing.case_year if filing else None,
+        case_sequence_number=filing.case_sequence_number if filing else None,
+        document_number=shipment.case_metadata.journal_entry_number if shipment.case_metadata else None,
+        recipient_identifier=recipient.identifier[:64] if recipient.identifier else None,
+        recipient_name_key=name.lower()[:200] if name else None,
+        title_key=shipment.title.lower()[:200],
+    )
 
 
 def append_event(conn: Connection, shipment_id: str, event: Event) -> None:

@@ -34,8 +34,23 @@ shipments = sa.Table(
     sa.Column("data", sa.JSON, nullable=False),
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("status_changed_at", UtcDateTime, nullable=False),
+    # What the console searches by, copied from ``data`` on insert (migration 0006):
+    # the Noark case number (year/sequence) and document number (the journal entry's number
+    # in the case), the recipient, and lower-case keys for prefix search on name and title.
+    sa.Column("case_year", sa.Integer),
+    sa.Column("case_sequence_number", sa.Integer),
+    sa.Column("document_number", sa.Integer),
+    sa.Column("recipient_identifier", sa.String(64)),
+    sa.Column("recipient_name_key", sa.String(200)),
+    sa.Column("title_key", sa.String(200)),
     sa.Index("ix_shipments_tenant_external_ref", "sender", "external_ref"),
     sa.Index("ix_shipments_status", "status"),
+    sa.Index("ix_shipments_external_ref", "external_ref"),
+    sa.Index("ix_shipments_created", "created_at", "id"),
+    sa.Index("ix_shipments_case", "case_year", "case_sequence_number", "document_number"),
+    sa.Index("ix_shipments_recipient", "recipient_identifier"),
+    sa.Index("ix_shipments_recipient_name", "recipient_name_key", postgresql_ops={"recipient_name_key": "text_pattern_ops"}),
+    sa.Index("ix_shipments_title_key", "title_key", postgresql_ops={"title_key": "text_pattern_ops"}),
 )
 
 #: Documents kept in the database (gateway/store/document_rows.py), content-addressed like
@@ -84,6 +99,7 @@ events = sa.Table(
     sa.Column("channel", sa.String(64)),
     sa.Column("detail", sa.Text, nullable=False),
     sa.Index("ix_events_shipment_id", "shipment_id", "id"),
+    sa.Index("ix_events_kind_at", "kind", "at"),
 )
 
 reserved_ids = sa.Table(
@@ -105,6 +121,9 @@ audit_events = sa.Table(
     sa.Column("field", sa.String(300)),
     sa.Column("shipment_id", sa.String(36)),
     sa.Column("detail", sa.Text, nullable=False),
+    #: The console's operator who did it (migration 0006); sender systems are in ``sender``.
+    sa.Column("actor", sa.String(100)),
+    sa.Column("client", sa.String(64)),
     sa.Index("ix_audit_events_at", "at"),
 )
 
@@ -145,6 +164,7 @@ deliveries = sa.Table(
     sa.Column("open", sa.Boolean, nullable=False),
     sa.Column("receipt", sa.JSON, nullable=False),
     sa.Index("ix_deliveries_shipment", "shipment_id"),
+    sa.Index("ix_deliveries_submitted", "submitted_at"),
     sa.Index("ix_deliveries_open", "channel", "open"),
     sa.Index("ix_deliveries_reference", "channel", "reference"),
 )
@@ -183,8 +203,38 @@ alerts = sa.Table(
     sa.Column("mail_attempts", sa.Integer, nullable=False, server_default="0"),
     sa.Column("mail_after", UtcDateTime),
     sa.Column("mail_error", sa.Text),
+    # acknowledged in the console (migration 0006)
+    sa.Column("acknowledged_at", UtcDateTime),
+    sa.Column("acknowledged_by", sa.String(100)),
+    sa.Column("acknowledge_note", sa.Text),
     sa.Index("ix_alerts_at", "at"),
     sa.Index("ix_alerts_mail", "mail_state", "kind"),
+)
+
+# --- the console (migration 0006) ---
+
+#: Logged-in operators: the cookie holds a random token, the table its SHA-256 (a copy of the
+#: table lets nobody log in). ``csrf`` is the session's form token.
+console_sessions = sa.Table(
+    "console_sessions",
+    metadata,
+    sa.Column("token_sha256", sa.String(64), primary_key=True),
+    sa.Column("operator", sa.String(100), nullable=False),
+    sa.Column("csrf", sa.String(64), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("last_seen_at", UtcDateTime, nullable=False),
+    sa.Column("client", sa.String(64)),
+    sa.Index("ix_console_sessions_last_seen", "last_seen_at"),
+)
+
+#: Failed logins, by ``account:<name>`` and ``address:<ip>``: the rate limit holds across processes.
+console_login_failures = sa.Table(
+    "console_login_failures",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("key", sa.String(200), nullable=False),
+    sa.Column("at", UtcDateTime, nullable=False),
+    sa.Index("ix_console_login_failures_key", "key", "at"),
 )
 
 

@@ -19,6 +19,7 @@ from gateway.config import Altinn3Settings, ChannelSettings, DispatchSettings, P
 from gateway.dispatch.worker import Worker
 from gateway.model import utcnow
 from tests.conftest import make_pdf
+from tests.console_helpers import with_console
 from tests.doubles.altinn3 import Altinn3Double
 from tests.svarut_builders import PERSON_FNR, dokument, forsendelse
 
@@ -90,7 +91,8 @@ def rig(start_gateway, settings_factory, svarut_client, client_key, tmp_path, da
                                     breaker_threshold=50, max_attempts=50)
         # Monday 23 November 2026, 09:00 in Oslo
         clock = FakeClock(dt.datetime(2026, 11, 23, 9, 0, tzinfo=OSLO))
-        gw = start_gateway(settings_factory(database_url, channels=channels, dispatch=dispatch), clock=clock)
+        # with the console's test operators (tests/integration/test_console_dispatch.py acts on letters through it)
+        gw = start_gateway(with_console(settings_factory(database_url, channels=channels, dispatch=dispatch)), clock=clock)
         client, svc = svarut_client(gw)
         yield Rig(gw, double, clock, svc, client)
 

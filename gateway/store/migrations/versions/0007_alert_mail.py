@@ -6,14 +6,14 @@
 ``mail_error`` carry the SMTP retries: an alert is never dropped, it waits and is tried again.
 
 Revision ID: 0007
-Revises: 0005
+Revises: 0006
 Create Date: 2026-12-03
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0007"
-down_revision = "0005"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
