@@ -19,6 +19,7 @@ from gateway.store.console_letters import LetterReader
 from gateway.store.console_log import ConsoleLog
 from gateway.store.console_overview import OverviewReader
 from gateway.store.console_sessions import SessionStore
+from gateway.store.statistics import Statistics
 
 TEMPLATES = Path(__file__).with_name("templates")
 STATUS_TEXTS: Mapping[str, str] = {
@@ -54,6 +55,7 @@ class Console:
         self.gate = Gatekeeper(self.settings, SessionStore(engine))
         self.letters = LetterReader(engine)
         self.overview = OverviewReader(engine)
+        self.statistics = Statistics(engine)
         self.log = ConsoleLog(engine)
         self.tls = runtime.settings.server.tls
         self.templates = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), autoescape=True,

@@ -15,7 +15,7 @@ from gateway.console.context import STATUS_TEXTS, Console
 from gateway.console.periods import PERIODS, period_starts
 from gateway.console.search import SearchError, read_search
 from gateway.console.security import Operator
-from gateway.store.console_overview import PRINT
+from gateway.store.statistics import PRINT
 from gateway.dispatch.manual import GONE_TO_PRINT
 from gateway.model import FINAL_STATUSES
 from gateway.store.repository import StoredShipment
@@ -33,9 +33,9 @@ def overview(c: Console, request: Request, operator: Operator) -> Response:
         periods.append(dict(name=name, label=label, letters=letters, total=sum(letters.values()),
                             deliveries=sorted(c.overview.deliveries(starts[name], senders=senders).items())))
     month = periods[-1]
-    digital = {key: n for key, n in month["deliveries"] if key[0] != PRINT}
-    read = sum(n for (_channel, status), n in digital.items() if status == "READ")
     printed = sum(n for (channel, _status), n in month["deliveries"] if channel == PRINT)
+    # digital deliveries sent this month whose letter was read by its deadline
+    read = c.statistics.read_rate(starts["month"], now, senders=senders)
     health = {row["channel"]: row for row in c.overview.channel_health()}
     channels = []
     for name in sorted(set(c.runtime.dispatcher.channels) | set(health)):
@@ -46,9 +46,9 @@ def overview(c: Console, request: Request, operator: Operator) -> Response:
         channels.append(dict(name=name, state=state, failures=row.get("consecutive_failures", 0),
                              failing_since=row.get("failing_since"), open_until=open_until, error=row.get("last_error")))
     return c.render(request, operator, "overview.html", periods=periods, statuses=STATUS_TEXTS,
-                    read_rate=_share(read, sum(digital.values())), digital=sum(digital.values()), read=read,
+                    read_rate=_share(read.read_in_time, read.digital), digital=read.digital, read=read.read_in_time,
                     print_share=_share(printed, month["total"]), printed=printed,
-                    reasons=c.overview.fallback_reasons(starts["month"], senders=senders), queue=c.overview.queue(now),
+                    reasons=c.statistics.print_reasons(starts["month"], now, senders=senders, limit=10), queue=c.overview.queue(now),
                     channels=channels, alerts=c.log.alerts(open_only=True, senders=senders, limit=10),
                     open_alerts=c.log.open_alerts(senders=senders))
 

@@ -1,5 +1,6 @@
-"""The numbers on the console's overview: letters and deliveries since a time, the digital read
-rate, the print share and why letters went to print, the job queue and each channel's health.
+"""The numbers on the console's overview: letters and deliveries since a time, the job queue and
+each channel's health (the read rate and why letters went to print are
+:class:`gateway.store.statistics.Statistics`').
 
 Each is one aggregate over an indexed range (``created_at``, ``submitted_at``, events by
 ``kind, at``, jobs by ``state, run_after``); ``senders`` narrows them to an operator's senders.
@@ -14,20 +15,10 @@ from sqlalchemy.engine import Connection, Engine
 
 from gateway.store import tables
 from gateway.store.jobs import DEAD, PENDING, RUNNING
+from gateway.store.statistics import PRINT, for_senders
 from gateway.store.tables import as_utc
 
-_s, _d, _e, _j = tables.shipments, tables.deliveries, tables.events, tables.jobs
-PRINT = "print"
-#: History events that send a letter to print: a digital channel's fallback, an operator's
-#: "print now", and routing straight to print (no digital mailbox).
-TO_PRINT_KINDS = ("fallback_print", "manual_print")
-ROUTED = "routed"
-
-
-def _of_senders(statement: sa.Select[Any], senders: tuple[str, ...] | None, shipment_id: sa.Column[Any]) -> sa.Select[Any]:
-    if senders is None:
-        return statement
-    return statement.where(shipment_id.in_(sa.select(_s.c.id).where(_s.c.sender.in_(list(senders)))))
+_s, _d, _j = tables.shipments, tables.deliveries, tables.jobs
 
 
 class OverviewReader:
@@ -44,21 +35,10 @@ class OverviewReader:
 
     def deliveries(self, since: dt.datetime, *, senders: tuple[str, ...] | None) -> dict[tuple[str, str], int]:
         """Deliveries submitted since ``since``, by (channel, status)."""
-        query = _of_senders(sa.select(_d.c.channel, _d.c.status, sa.func.count()).where(_d.c.submitted_at >= since)
-                            .group_by(_d.c.channel, _d.c.status), senders, _d.c.shipment_id)
+        query = for_senders(sa.select(_d.c.channel, _d.c.status, sa.func.count()).where(_d.c.submitted_at >= since)
+                            .group_by(_d.c.channel, _d.c.status), _d.c.shipment_id, senders)
         with self.engine.connect() as conn:
             return {(channel, status): int(n) for channel, status, n in conn.execute(query)}
-
-    def fallback_reasons(self, since: dt.datetime, *, senders: tuple[str, ...] | None, limit: int = 10) -> list[dict[str, Any]]:
-        """Why letters went to print since ``since``: the events that sent them there, by kind,
-        channel and text, most frequent first."""
-        count = sa.func.count().label("letters")
-        to_print = sa.or_(_e.c.kind.in_(TO_PRINT_KINDS), sa.and_(_e.c.kind == ROUTED, _e.c.channel == PRINT))
-        query = _of_senders(sa.select(_e.c.kind, _e.c.channel, _e.c.detail, count).where(to_print, _e.c.at >= since)
-                            .group_by(_e.c.kind, _e.c.channel, _e.c.detail).order_by(count.desc()).limit(limit),
-                            senders, _e.c.shipment_id)
-        with self.engine.connect() as conn:
-            return [dict(r._mapping) for r in conn.execute(query)]
 
     def queue(self, now: dt.datetime) -> dict[str, int]:
         """Jobs due now, waiting for later, running, and dead."""

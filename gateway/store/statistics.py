@@ -24,9 +24,12 @@ from sqlalchemy.engine import Engine
 from gateway.frozen import frozen
 from gateway.store import tables
 
-__all__ = ["BUCKETS", "CostSummary", "PrintReason", "ReadRate", "Statistics", "Volume", "bucketed"]
+__all__ = ["BUCKETS", "PRINT", "CostSummary", "PrintReason", "ReadRate", "Statistics", "Volume", "bucketed", "for_senders"]
 
 PRINT = "print"
+ROUTED = "routed"
+#: History events that send a letter to print after its route (the dispatcher's fallback, an operator).
+TO_PRINT_KINDS = ("fallback_print", "manual_print")
 #: The calendar periods :func:`bucketed` folds hours into.
 BUCKETS = ("day", "week", "month")
 #: Distinct reasons answered at most; the rest are summed as one "other" row.
@@ -60,9 +63,11 @@ class ReadRate:
 @frozen
 class PrintReason:
     """Letters sent to print for one reason: ``kind`` ``routed`` (print was the route from the
-    start) or ``fallback_print`` (after a digital channel), ``detail`` the history text."""
+    start), ``fallback_print`` (after ``channel``, a digital one) or ``manual_print`` (an
+    operator), ``detail`` the history's text."""
 
     kind: str
+    channel: str | None
     detail: str
     letters: int
 
@@ -105,7 +110,7 @@ class Statistics:
                  .where(_d.c.submitted_at >= start, _d.c.submitted_at < end)
                  .group_by(hour, _d.c.channel).order_by(hour, _d.c.channel))
         with self.engine.connect() as conn:
-            rows = conn.execute(_for_senders(query, _d.c.shipment_id, senders)).all()
+            rows = conn.execute(for_senders(query, _d.c.shipment_id, senders)).all()
         return [Volume(hour=_utc(r.hour), channel=r.channel, letters=int(r.letters)) for r in rows]
 
     def read_rate(self, start: dt.datetime, end: dt.datetime, *, senders: Sequence[str] | None = None) -> ReadRate:
@@ -117,24 +122,26 @@ class Statistics:
                            sa.func.coalesce(sa.func.sum(sa.case((read_in_time, 1), else_=0)), 0).label("read"))
                  .where(_d.c.submitted_at >= start, _d.c.submitted_at < end, _d.c.read_deadline.is_not(None)))
         with self.engine.connect() as conn:
-            row = conn.execute(_for_senders(query, _d.c.shipment_id, senders)).one()
+            row = conn.execute(for_senders(query, _d.c.shipment_id, senders)).one()
         return ReadRate(digital=int(row.digital), read_in_time=int(row.read))
 
-    def print_reasons(self, start: dt.datetime, end: dt.datetime, *, senders: Sequence[str] | None = None) -> list[PrintReason]:
-        """Why letters went to print in ``[start, end)``: routed there, or fallen back, with the
-        history's text; most frequent first, at most :data:`MAX_REASONS` rows and one "other"."""
-        went_to_print = sa.or_(_e.c.kind == "fallback_print", sa.and_(_e.c.kind == "routed", _e.c.channel == PRINT))
+    def print_reasons(self, start: dt.datetime, end: dt.datetime, *, senders: Sequence[str] | None = None,
+                      limit: int = MAX_REASONS) -> list[PrintReason]:
+        """Why letters went to print in ``[start, end)``: routed there from the start, fallen back
+        from a digital channel, or sent there by an operator; by kind, channel and the history's
+        text, most frequent first: at most ``limit`` rows, then one ``other`` row for the rest."""
+        went_to_print = sa.or_(_e.c.kind.in_(TO_PRINT_KINDS), sa.and_(_e.c.kind == ROUTED, _e.c.channel == PRINT))
         count = sa.func.count().label("letters")
-        query = (sa.select(_e.c.kind, _e.c.detail, count).where(_e.c.at >= start, _e.c.at < end, went_to_print)
-                 .group_by(_e.c.kind, _e.c.detail).order_by(count.desc(), _e.c.kind, _e.c.detail))
-        query = _for_senders(query, _e.c.shipment_id, senders)
+        query = (sa.select(_e.c.kind, _e.c.channel, _e.c.detail, count).where(_e.c.at >= start, _e.c.at < end, went_to_print)
+                 .group_by(_e.c.kind, _e.c.channel, _e.c.detail).order_by(count.desc(), _e.c.kind, _e.c.detail))
+        query = for_senders(query, _e.c.shipment_id, senders)
         with self.engine.connect() as conn:
-            rows = conn.execute(query.limit(MAX_REASONS + 1)).all()
-            reasons = [PrintReason(kind=r.kind, detail=r.detail, letters=int(r.letters)) for r in rows[:MAX_REASONS]]
-            if len(rows) > MAX_REASONS:
+            rows = conn.execute(query.limit(limit + 1)).all()
+            reasons = [PrintReason(kind=r.kind, channel=r.channel, detail=r.detail, letters=int(r.letters)) for r in rows[:limit]]
+            if len(rows) > limit:
                 grouped = query.subquery()
                 everything = conn.execute(sa.select(sa.func.coalesce(sa.func.sum(grouped.c.letters), 0))).scalar_one()
-                reasons.append(PrintReason(kind="other", detail="", letters=int(everything) - sum(r.letters for r in reasons)))
+                reasons.append(PrintReason(kind="other", channel=None, detail="", letters=int(everything) - sum(r.letters for r in reasons)))
         return reasons
 
     def costs(self, start: dt.datetime, end: dt.datetime, *, senders: Sequence[str] | None = None) -> CostSummary:
@@ -149,7 +156,7 @@ class Statistics:
             sa.func.coalesce(sa.func.sum(sa.case((is_print, 0), else_=1)), 0).label("digital"),
         ).where(_d.c.submitted_at >= start, _d.c.submitted_at < end)
         with self.engine.connect() as conn:
-            row = conn.execute(_for_senders(query, _d.c.shipment_id, senders)).one()
+            row = conn.execute(for_senders(query, _d.c.shipment_id, senders)).one()
         return CostSummary(printed=int(row.printed), printed_with_cost=int(row.billed), cost_ore=int(row.cost),
                            estimated_ore=int(row.estimate), digital=int(row.digital))
 
@@ -169,7 +176,8 @@ def bucketed(volumes: Iterable[Volume], bucket: str, *, timezone: str = "Europe/
     return periods
 
 
-def _for_senders(query: Any, shipment_id: Any, senders: Sequence[str] | None) -> Any:
+def for_senders(query: Any, shipment_id: Any, senders: Sequence[str] | None) -> Any:
+    """``query`` narrowed to the letters of ``senders`` (None: every sender's)."""
     if senders is None:
         return query
     return query.where(shipment_id.in_(sa.select(_s.c.id).where(_s.c.sender.in_(list(senders)))))

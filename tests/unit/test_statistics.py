@@ -116,8 +116,8 @@ def test_print_reasons_most_frequent_first(letters):
     letters.event(sid, "routed", when, channel="print", detail="utskrift (reservert mot digital post)")
     letters.event(sid, "routed", when, channel="altinn3", detail="Altinn (digital postkasse)")  # not to print
     assert Statistics(letters.engine).print_reasons(START, END) == [
-        PrintReason(kind="fallback_print", detail="ikke lest innen lesefristen", letters=3),
-        PrintReason(kind="routed", detail="utskrift (reservert mot digital post)", letters=1)]
+        PrintReason(kind="fallback_print", channel="altinn3", detail="ikke lest innen lesefristen", letters=3),
+        PrintReason(kind="routed", channel="print", detail="utskrift (reservert mot digital post)", letters=1)]
 
 
 def test_print_reasons_are_bounded(letters):
@@ -127,7 +127,7 @@ def test_print_reasons_are_bounded(letters):
         conn.execute(tables.events.insert(), [dict(shipment_id=sid, at=when, kind="fallback_print", channel="altinn3",
                                                    detail=f"Altinn avviste brevet: feil {n}") for n in range(MAX_REASONS + 5)])
     reasons = Statistics(letters.engine).print_reasons(START, END)
-    assert len(reasons) == MAX_REASONS + 1 and reasons[-1] == PrintReason(kind="other", detail="", letters=5)
+    assert len(reasons) == MAX_REASONS + 1 and reasons[-1] == PrintReason(kind="other", channel=None, detail="", letters=5)
 
 
 def test_costs_and_the_saving_against_printing_everything(letters):
