@@ -17,7 +17,7 @@ from werkzeug.routing import Map, Rule
 from werkzeug.utils import redirect
 from werkzeug.wrappers import Request, Response
 
-from gateway.console import actions, pages
+from gateway.console import actions, pages, statistics_page
 from gateway.console.context import Console
 from gateway.console.security import CSRF_FIELD, HEADERS, SESSION_COOKIE, Operator, same_token
 from gateway.model import Clock, utcnow
@@ -56,6 +56,7 @@ ROUTES: dict[str, Page] = {
     "alerts": Page("/alerts", pages.alerts),
     "acknowledge": Page("/alerts/<int:alert_id>/acknowledge", actions.acknowledge, methods=("POST",)),
     "audit": Page("/audit", pages.audit, admin=True),
+    "statistics": Page("/statistics", statistics_page.statistics),
     "login_form": Page("/login", actions.login_form, public=True),
     "login": Page("/login", actions.login, methods=("POST",), public=True),
     "logout": Page("/logout", actions.logout, methods=("POST",)),
