@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from gateway.delivery import Receipt
+from gateway.delivery import PrintCost, Receipt
 from gateway.frozen import frozen
 from gateway.model import Event, Status
 
@@ -68,6 +68,7 @@ class DeliveryChange:
     status: Status | None = None
     open: bool | None = None
     cost_ore: int | None = None
+    print_cost: PrintCost | None = None  # the print house's split of cost_ore
 
 
 @frozen

@@ -36,6 +36,7 @@ shipments = sa.Table(
     sa.Column("status_changed_at", UtcDateTime, nullable=False),
     sa.Index("ix_shipments_tenant_external_ref", "sender", "external_ref"),
     sa.Index("ix_shipments_status", "status"),
+    sa.Index("ix_shipments_created_at", "created_at", "id"),  # reports read by time (migration 0008)
 )
 
 #: Documents kept in the database (gateway/store/document_rows.py), content-addressed like
@@ -70,6 +71,8 @@ documents = sa.Table(
     sa.Column("sha256", sa.String(64), nullable=False),
     sa.Column("page_count", sa.Integer),
     sa.Column("exclude_from_print", sa.Boolean, nullable=False),
+    #: When ``[retention]`` deleted the document's bytes (migration 0008); the row stays.
+    sa.Column("purged_at", UtcDateTime),
     sa.Index("ix_documents_sha256", "sha256"),
 )
 
@@ -144,6 +147,10 @@ deliveries = sa.Table(
     sa.Column("cost_ore", sa.Integer),
     sa.Column("open", sa.Boolean, nullable=False),
     sa.Column("receipt", sa.JSON, nullable=False),
+    # What the print house's receipt charged, as it splits it (migration 0008); cost_ore is the sum.
+    sa.Column("production_cost_ore", sa.Integer),
+    sa.Column("postage_ore", sa.Integer),
+    sa.Column("sheets", sa.Integer),
     sa.Index("ix_deliveries_shipment", "shipment_id"),
     sa.Index("ix_deliveries_open", "channel", "open"),
     sa.Index("ix_deliveries_reference", "channel", "reference"),
