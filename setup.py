@@ -32,6 +32,7 @@ setup(
         "PyJWT[crypto]>=2.8,<3",
         "rich>=13,<15",
         "pika>=1.3,<2",  # SF1601 status events from Beskedfordeler (AMQP 0-9-1)
+        "openpyxl>=3.1,<4",  # the per-letter report as XLSX, in write-only mode (gateway/reports/)
     ],
     extras_require={
         "test": [
