@@ -12,6 +12,7 @@ from gateway.config.alerts import check_alerts
 from gateway.config.altinn3 import check_altinn3
 from gateway.config.digipost import check_print_provider
 from gateway.config.maskinporten import maskinporten_credentials
+from gateway.config.retention import check_retention
 from gateway.config.senders import ARCHIVE_DIALECTS
 from gateway.config.sections import (
     DEMO_SENDER_NAME,
@@ -25,6 +26,7 @@ from gateway.limits import MiB
 
 
 def check(settings: Settings) -> None:
+    check_retention(settings.retention)
     s = settings.server
     if not 0 <= s.port <= 65535:
         raise ConfigError(f"server.port must be 0-65535, got {s.port}")

@@ -27,6 +27,7 @@ from gateway.config.sections import (
     LoggingSettings,
     PrintSettings,
     ReceivingSystem,
+    RetentionSettings,
     SenderSettings,
     Sf1601Settings,
     ServerSettings,
@@ -47,6 +48,7 @@ _ENV_SECTIONS = {
     "logging": LoggingSettings,
     "dispatch": DispatchSettings,
     "noark": NoarkSettings,
+    "retention": RetentionSettings,
 }
 
 
@@ -77,7 +79,7 @@ def load_settings(path: str | os.PathLike[str] | None = None, *, environ: Mappin
     for (section, key), value in _env_overrides(environ).items():
         raw.setdefault(section, {})[key] = value
 
-    known = {"server", "storage", "intake", "svarut", "noark", "logging", "senders", "channels", "dispatch", "alerts"}
+    known = {"server", "storage", "intake", "svarut", "noark", "logging", "senders", "channels", "dispatch", "alerts", "retention"}
     unknown = sorted(set(raw) - known)
     if unknown:
         raise ConfigError(f"unknown section(s) {', '.join(unknown)} in {source}")

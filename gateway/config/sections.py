@@ -9,6 +9,7 @@ from pathlib import Path
 from gateway.frozen import frozen
 from gateway.limits import LIMITS, KiB, MiB
 from gateway.config.alerts import AlertSettings
+from gateway.config.retention import RetentionSettings
 from gateway.config.senders import (DEMO_ORGANIZATION_NUMBER, DEMO_SENDER_NAME, DEMO_SENDER_PASSWORD,
                                     NoarkSettings, ReceivingSystem, SenderSettings, SvarUtSettings)
 
@@ -30,6 +31,7 @@ __all__ = [
     "LoggingSettings",
     "PrintSettings",
     "ReceivingSystem",
+    "RetentionSettings",
     "SenderSettings",
     "Sf1601Settings",
     "ServerSettings",
@@ -387,6 +389,7 @@ class Settings:
     channels: ChannelSettings = field(default_factory=ChannelSettings)
     dispatch: DispatchSettings = field(default_factory=DispatchSettings)
     alerts: AlertSettings = field(default_factory=AlertSettings)
+    retention: RetentionSettings = field(default_factory=RetentionSettings)
     senders: tuple[SenderSettings, ...] = ()
     source: str = "embedded defaults"
 

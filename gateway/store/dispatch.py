@@ -19,6 +19,8 @@ from gateway.store import deliveries as _deliveries
 from gateway.store import health as _health
 from gateway.store import jobs as _jobs
 from gateway.store import registry as _registry
+from gateway.store import retention as _retention
+from gateway.store.blobs import FileBlobStore
 from gateway.store import tables
 from gateway.store.alert_mail import AlertRow
 from gateway.store.deliveries import Delivery
@@ -36,8 +38,9 @@ _HEALTH_TTL = 1.0
 
 
 class DispatchStore:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, files: FileBlobStore | None = None) -> None:
         self.engine = engine
+        self.files = files  # where purged documents' files are removed (None: rows only)
         self.writer = writer_for(engine)
         # PostgreSQL workers skip each other's locked rows instead of waiting on them
         self._due_first = _jobs.DUE_FIRST.with_for_update(skip_locked=True) if engine.dialect.name == "postgresql" else _jobs.DUE_FIRST
@@ -50,6 +53,8 @@ class DispatchStore:
         :class:`LeaseLost` and write nothing)."""
         if job is not None and outcome.job is None:
             raise ValueError(f"the outcome of job {job.id} ({job.kind}) says neither finish nor retry")
+
+        freed: dict[str, int] = {}
 
         def work(conn: Connection) -> None:
             now = outcome.at
@@ -65,6 +70,8 @@ class DispatchStore:
             _jobs.enqueue(conn, outcome.jobs)
             _alert_mail.insert_alerts(conn, outcome.alerts, now=now)
             _alert_mail.apply(conn, outcome.mailed, now=now)
+            for purge in outcome.purge:
+                freed.update(_retention.purge(conn, purge.shipment_ids, now=now))
             if job is not None and outcome.job is not None:
                 _jobs.end(conn, job, outcome.job, now=now)  # the lease, checked once
 
@@ -73,6 +80,8 @@ class DispatchStore:
         finally:
             if outcome.health is not None:
                 self._health_cache.pop(outcome.health.channel, None)
+        if self.files is not None and freed:  # only after the commit: see gateway.store.retention
+            _retention.remove_files(self.files, freed)
 
     def ensure_job(self, job: NewJob) -> None:
         """Queue ``job`` unless one of its kind (for its channel, when it names one) is waiting

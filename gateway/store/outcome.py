@@ -92,6 +92,14 @@ class AlertsMailed:
 
 
 @frozen
+class PurgeDocuments:
+    """Delete the bytes of these letters' documents, keeping their rows (the retention rule,
+    :mod:`gateway.store.retention`)."""
+
+    shipment_ids: tuple[str, ...]
+
+
+@frozen
 class ChannelSucceeded:
     channel: str
 
@@ -113,7 +121,7 @@ HealthChange = ChannelSucceeded | ChannelFailed
 class Outcome:
     """Everything one job changes, written in one transaction in this order: the channel's
     health, events, new deliveries, delivery changes, cancelled jobs, new jobs, alerts, what
-    became of alerts' mails, and last the job's own end (where the lease is checked)."""
+    became of alerts' mails, purged documents, and last the job's own end (where the lease is checked)."""
 
     at: dt.datetime
     job: JobEnd | None = None
@@ -125,6 +133,7 @@ class Outcome:
     jobs: tuple[NewJob, ...] = ()
     alerts: tuple[Alert, ...] = ()
     mailed: tuple[AlertsMailed, ...] = ()
+    purge: tuple[PurgeDocuments, ...] = ()
 
     def then(self, other: Outcome) -> Outcome:
         """This outcome followed by ``other`` (whose job end, if any, wins)."""
@@ -139,4 +148,5 @@ class Outcome:
             jobs=self.jobs + other.jobs,
             alerts=self.alerts + other.alerts,
             mailed=self.mailed + other.mailed,
+            purge=self.purge + other.purge,
         )
