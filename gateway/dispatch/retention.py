@@ -44,7 +44,7 @@ def outcome(batch: Batch, settings: RetentionSettings, now: dt.datetime, counts:
     events = tuple((sid, Event(at=now, kind="documents_purged",
                                detail=words("documents_purged", count=counts.get(sid, 0), days=settings.documents_after_days)))
                    for sid in batch.shipment_ids)
-    return Outcome(at=now, events=events, purge=(PurgeDocuments(batch.shipment_ids),) if batch.shipment_ids else ())
+    return Outcome(at=now, events=events, purge=(PurgeDocuments(shipment_ids=batch.shipment_ids),) if batch.shipment_ids else ())
 
 
 def run(now: dt.datetime, *, store: DispatchStore, settings: RetentionSettings) -> Outcome:
