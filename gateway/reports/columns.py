@@ -95,7 +95,8 @@ def _printed(record: LetterRecord) -> LetterDelivery | None:
     """The print delivery that was charged (the last print delivery when none was yet)."""
     printed = [d for d in record.deliveries if d.channel in PRINT_CHANNELS]
     charged = [d for d in printed if d.cost_ore is not None]
-    return (charged or printed or [None])[-1]
+    found = charged or printed
+    return found[-1] if found else None
 
 
 def _channel(record: LetterRecord) -> str:
