@@ -24,7 +24,6 @@ PROGRESS_EVERY = 500
 CSV_ENCODING = "utf-8-sig"
 CSV_DELIMITER = ";"
 _MONEY_FORMAT = "#,##0.00"
-_TIME_FORMAT = "yyyy-mm-dd hh:mm:ss"
 
 Progress = Callable[[int], None]
 
@@ -84,11 +83,12 @@ def write_xlsx(path: str | Path | IO[bytes], sheet: str, headings: Sequence[str]
         ws.append(header)
 
         def cells(row: Sequence[Value]) -> list[Any]:
+            # a datetime gets a date format from openpyxl itself; only amounts need a cell object
             out: list[Any] = []
             for value in row:
-                if isinstance(value, (Decimal, dt.datetime)):
+                if isinstance(value, Decimal):
                     cell = WriteOnlyCell(ws, value=value)
-                    cell.number_format = _MONEY_FORMAT if isinstance(value, Decimal) else _TIME_FORMAT
+                    cell.number_format = _MONEY_FORMAT
                     out.append(cell)
                 else:
                     out.append(value)
