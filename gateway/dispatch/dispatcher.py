@@ -195,7 +195,7 @@ class Dispatcher:
         if health.open_until and health.open_until > now:
             return first.then(Outcome(at=now, job=Retry(run_after=health.open_until, error=f"{name} circuit open",
                                                         count_attempt=False, kind=becomes, channel=job.channel)))
-        letter = Letter(shipment=stored.shipment, content=lambda d: self.documents.get(d.storage_ref))
+        letter = Letter(shipment=stored.shipment, content=retention.content_of(self.documents, name))
         try:
             receipt = channel.submit(letter, idempotency_key=f"{stored.shipment.id}:{name}")
         except ChannelUnavailable as exc:

@@ -10,14 +10,18 @@ letter's history; a full batch means more are waiting, so the job runs again at 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 
+from gateway.channels.base import ChannelRejected
 from gateway.config.retention import RetentionSettings
 from gateway.dispatch.texts import OPERATOR_LANGUAGE, texts
-from gateway.model import Event
+from gateway.model import Document, Event
+from gateway.store.blobs import DocumentStore
 from gateway.store import retention as stored
 from gateway.store.dispatch import DispatchStore
 from gateway.store.outcome import Outcome, PurgeDocuments, Retry
+from gateway.store.retention import DocumentPurged
 
 KIND = "retention"
 
@@ -91,3 +95,15 @@ def _wider(settings: RetentionSettings, seen: int) -> RetentionSettings:
     import dataclasses
 
     return dataclasses.replace(settings, batch_size=seen + settings.batch_size)
+
+
+def content_of(documents: DocumentStore, channel: str) -> Callable[[Document], bytes]:
+    """A letter's document bytes for ``channel``; bytes the rule deleted make the channel refuse
+    the letter (it falls back or ends NOT_DELIVERED with the reason), not a job that retries
+    until it dies."""
+    def content(document: Document) -> bytes:
+        try:
+            return documents.get(document.storage_ref)
+        except DocumentPurged as exc:
+            raise ChannelRejected(exc.message, channel=channel) from exc
+    return content

@@ -8,6 +8,7 @@ import hashlib
 import pytest
 import sqlalchemy as sa
 
+from gateway.channels.base import ChannelRejected
 from gateway.cli import main
 from gateway.config import load_settings
 from gateway.config.retention import RetentionSettings
@@ -87,6 +88,19 @@ def test_shared_bytes_stay_while_one_letter_still_uses_them(stores):
     purged = stored.recently_purged(repo.engine)
     assert {p.shipment_id for p in purged} == {"00000000-0000-4000-8000-000000000001", "00000000-0000-4000-8000-000000000002"}
     assert purged[0].documents == 2 and purged[0].bytes == len(SHARED) + len(BIG)
+
+
+def test_a_channel_refuses_a_letter_whose_bytes_are_gone(stores):
+    """Dispatch reads through content_of: a purged document is the channel's refusal with the
+    reason (the letter falls back or ends NOT_DELIVERED), not a job retried until it dies."""
+    repo, documents, store = stores
+    [doc] = _letter(repo, documents, "00000000-0000-4000-8000-000000000001", [SHARED])
+    content = retention.content_of(documents, "print")
+    assert content(doc) == SHARED
+    _purge(store)
+    with pytest.raises(ChannelRejected, match="deleted on 2026-09-09 by the retention rule") as caught:
+        content(doc)
+    assert caught.value.channel == "print" and isinstance(caught.value.__cause__, DocumentPurged)
 
 
 def test_a_new_letter_with_purged_content_stores_it_again(stores):
