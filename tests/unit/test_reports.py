@@ -94,6 +94,10 @@ def test_the_xlsx_report_has_a_row_per_letter_with_case_statuses_logs_and_costs(
     assert printed["Ark"] == 2 and printed["Konteringskode"] == "4100-12"
     assert "job-1: Skrevet ut" in printed["Utskriftslogg"] and "Sendt til utskrift: 3 sider, 2 ark" in printed["Utskriftslogg"]
     assert printed["Altinn-logg"] is None
+    into = io.BytesIO()  # what the console streams to its answer
+    write_letters_report(repo, start=dt.date(2026, 12, 1), end=dt.date(2026, 12, 1), format="xlsx", out=into)
+    assert [r[0] for r in load_workbook(into, read_only=True)["Brev"].iter_rows(values_only=True)] == [
+        "Forsendelses-ID", PRINTED_ID, READ_ID]
     assert read["Altinn-logg"].splitlines() == [
         "2026-12-01 03:30:00 Altinn 3 referanse corr-9: Sendt digitalt",
         "2026-12-01 03:30:00 Sendt digitalt: Altinn (corr-9)",
