@@ -36,7 +36,7 @@ shipments = sa.Table(
     sa.Column("status_changed_at", UtcDateTime, nullable=False),
     sa.Index("ix_shipments_tenant_external_ref", "sender", "external_ref"),
     sa.Index("ix_shipments_status", "status"),
-    sa.Index("ix_shipments_created_at", "created_at", "id"),  # reports read by time (migration 0008)
+    sa.Index("ix_shipments_created", "created_at", "id"),  # reports and the console read by time (migrations 0006, 0008)
 )
 
 #: Documents kept in the database (gateway/store/document_rows.py), content-addressed like

@@ -23,11 +23,13 @@ def upgrade() -> None:
         batch.add_column(sa.Column("production_cost_ore", sa.Integer))
         batch.add_column(sa.Column("postage_ore", sa.Integer))
         batch.add_column(sa.Column("sheets", sa.Integer))
-    op.create_index("ix_shipments_created_at", "shipments", ["created_at", "id"])
+    # The console's migration (0006) makes the same index under the same name: whichever runs
+    # second finds it there. When both are merged, this line and its downgrade can go.
+    op.create_index("ix_shipments_created", "shipments", ["created_at", "id"], if_not_exists=True)
 
 
 def downgrade() -> None:
-    op.drop_index("ix_shipments_created_at", table_name="shipments")
+    op.drop_index("ix_shipments_created", table_name="shipments", if_exists=True)
     with op.batch_alter_table("deliveries") as batch:
         batch.drop_column("sheets")
         batch.drop_column("postage_ore")
