@@ -10,8 +10,7 @@ Job kinds:
   ``outage_to_print_hours``, the letter falls back to print (or NOT_DELIVERED if digital-only).
 * ``poll`` — ask a digital channel for news: NOTIFIED, READ, or failed (→ fallback).
 * ``deadline`` — unread when the read deadline passes: print (or DELIVERED if digital-only).
-* ``print_cycle`` — periodic (:mod:`gateway.dispatch.print_cycle`); ``retention`` — periodic
-  when ``[retention]`` is on (:mod:`gateway.dispatch.retention`).
+* ``print_cycle``, ``retention`` — periodic (:mod:`gateway.dispatch.print_cycle`, :mod:`gateway.dispatch.retention`).
 * ``feed`` — periodic, one per channel with a status feed (:mod:`gateway.dispatch.feed`);
   such a channel's letters get no ``poll`` jobs.
 * ``alert_mail`` — periodic: mail the alerts (:mod:`gateway.dispatch.alert_mail`); ``key_expiry``
@@ -145,8 +144,7 @@ class Dispatcher:
             self.store.ensure_job(NewJob(kind="alert_mail", run_after=self.clock()))
         if self.printer is not None:
             self.store.ensure_job(NewJob(kind="print_cycle", channel=PRINT, run_after=self.clock()))
-        if self.settings.retention.enabled:
-            self.store.ensure_job(NewJob(kind=retention.KIND, run_after=self.clock()))
+        self.store.ensure_job(NewJob(kind=retention.KIND, run_after=self.clock()))  # idle while [retention] is off
         for name, channel in self.channels.items():
             if isinstance(channel, StatusFeed):
                 self.store.ensure_job(NewJob(kind="feed", channel=name, run_after=self.clock()))

@@ -168,8 +168,8 @@ def test_retention_settings(tmp_path):
 
 
 def test_dispatch_runs_the_rule_as_a_periodic_job(tmp_path):
-    """With [retention] on, the runtime's dispatcher queues the job once; a worker runs it, purges
-    through DispatchStore.apply (files too) and queues the next turn; off, no job."""
+    """The runtime's dispatcher queues the job once; a worker runs it, purges through
+    DispatchStore.apply (files too) and queues the next turn; with [retention] off it only idles."""
     from gateway.config import Settings, StorageSettings
     from gateway.dispatch.worker import Worker
     from gateway.runtime import Runtime
@@ -193,8 +193,14 @@ def test_dispatch_runs_the_rule_as_a_periodic_job(tmp_path):
     finally:
         runtime.close()
     off = Runtime.open(Settings(storage=StorageSettings(data_dir=str(tmp_path / "off"))), clock=clock)
-    try:
+    try:  # off: the job idles, an hour at a time
+        doc = _letter(off.repository, off.documents, "00000000-0000-4000-8000-000000000001", [BIG])[0]
         off.dispatcher.ensure_periodic_jobs()
-        assert not off.dispatch_store.has_job("retention")
+        worker = Worker(off.dispatcher, off.dispatch_store, name="w", lease_seconds=60)
+        while worker.run_once():
+            pass
+        assert off.documents.get(doc.storage_ref) == BIG
+        [idle] = [j for j in off.dispatch_store.pending_jobs() if j["kind"] == "retention"]
+        assert tables.as_utc(idle["run_after"]) == NOW + dt.timedelta(hours=1)
     finally:
         off.close()

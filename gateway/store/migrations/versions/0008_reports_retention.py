@@ -4,14 +4,14 @@ bytes were purged by ``[retention]`` (its row, the letter's history and costs st
 index on when letters came in, which every report reads by.
 
 Revision ID: 0008
-Revises: 0005
+Revises: 0007
 Create Date: 2026-12-03
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0008"
-down_revision = "0005"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
