@@ -9,6 +9,7 @@ letter's history; a full batch means more are waiting, so the job runs again at 
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -92,8 +93,6 @@ def purge_now(store: DispatchStore, settings: RetentionSettings, now: dt.datetim
 
 def _wider(settings: RetentionSettings, seen: int) -> RetentionSettings:
     """A dry run sees the letters it has counted again: ask for that many more."""
-    import dataclasses
-
     return dataclasses.replace(settings, batch_size=seen + settings.batch_size)
 
 
