@@ -36,6 +36,7 @@ setup(
         "Jinja2>=3.1,<4",  # the operator console's pages (autoescaped)
         "Werkzeug>=3.0,<4",  # the operator console's requests, forms, cookies and routes
         "prometheus_client>=0.20,<1",  # /metrics, multi-process mode across the serving processes (gateway/metrics.py)
+        "openpyxl>=3.1,<4",  # the per-letter report as XLSX, in write-only mode (gateway/reports/)
     ],
     extras_require={
         "test": [

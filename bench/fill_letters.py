@@ -90,8 +90,8 @@ def letters(count: int, *, start: dt.datetime, end: dt.datetime, seed: int = 1) 
                 events.append(dict(at=deadline, kind="fallback_print", status=None, channel="altinn3", detail="ikke lest innen lesefristen"))
                 printed_at = deadline
             events.append(dict(at=printed_at, kind="sent_to_print", status=Status.SENT_TO_PRINT.value, channel="print", detail="lagt i utskriftskø"))
-            deliveries.append(_delivery(sid, "print", printed_at, cost=sum(PRINT_COST), estimate=2600,
-                                        receipt={"productionCostOre": PRINT_COST[0], "postageOre": PRINT_COST[1], "sheets": 1}))
+            deliveries.append(_delivery(sid, "print", printed_at, cost=sum(PRINT_COST), estimate=2600, split=(*PRINT_COST, 1),
+                                        receipt={"detail": "1 sider, 1 ark", "extra": {"pages": "1", "sheets": "1"}, "language": "nb"}))
             status = Status.PRINTED
             events.append(dict(at=printed_at + dt.timedelta(days=1), kind="printed", status=status.value, channel="print", detail="skrevet ut"))
         last = max(e["at"] for e in events)
@@ -112,10 +112,14 @@ def _search_columns(shipment: Shipment) -> dict[str, Any]:
 
 
 def _delivery(sid: str, channel: str, at: dt.datetime, *, deadline: dt.datetime | None = None, cost: int | None = None,
-              estimate: int | None = None, receipt: dict[str, Any] | None = None) -> dict[str, Any]:
+              estimate: int | None = None, receipt: dict[str, Any] | None = None,
+              split: tuple[int, int, int] | None = None) -> dict[str, Any]:
+    """A delivery row; ``split``: the print house's production cost, postage and sheets (migration 0008)."""
+    production, postage, sheets = split or (None, None, None)
     return dict(shipment_id=sid, channel=channel, idempotency_key=f"{sid}:{channel}", reference=f"{channel}-{sid}",
                 status=Status.PRINTED.value if channel == "print" else Status.SENT_DIGITAL.value, submitted_at=at,
-                read_deadline=deadline, cost_estimate_ore=estimate, cost_ore=cost, open=False, receipt=receipt or {})
+                read_deadline=deadline, cost_estimate_ore=estimate, cost_ore=cost, open=False, receipt=receipt or {},
+                production_cost_ore=production, postage_ore=postage, sheets=sheets)
 
 
 def fill(engine: sa.Engine, count: int, *, start: dt.datetime, end: dt.datetime, seed: int = 1, batch: int = 20_000,

@@ -26,6 +26,20 @@ class Receipt:
 
 
 @frozen
+class PrintCost:
+    """What a print house charged for one letter, split as its receipt splits it (reports post
+    production cost and postage per cost code)."""
+
+    production_ore: int
+    postage_ore: int
+    sheets: int
+
+    @property
+    def total_ore(self) -> int:
+        return self.production_ore + self.postage_ore
+
+
+@frozen
 class StatusChange:
     shipment_id: str
     reference: str
@@ -34,6 +48,7 @@ class StatusChange:
     detail: str = ""
     cost_ore: int | None = None
     failed: bool = False
+    print_cost: PrintCost | None = None  # the split of ``cost_ore``, where the receipt gives one
 
 
 @frozen

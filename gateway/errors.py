@@ -73,6 +73,7 @@ class FaultCode(enum.StrEnum):
     SCHEMA_INVALID = "SCHEMA_INVALID"
     # server side
     STORAGE_UNAVAILABLE = "STORAGE_UNAVAILABLE"
+    DOCUMENT_PURGED = "DOCUMENT_PURGED"
     SERVER_BUSY = "SERVER_BUSY"
     INTERNAL_ERROR = "INTERNAL_ERROR"
 
@@ -136,6 +137,7 @@ FAULTS: dict[str, FaultInfo] = {
     FaultCode.SCHEMA_UNKNOWN: FaultInfo("Client", 404, "No schema is registered under that name (`listSchemas`, `gateway schemas list`)."),
     FaultCode.SCHEMA_INVALID: FaultInfo("Client", 400, "The message does not validate against its schema (the MeMo version's); the field is the element path."),
     FaultCode.STORAGE_UNAVAILABLE: FaultInfo("Server", 503, "The database or blob store failed; nothing was accepted, the call can be retried."),
+    FaultCode.DOCUMENT_PURGED: FaultInfo("Client", 410, "The document's bytes were deleted by the retention rule (`[retention]`) after the letter was over; the letter, its history and costs are kept."),
     FaultCode.SERVER_BUSY: FaultInfo("Server", 503, "Other large letters use this process's memory budget (`server.memory_budget_bytes`) and no room came free in time; retry after the Retry-After seconds."),
     FaultCode.INTERNAL_ERROR: FaultInfo("Server", 500, "An unexpected error; it is logged with the request id."),
 }

@@ -77,7 +77,7 @@ class Runtime:
         shipments = ShipmentService(repository, documents, policy=settings.intake, clock=clock,
                                     routing_rules=load_rules(settings.dispatch.folder_routing_file or None),
                                     print_rules=PrintRules() if digipost_print else None, metrics=metrics)
-        store = DispatchStore(engine, metrics=metrics)
+        store = DispatchStore(engine, metrics=metrics, files=documents.files)
         if channels is None:
             from gateway.channels.factory import build_channels
 

@@ -14,7 +14,7 @@ from typing import TypedDict
 from lxml import etree
 
 from gateway.channels.print_manifest import RECEIPT_SCHEMA, check_schema
-from gateway.delivery import Receipt, StatusChange
+from gateway.delivery import PrintCost, Receipt, StatusChange
 from gateway.model import Status
 from gateway.xml.parser import parse_untrusted
 from gateway.xml.schemas import SchemaRegistry
@@ -91,7 +91,9 @@ def status_change(receipt: Receipt, outcome: RecordedOutcome) -> StatusChange:
                             detail=outcome.get("reason") or REJECTED_WITHOUT_REASON, failed=True)
     return StatusChange(shipment_id=receipt.shipment_id, reference=receipt.reference, status=Status.PRINTED, at=at,
                         detail=pages_and_sheets(outcome["pages"], outcome["sheets"]),
-                        cost_ore=outcome["productionCostOre"] + outcome["postageOre"])
+                        cost_ore=outcome["productionCostOre"] + outcome["postageOre"],
+                        print_cost=PrintCost(production_ore=outcome["productionCostOre"], postage_ore=outcome["postageOre"],
+                                             sheets=outcome["sheets"]))
 
 
 def pages_and_sheets(pages: int, sheets: int) -> str:

@@ -10,6 +10,7 @@ from gateway.cli import alerts
 from gateway.cli.common import config_arg
 from gateway.cli.operating import cmd_registry, cmd_schemas, cmd_shipment, cmd_validate
 from gateway.cli.reference import cmd_db, cmd_export_wsdl, cmd_faults, cmd_hash_password, cmd_limits, cmd_operator
+from gateway.cli.reporting import add_parsers as add_report_parsers, cmd_purge, cmd_report
 from gateway.cli.running import cmd_serve, cmd_worker
 
 
@@ -97,6 +98,8 @@ def main(argv: list[str] | None = None) -> int:
     limits = sub.add_parser("limits", help="list the gateway's hard bounds (sizes, counts, depths, times)")
     limits.add_argument("--markdown", action="store_true", help="as the page docs/limits.md")
 
+    add_report_parsers(sub)
+
     args = parser.parse_args(argv)
     try:
         return _COMMANDS[args.command](args)
@@ -119,5 +122,7 @@ _COMMANDS = {
     "faults": cmd_faults,
     "limits": cmd_limits,
     "alerts": alerts.cmd_alerts,
+    "report": cmd_report,
+    "purge": cmd_purge,
 }
 

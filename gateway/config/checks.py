@@ -14,6 +14,7 @@ from gateway.config.digipost import check_print_provider
 from gateway.config.console import OPERATOR_ROLES
 from gateway.config.maskinporten import maskinporten_credentials
 from gateway.config.metrics import MIN_TOKEN_CHARACTERS, MetricsAccess
+from gateway.config.retention import check_retention
 from gateway.config.senders import ARCHIVE_DIALECTS
 from gateway.config.sections import (
     DEMO_SENDER_NAME,
@@ -27,6 +28,7 @@ from gateway.limits import MiB
 
 
 def check(settings: Settings) -> None:
+    check_retention(settings.retention)
     s = settings.server
     if not 0 <= s.port <= 65535:
         raise ConfigError(f"server.port must be 0-65535, got {s.port}")

@@ -29,6 +29,7 @@ from gateway.config.sections import (
     MetricsSettings,
     PrintSettings,
     ReceivingSystem,
+    RetentionSettings,
     SenderSettings,
     Sf1601Settings,
     ServerSettings,
@@ -50,6 +51,7 @@ _ENV_SECTIONS = {
     "logging": LoggingSettings,
     "dispatch": DispatchSettings,
     "noark": NoarkSettings,
+    "retention": RetentionSettings,
 }
 
 
@@ -81,7 +83,7 @@ def load_settings(path: str | os.PathLike[str] | None = None, *, environ: Mappin
         raw.setdefault(section, {})[key] = value
 
     known = {"server", "storage", "intake", "svarut", "noark", "logging", "senders", "channels", "dispatch", "alerts", "metrics",
-             "console", "operators"}
+             "console", "operators", "retention"}
     unknown = sorted(set(raw) - known)
     if unknown:
         raise ConfigError(f"unknown section(s) {', '.join(unknown)} in {source}")

@@ -11,6 +11,7 @@ from gateway.limits import LIMITS, KiB, MiB
 from gateway.config.alerts import AlertSettings
 from gateway.config.metrics import MetricsSettings
 from gateway.config.console import ConsoleSettings, OperatorSettings
+from gateway.config.retention import RetentionSettings
 from gateway.config.senders import (DEMO_ORGANIZATION_NUMBER, DEMO_SENDER_NAME, DEMO_SENDER_PASSWORD,
                                     NoarkSettings, ReceivingSystem, SenderSettings, SvarUtSettings)
 
@@ -34,6 +35,7 @@ __all__ = [
     "MetricsSettings",
     "PrintSettings",
     "ReceivingSystem",
+    "RetentionSettings",
     "SenderSettings",
     "Sf1601Settings",
     "ServerSettings",
@@ -393,6 +395,7 @@ class Settings:
     dispatch: DispatchSettings = field(default_factory=DispatchSettings)
     alerts: AlertSettings = field(default_factory=AlertSettings)
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
+    retention: RetentionSettings = field(default_factory=RetentionSettings)
     senders: tuple[SenderSettings, ...] = ()
     console: ConsoleSettings = field(default_factory=ConsoleSettings)
     source: str = "embedded defaults"

@@ -10,7 +10,7 @@ Job kinds:
   ``outage_to_print_hours``, the letter falls back to print (or NOT_DELIVERED if digital-only).
 * ``poll`` — ask a digital channel for news: NOTIFIED, READ, or failed (→ fallback).
 * ``deadline`` — unread when the read deadline passes: print (or DELIVERED if digital-only).
-* ``print_cycle`` — periodic (:mod:`gateway.dispatch.print_cycle`).
+* ``print_cycle``, ``retention`` — periodic (:mod:`gateway.dispatch.print_cycle`, :mod:`gateway.dispatch.retention`).
 * ``feed`` — periodic, one per channel with a status feed (:mod:`gateway.dispatch.feed`);
   such a channel's letters get no ``poll`` jobs.
 * ``alert_mail`` — periodic: mail the alerts (:mod:`gateway.dispatch.alert_mail`); ``key_expiry``
@@ -36,7 +36,7 @@ from gateway.channels.base import (
     Channel, ChannelRejected, ChannelUnavailable, Letter, Polled, PrintOperations, Receipt, StatusChange, StatusFeed,
 )
 from gateway.config import Settings
-from gateway.dispatch import alerting, archive_receipts, expiry, feed, print_cycle
+from gateway.dispatch import alerting, archive_receipts, expiry, feed, print_cycle, retention
 from gateway.dispatch.alert_mail import AlertMail, Mailer
 from gateway.dispatch.archive_receipts import ArchiveReceipts, ArchiveSender
 from gateway.dispatch.backoff import backoff_seconds
@@ -54,7 +54,7 @@ from gateway.store.repository import Repository, StoredShipment
 
 logger = logging.getLogger(__name__)
 
-PERIODIC = frozenset({"print_cycle", "feed", "alert_mail", expiry.KIND})
+PERIODIC = frozenset({"print_cycle", "feed", "alert_mail", expiry.KIND, retention.KIND})
 __all__ = ["Dispatcher", "done", "route_text"]
 
 
@@ -102,6 +102,7 @@ class Dispatcher:
             archive_receipts.KIND: self.receipts.handle,
             "alert_mail": self.alert_mail.handle,
             expiry.KIND: lambda job, now: expiry.handle(job, now, settings=settings, store=store),
+            retention.KIND: lambda job, now: retention.run(now, store=self.store, settings=settings.retention),
         }
 
     def digital_channels(self, kind: PartyKind) -> list[str]:
@@ -143,6 +144,7 @@ class Dispatcher:
             self.store.ensure_job(NewJob(kind="alert_mail", run_after=self.clock()))
         if self.printer is not None:
             self.store.ensure_job(NewJob(kind="print_cycle", channel=PRINT, run_after=self.clock()))
+        self.store.ensure_job(NewJob(kind=retention.KIND, run_after=self.clock()))  # idle while [retention] is off
         for name, channel in self.channels.items():
             if isinstance(channel, StatusFeed):
                 self.store.ensure_job(NewJob(kind="feed", channel=name, run_after=self.clock()))
@@ -191,7 +193,7 @@ class Dispatcher:
         if health.open_until and health.open_until > now:
             return first.then(Outcome(at=now, job=Retry(run_after=health.open_until, error=f"{name} circuit open",
                                                         count_attempt=False, kind=becomes, channel=job.channel)))
-        letter = Letter(shipment=stored.shipment, content=lambda d: self.documents.get(d.storage_ref))
+        letter = Letter(shipment=stored.shipment, content=retention.content_of(self.documents, name))
         try:
             receipt = channel.submit(letter, idempotency_key=f"{stored.shipment.id}:{name}")
         except ChannelUnavailable as exc:

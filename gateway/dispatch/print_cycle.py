@@ -46,7 +46,7 @@ def run(now: dt.datetime, *, channel: Polled, printer: PrintOperations, store: D
             alerts.append(Alert(kind="print_rejected", channel=PRINT, shipment_id=sid, detail=change.detail))
             continue
         changes.append(DeliveryChange(idempotency_key=delivery.idempotency_key, status=Status.PRINTED, open=False,
-                                      cost_ore=change.cost_ore))
+                                      cost_ore=change.cost_ore, print_cost=change.print_cost))
         events.append((sid, Event(at=change.at, kind="printed", status=Status.PRINTED, channel=PRINT,
                                   detail=f"{change.detail}{words.kroner('cost', change.cost_ore)}")))
     alerted = {a["detail"] for a in store.alerts(kind="print_receipt_overdue")}

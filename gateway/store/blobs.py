@@ -33,6 +33,7 @@ from gateway.errors import FaultCode, StorageError
 from gateway.fileio import fsync_dir, write_atomic
 from gateway.spool import Content, SpooledContent, content_sha256, file_chunks
 from gateway.store.document_rows import CHUNK_BYTES, StagedDocument, read_chunks, stored
+from gateway.store.retention import DocumentPurged, purged_at
 
 INLINE_PREFIX = "db:"
 
@@ -145,16 +146,36 @@ class DocumentStore:
         return self.files.put(data, sha256=sha256), None
 
     def chunks(self, ref: str) -> Iterator[bytes]:
-        """The document's bytes in pieces, never all of them in memory at once."""
-        if ref.startswith(INLINE_PREFIX):
-            return read_chunks(self.engine, ref[len(INLINE_PREFIX):])
-        return self.files.chunks(ref, self.chunk_bytes)
+        """The document's bytes in pieces, never all of them in memory at once;
+        :class:`DocumentPurged` when the retention rule deleted them."""
+        try:
+            if ref.startswith(INLINE_PREFIX):
+                yield from read_chunks(self.engine, ref[len(INLINE_PREFIX):])
+            else:
+                yield from self.files.chunks(ref, self.chunk_bytes)
+        except StorageError as exc:
+            raise self._purged(ref) or exc
 
     def get(self, ref: str) -> bytes:
         """The whole document (what a channel's :class:`Letter` hands on)."""
         if not ref.startswith(INLINE_PREFIX):
-            return self.files.get(ref)
+            try:
+                return self.files.get(ref)
+            except StorageError as exc:
+                raise self._purged(ref) or exc
         return b"".join(self.chunks(ref))
+
+    def _purged(self, ref: str) -> DocumentPurged | None:
+        """Why a document could not be read, when the reason is the retention rule."""
+        sha256 = ref.removeprefix(INLINE_PREFIX)
+        try:
+            at = purged_at(self.engine, sha256)
+        except Exception:  # noqa: BLE001 - the read's own error is the one to report
+            return None
+        if at is None:
+            return None
+        return DocumentPurged(f"document {sha256} was deleted on {at:%Y-%m-%d} by the retention rule ([retention]); "
+                              "the letter's history and costs are kept, its documents cannot be sent any more")
 
     def exists(self, ref: str) -> bool:
         if not ref.startswith(INLINE_PREFIX):

@@ -64,6 +64,9 @@ def change(conn: Connection, what: DeliveryChange) -> None:
         values["open"] = what.open
     if what.cost_ore is not None:
         values["cost_ore"] = what.cost_ore
+    if what.print_cost is not None:
+        values.update(production_cost_ore=what.print_cost.production_ore, postage_ore=what.print_cost.postage_ore,
+                      sheets=what.print_cost.sheets)
     if values:
         conn.execute(_deliveries.update().where(_deliveries.c.idempotency_key == what.idempotency_key).values(**values))
 

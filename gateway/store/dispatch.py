@@ -20,6 +20,8 @@ from gateway.store import deliveries as _deliveries
 from gateway.store import health as _health
 from gateway.store import jobs as _jobs
 from gateway.store import registry as _registry
+from gateway.store import retention as _retention
+from gateway.store.blobs import FileBlobStore
 from gateway.store import tables
 from gateway.store.alert_mail import AlertRow
 from gateway.store.deliveries import Delivery
@@ -37,9 +39,10 @@ _HEALTH_TTL = 1.0
 
 
 class DispatchStore:
-    def __init__(self, engine: Engine, *, metrics: Metrics | None = None) -> None:
+    def __init__(self, engine: Engine, *, metrics: Metrics | None = None, files: FileBlobStore | None = None) -> None:
         self.engine = engine
         self.metrics = metrics or Metrics()
+        self.files = files  # where purged documents' files are removed (None: rows only)
         self.writer = writer_for(engine)
         # PostgreSQL workers skip each other's locked rows instead of waiting on them
         self._due_first = _jobs.DUE_FIRST.with_for_update(skip_locked=True) if engine.dialect.name == "postgresql" else _jobs.DUE_FIRST
@@ -52,6 +55,8 @@ class DispatchStore:
         :class:`LeaseLost` and write nothing)."""
         if job is not None and outcome.job is None:
             raise ValueError(f"the outcome of job {job.id} ({job.kind}) says neither finish nor retry")
+
+        freed: dict[str, int] = {}
 
         def work(conn: Connection) -> None:
             now = outcome.at
@@ -69,6 +74,8 @@ class DispatchStore:
             _jobs.enqueue(conn, outcome.jobs)
             _alert_mail.insert_alerts(conn, outcome.alerts, now=now)
             _alert_mail.apply(conn, outcome.mailed, now=now)
+            for purge in outcome.purge:
+                freed.update(_retention.purge(conn, purge.shipment_ids, now=now))
             if job is not None and outcome.job is not None:
                 _jobs.end(conn, job, outcome.job, now=now)  # the lease, checked once
 
@@ -79,6 +86,8 @@ class DispatchStore:
                 self._health_cache.pop(outcome.health.channel, None)
         for channel, reached in delivery_outcomes(outcome):  # committed: counted
             self.metrics.deliveries.labels(channel, reached).inc()
+        if self.files is not None and freed:  # only after the commit: see gateway.store.retention
+            _retention.remove_files(self.files, freed)
 
     def ensure_job(self, job: NewJob) -> None:
         """Queue ``job`` unless one of its kind (for its channel, when it names one) is waiting

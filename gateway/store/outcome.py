@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from gateway.delivery import Receipt
+from gateway.delivery import PrintCost, Receipt
 from gateway.frozen import frozen
 from gateway.model import Event, Status
 
@@ -68,6 +68,7 @@ class DeliveryChange:
     status: Status | None = None
     open: bool | None = None
     cost_ore: int | None = None
+    print_cost: PrintCost | None = None  # the print house's split of cost_ore
 
 
 @frozen
@@ -88,6 +89,14 @@ class AlertsMailed:
     state: str | None
     retry_after: dt.datetime | None = None
     error: str = ""
+
+
+@frozen
+class PurgeDocuments:
+    """Delete the bytes of these letters' documents, keeping their rows (the retention rule,
+    :mod:`gateway.store.retention`)."""
+
+    shipment_ids: tuple[str, ...]
 
 
 @frozen
@@ -112,7 +121,8 @@ HealthChange = ChannelSucceeded | ChannelFailed
 class Outcome:
     """Everything one job changes, written in one transaction in this order: the channel's
     health, events, new deliveries, delivery changes, cancelled jobs, hastened jobs, new jobs,
-    alerts, what became of alerts' mails, and last the job's own end (where the lease is checked)."""
+    alerts, what became of alerts' mails, purged documents, and last the job's own end (where the
+    lease is checked)."""
 
     at: dt.datetime
     job: JobEnd | None = None
@@ -126,6 +136,7 @@ class Outcome:
     #: Letters whose waiting jobs (those that move them) become due at ``at``: an operator's "retry now".
     hasten: tuple[str, ...] = ()
     mailed: tuple[AlertsMailed, ...] = ()
+    purge: tuple[PurgeDocuments, ...] = ()
 
     def then(self, other: Outcome) -> Outcome:
         """This outcome followed by ``other`` (whose job end, if any, wins)."""
@@ -141,6 +152,7 @@ class Outcome:
             alerts=self.alerts + other.alerts,
             hasten=self.hasten + other.hasten,
             mailed=self.mailed + other.mailed,
+            purge=self.purge + other.purge,
         )
 
 

@@ -278,7 +278,7 @@ def insert_events(conn: Connection, shipment_id: str, events: Sequence[Event]) -
             [
                 dict(
                     shipment_id=shipment_id,
-                    at=e.at,
+                    at=e.at.astimezone(dt.timezone.utc),  # SQLite keeps no zone: a +01:00 time would read back an hour off
                     kind=e.kind,
                     status=str(e.status) if e.status else None,
                     channel=e.channel,

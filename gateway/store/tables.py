@@ -46,7 +46,7 @@ shipments = sa.Table(
     sa.Index("ix_shipments_tenant_external_ref", "sender", "external_ref"),
     sa.Index("ix_shipments_status", "status"),
     sa.Index("ix_shipments_external_ref", "external_ref"),
-    sa.Index("ix_shipments_created", "created_at", "id"),
+    sa.Index("ix_shipments_created", "created_at", "id"),  # the console and the reports read by time
     sa.Index("ix_shipments_case", "case_year", "case_sequence_number", "document_number"),
     sa.Index("ix_shipments_recipient", "recipient_identifier"),
     sa.Index("ix_shipments_recipient_name", "recipient_name_key", postgresql_ops={"recipient_name_key": "text_pattern_ops"}),
@@ -85,6 +85,8 @@ documents = sa.Table(
     sa.Column("sha256", sa.String(64), nullable=False),
     sa.Column("page_count", sa.Integer),
     sa.Column("exclude_from_print", sa.Boolean, nullable=False),
+    #: When ``[retention]`` deleted the document's bytes (migration 0008); the row stays.
+    sa.Column("purged_at", UtcDateTime),
     sa.Index("ix_documents_sha256", "sha256"),
 )
 
@@ -163,6 +165,10 @@ deliveries = sa.Table(
     sa.Column("cost_ore", sa.Integer),
     sa.Column("open", sa.Boolean, nullable=False),
     sa.Column("receipt", sa.JSON, nullable=False),
+    # What the print house's receipt charged, as it splits it (migration 0008); cost_ore is the sum.
+    sa.Column("production_cost_ore", sa.Integer),
+    sa.Column("postage_ore", sa.Integer),
+    sa.Column("sheets", sa.Integer),
     sa.Index("ix_deliveries_shipment", "shipment_id"),
     sa.Index("ix_deliveries_submitted", "submitted_at"),
     sa.Index("ix_deliveries_open", "channel", "open"),

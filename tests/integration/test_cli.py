@@ -41,9 +41,9 @@ def test_db_upgrade_and_current(tmp_path):
     config = tmp_path / "g.toml"
     config.write_text(f'[storage]\ndata_dir = "{tmp_path / "var"}"\n', encoding="utf-8")
     out = gateway("db", "upgrade", "--config", str(config))
-    assert out.returncode == 0 and "at revision 0007 (head 0007)" in out.stdout
+    assert out.returncode == 0 and "at revision 0008 (head 0008)" in out.stdout
     assert (tmp_path / "var" / "gateway.db").exists()
-    assert "at revision 0007" in gateway("db", "current", "--config", str(config)).stdout
+    assert "at revision 0008" in gateway("db", "current", "--config", str(config)).stdout
 
 
 def test_export_wsdl(tmp_path):

@@ -13,11 +13,13 @@ from zoneinfo import ZoneInfo
 import pytest
 from cryptography.hazmat.primitives import serialization
 from lxml import etree
+from openpyxl import load_workbook
 from pypdf import PdfReader
 
 from gateway.config import Altinn3Settings, ChannelSettings, DispatchSettings, PrintSettings
 from gateway.dispatch.worker import Worker
 from gateway.model import utcnow
+from gateway.reports import write_letters_report
 from tests.conftest import make_pdf
 from tests.console_helpers import with_console
 from tests.doubles.altinn3 import Altinn3Double
@@ -174,6 +176,15 @@ def test_unread_past_deadline_goes_to_print_and_is_printed_with_cost(rig):
     [delivery] = [d for d in rig.gw.runtime.dispatch_store.deliveries(shipment_id=sid) if d.channel == "print"]
     assert delivery.cost_ore == 2612 and delivery.cost_estimate_ore is not None
     assert rig.history(sid)[-1].startswith("Printet:") and "26.12 kr" in rig.history(sid)[-1]
+    # the per-letter report splits the charge as the print house's receipt does
+    out = rig.print_dir.parent / "brev.xlsx"
+    write_letters_report(rig.gw.runtime, start=dt.date(2026, 11, 23), end=dt.date(2026, 11, 30), format="xlsx", out=out)
+    book = load_workbook(out, read_only=True)
+    headings, row = list(book["Brev"].iter_rows(values_only=True))
+    book.close()
+    row = dict(zip(headings, row))
+    assert (row["Produksjonskostnad (kr)"], row["Porto (kr)"], row["Totalkostnad (kr)"], row["Ark"]) == (4.12, 22, 26.12, 3)
+    assert row["Kanal"] == "Utskrift" and row["Skrevet ut"] == dt.datetime(2026, 11, 30, 14, 0)
 
 
 def test_reserved_recipient_goes_to_print_at_once(rig):
