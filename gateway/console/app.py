@@ -17,7 +17,7 @@ from werkzeug.routing import Map, Rule
 from werkzeug.utils import redirect
 from werkzeug.wrappers import Request, Response
 
-from gateway.console import actions, pages, statistics_page
+from gateway.console import actions, pages, reports_page, statistics_page
 from gateway.console.context import Console
 from gateway.console.security import CSRF_FIELD, HEADERS, SESSION_COOKIE, Operator, same_token
 from gateway.model import Clock, utcnow
@@ -57,6 +57,9 @@ ROUTES: dict[str, Page] = {
     "acknowledge": Page("/alerts/<int:alert_id>/acknowledge", actions.acknowledge, methods=("POST",)),
     "audit": Page("/audit", pages.audit, admin=True),
     "statistics": Page("/statistics", statistics_page.statistics),
+    "reports": Page("/reports", reports_page.reports),
+    "letters_report": Page("/reports/letters", reports_page.letters_report),
+    "costs_report": Page("/reports/costs", reports_page.costs_report),
     "login_form": Page("/login", actions.login_form, public=True),
     "login": Page("/login", actions.login, methods=("POST",), public=True),
     "logout": Page("/logout", actions.logout, methods=("POST",)),

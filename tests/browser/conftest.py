@@ -60,3 +60,12 @@ def screenshot(browser: object) -> object:
         return path
 
     return take
+
+
+@pytest.fixture
+def downloads(browser: object, tmp_path: Path) -> Path:
+    """Where the browser saves what it downloads (Chromium's DevTools protocol), emptied per test."""
+    folder = tmp_path / "downloads"
+    folder.mkdir()
+    browser.execute_cdp_cmd("Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(folder)})  # type: ignore[attr-defined]
+    return folder

@@ -1,9 +1,13 @@
 """The console in headless Chromium, as an operator uses it: log in, read the overview, search a
 letter by case number, open it, stop it, acknowledge an alert; a viewer is refused the same
-action, and a form without its CSRF token is refused. Each page is kept as a screenshot
+action, and a form without its CSRF token is refused; the XLSX report is downloaded and read
+back. Each page is kept as a screenshot
 (var/test-artifacts/console/)."""
 from __future__ import annotations
 
+import time
+
+import openpyxl
 import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions
@@ -53,7 +57,18 @@ def _text(browser, element_id: str) -> str:
     return browser.find_element(By.ID, element_id).text
 
 
-def test_an_admin_and_a_viewer_at_work(browser, screenshot, scene):
+def _downloaded(folder, suffix: str, *, seconds: float = 30) -> list:
+    """The finished downloads in ``folder`` (Chromium writes ``.crdownload`` until it is done)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        done = sorted(folder.glob(f"*{suffix}"))
+        if done and not list(folder.glob("*.crdownload")):
+            return done
+        time.sleep(0.1)
+    raise AssertionError(f"nothing downloaded to {folder}: {sorted(p.name for p in folder.iterdir())}")
+
+
+def test_an_admin_and_a_viewer_at_work(browser, screenshot, downloads, scene):
     gw, printed, waiting = scene
     repository = gw.runtime.repository
     browser.get(gw.base_url + "/console/letters")
@@ -118,8 +133,22 @@ def test_an_admin_and_a_viewer_at_work(browser, screenshot, scene):
     audit = _text(browser, "audit")
     assert "console.stop" in audit and "console.acknowledge_alert" in audit and "csrf_refused" in audit
     screenshot("audit")
-    # The XLSX report (the reports helper's part of issue #13) is downloaded here and read back
-    # with openpyxl once it is merged: Rapporter in the menu, then the file in the download folder.
+    browser.get(gw.base_url + "/console/statistics?bucket=day")
+    assert browser.find_elements(By.CSS_SELECTOR, "svg[role=img]")  # the charts, drawn on the server
+    screenshot("statistics")
+
+    # the per-letter report as XLSX, downloaded from Rapporter and read back with openpyxl
+    _click(browser, browser.find_element(By.ID, "nav-reports"))
+    screenshot("reports")
+    browser.find_element(By.ID, "download-letters").click()
+    [report] = _downloaded(downloads, ".xlsx")
+    sheet = openpyxl.load_workbook(report, read_only=True).worksheets[0]
+    rows = list(sheet.iter_rows(values_only=True))
+    assert len(rows) == 1 + 5  # the headings and the five letters of today
+    text = "\n".join(" ".join(str(v) for v in row if v is not None) for row in rows)
+    assert "2026/300" in text and "2026/305" in text and "Varsel om tilsyn 1" in text
+    browser.get(gw.base_url + "/console/audit")
+    assert "console.export" in _text(browser, "audit")
     _click(browser, browser.find_element(By.CSS_SELECTOR, "form.logout button"))
     assert browser.current_url == gw.base_url + "/console/login"
 
