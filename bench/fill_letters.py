@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 from gateway.model import CaseMetadata, Document, Party, PartyKind, PostalAddress, Shipment, Status  # noqa: E402
 from gateway.store import migrate, tables  # noqa: E402
 from gateway.store.engine import create_engine  # noqa: E402
-from gateway.store.repository import Repository  # noqa: E402
+from gateway.store.repository import Repository, search_columns  # noqa: E402
 from gateway.stored_form import to_data  # noqa: E402
 
 SENDERS = ("kommune-sak", "annen-kommune", "fylke-arkiv")
@@ -97,18 +97,12 @@ def letters(count: int, *, start: dt.datetime, end: dt.datetime, seed: int = 1) 
         last = max(e["at"] for e in events)
         row = dict(id=sid, sender=shipment.sender, status=status.value, title=shipment.title, external_ref=shipment.external_ref,
                    content_sha256=DOCUMENT_SHA, data=to_data(shipment), created_at=at, status_changed_at=last,
-                   **_search_columns(shipment))
+                   **search_columns(shipment))
         for event in events:
             event["shipment_id"] = sid
         document = dict(shipment_id=sid, position=0, filename="vedtak.pdf", media_type="application/pdf", size=40_000,
                         sha256=DOCUMENT_SHA, page_count=shipment.documents[0].page_count, exclude_from_print=False)
         yield row, events, deliveries, document
-
-
-def _search_columns(shipment: Shipment) -> dict[str, Any]:
-    """What the repository writes beside ``data`` on insert, for the columns this schema has."""
-    writer: Callable[[Shipment], dict[str, Any]] | None = getattr(sys.modules["gateway.store.repository"], "search_columns", None)
-    return writer(shipment) if writer is not None else {}
 
 
 def _delivery(sid: str, channel: str, at: dt.datetime, *, deadline: dt.datetime | None = None, cost: int | None = None,
