@@ -91,6 +91,8 @@ def _period(args: Any, *, today: dt.date) -> tuple[dt.date, dt.date]:
         raise PeriodError("datoer skrives ÅÅÅÅ-MM-DD") from None
     if start > end:
         raise PeriodError("fra-datoen er etter til-datoen")
+    if not (start.year > 1 and end.year < dt.MAXYEAR):  # the day after the last must exist
+        raise PeriodError(f"datoer fra år 2 til år {dt.MAXYEAR - 1}")
     if (end - start).days >= MAX_DAYS:
         raise PeriodError(f"en rapport dekker høyst {MAX_DAYS} dager; del den opp")
     return start, end
