@@ -166,3 +166,21 @@ def test_chart_labels_and_titles_cannot_leave_the_svg():
     from gateway.charts import bar_chart, stacked_bar_chart
     for svg in (bar_chart([(XSS, 3)], title=XSS), stacked_bar_chart([XSS], {XSS: [1]}, title=XSS)):
         assert "<script>" not in svg and svg.count("<svg") == 1 and svg.count("</svg>") == 1 and svg.endswith("</svg>")
+
+
+@pytest.mark.parametrize("path", ["/letters?id=zz%00zz", "/letters?after=2026-01-01T00:00:00|zz%00", "/letters?title=%00",
+                                  "/letters?recipient=%00", "/letters?ref=%00", "/audit?letter=%00", "/audit?actor=%00",
+                                  "/letters?from=0001-01-01", "/letters?to=9999-12-31"])
+def test_a_nul_or_a_date_at_the_calendar_s_edge_in_a_search_is_not_a_500(gw, path):
+    assert _admin(gw).get(path).status_code in (200, 400)  # PostgreSQL refuses NUL in text: it never gets there
+
+
+def test_a_nul_in_a_login_name_is_a_failed_login_not_a_500(gw):
+    ConsoleClient(gw.base_url).login("a\x00b", "x", expect=400)
+
+
+@pytest.mark.parametrize("alert_id", ["99999999999999999999", "9223372036854775808"])
+def test_acknowledging_an_alert_id_beyond_any_column_is_404(gw, alert_id):
+    c = _admin(gw)
+    c.get("/alerts")
+    assert c.post(f"/alerts/{alert_id}/acknowledge", {"note": "x"}).status_code == 404
