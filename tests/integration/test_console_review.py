@@ -184,3 +184,21 @@ def test_acknowledging_an_alert_id_beyond_any_column_is_404(gw, alert_id):
     c = _admin(gw)
     c.get("/alerts")
     assert c.post(f"/alerts/{alert_id}/acknowledge", {"note": "x"}).status_code == 404
+
+
+def test_a_viewer_s_report_masks_national_identity_numbers_as_the_pages_do(gw):
+    sid = "00000000-0000-4000-8000-0000000000aa"
+    gw.runtime.repository.insert_shipment(
+        Shipment(id=sid, sender="kommune-sak", title="Vedtak til 12345678901", recipient=Party(), documents=()),
+        content_sha256="0" * 64, events=[Event(at=utcnow(), kind="accepted", status=Status.ACCEPTED)])
+    viewer = ConsoleClient(gw.base_url)
+    viewer.login(VIEWER)
+    assert "12345678901" not in viewer.get(f"/letters/{sid}").text  # the page masks it ...
+    today = dt.date.today().isoformat()
+    text = viewer.get(f"/reports/letters?from={today}&to={today}&format=csv").content.decode("utf-8-sig")
+    assert "12345678901" not in text and "*********01" in text  # ... and so does the report
+    book = openpyxl.load_workbook(io.BytesIO(viewer.get(f"/reports/letters?from={today}&to={today}&format=xlsx").content))
+    values = [str(c.value) for row in book.worksheets[0].iter_rows() for c in row]
+    assert not [v for v in values if "12345678901" in v] and [v for v in values if "*********01" in v]
+    admin = _admin(gw)  # an admin sees numbers, on the page and in the report
+    assert "12345678901" in admin.get(f"/reports/letters?from={today}&to={today}&format=csv").content.decode("utf-8-sig")
