@@ -202,3 +202,20 @@ def test_a_viewer_s_report_masks_national_identity_numbers_as_the_pages_do(gw):
     assert not [v for v in values if "12345678901" in v] and [v for v in values if "*********01" in v]
     admin = _admin(gw)  # an admin sees numbers, on the page and in the report
     assert "12345678901" in admin.get(f"/reports/letters?from={today}&to={today}&format=csv").content.decode("utf-8-sig")
+
+
+def test_an_operator_limited_to_some_senders_reads_no_other_sender_s_letters_in_the_audit(gw):
+    ours, theirs = "00000000-0000-4000-8000-0000000000b1", "00000000-0000-4000-8000-0000000000b2"
+    for sid, sender_name in ((ours, "annen-kommune"), (theirs, "kommune-sak")):
+        gw.runtime.repository.insert_shipment(
+            Shipment(id=sid, sender=sender_name, title="Vedtak", recipient=Party(), documents=()),
+            content_sha256="0" * 64, events=[Event(at=utcnow(), kind="accepted", status=Status.ACCEPTED)])
+    admin = _admin(gw)
+    admin.get(f"/letters/{theirs}")
+    admin.get(f"/letters/{ours}")
+    limited = ConsoleClient(gw.base_url)
+    limited.login(LIMITED)  # an admin of annen-kommune only
+    page = limited.get("/audit").text
+    assert ours in page and theirs not in page
+    assert f'href="/console/letters/{theirs}"' not in limited.get(f"/audit?letter={theirs}").text
+    assert theirs in admin.get("/audit").text
