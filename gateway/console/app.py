@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-from werkzeug.exceptions import Forbidden, HTTPException
+from werkzeug.exceptions import BadRequest, Forbidden, HTTPException
 from werkzeug.routing import Map, Rule
 from werkzeug.utils import redirect
 from werkzeug.wrappers import Request, Response
@@ -54,7 +54,7 @@ ROUTES: dict[str, Page] = {
     "document": Page("/letters/<shipment_id>/documents/<int:position>", pages.document),
     "act": Page("/letters/<shipment_id>/<any(stop, print, retry):action>", _letter_action, methods=("GET", "POST"), admin=True),
     "alerts": Page("/alerts", pages.alerts),
-    "acknowledge": Page("/alerts/<int:alert_id>/acknowledge", actions.acknowledge, methods=("POST",)),
+    "acknowledge": Page("/alerts/<int(max=9223372036854775807):alert_id>/acknowledge", actions.acknowledge, methods=("POST",)),
     "audit": Page("/audit", pages.audit, admin=True),
     "statistics": Page("/statistics", statistics_page.statistics),
     "reports": Page("/reports", reports_page.reports),
@@ -93,6 +93,8 @@ class ConsoleApplication:
             response = Response((STATIC / name).read_bytes(), mimetype=STATIC_FILES[name])
             response.headers["Cache-Control"] = "max-age=3600"
             return response
+        if any("\x00" in str(value) for value in (*args.values(), *_texts(request))):
+            raise BadRequest("NUL i forespørselen.")  # PostgreSQL stores no NUL in text: refused before any query
         page = ROUTES[endpoint]
         c = self.console
         if page.public:
@@ -118,6 +120,12 @@ class ConsoleApplication:
         if exc.code == 405:
             response.headers["Allow"] = ", ".join(exc.valid_methods or ())  # type: ignore[attr-defined]
         return response
+
+
+def _texts(request: Request) -> Iterable[str]:
+    yield from (value for _key, value in request.args.items(multi=True))
+    if request.method == "POST":
+        yield from (value for _key, value in request.form.items(multi=True))
 
 
 def build_application(runtime: Runtime) -> ConsoleApplication:

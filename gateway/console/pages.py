@@ -153,8 +153,8 @@ def alerts(c: Console, request: Request, operator: Operator) -> Response:
 def audit(c: Console, request: Request, operator: Operator) -> Response:
     before = request.args.get("before", "")
     actor, shipment_id = request.args.get("actor", "").strip()[:100], request.args.get("letter", "").strip()[:36]
-    rows = c.log.audit(limit=LOG_PAGE, before_id=int(before) if before.isdigit() else None, actor=actor or None,
-                       shipment_id=shipment_id or None)
+    rows = c.log.audit(limit=LOG_PAGE, before_id=int(before) if before.isascii() and before.isdigit() and len(before) < 19 else None, actor=actor or None,
+                       shipment_id=shipment_id or None, senders=operator.senders)
     next_url = None
     if len(rows) == LOG_PAGE:
         next_url = "?" + urlencode({"actor": actor, "letter": shipment_id, "before": rows[-1]["id"]})

@@ -16,6 +16,7 @@ from werkzeug.wrappers import Request, Response
 from werkzeug.wsgi import wrap_file
 
 from gateway.console.context import Console
+from gateway.console.masking import mask_national_ids
 from gateway.console.periods import OSLO
 from gateway.console.security import Operator
 from gateway.reports import FORMATS, write_costs_report, write_letters_report
@@ -54,7 +55,8 @@ def letters_report(c: Console, request: Request, operator: Operator) -> Response
     if kind not in FORMATS:
         return reports(c, request, operator, status=400, error=f"ukjent format {kind[:10]!r}: xlsx eller csv")
     return _download(c, request, operator, "letters", kind, lambda out, start, end: write_letters_report(
-        c.runtime, start=start, end=end, format=kind, out=out, senders=operator.senders).rows)
+        c.runtime, start=start, end=end, format=kind, out=out, senders=operator.senders,
+        mask=None if operator.admin else mask_national_ids).rows)  # a viewer's report masks as the pages do
 
 
 def costs_report(c: Console, request: Request, operator: Operator) -> Response:
@@ -91,6 +93,8 @@ def _period(args: Any, *, today: dt.date) -> tuple[dt.date, dt.date]:
         raise PeriodError("datoer skrives ÅÅÅÅ-MM-DD") from None
     if start > end:
         raise PeriodError("fra-datoen er etter til-datoen")
+    if not (start.year > 1 and end.year < dt.MAXYEAR):  # the day after the last must exist
+        raise PeriodError(f"datoer fra år 2 til år {dt.MAXYEAR - 1}")
     if (end - start).days >= MAX_DAYS:
         raise PeriodError(f"en rapport dekker høyst {MAX_DAYS} dager; del den opp")
     return start, end

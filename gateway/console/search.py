@@ -66,7 +66,6 @@ def _day(text: str, field: str) -> dt.datetime | None:
     if not text:
         return None
     try:
-        day = dt.date.fromisoformat(text)
-    except ValueError:
+        return dt.datetime.combine(dt.date.fromisoformat(text), dt.time(), tzinfo=OSLO).astimezone(dt.timezone.utc)
+    except (ValueError, OverflowError):  # overflow: 0001-01-01 in Oslo is still year 0 in UTC
         raise SearchError(field, "Datoer skrives som ÅÅÅÅ-MM-DD") from None
-    return dt.datetime.combine(day, dt.time(), tzinfo=OSLO).astimezone(dt.timezone.utc)

@@ -83,8 +83,10 @@ def _range(args: Any, *, today: dt.date) -> tuple[str, dt.date, dt.date]:
     try:
         last = dt.date.fromisoformat(args["to"]) if args.get("to") else today
         first = dt.date.fromisoformat(args["from"]) if args.get("from") else _start_of(last - BUCKET_TEXTS[bucket][1], bucket)
-    except ValueError:
+    except (ValueError, OverflowError):  # overflow: a default start before year 1
         raise RangeError("datoer skrives ÅÅÅÅ-MM-DD") from None
+    if not (first.year > 1 and last.year < dt.MAXYEAR):  # the day after, the Monday or 1st before must exist
+        raise RangeError(f"datoer fra år 2 til år {dt.MAXYEAR - 1}")
     if first > last:
         raise RangeError("fra-datoen er etter til-datoen")
     if len(_periods(first, last, bucket)) > MAX_BARS:

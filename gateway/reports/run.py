@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,16 +51,19 @@ def count_letters(source: Source, *, start: dt.date | dt.datetime, end: dt.date 
 
 
 def write_letters_report(source: Source, *, start: dt.date | dt.datetime, end: dt.date | dt.datetime, format: str,
-                         out: Out, senders: Sequence[str] | None = None, progress: Progress | None = None) -> Written:
+                         out: Out, senders: Sequence[str] | None = None, progress: Progress | None = None,
+                         mask: Callable[[str], str] | None = None) -> Written:
     """The per-letter report of the letters that came in within the period (dates: whole days in
     Oslo, both included), of ``senders`` only when given. ``progress`` is called with the number
-    of rows written since its last call."""
+    of rows written since its last call; ``mask`` rewrites every text (a viewer's masked numbers)."""
     if format not in FORMATS:
         raise ValueError(f"format must be one of {', '.join(FORMATS)}, not {format!r}")
     p = period(start, end)
     keys = columns.keys("letters")
     records = stored.letter_records(_engine(source), start=p.start, end=p.end, senders=senders)
     rows = (columns.letter_row(r, keys) for r in records)
+    if mask is not None:
+        rows = ([mask(v) if isinstance(v, str) else v for v in row] for row in rows)
     headings = columns.headings("letters")
     if format == "xlsx":
         return Written(write_xlsx(out if not isinstance(out, Path) else str(out), columns.table()["letters"]["sheet"],

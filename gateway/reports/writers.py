@@ -24,6 +24,9 @@ PROGRESS_EVERY = 500
 CSV_ENCODING = "utf-8-sig"
 CSV_DELIMITER = ";"
 _MONEY_FORMAT = "#,##0.00"
+#: A text starting with one of these is a formula to a spreadsheet (a title from a sender system
+#: like ``=HYPERLINK(...)`` would run): CSV quotes it with ``'``, XLSX stores it as text.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 Progress = Callable[[int], None]
 
@@ -36,6 +39,8 @@ def csv_value(value: Value) -> str:
         return f"{value:.2f}".replace(".", ",")
     if isinstance(value, dt.datetime):
         return value.strftime("%Y-%m-%d %H:%M:%S")
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
     return str(value)
 
 
@@ -89,6 +94,10 @@ def write_xlsx(path: str | Path | IO[bytes], sheet: str, headings: Sequence[str]
                 if isinstance(value, Decimal):
                     cell = WriteOnlyCell(ws, value=value)
                     cell.number_format = _MONEY_FORMAT
+                    out.append(cell)
+                elif isinstance(value, str) and value.startswith("="):
+                    cell = WriteOnlyCell(ws, value=value)
+                    cell.data_type = "s"  # text, never a formula
                     out.append(cell)
                 else:
                     out.append(value)

@@ -66,9 +66,14 @@ class ConsoleLog:
         self._writer.run(lambda conn: conn.execute(_audit.insert(), row))
 
     def audit(self, *, limit: int, before_id: int | None = None, actor: str | None = None,
-              shipment_id: str | None = None) -> list[dict[str, Any]]:
-        """Audit rows, newest first (``before_id``: the next page)."""
+              shipment_id: str | None = None, senders: tuple[str, ...] | None = None) -> list[dict[str, Any]]:
+        """Audit rows, newest first (``before_id``: the next page); with ``senders``, none about
+        another sender's letters or calls (rows about no letter and no sender, as logins, stay)."""
         query = sa.select(*by_key(_audit)).order_by(_audit.c.id.desc()).limit(limit)
+        if senders is not None:
+            query = query.where(sa.or_(
+                _audit.c.shipment_id.in_(sa.select(_s.c.id).where(_s.c.sender.in_(list(senders)))),
+                sa.and_(_audit.c.shipment_id.is_(None), sa.or_(_audit.c.sender.is_(None), _audit.c.sender.in_(list(senders))))))
         if before_id is not None:
             query = query.where(_audit.c.id < before_id)
         if actor:
