@@ -122,3 +122,14 @@ def test_failed_logins_lock_the_account_and_the_address_for_the_window(gate):
     with pytest.raises(LoginRefused):
         gate.login("nobody", "x", client="10.0.0.1", now=T0 + dt.timedelta(seconds=10))  # the address, for any account
     assert gate.login("ada", "riktig", client="10.0.0.2", now=T0 + dt.timedelta(seconds=61)) is not None
+
+
+def test_letter_ids_are_not_taken_for_national_identity_numbers():
+    """A UUID may hold eleven digits in a row (…-97952701873c) or a CPR-like run across a dash."""
+    from gateway.console.masking import mask_national_ids
+    from gateway.dispatch.alert_texts import mask
+
+    ids = "3c7baee0-521a-45c0-b9d8-97952701873c 01017012-3456-4000-8000-000000000001"
+    for masker in (mask_national_ids, mask):
+        shown = masker(f"{ids} 01017012345 010170-1234")
+        assert shown.startswith(ids) and "01017012345" not in shown and "010170-1234" not in shown
