@@ -6,7 +6,9 @@ case); an id the gateway stores or names a file after is the canonical lower-cas
 """
 from __future__ import annotations
 
+import re
 import uuid
+from collections.abc import Callable
 
 #: A version 4 UUID (RFC 4122 variant) in 8-4-4-4-12 form, any case: MeMo's ``dt:memoUuidType``
 #: pattern verbatim from its XSD. :func:`is_v4_uuid` accepts exactly what it matches.
@@ -36,3 +38,15 @@ def is_v4_uuid(value: str) -> bool:
     """Whether ``value`` is a version 4 UUID in 8-4-4-4-12 form, any case (:data:`V4_PATTERN`)."""
     parsed = _parse(value)
     return parsed is not None and str(parsed) == value.lower() and parsed.version == 4
+
+
+#: Any UUID in 8-4-4-4-12 form inside a text.
+_ANY_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+
+
+def outside_uuids(text: str, change: Callable[[str], str]) -> str:
+    """``text`` with ``change`` applied to everything but the UUIDs in it: a letter id may hold
+    runs of digits that a pattern for something else (a fødselsnummer) would take."""
+    ids = _ANY_UUID.findall(text)
+    parts = [change(part) for part in _ANY_UUID.split(text)]
+    return "".join(part + (ids[i] if i < len(ids) else "") for i, part in enumerate(parts))

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import re
 
+from gateway.uuids import outside_uuids
+
 _NATIONAL_ID = re.compile(r"(?<![0-9])(?:[0-9]{11}|[0-9]{6}-?[0-9]{4})(?![0-9])")
-_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
 
 def _mask(match: re.Match[str]) -> str:
@@ -21,7 +22,4 @@ def _mask(match: re.Match[str]) -> str:
 def mask_national_ids(text: object) -> str:
     """``text`` with every national identity number in it masked (all but its last two digits).
     Letter ids (UUIDs) are left whole: eleven digits in a row inside one are no fødselsnummer."""
-    whole = "" if text is None else str(text)
-    ids = _UUID.findall(whole)
-    masked = [_NATIONAL_ID.sub(_mask, part) for part in _UUID.split(whole)]
-    return "".join(part + (ids[i] if i < len(ids) else "") for i, part in enumerate(masked))
+    return outside_uuids("" if text is None else str(text), lambda part: _NATIONAL_ID.sub(_mask, part))

@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 
 from gateway.config.alerts import AlertSettings
 from gateway.frozen import frozen
+from gateway.uuids import outside_uuids
 from gateway.resources import load_table
 from gateway.store.alert_mail import AlertRow
 
@@ -32,7 +33,6 @@ _POLICY = SMTP.clone(max_line_length=998)
 #: Eleven digits on their own (fødselsnummer, D-nummer) and Danish CPR (ddmmyy-xxxx or ten digits).
 _NORWEGIAN_ID = re.compile(r"(?<!\d)\d{11}(?!\d)")
 _CPR = re.compile(r"(?<!\d)[0-3]\d[01]\d\d\d-?\d{4}(?!\d)")
-_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
 
 @functools.cache
@@ -55,10 +55,7 @@ def kind_text(kind: str, key: str) -> str:
 def mask(text: str) -> str:
     """``text`` with every national identity number replaced by a placeholder. Letter ids
     (UUIDs) are left whole: eleven digits in a row inside one are no fødselsnummer."""
-    parts = _UUID.split(text)
-    ids = _UUID.findall(text)
-    masked = [_CPR.sub(words("mail", "masked_cpr"), _NORWEGIAN_ID.sub(words("mail", "masked"), part)) for part in parts]
-    return "".join(part + (ids[i] if i < len(ids) else "") for i, part in enumerate(masked))
+    return outside_uuids(text, lambda part: _CPR.sub(words("mail", "masked_cpr"), _NORWEGIAN_ID.sub(words("mail", "masked"), part)))
 
 
 @frozen
